@@ -1,0 +1,135 @@
+import { ErrorCode, ProtocolError } from './errors.js';
+import { FrameType, HEADER_SIZE, MIN_FRAME_SIZE, readU32, type Frame } from './frame.js';
+
+/**
+ * Incremental frame decoder: `push(chunk)` returns the frames completed by that chunk.
+ *
+ * The header is checked before any payload byte is buffered: a length above the limit fails
+ * at once, so a hostile peer can make us hold at most one frame of `maxFrameSize` bytes.
+ * A payload wholly inside one chunk is returned as a view of that chunk (no copy); only a
+ * payload split across chunks is assembled into a buffer sized exactly for it.
+ *
+ * After an error the decoder stays failed: every later push throws the same error.
+ */
+export class FrameDecoder {
+  private readonly header = new Uint8Array(HEADER_SIZE);
+  private headerFill = 0;
+  private current: Frame | null = null;
+  private payloadFill = 0;
+  private failure: ProtocolError | null = null;
+
+  constructor(private maxFrameSize = MIN_FRAME_SIZE) {}
+
+  /** Raised after the handshake, when our announced limit takes effect. */
+  setMaxFrameSize(size: number): void {
+    this.maxFrameSize = size;
+  }
+
+  /** True when no partial frame is held (a clean place for the stream to end). */
+  get idle(): boolean {
+    return this.headerFill === 0 && this.current === null;
+  }
+
+  push(chunk: Uint8Array): Frame[] {
+    if (this.failure) throw this.failure;
+    const frames: Frame[] = [];
+    try {
+      let offset = 0;
+      while (offset < chunk.length) offset = this.step(chunk, offset, frames);
+    } catch (err) {
+      this.failure = err instanceof ProtocolError ? err : new ProtocolError(ErrorCode.INTERNAL_ERROR, String(err));
+      throw this.failure;
+    }
+    return frames;
+  }
+
+  /** Consumes bytes from `offset`; returns the new offset. */
+  private step(chunk: Uint8Array, offset: number, frames: Frame[]): number {
+    if (this.current) return this.fillPayload(chunk, offset, frames);
+    const available = chunk.length - offset;
+    let header: Uint8Array;
+    let at: number;
+    if (this.headerFill === 0 && available >= HEADER_SIZE) {
+      header = chunk;
+      at = offset;
+      offset += HEADER_SIZE;
+    } else {
+      const take = Math.min(HEADER_SIZE - this.headerFill, available);
+      this.header.set(chunk.subarray(offset, offset + take), this.headerFill);
+      this.headerFill += take;
+      offset += take;
+      if (this.headerFill < HEADER_SIZE) return offset;
+      this.headerFill = 0;
+      header = this.header;
+      at = 0;
+    }
+    const length = readU32(header, at);
+    const frame: Frame = {
+      type: header[at + 4]!,
+      flags: header[at + 5]!,
+      stream: readU32(header, at + 6),
+      payload: EMPTY,
+    };
+    checkHeader(frame.type, frame.stream, length, this.maxFrameSize);
+    if (length === 0) {
+      frames.push(frame);
+      return offset;
+    }
+    if (chunk.length - offset >= length) {
+      frame.payload = chunk.subarray(offset, offset + length);
+      frames.push(frame);
+      return offset + length;
+    }
+    frame.payload = new Uint8Array(length);
+    this.current = frame;
+    this.payloadFill = 0;
+    return this.fillPayload(chunk, offset, frames);
+  }
+
+  private fillPayload(chunk: Uint8Array, offset: number, frames: Frame[]): number {
+    const frame = this.current!;
+    const take = Math.min(frame.payload.length - this.payloadFill, chunk.length - offset);
+    frame.payload.set(chunk.subarray(offset, offset + take), this.payloadFill);
+    this.payloadFill += take;
+    if (this.payloadFill === frame.payload.length) {
+      frames.push(frame);
+      this.current = null;
+    }
+    return offset + take;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Connection-level rules that depend on the header alone (SPEC.md, "Frame rules"). */
+export function checkHeader(type: number, stream: number, length: number, maxFrameSize: number): void {
+  if (length > maxFrameSize) {
+    throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${length} bytes exceeds max frame size ${maxFrameSize}`);
+  }
+  switch (type) {
+    case FrameType.HELLO:
+    case FrameType.GOAWAY:
+      if (stream !== 0) throw onStream(type, stream, 'must be on stream 0');
+      return;
+    case FrameType.PING:
+      if (stream !== 0) throw onStream(type, stream, 'must be on stream 0');
+      if (length !== 8) throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `PING payload must be 8 bytes, got ${length}`);
+      return;
+    case FrameType.CREDIT:
+      if (length !== 4) throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `CREDIT payload must be 4 bytes, got ${length}`);
+      if (stream === 0) throw onStream(type, stream, 'must be on a stream');
+      return;
+    case FrameType.REQUEST:
+    case FrameType.RESPONSE:
+    case FrameType.DATA:
+    case FrameType.CANCEL:
+      if (stream === 0) throw onStream(type, stream, 'must be on a stream');
+      return;
+    default:
+      return; // unknown types are skipped by the receiver; their length is already bounded
+  }
+}
+
+function onStream(type: number, stream: number, rule: string): ProtocolError {
+  return new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[type]} frame on stream ${stream}: ${rule}`);
+}

@@ -1,0 +1,68 @@
+import { ErrorCode, ProtocolError } from './errors.js';
+import { MAX_WINDOW } from './frame.js';
+
+/**
+ * Credit-based flow control for one stream and one direction (SPEC.md, "Flow control").
+ *
+ * The receiver starts the sender with the window it announced in HELLO. The sender spends
+ * credit on DATA payload bytes and must stop at zero; the receiver hands credit back with a
+ * CREDIT frame only once it has *consumed* the bytes (written them on, or the app read them).
+ * So no side ever holds more than one window of a stream's data it did not ask for.
+ */
+
+/** The sender's view: how much it may still send. */
+export class SendWindow {
+  constructor(private available: number) {}
+
+  get credit(): number {
+    return this.available;
+  }
+
+  /** Spends credit for `n` bytes about to be sent; the caller checked `credit` first. */
+  spend(n: number): void {
+    this.available -= n;
+  }
+
+  /** A CREDIT frame arrived. */
+  grant(increment: number, stream: number): void {
+    if (increment === 0) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'CREDIT increment of 0', stream);
+    if (this.available + increment > MAX_WINDOW) {
+      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, 'CREDIT overflows the window', stream);
+    }
+    this.available += increment;
+  }
+}
+
+/** The receiver's view: how much the peer may still send, and what to give back. */
+export class ReceiveWindow {
+  private pending = 0;
+
+  constructor(
+    private remaining: number,
+    /** Credit is returned in batches of at least this many bytes, to keep CREDIT frames few. */
+    threshold: number,
+  ) {
+    // A threshold above the window would never be reached: the sender would wait forever.
+    this.threshold = Math.max(1, Math.min(threshold, remaining));
+  }
+
+  private readonly threshold: number;
+
+  /** DATA of `n` bytes arrived; more than the window allows is a connection error. */
+  receive(n: number): void {
+    if (n > this.remaining) {
+      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `DATA of ${n} bytes exceeds the window of ${this.remaining}`);
+    }
+    this.remaining -= n;
+  }
+
+  /** `n` received bytes were consumed; returns the increment to send now, or 0 to wait. */
+  consume(n: number): number {
+    this.pending += n;
+    if (this.pending < this.threshold) return 0;
+    const increment = this.pending;
+    this.pending = 0;
+    this.remaining += increment;
+    return increment;
+  }
+}

@@ -1,0 +1,8 @@
+/** The tsgi wire protocol: pure encoding, decoding and rules, no I/O. See SPEC.md. */
+export * from './frame.js';
+export * from './errors.js';
+export * from './decoder.js';
+export * from './messages.js';
+export * from './flow.js';
+export { pack, unpack } from './codec.js';
+export * from './address.js';

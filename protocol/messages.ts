@@ -1,0 +1,159 @@
+import { pack, unpack } from './codec.js';
+import { ErrorCode, ProtocolError } from './errors.js';
+import { MAX_FRAME_SIZE_LIMIT, MAX_STREAM_ID, MAX_WINDOW, MIN_FRAME_SIZE } from './frame.js';
+
+/** The protocol version this implementation speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Defaults a side announces unless configured otherwise (SPEC.md, "Limits"). */
+export const DEFAULTS = {
+  maxFrameSize: 64 * 1024,
+  initialWindow: 256 * 1024,
+  maxStreams: 1024,
+  maxEnvironKeys: 512,
+} as const;
+
+/** HELLO payload. Unknown keys are ignored so either side can add facts later. */
+export interface Hello {
+  version: number;
+  role: 'proxy' | 'runner';
+  /** Largest frame payload the sender of this HELLO accepts. */
+  maxFrameSize: number;
+  /** Window each new stream starts with, for DATA sent *to* the sender of this HELLO. */
+  initialWindow: number;
+  /** Runner only: streams it serves at once on this connection. */
+  maxStreams?: number;
+  /** Runner only: identity, for logs and balancing. */
+  pid?: number;
+  worker?: number;
+  workers?: number;
+  app?: string;
+  software?: string;
+}
+
+/** RESPONSE payload. Header values are latin-1 strings (one char per byte). */
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+}
+
+export interface Cancel {
+  code: number;
+  reason: string;
+}
+
+export interface GoAway {
+  lastStream: number;
+  code: number;
+  reason: string;
+}
+
+export type Environ = Record<string, string>;
+
+export function encodeHello(hello: Hello): Uint8Array {
+  return pack(hello);
+}
+
+export function decodeHello(payload: Uint8Array): Hello {
+  const value = asMap(unpack(payload, 'HELLO'), 'HELLO');
+  const hello: Hello = {
+    version: uint(value.version, 'HELLO.version', 0, 0xffff),
+    role: value.role === 'proxy' || value.role === 'runner' ? value.role : fail('HELLO.role must be "proxy" or "runner"'),
+    maxFrameSize: uint(value.maxFrameSize, 'HELLO.maxFrameSize', MIN_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT),
+    initialWindow: uint(value.initialWindow, 'HELLO.initialWindow', 0, MAX_WINDOW),
+  };
+  if (value.maxStreams !== undefined) hello.maxStreams = uint(value.maxStreams, 'HELLO.maxStreams', 1, MAX_STREAM_ID);
+  if (value.pid !== undefined) hello.pid = uint(value.pid, 'HELLO.pid', 0, MAX_STREAM_ID);
+  if (value.worker !== undefined) hello.worker = uint(value.worker, 'HELLO.worker', 0, 0xffff);
+  if (value.workers !== undefined) hello.workers = uint(value.workers, 'HELLO.workers', 0, 0xffff);
+  if (typeof value.app === 'string') hello.app = value.app;
+  if (typeof value.software === 'string') hello.software = value.software;
+  return hello;
+}
+
+export function encodeEnviron(environ: Environ): Uint8Array {
+  return pack(environ);
+}
+
+/** REQUEST payload: a map of string keys to string values, bounded in key count. */
+export function decodeEnviron(payload: Uint8Array, stream: number, maxKeys: number = DEFAULTS.maxEnvironKeys): Environ {
+  const value = asMap(unpack(payload, 'REQUEST', stream), 'REQUEST', stream);
+  let count = 0;
+  for (const key in value) {
+    if (++count > maxKeys) {
+      throw new ProtocolError(ErrorCode.LIMIT_EXCEEDED, `environ has more than ${maxKeys} keys`, stream);
+    }
+    if (typeof value[key] !== 'string') {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `environ value of ${JSON.stringify(key)} is not a string`, stream);
+    }
+  }
+  if (typeof value.REQUEST_METHOD !== 'string' || typeof value.PATH_INFO !== 'string') {
+    throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'environ lacks REQUEST_METHOD or PATH_INFO', stream);
+  }
+  return value as Environ;
+}
+
+export function encodeResponseHead(head: ResponseHead): Uint8Array {
+  return pack(head);
+}
+
+/** RESPONSE payload: shape only. Whether the headers are safe for HTTP is the proxy's rule. */
+export function decodeResponseHead(payload: Uint8Array, stream: number): ResponseHead {
+  const value = asMap(unpack(payload, 'RESPONSE', stream), 'RESPONSE', stream);
+  const status = uint(value.status, 'RESPONSE.status', 0, 999, stream);
+  const reason = typeof value.reason === 'string' ? value.reason : '';
+  const headers = value.headers;
+  if (!Array.isArray(headers)) fail('RESPONSE.headers must be an array', stream);
+  for (const pair of headers) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+      fail('RESPONSE.headers must hold [name, value] string pairs', stream);
+    }
+  }
+  return { status, reason, headers: headers as Array<[string, string]> };
+}
+
+export function encodeCancel(cancel: Cancel): Uint8Array {
+  return pack(cancel);
+}
+
+export function decodeCancel(payload: Uint8Array, stream: number): Cancel {
+  const value = asMap(unpack(payload, 'CANCEL', stream), 'CANCEL', stream);
+  return {
+    code: uint(value.code, 'CANCEL.code', 0, MAX_STREAM_ID, stream),
+    reason: typeof value.reason === 'string' ? value.reason : '',
+  };
+}
+
+export function encodeGoAway(goaway: GoAway): Uint8Array {
+  return pack(goaway);
+}
+
+export function decodeGoAway(payload: Uint8Array): GoAway {
+  const value = asMap(unpack(payload, 'GOAWAY'), 'GOAWAY');
+  return {
+    lastStream: uint(value.lastStream, 'GOAWAY.lastStream', 0, MAX_STREAM_ID),
+    code: uint(value.code, 'GOAWAY.code', 0, MAX_STREAM_ID),
+    reason: typeof value.reason === 'string' ? value.reason : '',
+  };
+}
+
+type Map = Record<string, unknown>;
+
+function asMap(value: unknown, what: string, stream = 0): Map {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    fail(`${what} payload must be a map`, stream);
+  }
+  return value as Map;
+}
+
+function uint(value: unknown, what: string, min: number, max: number, stream = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`${what} must be an integer in ${min}..${max}`, stream);
+  }
+  return value;
+}
+
+function fail(message: string, stream = 0): never {
+  throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, message, stream);
+}

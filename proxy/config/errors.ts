@@ -1,0 +1,65 @@
+/**
+ * The one catalogue of configuration errors. Callers and tests match `code` and the position,
+ * never the message text, which follows nginx's wording so operators recognise it.
+ */
+
+/** Every error kind, so tests can check each one has a case. */
+export const CONFIG_ERROR_CODES = [
+  'E_FILE', // the config file could not be read
+  'E_UNTERMINATED_QUOTE',
+  'E_UNEXPECTED_TOKEN', // a stray "}", ";", "{" or a character glued to a quoted string
+  'E_UNEXPECTED_EOF',
+  'E_UNKNOWN_DIRECTIVE',
+  'E_NOT_ALLOWED_HERE', // a known directive in the wrong block
+  'E_ARG_COUNT',
+  'E_NO_OPENING_BRACE', // a block directive ended by ";"
+  'E_NOT_TERMINATED', // a simple directive followed by a block
+  'E_DUPLICATE', // a non-repeatable directive given twice in one block
+  'E_INVALID_NUMBER',
+  'E_INVALID_SIZE',
+  'E_INVALID_TIME',
+  'E_INVALID_ADDRESS',
+  'E_INVALID_PARAMETER', // an unknown flag or modifier after the main argument
+  'E_UNSUPPORTED', // valid nginx, not implemented by tsgi yet
+  'E_UNKNOWN_UPSTREAM',
+  'E_DUPLICATE_UPSTREAM',
+  'E_EMPTY_UPSTREAM',
+  'E_NO_TSGI_PASS',
+  'E_DUPLICATE_LOCATION',
+  'E_DUPLICATE_LISTEN',
+  'E_DUPLICATE_DEFAULT_SERVER',
+] as const;
+
+export type ConfigErrorCode = (typeof CONFIG_ERROR_CODES)[number];
+
+/** A point in a config file; line and column are 1-based, 0 when there is no position. */
+export interface Position {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Where a directive's value was written, so value parsers can name both in their errors. */
+export interface ValueSite extends Position {
+  directive: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code: ConfigErrorCode;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+
+  constructor(code: ConfigErrorCode, message: string, at: Position) {
+    super(`${formatPosition(at)}: ${message}`);
+    this.code = code;
+    this.file = at.file;
+    this.line = at.line;
+    this.column = at.column;
+  }
+}
+
+function formatPosition(at: Position): string {
+  return at.line > 0 ? `${at.file}:${at.line}:${at.column}` : at.file;
+}

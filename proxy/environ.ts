@@ -1,0 +1,255 @@
+// The environ: one pure function from an HTTP request (plus the matched
+// location and the connection) to the PEP 3333 / CGI keys sent to a runner.
+// No I/O here; the runner adds the live objects (wsgi.input, wsgi.errors, the
+// wsgi.* flags).
+//
+// Every value is a latin-1 "byte string" (one char per byte, 0–255), which is
+// what PEP 3333 calls a native string: PATH_INFO carries any byte of the path
+// losslessly. Where PEP 3333 leaves room, nginx's uwsgi_params conventions
+// apply:
+//   - repeated fields are joined with ', ' in order of arrival, Cookie with '; ';
+//   - no HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH: those go to CONTENT_TYPE /
+//     CONTENT_LENGTH, present only when the request has them;
+//   - fields whose name contains '_' are dropped unless underscores_in_headers
+//     is on, since HTTP_X_FOO could otherwise come from 'X-Foo' or 'X_Foo';
+//   - hop-by-hop fields, and those named in Connection, are not passed (the
+//     rule lives in headers.ts, shared with the response side);
+//   - tsgi_param entries come last and override.
+// Beyond uwsgi_params: a 'Proxy' field is never passed (httpoxy), and the
+// request is refused (400) for several Host lines or a Content-Length that is
+// malformed, disagrees with itself or comes with Transfer-Encoding.
+
+import { HOP_BY_HOP, connectionTokens, namedByConnection, parseContentLength } from './headers.js';
+import { parseTarget, type TargetErrorCode } from './uri.js';
+
+export interface EnvironInput {
+  /** As received (Node has already checked it against its method table). */
+  method: string;
+  /** Raw request target, e.g. '/a%20b/c?x=1' (Node's req.url; latin-1, one char per byte). */
+  target: string;
+  /** '1.1' | '1.0' | '2.0' */
+  httpVersion: string;
+  /**
+   * Node's flat [name, value, name, value, ...] as received, values latin-1.
+   * Names and values are assumed to have passed the HTTP parser's syntax
+   * checks; HTTP/2 pseudo-headers (':path', ...) are skipped, except that
+   * ':authority' stands in for a missing Host.
+   */
+  rawHeaders: readonly string[];
+  remoteAddress: string;
+  remotePort: number;
+  /** Chosen by the caller (matched server_name, else Host, else listen address). */
+  serverName: string;
+  serverPort: number;
+  scheme: 'http' | 'https';
+  /**
+   * Mount prefix, '' for root, in the same byte-string form as PATH_INFO (a
+   * decoded path, latin-1). One trailing '/' is ignored ('/app/' mounts '/app').
+   */
+  scriptName: string;
+  /** tsgi_param, values already expanded. */
+  params: ReadonlyArray<{ name: string; value: string; ifNotEmpty: boolean }>;
+  requestId: string;
+  /** Default false: fields whose name contains '_' are dropped (nginx default). */
+  underscoresInHeaders?: boolean;
+}
+
+export type Environ = Record<string, string>;
+
+export type EnvironErrorCode =
+  | TargetErrorCode // E_BAD_TARGET, E_BAD_PERCENT, E_NUL
+  | 'E_BAD_CONTENT_LENGTH' // non-numeric, disagreeing values, or sent with Transfer-Encoding
+  | 'E_BAD_HOST'; // several Host lines, or Host and :authority disagree
+
+/** The request cannot be turned into an environ; the client gets a 400. */
+export class EnvironError extends Error {
+  readonly status = 400;
+  readonly code: EnvironErrorCode;
+
+  constructor(code: EnvironErrorCode, message: string) {
+    super(message);
+    this.name = 'EnvironError';
+    this.code = code;
+  }
+}
+
+export function buildEnviron(input: EnvironInput): Environ {
+  const target = parseTarget(input.method, input.target);
+  if (!target.ok) throw new EnvironError(target.code, target.reason);
+
+  const env: Environ = {
+    REQUEST_METHOD: input.method,
+    SCRIPT_NAME: '',
+    // Percent-decoded only: '..' and '.' segments are NOT resolved and '//'
+    // is NOT merged. A later hardening issue decides that rule (together with
+    // location matching); until then apps see the path as the client sent it.
+    PATH_INFO: target.path,
+    QUERY_STRING: target.query,
+    SERVER_NAME: input.serverName,
+    SERVER_PORT: String(input.serverPort),
+    SERVER_PROTOCOL: 'HTTP/' + input.httpVersion,
+    REMOTE_ADDR: input.remoteAddress,
+    REMOTE_PORT: String(input.remotePort),
+    REQUEST_URI: input.target,
+    'wsgi.url_scheme': input.scheme,
+    'tsgi.request_id': input.requestId,
+  };
+  mount(env, input.scriptName, target.path);
+  addHeaders(env, input.rawHeaders, input.underscoresInHeaders === true);
+
+  for (const param of input.params) {
+    if (param.ifNotEmpty && param.value === '') continue;
+    env[param.name] = param.value;
+  }
+  return env;
+}
+
+/** Splits the decoded path into SCRIPT_NAME and PATH_INFO at a segment boundary. */
+function mount(env: Environ, scriptName: string, path: string): void {
+  const prefix = scriptName.endsWith('/') ? scriptName.slice(0, -1) : scriptName;
+  if (prefix === '' || !path.startsWith(prefix)) return;
+  if (path.length !== prefix.length && path.charCodeAt(prefix.length) !== 0x2f /* / */) return;
+  env.SCRIPT_NAME = prefix;
+  env.PATH_INFO = path.slice(prefix.length);
+}
+
+function addHeaders(env: Environ, raw: readonly string[], underscores: boolean): void {
+  const connectionOptions = connectionOptionsOf(raw, underscores);
+  let lengthValues: string[] | null = null;
+  let transferEncoding = false;
+  let hostLines = 0;
+  let authority: string | null = null;
+
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const f = fieldName(name);
+    if (f.underscore && !underscores) continue;
+    if (connectionOptions !== null && namedByConnection(f.field, connectionOptions)) continue;
+    switch (f.kind) {
+      case Kind.Plain:
+        append(env, f.key, value, ', ');
+        break;
+      case Kind.Cookie:
+        append(env, f.key, value, '; ');
+        break;
+      case Kind.Host:
+        hostLines++;
+        append(env, f.key, value, ', ');
+        break;
+      case Kind.ContentLength:
+        (lengthValues ??= []).push(value);
+        break;
+      case Kind.ContentType:
+        append(env, 'CONTENT_TYPE', value, ', ');
+        break;
+      case Kind.TransferEncoding:
+        transferEncoding = true;
+        break;
+      case Kind.Authority:
+        authority = value;
+        break;
+      case Kind.Dropped:
+        break;
+    }
+  }
+
+  if (lengthValues !== null) {
+    const length = parseContentLength(lengthValues);
+    if (length === null || length < 0) {
+      throw new EnvironError('E_BAD_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(lengthValues.join(', '))}`);
+    }
+    if (transferEncoding) {
+      throw new EnvironError('E_BAD_CONTENT_LENGTH', 'Content-Length together with Transfer-Encoding');
+    }
+    env.CONTENT_LENGTH = String(length);
+  }
+
+  if (hostLines > 1) throw new EnvironError('E_BAD_HOST', 'more than one Host field');
+  if (authority !== null) {
+    if (hostLines === 0) env.HTTP_HOST = authority;
+    else if (env.HTTP_HOST !== authority) throw new EnvironError('E_BAD_HOST', 'Host differs from :authority');
+  }
+}
+
+/** What a field name means for the environ; depends on the name alone, so it is memoised. */
+enum Kind {
+  Plain, // HTTP_<NAME>, joined with ', '
+  Cookie, // HTTP_COOKIE, joined with '; '
+  Host, // HTTP_HOST, must not repeat
+  ContentLength, // CONTENT_LENGTH
+  ContentType, // CONTENT_TYPE
+  TransferEncoding, // not passed, but the body is chunked
+  Authority, // HTTP/2 ':authority', stands in for Host
+  Dropped, // hop-by-hop, other pseudo-headers, lookalikes, Proxy
+}
+
+interface FieldName {
+  kind: Kind;
+  /** The name as HTTP_* sees it, lower case: 'X_Foo' and 'X-Foo' are both 'x-foo'. */
+  field: string;
+  /** The environ key, for Plain, Cookie and Host. */
+  key: string;
+  underscore: boolean;
+}
+
+// Building 'HTTP_' + name.toUpperCase() per header dominated the cost of
+// buildEnviron, and a freshly built key is also slower to store than a
+// reused one. Names repeat across requests, so remember the first few
+// hundred; beyond that (a client inventing names) compute without storing.
+const fieldNames = new Map<string, FieldName>();
+const FIELD_NAMES_MAX = 512;
+
+function fieldName(name: string): FieldName {
+  let f = fieldNames.get(name);
+  if (f === undefined) {
+    f = classify(name);
+    if (fieldNames.size < FIELD_NAMES_MAX) fieldNames.set(name, f);
+  }
+  return f;
+}
+
+function classify(name: string): FieldName {
+  const underscore = name.includes('_');
+  const lower = name.toLowerCase();
+  const field = underscore ? lower.replaceAll('_', '-') : lower;
+  const key = 'HTTP_' + name.toUpperCase().replaceAll('-', '_');
+  return { kind: kindOf(name, lower, field), field, key, underscore };
+}
+
+function kindOf(name: string, lower: string, field: string): Kind {
+  if (name.charCodeAt(0) === 0x3a /* : */) return lower === ':authority' ? Kind.Authority : Kind.Dropped;
+  // Exact names only: with underscores_in_headers on, 'Content_Length' is not
+  // the framing Node used and must never pose as it.
+  if (lower === 'content-length') return Kind.ContentLength;
+  if (lower === 'content-type') return Kind.ContentType;
+  if (lower === 'transfer-encoding') return Kind.TransferEncoding;
+  if (field === 'content-length' || field === 'content-type') return Kind.Dropped;
+  if (HOP_BY_HOP.has(field)) return Kind.Dropped;
+  // httpoxy (CVE-2016-5385): HTTP_PROXY would shadow the proxy setting of
+  // apps that read their environ like process environment. Go's net/http/cgi
+  // drops it too.
+  if (field === 'proxy') return Kind.Dropped;
+  if (lower === 'host') return Kind.Host;
+  if (field === 'cookie') return Kind.Cookie;
+  return Kind.Plain;
+}
+
+/** The field names listed by the request's Connection fields, or null when none. */
+function connectionOptionsOf(raw: readonly string[], underscores: boolean): Set<string> | null {
+  let options: Set<string> | null = null;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    options ??= new Set();
+    for (const token of connectionTokens(raw[i + 1]!)) {
+      options.add(underscores ? token.replaceAll('_', '-') : token);
+    }
+  }
+  return options;
+}
+
+function append(env: Environ, key: string, value: string, separator: string): void {
+  const previous = env[key];
+  env[key] = previous === undefined ? value : previous + separator + value;
+}

@@ -1,0 +1,23 @@
+/**
+ * Every answer the proxy itself gives a client, with a stable code for logs and tests
+ * (never match on message text). One place, so status, log reason and body stay in step.
+ */
+export const HttpError = {
+  BAD_REQUEST: { status: 400, code: 'TSGI_BAD_REQUEST', text: 'Bad Request' },
+  NO_LOCATION: { status: 404, code: 'TSGI_NO_LOCATION', text: 'Not Found' },
+  BODY_TOO_LARGE: { status: 413, code: 'TSGI_BODY_TOO_LARGE', text: 'Content Too Large' },
+  HEADERS_TOO_LARGE: { status: 431, code: 'TSGI_HEADERS_TOO_LARGE', text: 'Request Header Fields Too Large' },
+  UPSTREAM_UNREACHABLE: { status: 502, code: 'TSGI_UPSTREAM_UNREACHABLE', text: 'Bad Gateway' },
+  UPSTREAM_LOST: { status: 502, code: 'TSGI_UPSTREAM_LOST', text: 'Bad Gateway' },
+  UPSTREAM_PROTOCOL: { status: 502, code: 'TSGI_UPSTREAM_PROTOCOL', text: 'Bad Gateway' },
+  UPSTREAM_REFUSED: { status: 502, code: 'TSGI_UPSTREAM_REFUSED', text: 'Bad Gateway' },
+  INVALID_RESPONSE: { status: 502, code: 'TSGI_INVALID_RESPONSE', text: 'Bad Gateway' },
+  UPSTREAM_TIMEOUT: { status: 504, code: 'TSGI_UPSTREAM_TIMEOUT', text: 'Gateway Timeout' },
+} as const;
+
+export type HttpErrorKind = (typeof HttpError)[keyof typeof HttpError];
+
+/** The small body of an error answer; plain text, like the status line it repeats. */
+export function errorBody(kind: HttpErrorKind): string {
+  return `${kind.status} ${kind.text}\n`;
+}

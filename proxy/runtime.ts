@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { DEFAULTS, formatAddress } from '../protocol/index.js';
+import type { ProxyConfig } from './config/types.js';
+import { startListener } from './listener.js';
+import { listenGroups } from './router.js';
+import { UpstreamGroup } from './upstream/group.js';
+import { UpstreamServer } from './upstream/server.js';
+
+/** Windows and frame size the proxy announces to runners (SPEC.md §3). */
+const LIMITS = { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow };
+
+/** A running proxy: its upstream groups and listening sockets, built from one config. */
+export class ProxyRuntime {
+  private constructor(
+    private readonly groups: Map<string, UpstreamGroup>,
+    private readonly listeners: FastifyInstance[],
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ProxyConfig, log: Logger): Promise<ProxyRuntime> {
+    const groups = buildGroups(config, log);
+    const listeners: FastifyInstance[] = [];
+    const runtime = new ProxyRuntime(groups, listeners, log);
+    try {
+      for (const { address, hosts } of listenGroups(config)) {
+        listeners.push(await startListener({ address, hosts, groups, log }));
+      }
+    } catch (err) {
+      await runtime.stop();
+      throw err;
+    }
+    for (const group of groups.values()) group.warm();
+    return runtime;
+  }
+
+  /** The addresses actually bound (resolves port 0), for logs and tests. */
+  get addresses(): string[] {
+    return this.listeners.flatMap((l) =>
+      l.addresses().map((a) => (typeof a === 'string' ? `unix:${a}` : formatAddress({ kind: 'tcp', host: a.address, port: a.port }))),
+    );
+  }
+
+  /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */
+  async stop(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => l.close()));
+    for (const group of this.groups.values()) group.close();
+    this.log.debug('proxy stopped');
+  }
+}
+
+function buildGroups(config: ProxyConfig, log: Logger): Map<string, UpstreamGroup> {
+  const groups = new Map<string, UpstreamGroup>();
+  for (const [name, upstream] of config.upstreams) {
+    const servers = upstream.servers.map(
+      (server) => new UpstreamServer({ address: server.address, limits: LIMITS, keepalive: upstream.keepalive, log }),
+    );
+    groups.set(name, new UpstreamGroup(name, servers));
+  }
+  return groups;
+}
+

@@ -1,0 +1,301 @@
+import { connect, type Socket } from 'node:net';
+import {
+  DEFAULTS,
+  ErrorCode,
+  Flags,
+  FrameDecoder,
+  FrameType,
+  MAX_STREAM_ID,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeCancel,
+  decodeGoAway,
+  decodeHello,
+  decodeResponseHead,
+  encodeCancel,
+  encodeCredit,
+  encodeEnviron,
+  encodeFrame,
+  encodeGoAway,
+  encodeHeader,
+  encodeHello,
+  errorCodeName,
+  readU32,
+  type Address,
+  type Environ,
+  type Frame,
+  type Hello,
+} from '../../protocol/index.js';
+import { UpstreamStream, type StreamEvents } from './stream.js';
+
+export interface ConnectionLimits {
+  maxFrameSize: number;
+  initialWindow: number;
+}
+
+/** The connection failed or was lost; every stream on it gets this. */
+export class UpstreamConnectionError extends Error {
+  override readonly name = 'UpstreamConnectionError';
+  constructor(
+    message: string,
+    readonly code: ErrorCode | 'CONNECT' | 'CLOSED' | 'TIMEOUT',
+  ) {
+    super(message);
+  }
+}
+
+const SOFTWARE = 'tsgi-proxy/0.1.0';
+const COPY_LIMIT = 16 * 1024;
+
+/**
+ * The proxy's end of one runner connection: opens streams, multiplexes frames, enforces the
+ * runner's side of the protocol. Knows nothing of HTTP or fastify.
+ */
+export class UpstreamConnection {
+  private readonly decoder = new FrameDecoder();
+  private readonly streams = new Map<number, UpstreamStream>();
+  private nextStream = 1;
+  private peer: Hello | null = null;
+  private goaway = false;
+  private closed = false;
+  private readonly ready: Promise<Hello>;
+  private resolveReady!: (hello: Hello) => void;
+  private rejectReady!: (err: Error) => void;
+  /** Called once when the connection can take no more streams (GOAWAY) or is gone. */
+  onRetire: (() => void) | null = null;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('error', (err) => this.lost(new UpstreamConnectionError(err.message, this.peer ? 'CLOSED' : 'CONNECT')));
+    socket.on('close', () => this.lost(new UpstreamConnectionError('runner closed the connection', 'CLOSED')));
+  }
+
+  /** Connects and completes the handshake within `timeoutMs`. */
+  static async open(address: Address, limits: ConnectionLimits, timeoutMs: number): Promise<UpstreamConnection> {
+    const socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
+    const connection = new UpstreamConnection(socket, limits);
+    socket.once('connect', () => connection.sendHello());
+    const timer = setTimeout(() => connection.lost(new UpstreamConnectionError(`connect/handshake timed out after ${timeoutMs} ms`, 'TIMEOUT')), timeoutMs);
+    try {
+      await connection.ready;
+    } finally {
+      clearTimeout(timer);
+    }
+    return connection;
+  }
+
+  get hello(): Hello {
+    return this.peer!;
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** True while new streams may be opened here. */
+  get available(): boolean {
+    return !this.closed && !this.goaway && this.peer !== null && this.nextStream < MAX_STREAM_ID;
+  }
+
+  get hasCapacity(): boolean {
+    return this.available && this.streams.size < (this.peer!.maxStreams ?? DEFAULTS.maxStreams);
+  }
+
+  /** Largest environ (encoded) the runner accepts in one REQUEST. */
+  get maxEnvironSize(): number {
+    return this.peer!.maxFrameSize;
+  }
+
+  /**
+   * Opens a stream with the environ. Throws ProtocolError(LIMIT_EXCEEDED) when the environ
+   * does not fit one frame: the caller answers 431.
+   */
+  request(environ: Environ, hasBody: boolean, events: StreamEvents): UpstreamStream {
+    const payload = encodeEnviron(environ);
+    if (payload.length > this.peer!.maxFrameSize) {
+      throw new ProtocolError(ErrorCode.LIMIT_EXCEEDED, `environ of ${payload.length} bytes exceeds the runner's ${this.peer!.maxFrameSize}`);
+    }
+    const id = this.nextStream++;
+    const stream = new UpstreamStream(id, this, events, this.peer!.initialWindow, this.limits.initialWindow, hasBody);
+    this.streams.set(id, stream);
+    this.send(encodeFrame(FrameType.REQUEST, hasBody ? 0 : Flags.END_STREAM, id, payload));
+    return stream;
+  }
+
+  /** Graceful: no new streams; close once the open ones are done. */
+  retire(): void {
+    if (this.goaway) return;
+    this.goaway = true;
+    this.onRetire?.();
+    if (this.streams.size === 0) this.socket.end();
+  }
+
+  destroy(): void {
+    this.lost(new UpstreamConnectionError('connection closed by the proxy', 'CLOSED'));
+  }
+
+  // ---- used by UpstreamStream ----
+
+  get peerMaxFrameSize(): number {
+    return this.peer!.maxFrameSize;
+  }
+
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
+    if (payload.length <= COPY_LIMIT) {
+      this.send(encodeFrame(type, flags, stream, payload));
+      return;
+    }
+    this.socket.cork();
+    this.send(encodeHeader(type, flags, stream, payload.length));
+    this.send(payload);
+    this.socket.uncork();
+  }
+
+  sendCredit(stream: number, increment: number): void {
+    this.send(encodeCredit(stream, increment));
+  }
+
+  sendCancel(stream: number, code: ErrorCode, reason: string): void {
+    this.send(encodeFrame(FrameType.CANCEL, 0, stream, encodeCancel({ code, reason })));
+  }
+
+  streamClosed(stream: UpstreamStream): void {
+    this.streams.delete(stream.id);
+    if (this.goaway && this.streams.size === 0) this.socket.end();
+  }
+
+  // ---- receiving ----
+
+  private sendHello(): void {
+    const hello: Hello = {
+      version: PROTOCOL_VERSION,
+      role: 'proxy',
+      maxFrameSize: this.limits.maxFrameSize,
+      initialWindow: this.limits.initialWindow,
+      software: SOFTWARE,
+    };
+    this.send(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(hello)));
+  }
+
+  private onBytes(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      return this.fail(err);
+    }
+    for (const frame of frames) {
+      try {
+        this.onFrame(frame);
+      } catch (err) {
+        this.fail(err);
+        if (this.closed) return;
+      }
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (!this.peer) return this.onHello(frame);
+    switch (frame.type) {
+      case FrameType.RESPONSE: {
+        const stream = this.stream(frame);
+        if (stream) stream.onResponse(decodeResponseHead(frame.payload, frame.stream), (frame.flags & Flags.END_STREAM) !== 0);
+        return;
+      }
+      case FrameType.DATA:
+        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0);
+      case FrameType.CREDIT:
+        return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
+      case FrameType.CANCEL: {
+        const stream = this.stream(frame);
+        const { code, reason } = decodeCancel(frame.payload, frame.stream);
+        return stream?.onCancel(code, reason);
+      }
+      case FrameType.GOAWAY:
+        return this.onGoAway(frame);
+      case FrameType.PING:
+        if ((frame.flags & Flags.ACK) === 0) this.send(encodeFrame(FrameType.PING, Flags.ACK, 0, frame.payload));
+        return;
+      case FrameType.HELLO:
+      case FrameType.REQUEST:
+        throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `unexpected ${FrameType[frame.type]} from the runner`);
+      default:
+        return;
+    }
+  }
+
+  private onHello(frame: Frame): void {
+    if (frame.type === FrameType.GOAWAY) {
+      const goaway = decodeGoAway(frame.payload);
+      throw new ProtocolError(goaway.code, `runner refused the handshake: ${goaway.reason}`);
+    }
+    if (frame.type !== FrameType.HELLO) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `expected HELLO, got frame type ${frame.type}`);
+    const hello = decodeHello(frame.payload);
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `runner speaks protocol version ${hello.version}, not ${PROTOCOL_VERSION}`);
+    }
+    if (hello.role !== 'runner') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO role must be "runner"');
+    this.peer = hello;
+    this.decoder.setMaxFrameSize(this.limits.maxFrameSize);
+    this.resolveReady(hello);
+  }
+
+  private onGoAway(frame: Frame): void {
+    const { lastStream, code, reason } = decodeGoAway(frame.payload);
+    this.retire();
+    // Streams the runner will never process were not started: safe to retry elsewhere.
+    for (const stream of [...this.streams.values()]) {
+      if (stream.id > lastStream) stream.onCancel(ErrorCode.REFUSED_STREAM, `runner going away: ${reason}`);
+    }
+    if (code !== ErrorCode.NO_ERROR) {
+      this.lost(new UpstreamConnectionError(`runner closed the connection: ${errorCodeName(code)} ${reason}`, code));
+    }
+  }
+
+  /** Only frames for streams we opened; a closed stream's stragglers are ignored. */
+  private stream(frame: Frame): UpstreamStream | undefined {
+    const stream = this.streams.get(frame.stream);
+    if (!stream && frame.stream >= this.nextStream) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[frame.type]} on stream ${frame.stream}, which was never opened`);
+    }
+    return stream;
+  }
+
+  private fail(err: unknown): void {
+    if (!(err instanceof ProtocolError)) throw err;
+    if (err.stream !== 0) {
+      const stream = this.streams.get(err.stream);
+      if (stream) stream.protocolFailure(err);
+      else this.sendCancel(err.stream, err.code, err.message);
+      return;
+    }
+    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: 0, code: err.code, reason: err.message })));
+    this.lost(new UpstreamConnectionError(`protocol error from runner: ${errorCodeName(err.code)}: ${err.message}`, err.code));
+  }
+
+  /** The connection is unusable: every stream fails once, waiters are rejected. */
+  private lost(err: UpstreamConnectionError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rejectReady(err);
+    this.onRetire?.();
+    for (const stream of [...this.streams.values()]) stream.onConnectionLost(err);
+    this.streams.clear();
+    // Let a GOAWAY we just wrote reach the runner before the socket goes.
+    this.socket.destroySoon();
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+}

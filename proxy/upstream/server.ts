@@ -1,0 +1,119 @@
+import type { Logger } from 'pino';
+import { formatAddress, type Address } from '../../protocol/index.js';
+import { UpstreamConnection, type ConnectionLimits } from './connection.js';
+
+export interface UpstreamServerOptions {
+  address: Address;
+  limits: ConnectionLimits;
+  /** Connections kept open when idle (nginx's `keepalive`); more open only under load. */
+  keepalive: number;
+  log: Logger;
+}
+
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 2000;
+
+/**
+ * One runner address and the multiplexed connections to it. Requests go to the connection
+ * with the fewest open streams; a new connection opens only when all are full. When the runner
+ * goes away, a background reconnect with exponential backoff keeps one connection warm, so the
+ * first request after a runner restart does not pay for the handshake.
+ */
+export class UpstreamServer {
+  readonly name: string;
+  private readonly connections: UpstreamConnection[] = [];
+  private connecting: Promise<UpstreamConnection> | null = null;
+  private backoffMs = BACKOFF_MIN_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly options: UpstreamServerOptions) {
+    this.name = formatAddress(options.address);
+  }
+
+  /** Streams in flight to this server, for balancing and logs. */
+  get activeStreams(): number {
+    let total = 0;
+    for (const connection of this.connections) total += connection.activeStreams;
+    return total;
+  }
+
+  /** A connection ready for one more stream; rejects when the runner cannot be reached. */
+  async acquire(timeoutMs: number): Promise<UpstreamConnection> {
+    for (;;) {
+      const best = this.leastBusy();
+      if (best) return best;
+      if (this.closed) throw new Error(`upstream ${this.name} is closed`);
+      this.connecting ??= this.connect(timeoutMs);
+      await this.connecting;
+    }
+  }
+
+  /** Opens the first connection ahead of traffic; failures only schedule a retry. */
+  warm(): void {
+    if (this.closed || this.connections.length > 0 || this.connecting) return;
+    this.connecting = this.connect(5000);
+    this.connecting.catch(() => undefined);
+  }
+
+  /** Graceful: no new streams; open ones finish. */
+  close(): void {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const connection of [...this.connections]) connection.retire();
+  }
+
+  destroy(): void {
+    this.close();
+    for (const connection of [...this.connections]) connection.destroy();
+  }
+
+  private leastBusy(): UpstreamConnection | null {
+    let best: UpstreamConnection | null = null;
+    for (const connection of this.connections) {
+      if (connection.hasCapacity && (!best || connection.activeStreams < best.activeStreams)) best = connection;
+    }
+    return best;
+  }
+
+  private async connect(timeoutMs: number): Promise<UpstreamConnection> {
+    try {
+      const connection = await UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs);
+      this.adopt(connection);
+      this.backoffMs = BACKOFF_MIN_MS;
+      return connection;
+    } catch (err) {
+      this.scheduleReconnect(err as Error);
+      throw err;
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  private adopt(connection: UpstreamConnection): void {
+    const { hello } = connection;
+    this.options.log.info({ upstream: this.name, runnerPid: hello.pid, worker: hello.worker, app: hello.app }, 'connected to runner');
+    connection.onRetire = () => this.forget(connection);
+    this.connections.push(connection);
+    if (this.closed) connection.retire();
+  }
+
+  private forget(connection: UpstreamConnection): void {
+    const index = this.connections.indexOf(connection);
+    if (index < 0) return;
+    this.connections.splice(index, 1);
+    if (this.connections.length === 0) this.scheduleReconnect(null);
+  }
+
+  private scheduleReconnect(err: Error | null): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    if (err) this.options.log.warn({ upstream: this.name, err: err.message, retryInMs: delay }, 'runner unreachable');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.warm();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+}

@@ -1,0 +1,198 @@
+import {
+  ErrorCode,
+  Flags,
+  FrameType,
+  ProtocolError,
+  ReceiveWindow,
+  SendWindow,
+  type ResponseHead,
+} from '../../protocol/index.js';
+
+/** How a stream ended without a complete response. */
+export type StreamFailure =
+  | { kind: 'cancel'; code: ErrorCode; reason: string }
+  | { kind: 'connection'; error: Error }
+  | { kind: 'protocol'; error: ProtocolError };
+
+/** What the relay hears from a stream. */
+export interface StreamEvents {
+  onResponse(head: ResponseHead, end: boolean): void;
+  /** Response body bytes; call `consumed(n)` once they are written on, to grant more. */
+  onData(chunk: Uint8Array, end: boolean): void;
+  /** The request body may flow again (credit arrived). */
+  onWritable(): void;
+  /** The runner no longer wants the request body (it answered without reading it all). */
+  onBodyRefused(): void;
+  onFailure(failure: StreamFailure): void;
+}
+
+/** What a stream needs from its connection. */
+export interface StreamHost {
+  readonly peerMaxFrameSize: number;
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
+  sendCredit(stream: number, increment: number): void;
+  sendCancel(stream: number, code: ErrorCode, reason: string): void;
+  streamClosed(stream: UpstreamStream): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** One request on a runner connection, seen from the proxy. */
+export class UpstreamStream {
+  private readonly sendWindow: SendWindow;
+  private readonly receiveWindow: ReceiveWindow;
+  private pending: Uint8Array | null = null;
+  private pendingEnd = false;
+  /** The caller was told to pause and waits for onWritable. */
+  private blocked = false;
+  private requestEnded: boolean;
+  private headReceived = false;
+  private responseEnded = false;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly host: StreamHost,
+    private readonly events: StreamEvents,
+    sendCredit: number,
+    receiveCredit: number,
+    hasBody: boolean,
+  ) {
+    this.sendWindow = new SendWindow(sendCredit);
+    this.receiveWindow = new ReceiveWindow(receiveCredit, receiveCredit >>> 1);
+    this.requestEnded = !hasBody;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- request body, proxy → runner ----
+
+  /** Sends body bytes within credit; false means "pause the client until onWritable". */
+  writeBody(chunk: Uint8Array): boolean {
+    if (this.closed || this.requestEnded) return false;
+    const rest = this.sendNow(chunk);
+    if (rest.length === 0 && this.sendWindow.credit > 0) return true;
+    // The caller pauses its source now, so at most this one chunk waits here.
+    if (rest.length > 0) this.pending = this.pending ? concat(this.pending, rest) : rest;
+    this.blocked = true;
+    return false;
+  }
+
+  endBody(): void {
+    if (this.closed || this.requestEnded) return;
+    if (this.pending) {
+      this.pendingEnd = true;
+      return;
+    }
+    this.requestEnded = true;
+    this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
+    this.closeIfDone();
+  }
+
+  // ---- response body, runner → proxy ----
+
+  /** `n` response bytes were handed to the client socket without backpressure. */
+  consumed(n: number): void {
+    if (this.closed || this.responseEnded) return;
+    const increment = this.receiveWindow.consume(n);
+    if (increment > 0) this.host.sendCredit(this.id, increment);
+  }
+
+  /** The proxy abandons the stream (client left, timeout, invalid head). */
+  cancel(code: ErrorCode, reason: string): void {
+    if (this.closed) return;
+    this.host.sendCancel(this.id, code, reason);
+    this.close();
+  }
+
+  // ---- frames from the runner ----
+
+  onResponse(head: ResponseHead, end: boolean): void {
+    if (this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `second RESPONSE on stream ${this.id}`);
+    this.headReceived = true;
+    if (end) this.responseEnded = true;
+    this.events.onResponse(head, end);
+    if (end) this.closeIfDone();
+  }
+
+  onData(payload: Uint8Array, end: boolean): void {
+    if (!this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `DATA before RESPONSE on stream ${this.id}`);
+    if (this.responseEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the response ended on stream ${this.id}`);
+    this.receiveWindow.receive(payload.length);
+    if (end) this.responseEnded = true;
+    this.events.onData(payload, end);
+    if (end) this.closeIfDone();
+  }
+
+  onCredit(increment: number): void {
+    this.sendWindow.grant(increment, this.id);
+    if (this.pending) {
+      const rest = this.sendNow(this.pending);
+      this.pending = rest.length > 0 ? rest : null;
+      if (this.pending) return;
+      if (this.pendingEnd) return this.endBody();
+    }
+    if (!this.blocked || this.sendWindow.credit === 0) return;
+    this.blocked = false;
+    this.events.onWritable();
+  }
+
+  onCancel(code: ErrorCode, reason: string): void {
+    if (this.closed) return;
+    if (code === ErrorCode.NO_ERROR && this.responseEnded) {
+      // The runner answered in full without the rest of the body: stop sending it.
+      this.requestEnded = true;
+      this.pending = null;
+      this.events.onBodyRefused();
+      this.close();
+      return;
+    }
+    this.close();
+    this.events.onFailure({ kind: 'cancel', code, reason });
+  }
+
+  /** A stream-level protocol violation by the runner: cancel it and fail the request. */
+  protocolFailure(error: ProtocolError): void {
+    if (this.closed) return;
+    this.cancel(error.code, error.message);
+    this.events.onFailure({ kind: 'protocol', error });
+  }
+
+  onConnectionLost(error: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.events.onFailure({ kind: 'connection', error });
+  }
+
+  // ---- internals ----
+
+  private sendNow(chunk: Uint8Array): Uint8Array {
+    const max = this.host.peerMaxFrameSize;
+    while (chunk.length > 0 && this.sendWindow.credit > 0) {
+      const size = Math.min(chunk.length, this.sendWindow.credit, max);
+      this.sendWindow.spend(size);
+      this.host.sendFrame(FrameType.DATA, 0, this.id, size === chunk.length ? chunk : chunk.subarray(0, size));
+      chunk = chunk.subarray(size);
+    }
+    return chunk;
+  }
+
+  private closeIfDone(): void {
+    if (this.requestEnded && this.responseEnded) this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.streamClosed(this);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}

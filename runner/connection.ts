@@ -1,0 +1,264 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  DEFAULTS,
+  ErrorCode,
+  Flags,
+  FrameDecoder,
+  FrameType,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeCancel,
+  encodeCancel,
+  decodeEnviron,
+  decodeHello,
+  encodeCredit,
+  encodeFrame,
+  encodeGoAway,
+  encodeHeader,
+  encodeHello,
+  errorCodeName,
+  readU32,
+  type Frame,
+  type Hello,
+} from '../protocol/index.js';
+import type { Application } from './app.js';
+import { runApplication } from './contract.js';
+import { RunnerStream, type StreamHost } from './stream.js';
+
+export interface RunnerIdentity {
+  pid: number;
+  worker: number;
+  workers: number;
+  app: string;
+}
+
+export interface ConnectionOptions {
+  app: Application;
+  identity: RunnerIdentity;
+  log: Logger;
+  maxStreams?: number;
+  maxFrameSize?: number;
+  initialWindow?: number;
+  /** Extra keys every environ gets (wsgi.multiprocess and the like). */
+  environDefaults?: Record<string, unknown>;
+}
+
+const SOFTWARE = 'tsgi-runner/0.1.0';
+/** Above this a DATA payload is written after its header instead of being copied into one buffer. */
+const COPY_LIMIT = 16 * 1024;
+
+/**
+ * The runner's end of one proxy connection: handshake, stream dispatch, flow control, drain.
+ * Protocol violations close the connection with a GOAWAY carrying the error code.
+ */
+export class RunnerConnection implements StreamHost {
+  private readonly decoder = new FrameDecoder();
+  private readonly streams = new Map<number, RunnerStream>();
+  private readonly maxStreams: number;
+  private readonly maxFrameSize: number;
+  private readonly initialWindow: number;
+  private peer: Hello | null = null;
+  private lastStream = 0;
+  private draining = false;
+  private closed = false;
+  peerMaxFrameSize = 16 * 1024;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.maxStreams = options.maxStreams ?? DEFAULTS.maxStreams;
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULTS.maxFrameSize;
+    this.initialWindow = options.initialWindow ?? DEFAULTS.initialWindow;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('error', (err) => options.log.debug({ err }, 'connection error'));
+    socket.on('close', () => this.onClose());
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Graceful: no new streams, finish the open ones, then close (SPEC.md §4 Goaway). */
+  drain(reason = 'shutting down'): void {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason })));
+    if (this.streams.size === 0) this.socket.end();
+  }
+
+  /** Abrupt: cancel every stream (their apps are closed) and drop the socket. */
+  destroy(): void {
+    for (const stream of [...this.streams.values()]) stream.onCancel();
+    this.socket.destroy();
+  }
+
+  // ---- StreamHost ----
+
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
+    if (payload.length <= COPY_LIMIT) {
+      this.send(encodeFrame(type, flags, stream, payload));
+      return;
+    }
+    this.socket.cork();
+    this.send(encodeHeader(type, flags, stream, payload.length));
+    this.send(payload);
+    this.socket.uncork();
+  }
+
+  sendCredit(stream: number, increment: number): void {
+    this.send(encodeCredit(stream, increment));
+  }
+
+  streamClosed(stream: RunnerStream): void {
+    this.streams.delete(stream.id);
+    if (this.draining && this.streams.size === 0) this.socket.end();
+  }
+
+  // ---- receiving ----
+
+  private onBytes(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      return this.onError(err);
+    }
+    for (const frame of frames) {
+      try {
+        this.onFrame(frame);
+      } catch (err) {
+        this.onError(err);
+        if (this.closed) return;
+      }
+    }
+  }
+
+  private onError(err: unknown): void {
+    if (!(err instanceof ProtocolError)) throw err;
+    if (err.stream !== 0) {
+      const stream = this.streams.get(err.stream);
+      if (stream) stream.cancel(err.code, err.message);
+      else this.send(encodeFrame(FrameType.CANCEL, 0, err.stream, encodeCancel({ code: err.code, reason: err.message })));
+      return;
+    }
+    this.options.log.warn({ code: errorCodeName(err.code), err: err.message }, 'protocol error, closing connection');
+    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: err.code, reason: err.message })));
+    this.closed = true;
+    for (const stream of [...this.streams.values()]) stream.onCancel();
+    this.socket.end();
+    this.socket.destroySoon?.();
+  }
+
+  private onFrame(frame: Frame): void {
+    if (!this.peer) return this.onHello(frame);
+    switch (frame.type) {
+      case FrameType.REQUEST:
+        return this.onRequest(frame);
+      case FrameType.DATA:
+        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0);
+      case FrameType.CREDIT:
+        return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
+      case FrameType.CANCEL:
+        decodeCancel(frame.payload, frame.stream);
+        return this.streams.get(frame.stream)?.onCancel();
+      case FrameType.PING:
+        if ((frame.flags & Flags.ACK) === 0) this.send(encodeFrame(FrameType.PING, Flags.ACK, 0, frame.payload));
+        return;
+      case FrameType.GOAWAY:
+        return this.drain('peer sent GOAWAY');
+      case FrameType.HELLO:
+      case FrameType.RESPONSE:
+        throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `unexpected ${FrameType[frame.type]} from the proxy`);
+      default:
+        return; // unknown frame types are skipped (SPEC.md §2 rule 4)
+    }
+  }
+
+  private onHello(frame: Frame): void {
+    if (frame.type !== FrameType.HELLO) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `expected HELLO, got frame type ${frame.type}`);
+    }
+    const hello = decodeHello(frame.payload);
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${hello.version} is not supported (this runner speaks ${PROTOCOL_VERSION})`);
+    }
+    if (hello.role !== 'proxy') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO role must be "proxy"');
+    this.peer = hello;
+    this.peerMaxFrameSize = hello.maxFrameSize;
+    this.decoder.setMaxFrameSize(this.maxFrameSize);
+    const { identity } = this.options;
+    const ours: Hello = {
+      version: PROTOCOL_VERSION,
+      role: 'runner',
+      maxFrameSize: this.maxFrameSize,
+      initialWindow: this.initialWindow,
+      maxStreams: this.maxStreams,
+      ...identity,
+      software: SOFTWARE,
+    };
+    this.send(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(ours)));
+  }
+
+  /** Only DATA/CREDIT for streams we know; a closed stream's stragglers are ignored. */
+  private stream(frame: Frame): RunnerStream | undefined {
+    const stream = this.streams.get(frame.stream);
+    if (!stream && frame.stream > this.lastStream) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[frame.type]} on stream ${frame.stream}, which was never opened`);
+    }
+    return stream;
+  }
+
+  private onRequest(frame: Frame): void {
+    if (frame.stream <= this.lastStream) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `REQUEST on stream ${frame.stream}, not above ${this.lastStream}`);
+    }
+    this.lastStream = frame.stream;
+    if (this.draining || this.streams.size >= this.maxStreams) {
+      const why = this.draining ? 'runner is draining' : `over max streams (${this.maxStreams})`;
+      this.send(encodeFrame(FrameType.CANCEL, 0, frame.stream, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: why })));
+      return;
+    }
+    const environ = decodeEnviron(frame.payload, frame.stream);
+    const ended = (frame.flags & Flags.END_STREAM) !== 0;
+    const stream = new RunnerStream(frame.stream, this, this.peer!.initialWindow, this.initialWindow, ended);
+    this.streams.set(frame.stream, stream);
+    void this.serve(stream, environ);
+  }
+
+  private async serve(stream: RunnerStream, base: Record<string, string>): Promise<void> {
+    const environ: Record<string, unknown> = base;
+    Object.assign(environ, this.options.environDefaults);
+    environ['wsgi.input'] = stream.input;
+    environ['wsgi.errors'] = errorsStream(this.options.log, base['tsgi.request_id']);
+    await runApplication(this.options.app, environ, stream, this.options.log);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    for (const stream of [...this.streams.values()]) stream.onCancel();
+    this.resolveDone();
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+}
+
+/** `wsgi.errors`: text written by the app goes to the log, tagged with the request. */
+function errorsStream(log: Logger, reqId: string | undefined) {
+  return {
+    write(message: string): boolean {
+      log.error({ reqId }, String(message).trimEnd());
+      return true;
+    },
+    flush(): void {},
+  };
+}
+

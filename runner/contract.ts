@@ -1,0 +1,188 @@
+import type { Application, AppResult, Chunk, Environ, Header, StartResponse, WriteFunction } from './app.js';
+
+/** Where the response goes: one stream of the protocol connection. */
+export interface ResponseSink {
+  /** True once the proxy cancelled the stream or the connection was lost. */
+  readonly cancelled: boolean;
+  sendHead(status: number, reason: string, headers: Header[], end: boolean): void;
+  /** Resolves when the chunk fits the peer's credit; undefined when it was sent at once. */
+  write(chunk: Uint8Array): Promise<void> | undefined;
+  end(): void;
+  /** The app failed after the head: abandon the stream so the client sees an aborted response. */
+  abort(reason: string): void;
+}
+
+export interface AppLog {
+  error(details: object, message: string): void;
+}
+
+/** An application broke the contract (bad status, headers, chunk type...). */
+export class ContractError extends Error {
+  override readonly name = 'ContractError';
+}
+
+const encoder = new TextEncoder();
+const SERVER_ERROR_BODY = encoder.encode('Internal Server Error\n');
+
+interface Head {
+  status: number;
+  reason: string;
+  headers: Header[];
+}
+
+/**
+ * Runs one request through the application, PEP 3333's server side: start_response rules,
+ * headers held back until the first non-empty chunk, 500 before the head, abort after it, and
+ * the result's close() plus the iterator's return() called exactly once whatever happens.
+ */
+export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Promise<void> {
+  const call = new AppCall(sink);
+  let result: AppResult | undefined;
+  try {
+    result = await app(environ, call.startResponse);
+    await call.iterate(result);
+  } catch (err) {
+    call.fail(err, environ, log);
+  } finally {
+    await closeResult(result, environ, log);
+  }
+}
+
+class AppCall {
+  private head: Head | null = null;
+  private headSent = false;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (excInfo !== undefined && excInfo !== null) {
+      // PEP 3333: with exc_info after the head went out, re-raise; before, replace the head.
+      if (this.headSent) throw excInfo;
+    } else if (this.head) {
+      throw new ContractError('startResponse() called a second time without excInfo');
+    }
+    this.head = parseHead(status, headers);
+    return this.write;
+  };
+
+  /** The legacy write(): sends the head first, then the chunk; its promise is the backpressure. */
+  private readonly write: WriteFunction = async (chunk) => {
+    if (!this.head) throw new ContractError('write() called before startResponse()');
+    await this.send(toBytes(chunk));
+  };
+
+  async iterate(result: AppResult): Promise<void> {
+    const iterator = iteratorOf(result);
+    let done = false;
+    try {
+      while (!this.sink.cancelled) {
+        const step = await iterator.next();
+        if (step.done) {
+          done = true;
+          break;
+        }
+        await this.send(toBytes(step.value));
+      }
+    } finally {
+      // for-of semantics: an iterator left before its end is told so, once.
+      if (!done && typeof iterator.return === 'function') await iterator.return();
+    }
+    if (!this.sink.cancelled) this.finish();
+  }
+
+  private async send(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0 || this.sink.cancelled) return;
+    if (!this.head) throw new ContractError('the application sent body data before calling startResponse()');
+    if (!this.headSent) this.sendHead(false);
+    const pending = this.sink.write(bytes);
+    if (pending) await pending;
+  }
+
+  private finish(): void {
+    if (!this.head) throw new ContractError('the application returned without calling startResponse()');
+    if (this.headSent) this.sink.end();
+    else this.sendHead(true);
+  }
+
+  private sendHead(end: boolean): void {
+    const head = this.head!;
+    this.headSent = true;
+    this.sink.sendHead(head.status, head.reason, head.headers, end);
+  }
+
+  fail(err: unknown, environ: Environ, log: AppLog): void {
+    if (this.sink.cancelled) return;
+    log.error({ err, ...requestFields(environ), headSent: this.headSent }, 'application error');
+    if (this.headSent) {
+      this.sink.abort(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const headers: Header[] = [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(SERVER_ERROR_BODY.length)],
+    ];
+    this.headSent = true;
+    this.sink.sendHead(500, 'Internal Server Error', headers, false);
+    const pending = this.sink.write(SERVER_ERROR_BODY);
+    if (pending) pending.then(() => this.sink.cancelled || this.sink.end(), () => undefined);
+    else this.sink.end();
+  }
+}
+
+function iteratorOf(result: AppResult): Iterator<Chunk> | AsyncIterator<Chunk> {
+  if (result !== null && typeof result === 'object' && typeof (result as Uint8Array).byteLength !== 'number') {
+    if (Symbol.asyncIterator in result) return (result as AsyncIterable<Chunk>)[Symbol.asyncIterator]();
+    if (Symbol.iterator in result) return (result as Iterable<Chunk>)[Symbol.iterator]();
+  }
+  // A bare string or buffer is almost always a mistake (a string would go out one char at a time).
+  throw new ContractError(`the application must return an iterable of chunks, got ${describe(result)}`);
+}
+
+async function closeResult(result: unknown, environ: Environ, log: AppLog): Promise<void> {
+  const close = (result as { close?: unknown } | null | undefined)?.close;
+  if (typeof close !== 'function') return;
+  try {
+    await close.call(result);
+  } catch (err) {
+    log.error({ err, ...requestFields(environ) }, 'application close() failed');
+  }
+}
+
+function toBytes(chunk: unknown): Uint8Array {
+  if (typeof chunk === 'string') return encoder.encode(chunk);
+  if (chunk instanceof Uint8Array) return chunk;
+  throw new ContractError(`body chunks must be strings or Uint8Arrays, got ${describe(chunk)}`);
+}
+
+const STATUS = /^([1-5]\d\d)(?: (.*))?$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible ASCII, space, tab and obs-text; never CR, LF, NUL or other controls.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function parseHead(status: unknown, headers: unknown): Head {
+  const match = typeof status === 'string' ? STATUS.exec(status) : null;
+  if (!match) throw new ContractError(`invalid status ${JSON.stringify(status)}: expected "NNN Reason" with NNN in 100..599`);
+  if (!Array.isArray(headers)) throw new ContractError('response headers must be an array of [name, value] pairs');
+  const out: Header[] = [];
+  for (const pair of headers) {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new ContractError(`invalid header ${describe(pair)}: expected [name, value]`);
+    const [name, raw] = pair as [unknown, unknown];
+    const value = typeof raw === 'number' ? String(raw) : raw;
+    if (typeof name !== 'string' || !TOKEN.test(name)) throw new ContractError(`invalid header name ${JSON.stringify(name)}`);
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
+      throw new ContractError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+    }
+    out.push([name, value]);
+  }
+  return { status: Number(match[1]), reason: match[2] ?? '', headers: out };
+}
+
+function requestFields(environ: Environ): object {
+  return { reqId: environ['tsgi.request_id'], method: environ.REQUEST_METHOD, path: environ.PATH_INFO };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}

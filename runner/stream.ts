@@ -1,0 +1,186 @@
+import {
+  ErrorCode,
+  Flags,
+  FrameType,
+  ProtocolError,
+  ReceiveWindow,
+  SendWindow,
+  encodeCancel,
+  encodeResponseHead,
+} from '../protocol/index.js';
+import type { Header } from './app.js';
+import type { ResponseSink } from './contract.js';
+import { RequestInput } from './input.js';
+
+/** What a stream needs from its connection. */
+export interface StreamHost {
+  readonly peerMaxFrameSize: number;
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
+  sendCredit(stream: number, increment: number): void;
+  streamClosed(stream: RunnerStream): void;
+}
+
+/**
+ * Bytes an app may queue beyond the proxy's credit with un-awaited write() calls. Awaiting
+ * write() (or yielding from an iterator, which the runner awaits) never comes near it.
+ */
+const MAX_QUEUED = 1024 * 1024;
+
+/** One request/response on a runner connection: the app's sink and the body's source. */
+export class RunnerStream implements ResponseSink {
+  readonly input: RequestInput;
+  private readonly sendWindow: SendWindow;
+  private readonly receiveWindow: ReceiveWindow;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private drained: (() => void) | null = null;
+  private drainPromise: Promise<void> | null = null;
+  private requestEnded: boolean;
+  private responseEnded = false;
+  private closed = false;
+  cancelled = false;
+
+  constructor(
+    readonly id: number,
+    private readonly host: StreamHost,
+    sendCredit: number,
+    receiveCredit: number,
+    requestEnded: boolean,
+  ) {
+    this.sendWindow = new SendWindow(sendCredit);
+    this.receiveWindow = new ReceiveWindow(receiveCredit, receiveCredit >>> 1);
+    this.requestEnded = requestEnded;
+    this.input = new RequestInput((n) => this.consumed(n));
+    if (requestEnded) this.input.finish();
+  }
+
+  // ---- frames from the proxy ----
+
+  onData(payload: Uint8Array, end: boolean): void {
+    if (this.requestEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the request ended on stream ${this.id}`);
+    this.receiveWindow.receive(payload.length);
+    this.input.deliver(payload);
+    if (end) this.endRequest();
+  }
+
+  onCredit(increment: number): void {
+    this.sendWindow.grant(increment, this.id);
+    this.flushQueue();
+  }
+
+  /** The proxy cancelled, or the connection is gone: stop the app, release its waiters. */
+  onCancel(): void {
+    if (this.closed) return;
+    this.cancelled = true;
+    this.input.destroy();
+    this.release();
+    this.close();
+  }
+
+  // ---- the app's side (ResponseSink) ----
+
+  sendHead(status: number, reason: string, headers: Header[], end: boolean): void {
+    if (this.cancelled) return;
+    const flags = end ? Flags.END_STREAM : 0;
+    this.host.sendFrame(FrameType.RESPONSE, flags, this.id, encodeResponseHead({ status, reason, headers }));
+    if (end) this.endResponse();
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.cancelled) return undefined;
+    if (this.queued === 0) chunk = this.sendNow(chunk);
+    if (chunk.length === 0) return undefined;
+    if (this.queued + chunk.length > MAX_QUEUED) {
+      throw new Error(`response write buffer over ${MAX_QUEUED} bytes: await write() to respect backpressure`);
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+    this.drainPromise ??= new Promise((resolve) => (this.drained = resolve));
+    return this.drainPromise;
+  }
+
+  end(): void {
+    if (this.cancelled) return;
+    if (this.queued > 0) {
+      void this.drainPromise!.then(() => this.end());
+      return;
+    }
+    this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
+    this.endResponse();
+  }
+
+  abort(reason: string): void {
+    this.cancel(ErrorCode.APP_ERROR, reason);
+  }
+
+  /** Cancels from this side (app error, deadline, refused): tells the proxy and stops. */
+  cancel(code: ErrorCode, reason: string): void {
+    if (this.closed) return;
+    this.host.sendFrame(FrameType.CANCEL, 0, this.id, encodeCancel({ code, reason }));
+    this.onCancel();
+  }
+
+  // ---- internals ----
+
+  /** Sends what the credit allows, in frames the peer accepts; returns the unsent rest. */
+  private sendNow(chunk: Uint8Array): Uint8Array {
+    const max = this.host.peerMaxFrameSize;
+    while (chunk.length > 0 && this.sendWindow.credit > 0) {
+      const size = Math.min(chunk.length, this.sendWindow.credit, max);
+      this.sendWindow.spend(size);
+      this.host.sendFrame(FrameType.DATA, 0, this.id, size === chunk.length ? chunk : chunk.subarray(0, size));
+      chunk = chunk.subarray(size);
+    }
+    return chunk;
+  }
+
+  private flushQueue(): void {
+    while (this.queue.length > 0 && this.sendWindow.credit > 0) {
+      const head = this.queue[0]!;
+      const rest = this.sendNow(head);
+      this.queued -= head.length - rest.length;
+      if (rest.length > 0) this.queue[0] = rest;
+      else this.queue.shift();
+    }
+    if (this.queued === 0) this.release();
+  }
+
+  private release(): void {
+    const drained = this.drained;
+    this.drained = null;
+    this.drainPromise = null;
+    drained?.();
+  }
+
+  private consumed(bytes: number): void {
+    if (this.closed) return;
+    const increment = this.receiveWindow.consume(bytes);
+    if (increment > 0 && !this.requestEnded) this.host.sendCredit(this.id, increment);
+  }
+
+  private endRequest(): void {
+    this.requestEnded = true;
+    this.input.finish();
+    if (this.responseEnded) this.close();
+  }
+
+  private endResponse(): void {
+    this.responseEnded = true;
+    if (this.requestEnded) {
+      this.close();
+      return;
+    }
+    // The app answered without reading the whole body: tell the proxy to stop sending it.
+    this.host.sendFrame(FrameType.CANCEL, 0, this.id, encodeCancel({ code: ErrorCode.NO_ERROR, reason: 'response complete' }));
+    this.input.destroy();
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.streamClosed(this);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,262 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { loadConfig, parseConfig } from '../../../proxy/config/load.js';
+import type { LocationConfig, ProxyConfig, UpstreamConfig } from '../../../proxy/config/types.js';
+
+const S = 1000;
+const MB = 1024 * 1024;
+
+const FULL = `
+# main level: inherited by every server and location unless they set their own
+workers 4;
+client_max_body_size 2m;
+tsgi_read_timeout 30s;
+tsgi_param APP_ENV production;
+tsgi_param FROM main;
+
+upstream app {
+    server unix:/run/tsgi/app.sock;
+    server 10.0.0.7:9000;
+    server [::1]:9001;
+    keepalive 4;
+}
+
+server {
+    listen 127.0.0.1:8080 default_server;
+    listen [::]:8080;
+    listen unix:run/proxy.sock;          # relative: kept as written
+    server_name Example.COM www.example.com;
+    server_name "";
+    tsgi_connect_timeout 5s;
+
+    location / {
+        tsgi_pass app;                     # inherits everything
+    }
+
+    location = /upload {
+        tsgi_pass later;                   # defined further down
+        client_max_body_size 0;            # unlimited
+        tsgi_read_timeout 1m30s;
+        tsgi_param ONLY here if_not_empty; # replaces all the inherited params
+    }
+
+    location /direct/ {
+        tsgi_pass unix:/run/other.sock;    # implicit upstream
+        tsgi_send_timeout 500ms;
+    }
+
+    location /again/ {
+        tsgi_pass unix:/run/other.sock;    # reuses the same implicit upstream
+    }
+}
+
+server {
+    client_max_body_size 8k;
+    tsgi_param SERVER two;
+
+    location /x { tsgi_pass localhost:9000; }
+}
+
+upstream later {
+    server localhost:9002;
+}
+`;
+
+function location(overrides: Partial<LocationConfig> & Pick<LocationConfig, 'uri' | 'upstream'>): LocationConfig {
+  return {
+    modifier: '',
+    readTimeoutMs: 30 * S,
+    connectTimeoutMs: 60 * S,
+    sendTimeoutMs: 60 * S,
+    clientMaxBodySize: 2 * MB,
+    params: [
+      { name: 'APP_ENV', value: 'production', ifNotEmpty: false },
+      { name: 'FROM', value: 'main', ifNotEmpty: false },
+    ],
+    ...overrides,
+  };
+}
+
+function implicitUnix(name: string, path: string): UpstreamConfig {
+  return { name, servers: [{ address: { kind: 'unix', path }, text: name }], keepalive: 2, implicit: true };
+}
+
+t.test('a full config: defaults, inheritance, explicit and implicit upstreams', async (t) => {
+  const config = parseConfig(FULL, 'full.conf');
+  t.equal(config.file, 'full.conf');
+  t.equal(config.workers, 4);
+
+  t.same([...config.upstreams.keys()], ['app', 'later', 'unix:/run/other.sock', 'localhost:9000']);
+  t.same(config.upstreams.get('app'), {
+    name: 'app',
+    servers: [
+      { address: { kind: 'unix', path: '/run/tsgi/app.sock' }, text: 'unix:/run/tsgi/app.sock' },
+      { address: { kind: 'tcp', host: '10.0.0.7', port: 9000 }, text: '10.0.0.7:9000' },
+      { address: { kind: 'tcp', host: '::1', port: 9001 }, text: '[::1]:9001' },
+    ],
+    keepalive: 4,
+    implicit: false,
+  });
+  t.same(config.upstreams.get('later'), {
+    name: 'later',
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002' }],
+    keepalive: 2,
+    implicit: false,
+  });
+  t.same(config.upstreams.get('unix:/run/other.sock'), implicitUnix('unix:/run/other.sock', '/run/other.sock'));
+  t.same(config.upstreams.get('localhost:9000'), {
+    name: 'localhost:9000',
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000' }],
+    keepalive: 2,
+    implicit: true,
+  });
+
+  const [first, second] = config.servers;
+  t.equal(config.servers.length, 2);
+  t.same(first, {
+    listen: [
+      { address: { kind: 'tcp', host: '127.0.0.1', port: 8080 }, text: '127.0.0.1:8080', defaultServer: true },
+      { address: { kind: 'tcp', host: '::', port: 8080 }, text: '[::]:8080', defaultServer: false },
+      { address: { kind: 'unix', path: 'run/proxy.sock' }, text: 'unix:run/proxy.sock', defaultServer: false },
+    ],
+    serverNames: ['example.com', 'www.example.com', ''],
+    locations: [
+      location({ uri: '/', upstream: 'app', connectTimeoutMs: 5 * S }),
+      location({
+        modifier: '=',
+        uri: '/upload',
+        upstream: 'later',
+        connectTimeoutMs: 5 * S,
+        readTimeoutMs: 90 * S,
+        clientMaxBodySize: 0,
+        params: [{ name: 'ONLY', value: 'here', ifNotEmpty: true }],
+      }),
+      location({ uri: '/direct/', upstream: 'unix:/run/other.sock', connectTimeoutMs: 5 * S, sendTimeoutMs: 500 }),
+      location({ uri: '/again/', upstream: 'unix:/run/other.sock', connectTimeoutMs: 5 * S }),
+    ],
+  });
+  t.same(second, {
+    listen: [{ address: { kind: 'tcp', host: '0.0.0.0', port: 80 }, text: '0.0.0.0:80', defaultServer: false }],
+    serverNames: [''],
+    locations: [
+      location({
+        uri: '/x',
+        upstream: 'localhost:9000',
+        clientMaxBodySize: 8 * 1024,
+        params: [{ name: 'SERVER', value: 'two', ifNotEmpty: false }],
+      }),
+    ],
+  });
+});
+
+t.test('an empty config takes every default', async (t) => {
+  const config: ProxyConfig = parseConfig('# nothing\n', 'empty.conf');
+  t.same(config, { file: 'empty.conf', workers: 1, upstreams: new Map(), servers: [] });
+});
+
+t.test('defaults of a minimal location', async (t) => {
+  const config = parseConfig('server { location / { tsgi_pass 127.0.0.1:9000; } }', 'min.conf');
+  t.same(config.servers[0]?.locations[0], {
+    modifier: '',
+    uri: '/',
+    upstream: '127.0.0.1:9000',
+    readTimeoutMs: 60 * S,
+    connectTimeoutMs: 60 * S,
+    sendTimeoutMs: 60 * S,
+    clientMaxBodySize: MB,
+    params: [],
+  });
+});
+
+t.test('listen forms and workers auto', async (t) => {
+  const config = parseConfig(
+    `workers auto;
+     server { listen 8080; listen *:8081; listen localhost:0; location = / { tsgi_pass [2001:db8::1]:9000; } }`,
+    'l.conf',
+  );
+  t.equal(config.workers, 'auto');
+  t.same(
+    config.servers[0]?.listen.map((l) => l.address),
+    [
+      { kind: 'tcp', host: '0.0.0.0', port: 8080 },
+      { kind: 'tcp', host: '0.0.0.0', port: 8081 },
+      { kind: 'tcp', host: 'localhost', port: 0 },
+    ],
+  );
+  t.same(config.upstreams.get('[2001:db8::1]:9000')?.servers[0]?.address, { kind: 'tcp', host: '2001:db8::1', port: 9000 });
+});
+
+t.test('glued and quoted forms nginx accepts', async (t) => {
+  const config = parseConfig(`server { location =/exact { tsgi_pass "unix:/a b.sock"; } location "/q x" { tsgi_pass 'unix:/c'; } }`, 'g.conf');
+  t.same(
+    config.servers[0]?.locations.map((l) => [l.modifier, l.uri, l.upstream]),
+    [
+      ['=', '/exact', 'unix:/a b.sock'],
+      ['', '/q x', 'unix:/c'],
+    ],
+  );
+});
+
+t.test('the same default_server address on different servers differs by host', async (t) => {
+  const config = parseConfig(
+    'server { listen 127.0.0.1:80 default_server; } server { listen 127.0.0.2:80 default_server; }',
+    'd.conf',
+  );
+  t.equal(config.servers.length, 2);
+});
+
+t.test('the DESIGN.md example (minus directives not supported yet) parses', async (t) => {
+  const config = parseConfig(
+    `workers auto;
+
+upstream app {
+    server unix:/run/tsgi/app.sock;
+    server 10.0.0.7:9000;
+    keepalive 4;
+}
+
+server {
+    listen 127.0.0.1:8080;
+    server_name example.com;
+    client_max_body_size 10m;
+
+    location / {
+        tsgi_pass app;
+        tsgi_read_timeout 60s;
+        tsgi_param APP_ENV production;
+    }
+}
+`,
+    'design.conf',
+  );
+  t.equal(config.workers, 'auto');
+  t.equal(config.upstreams.get('app')?.servers.length, 2);
+  t.equal(config.upstreams.get('app')?.keepalive, 4);
+  t.same(config.servers[0]?.locations[0], {
+    modifier: '',
+    uri: '/',
+    upstream: 'app',
+    readTimeoutMs: 60 * S,
+    connectTimeoutMs: 60 * S,
+    sendTimeoutMs: 60 * S,
+    clientMaxBodySize: 10 * MB,
+    params: [{ name: 'APP_ENV', value: 'production', ifNotEmpty: false }],
+  });
+});
+
+t.test('loadConfig reads a file and keeps socket paths as written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-config-'));
+  const file = join(dir, 'proxy.conf');
+  writeFileSync(file, 'server { location / { tsgi_pass unix:app.sock; } }\n');
+  const config = loadConfig(file);
+  t.equal(config.file, file);
+  t.same(config.upstreams.get('unix:app.sock')?.servers[0]?.address, { kind: 'unix', path: 'app.sock' });
+});
+
+t.test('loadConfig reports an unreadable file as a ConfigError', async (t) => {
+  const file = join(tmpdir(), 'tsgi-config-does-not-exist', 'proxy.conf');
+  t.throws(() => loadConfig(file), { name: 'ConfigError', code: 'E_FILE', file, line: 0, column: 0 });
+  t.throws(() => loadConfig(file), { message: `${file}: cannot read config file (ENOENT)` });
+});
