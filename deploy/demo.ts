@@ -36,6 +36,10 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
+// Whatever ends this process, the children do not outlive it.
+process.on('exit', () => {
+  for (const child of [proxy, runner]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 // If either child dies on its own, the demo is broken: stop the other and report.

@@ -24,23 +24,63 @@ export interface ListenerOptions {
  * server_name/location rules and relayed with the raw Node request and response, so bodies
  * stream both ways without fastify buffering or re-encoding them.
  */
-export async function startListener(options: ListenerOptions): Promise<FastifyInstance> {
+export class Listener {
+  private closing = false;
+
+  private constructor(
+    private readonly app: FastifyInstance,
+    readonly options: ListenerOptions,
+  ) {}
+
+  static async start(options: ListenerOptions): Promise<Listener> {
+    const app = createApp();
+    const listener = new Listener(app, options);
+    app.all('*', (request, reply) => {
+      reply.hijack();
+      // While stopping, answer what is in flight but let no connection live on after it.
+      if (listener.closing) reply.raw.shouldKeepAlive = false;
+      handle(options, request.raw, reply.raw);
+    });
+    if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
+    else await app.listen({ host: options.address.host, port: options.address.port });
+    return listener;
+  }
+
+  /** Bound addresses, port 0 resolved. */
+  addresses(): ReturnType<FastifyInstance['addresses']> {
+    return this.app.addresses();
+  }
+
+  /**
+   * Graceful stop: no new connections; idle keep-alive connections closed as soon as they are
+   * idle (a request in flight finishes first); after `graceMs` whatever is left is cut.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.closing = true;
+    const { server } = this.app;
+    const reaper = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    try {
+      await this.app.close();
+    } finally {
+      clearInterval(reaper);
+      clearTimeout(deadline);
+    }
+  }
+}
+
+function createApp(): FastifyInstance {
   const app = Fastify({
     logger: false,
     disableRequestLogging: true,
-    return503OnClosing: true,
+    // Requests that reach us while stopping are still relayed (fastify's 503 would refuse them).
+    return503OnClosing: false,
     requestIdHeader: false,
     // Keep fastify out of the body: the content-type parser below leaves the stream unread.
     bodyLimit: Number.MAX_SAFE_INTEGER,
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-  app.all('*', (request, reply) => {
-    reply.hijack();
-    handle(options, request.raw, reply.raw);
-  });
-  if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
-  else await app.listen({ host: options.address.host, port: options.address.port });
   return app;
 }
 

@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEFAULTS, formatAddress } from '../protocol/index.js';
 import type { ProxyConfig } from './config/types.js';
-import { startListener } from './listener.js';
+import { Listener } from './listener.js';
 import { listenGroups } from './router.js';
 import { UpstreamGroup } from './upstream/group.js';
 import { UpstreamServer } from './upstream/server.js';
@@ -10,21 +9,24 @@ import { UpstreamServer } from './upstream/server.js';
 /** Windows and frame size the proxy announces to runners (SPEC.md §3). */
 const LIMITS = { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow };
 
+/** How long a graceful stop waits for requests in flight before cutting them. */
+const STOP_GRACE_MS = 30_000;
+
 /** A running proxy: its upstream groups and listening sockets, built from one config. */
 export class ProxyRuntime {
   private constructor(
     private readonly groups: Map<string, UpstreamGroup>,
-    private readonly listeners: FastifyInstance[],
+    private readonly listeners: Listener[],
     private readonly log: Logger,
   ) {}
 
   static async start(config: ProxyConfig, log: Logger): Promise<ProxyRuntime> {
     const groups = buildGroups(config, log);
-    const listeners: FastifyInstance[] = [];
+    const listeners: Listener[] = [];
     const runtime = new ProxyRuntime(groups, listeners, log);
     try {
       for (const { address, hosts } of listenGroups(config)) {
-        listeners.push(await startListener({ address, hosts, groups, log }));
+        listeners.push(await Listener.start({ address, hosts, groups, log }));
       }
     } catch (err) {
       await runtime.stop();
@@ -42,8 +44,8 @@ export class ProxyRuntime {
   }
 
   /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */
-  async stop(): Promise<void> {
-    await Promise.all(this.listeners.map((l) => l.close()));
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    await Promise.all(this.listeners.map((l) => l.stop(graceMs)));
     for (const group of this.groups.values()) group.close();
     this.log.debug('proxy stopped');
   }

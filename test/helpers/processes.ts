@@ -77,8 +77,41 @@ export function tempDir(t: Teardown, prefix = 'tsgi-test-'): string {
   return dir;
 }
 
+/**
+ * The environment for child processes, without tap's per-process instrumentation (it costs
+ * over a second per spawn; the children run the built JavaScript, measured by the e2e tests'
+ * assertions rather than by line coverage).
+ */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key === 'NODE_OPTIONS' || key.startsWith('_TAPJS_') || key === 'NODE_V8_COVERAGE') delete env[key];
+  return env;
+}
+
+/**
+ * Every child we start, so none outlives the test process: teardown stops them one by one,
+ * and this catches the rest if the test dies (tap's timeout sends SIGTERM).
+ */
+const children = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+process.once('exit', killAll);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(1);
+  });
+}
+
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 export function spawnCli(t: Teardown, cli: 'runner' | 'proxy', args: string[]): Proc {
-  const child = spawn(process.execPath, [join(ROOT, `dist/${cli}/cli.js`), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(process.execPath, [join(ROOT, `dist/${cli}/cli.js`), ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
   const proc = new Proc(child);
   t.teardown(async () => {
     if (proc.running) {
