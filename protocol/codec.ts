@@ -48,7 +48,7 @@ function profileProblem(bytes: Uint8Array): string | null {
     const depth = left.length;
     const wantKey = depth > 0 && isMap[depth - 1]! && left[depth - 1]! % 2 === 0;
     const token = bytes[pos++]!;
-    const item = describe(token);
+    const item = ITEMS[token];
     if (!item) return `byte 0x${token.toString(16)} is outside the profile`;
     if (wantKey && !item.str) return 'map key is not a str';
     let size = item.size;
@@ -93,6 +93,9 @@ const container = (size: number, lengthBytes: number, map: boolean): Item => ({
   map,
   str: false,
 });
+
+/** What each first byte introduces; null for bytes outside the profile. */
+const ITEMS: ReadonlyArray<Item | null> = Array.from({ length: 256 }, (_, token) => describe(token));
 
 function describe(token: number): Item | null {
   if (token <= 0x7f || token >= 0xe0) return scalar(0); // positive and negative fixint

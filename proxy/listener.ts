@@ -10,6 +10,7 @@ import { Exchange } from './exchange.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import { parseTarget } from './uri.js';
+import { expand, type VariableSource } from './variables.js';
 
 export interface ListenerOptions {
   address: Address;
@@ -104,6 +105,21 @@ function handle(options: ListenerOptions, req: IncomingMessage, res: ServerRespo
   const location = matchLocation(server, target.path);
   if (!location) return answer(options.log, res, id, HttpError.NO_LOCATION, `no location matches ${target.path}`);
   const contentLength = declaredLength(req);
+  const name = serverName(server, req);
+  const port = req.socket.localPort ?? hostPort(req.headers.host);
+  const params = expandParams(location, {
+    method: req.method ?? 'GET',
+    target: req.url ?? '/',
+    path: target.path,
+    query: target.query,
+    headers: req.headers,
+    remoteAddress: req.socket.remoteAddress ?? 'unix:',
+    remotePort: req.socket.remotePort ?? 0,
+    serverName: name,
+    serverPort: port,
+    scheme: 'http',
+    requestId: id,
+  });
   let environ;
   try {
     environ = buildEnviron({
@@ -113,11 +129,11 @@ function handle(options: ListenerOptions, req: IncomingMessage, res: ServerRespo
       rawHeaders: req.rawHeaders,
       remoteAddress: req.socket.remoteAddress ?? 'unix:',
       remotePort: req.socket.remotePort ?? 0,
-      serverName: serverName(server, req),
-      serverPort: req.socket.localPort ?? hostPort(req.headers.host),
+      serverName: name,
+      serverPort: port,
       scheme: 'http',
       scriptName: '',
-      params: location.params,
+      params,
       requestId: id,
     });
   } catch (err) {
@@ -131,6 +147,11 @@ function handle(options: ListenerOptions, req: IncomingMessage, res: ServerRespo
     if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, String(err));
     else res.destroy();
   });
+}
+
+function expandParams(location: LocationConfig, source: VariableSource): LocationConfig['params'] {
+  if (location.params.length === 0) return location.params;
+  return location.params.map((p) => ({ name: p.name, value: expand(p.value, source), ifNotEmpty: p.ifNotEmpty }));
 }
 
 function groupFor(options: ListenerOptions, location: LocationConfig): UpstreamGroup {

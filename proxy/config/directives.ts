@@ -10,6 +10,7 @@ import { ConfigError, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
 import type { ListenConfig, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
+import { VariableError, compileTemplate } from '../variables.js';
 
 /** The block a directive is written in; 'main' is the top level of the file. */
 export type Context = 'main' | 'upstream' | 'server' | 'location';
@@ -168,7 +169,7 @@ export const DIRECTIVES = {
     inherit: true,
     convert: (d) => ({
       name: first(d).value,
-      value: (d.args[1] as Arg).value,
+      value: checkVariables(d, d.args[1] as Arg),
       ifNotEmpty: flags(d, 2, ['if_not_empty']).has('if_not_empty'),
     }),
     description:
@@ -222,6 +223,17 @@ function timeout(name: string, description: string): DirectiveSpec<number> {
     description,
     example: `${name} 30s;`,
   });
+}
+
+/** Every `$name` must be a variable tsgi knows, as nginx checks at load time. */
+function checkVariables(d: Directive, arg: Arg): string {
+  try {
+    compileTemplate(arg.value);
+  } catch (err) {
+    if (err instanceof VariableError) throw new ConfigError('E_UNKNOWN_VARIABLE', `${err.message} in "${d.name}"`, site(d, arg));
+    throw err;
+  }
+  return arg.value;
 }
 
 function first(d: Directive): Arg {

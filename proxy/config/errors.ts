@@ -22,6 +22,7 @@ export const CONFIG_ERROR_CODES = [
   'E_INVALID_PARAMETER', // an unknown flag or modifier after the main argument
   'E_UNSUPPORTED', // valid nginx, not implemented by tsgi yet
   'E_UNKNOWN_UPSTREAM',
+  'E_UNKNOWN_VARIABLE', // a $name in a value that tsgi does not define
   'E_DUPLICATE_UPSTREAM',
   'E_EMPTY_UPSTREAM',
   'E_NO_TSGI_PASS',

@@ -88,6 +88,7 @@ const cases: Case[] = [
   ['E_INVALID_PARAMETER', 'tsgi_param A b ▶if_empty;'],
   ['E_INVALID_PARAMETER', 'server { location ▶== /a { tsgi_pass a; } }'],
   ['E_UNSUPPORTED', 'server { location ▶~ \\.php$ { tsgi_pass a; } }'],
+  ['E_UNKNOWN_VARIABLE', 'server { location / { tsgi_pass 127.0.0.1:9000; tsgi_param X ▶"a $nope b"; } }'],
   ['E_UNSUPPORTED', 'server { location ▶~* \\.PNG$ { tsgi_pass a; } }'],
   ['E_UNSUPPORTED', 'server { location ▶^~ /static/ { tsgi_pass a; } }'],
   ['E_UNSUPPORTED', 'server { location ▶~^/glued { tsgi_pass a; } }'],

@@ -1,0 +1,126 @@
+/**
+ * nginx-style `$variables` in directive values (tsgi_param for now): `$name` or `${name}`.
+ * Templates are parsed once per distinct text and expanded per request from a plain source
+ * object, so this file stays free of HTTP objects and is tested as a pure function.
+ */
+
+export interface VariableSource {
+  method: string;
+  /** Raw request target: `$request_uri`. */
+  target: string;
+  /** Decoded path: `$uri`. */
+  path: string;
+  /** Raw query without `?`: `$args`, `$query_string`. */
+  query: string;
+  /** Node's lower-cased header map. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  remoteAddress: string;
+  remotePort: number;
+  serverName: string;
+  serverPort: number;
+  scheme: string;
+  requestId: string;
+}
+
+type Getter = (source: VariableSource) => string;
+
+const NAMED: Record<string, Getter> = {
+  remote_addr: (s) => s.remoteAddress,
+  remote_port: (s) => String(s.remotePort),
+  host: (s) => hostOf(s),
+  request_uri: (s) => s.target,
+  uri: (s) => s.path,
+  document_uri: (s) => s.path,
+  args: (s) => s.query,
+  query_string: (s) => s.query,
+  request_method: (s) => s.method,
+  server_name: (s) => s.serverName,
+  server_port: (s) => String(s.serverPort),
+  scheme: (s) => s.scheme,
+  request_id: (s) => s.requestId,
+  content_type: (s) => header(s, 'content-type'),
+  content_length: (s) => header(s, 'content-length'),
+};
+
+const PREFIXED: Array<[prefix: string, make: (rest: string) => Getter]> = [
+  // $http_x_forwarded_for → the X-Forwarded-For header ('_' stands for '-')
+  ['http_', (rest) => (s) => header(s, rest.replace(/_/g, '-'))],
+  ['arg_', (rest) => (s) => argument(s.query, rest)],
+  ['cookie_', (rest) => (s) => cookie(header(s, 'cookie'), rest)],
+];
+
+export type Template = ReadonlyArray<string | Getter>;
+
+/** Why a template cannot be used; the config layer turns it into a positioned error. */
+export class VariableError extends Error {
+  override readonly name = 'VariableError';
+}
+
+const VARIABLE = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
+
+/** Parses `text` into literal parts and variable getters; throws VariableError for an unknown name. */
+export function compileTemplate(text: string): Template {
+  const parts: Array<string | Getter> = [];
+  let last = 0;
+  for (const match of text.matchAll(VARIABLE)) {
+    if (match.index! > last) parts.push(text.slice(last, match.index));
+    parts.push(getter(match[1] ?? match[2]!));
+    last = match.index! + match[0].length;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  return parts;
+}
+
+function getter(name: string): Getter {
+  const named = NAMED[name];
+  if (named) return named;
+  for (const [prefix, make] of PREFIXED) {
+    if (name.startsWith(prefix) && name.length > prefix.length) return make(name.slice(prefix.length).toLowerCase());
+  }
+  throw new VariableError(`unknown "${name}" variable`);
+}
+
+const cache = new Map<string, Template>();
+
+/** Expands a template text (compiled once, then cached) for one request. */
+export function expand(text: string, source: VariableSource): string {
+  if (!text.includes('$')) return text;
+  let template = cache.get(text);
+  if (!template) cache.set(text, (template = compileTemplate(text)));
+  let out = '';
+  for (const part of template) out += typeof part === 'string' ? part : part(source);
+  return out;
+}
+
+function header(s: VariableSource, name: string): string {
+  const value = s.headers[name];
+  if (value === undefined) return '';
+  return Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
+}
+
+/** nginx's $host: the Host without port, lower case; else the server name. */
+function hostOf(s: VariableSource): string {
+  const host = header(s, 'host').toLowerCase();
+  if (!host) return s.serverName;
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** The raw (still percent-encoded) value of the first `name=` argument, as nginx gives it. */
+function argument(query: string, name: string): string {
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    if (key.toLowerCase() === name) return eq < 0 ? '' : pair.slice(eq + 1);
+  }
+  return '';
+}
+
+function cookie(header: string, name: string): string {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return '';
+}

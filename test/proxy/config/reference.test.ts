@@ -1,0 +1,18 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { DIRECTIVE_LIST } from '../../../proxy/config/directives.js';
+import { renderReference, withReference } from '../../../proxy/config/reference.js';
+
+const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+
+t.test('the README reference is the one generated from the directive table', async (t) => {
+  t.equal(readme, withReference(readme), 'run `npm run docs` after changing proxy/config/directives.ts');
+});
+
+t.test('every directive is documented with syntax, context, default and example', async (t) => {
+  const reference = renderReference();
+  for (const spec of DIRECTIVE_LIST) {
+    t.match(reference, `\`${spec.syntax}\``, spec.name);
+    t.match(reference, `\`${spec.example}\``, `${spec.name} example`);
+  }
+});
