@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
+import { isProxyWorker, reportReady, runPrimary } from './master.js';
 import { ProxyRuntime } from './runtime.js';
 
 const USAGE = `Usage: tsgi-proxy [-c FILE] [-t] [options]
@@ -64,17 +66,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tsgi-proxy: the configuration file ${file} syntax is ok\ntsgi-proxy: configuration file ${file} test is successful\n`);
     return EXIT.OK;
   }
-  const log = createLogger(values['log-level']!);
+  const count = config.workers === 'auto' ? availableParallelism() : config.workers;
+  const log = createLogger(values['log-level']!, isProxyWorker() ? { worker: Number(process.env.TSGI_PROXY_WORKER) } : {});
+  if (count > 1 && !isProxyWorker()) return runPrimary(count, log, nextSignal);
   const runtime = await ProxyRuntime.start(config, log);
-  log.info({ config: file, listen: runtime.addresses }, 'proxy ready');
+  if (isProxyWorker()) reportReady(runtime.addresses);
+  else log.info({ config: file, listen: runtime.addresses }, 'proxy ready');
   const signal = await nextSignal();
   log.info({ signal }, 'stopping');
   await runtime.stop();
   return EXIT.OK;
 }
 
-/** Signal handlers only record the signal; main() acts on it. A second one forces the exit. */
+/**
+ * Signal handlers only record the signal; main() acts on it. A second one forces the exit.
+ * A cluster worker listens to SIGTERM alone: the terminal's Ctrl-C reaches the whole process
+ * group, and the primary orchestrates the stop.
+ */
 function nextSignal(): Promise<NodeJS.Signals> {
+  const signals: NodeJS.Signals[] = isProxyWorker() ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
+  if (isProxyWorker()) process.on('SIGINT', () => undefined);
   return new Promise((resolve) => {
     let seen = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -82,8 +93,7 @@ function nextSignal(): Promise<NodeJS.Signals> {
       seen = true;
       resolve(signal);
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    for (const signal of signals) process.on(signal, onSignal);
   });
 }
 

@@ -133,6 +133,19 @@ t.test('proxy SIGTERM lets an in-flight request finish', async (t) => {
   t.equal(await proxy.proc.exited, 0);
 });
 
+t.test('workers 2: two proxy processes share the listening socket', async (t) => {
+  const dir = tempDir(t);
+  const socket = join(dir, 'app.sock');
+  await startRunner(t, { app: APP, socket });
+  const proxy = await startProxy(t, dir, `workers 2;\n${simpleConfig(socket)}`);
+  const replies = await Promise.all(Array.from({ length: 40 }, () => fetchBuffer(`${proxy.url}/hello`, { agent: false })));
+  t.ok(replies.every((r) => r.status === 200 && r.body.toString() === 'Hello World!'));
+  const workers = new Set(proxy.proc.logs.filter((l) => l.msg === 'access').map((l) => l.worker));
+  t.same([...workers].sort(), [1, 2], 'both workers served requests');
+  proxy.proc.child.kill('SIGTERM');
+  t.equal(await proxy.proc.exited, 0);
+});
+
 t.test('npm start serves the demo, and Ctrl-C stops it leaving no socket', async (t) => {
   const probe = createServer();
   const busy = await new Promise<boolean>((resolve) => {

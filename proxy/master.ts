@@ -1,0 +1,60 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+
+/**
+ * `workers N`: a primary that forks N proxy processes sharing the listening sockets (Node's
+ * cluster hands the same listening handle to each), like nginx's worker_processes. The primary
+ * serves no request; it reports readiness once every worker listens, replaces a worker that
+ * dies, and on SIGTERM/SIGINT passes the stop on and waits for all of them.
+ */
+export async function runPrimary(count: number, log: Logger, nextSignal: () => Promise<NodeJS.Signals>): Promise<number> {
+  let stopping = false;
+  const ready = new Set<number>();
+  let announced = false;
+
+  const fork = (index: number): Worker => {
+    const worker = cluster.fork({ TSGI_PROXY_WORKER: String(index) });
+    worker.on('message', (message: { type?: string; listen?: string[] }) => {
+      if (message?.type !== 'ready') return;
+      ready.add(index);
+      if (!announced && ready.size === count) {
+        announced = true;
+        log.info({ workers: count, listen: message.listen }, 'proxy ready');
+      }
+    });
+    worker.once('exit', (code, signal) => {
+      ready.delete(index);
+      if (stopping) return;
+      log.error({ worker: index, pid: worker.process.pid, code, signal }, 'proxy worker died; starting a new one');
+      setTimeout(() => workers.set(index, fork(index)), 250).unref();
+    });
+    return worker;
+  };
+
+  const workers = new Map<number, Worker>();
+  for (let i = 1; i <= count; i++) workers.set(i, fork(i));
+
+  const signal = await nextSignal();
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  await Promise.all(
+    [...workers.values()].map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          if (worker.isDead()) return resolve();
+          worker.once('exit', () => resolve());
+          worker.process.kill('SIGTERM');
+        }),
+    ),
+  );
+  return 0;
+}
+
+/** In a cluster worker: tells the primary this worker listens. */
+export function reportReady(listen: string[]): void {
+  if (cluster.isWorker) process.send?.({ type: 'ready', listen });
+}
+
+export function isProxyWorker(): boolean {
+  return cluster.isWorker;
+}
