@@ -6,3 +6,4 @@ export * from './messages.js';
 export * from './flow.js';
 export { pack, unpack } from './codec.js';
 export * from './address.js';
+export * from './writer.js';

@@ -138,8 +138,8 @@ export class Exchange implements StreamEvents {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
       return this.abort('TSGI_INVALID_RESPONSE', `body longer than Content-Length ${this.expectedLength}`);
     }
-    if (chunk.length > 0) this.forward(chunk);
-    if (end) this.complete();
+    if (end) this.complete(chunk);
+    else if (chunk.length > 0) this.forward(chunk);
   }
 
   /** Writes to the client; credit goes back to the runner only as the socket takes the bytes. */
@@ -167,12 +167,14 @@ export class Exchange implements StreamEvents {
     this.stream?.consumed(n);
   }
 
-  private complete(): void {
+  /** The last chunk goes out with the end of the response: one write for both. */
+  private complete(last?: Uint8Array): void {
     if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && this.x.req.method !== 'HEAD') {
       return this.abort('TSGI_INVALID_RESPONSE', `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.clearTimer();
-    this.x.res.end();
+    if (last && last.length > 0) this.x.res.end(last);
+    else this.x.res.end();
   }
 
   onFailure(failure: StreamFailure): void {

@@ -6,16 +6,14 @@ import {
   Flags,
   FrameDecoder,
   FrameType,
+  FrameWriter,
   PROTOCOL_VERSION,
   ProtocolError,
   decodeCancel,
   encodeCancel,
   decodeEnviron,
   decodeHello,
-  encodeCredit,
-  encodeFrame,
   encodeGoAway,
-  encodeHeader,
   encodeHello,
   errorCodeName,
   readU32,
@@ -45,8 +43,6 @@ export interface ConnectionOptions {
 }
 
 const SOFTWARE = 'tsgi-runner/0.1.0';
-/** Above this a DATA payload is written after its header instead of being copied into one buffer. */
-const COPY_LIMIT = 16 * 1024;
 
 /**
  * The runner's end of one proxy connection: handshake, stream dispatch, flow control, drain.
@@ -54,6 +50,7 @@ const COPY_LIMIT = 16 * 1024;
  */
 export class RunnerConnection implements StreamHost {
   private readonly decoder = new FrameDecoder();
+  private readonly writer: FrameWriter;
   private readonly streams = new Map<number, RunnerStream>();
   private readonly maxStreams: number;
   private readonly maxFrameSize: number;
@@ -74,6 +71,7 @@ export class RunnerConnection implements StreamHost {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULTS.maxFrameSize;
     this.initialWindow = options.initialWindow ?? DEFAULTS.initialWindow;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.writer = new FrameWriter(socket, setImmediate);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', (err) => options.log.debug({ err }, 'connection error'));
@@ -88,7 +86,7 @@ export class RunnerConnection implements StreamHost {
   drain(reason = 'shutting down'): void {
     if (this.draining || this.closed) return;
     this.draining = true;
-    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason })));
+    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason }));
     if (this.streams.size === 0) this.socket.end();
   }
 
@@ -101,18 +99,11 @@ export class RunnerConnection implements StreamHost {
   // ---- StreamHost ----
 
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
-    if (payload.length <= COPY_LIMIT) {
-      this.send(encodeFrame(type, flags, stream, payload));
-      return;
-    }
-    this.socket.cork();
-    this.send(encodeHeader(type, flags, stream, payload.length));
-    this.send(payload);
-    this.socket.uncork();
+    this.writer.frame(type, flags, stream, payload);
   }
 
   sendCredit(stream: number, increment: number): void {
-    this.send(encodeCredit(stream, increment));
+    this.writer.credit(stream, increment);
   }
 
   streamClosed(stream: RunnerStream): void {
@@ -145,11 +136,11 @@ export class RunnerConnection implements StreamHost {
     if (err.stream !== 0) {
       const stream = this.streams.get(err.stream);
       if (stream) stream.cancel(err.code, err.message);
-      else this.send(encodeFrame(FrameType.CANCEL, 0, err.stream, encodeCancel({ code: err.code, reason: err.message })));
+      else this.sendFrame(FrameType.CANCEL, 0, err.stream, encodeCancel({ code: err.code, reason: err.message }));
       return;
     }
     this.options.log.warn({ code: errorCodeName(err.code), err: err.message }, 'protocol error, closing connection');
-    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: err.code, reason: err.message })));
+    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: err.code, reason: err.message }));
     this.closed = true;
     for (const stream of [...this.streams.values()]) stream.onCancel();
     this.socket.end();
@@ -169,7 +160,7 @@ export class RunnerConnection implements StreamHost {
         decodeCancel(frame.payload, frame.stream);
         return this.streams.get(frame.stream)?.onCancel();
       case FrameType.PING:
-        if ((frame.flags & Flags.ACK) === 0) this.send(encodeFrame(FrameType.PING, Flags.ACK, 0, frame.payload));
+        if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
         return;
       case FrameType.GOAWAY:
         return this.drain('peer sent GOAWAY');
@@ -203,7 +194,7 @@ export class RunnerConnection implements StreamHost {
       ...identity,
       software: SOFTWARE,
     };
-    this.send(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(ours)));
+    this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(ours));
   }
 
   /** Only DATA/CREDIT for streams we know; a closed stream's stragglers are ignored. */
@@ -222,7 +213,7 @@ export class RunnerConnection implements StreamHost {
     this.lastStream = frame.stream;
     if (this.draining || this.streams.size >= this.maxStreams) {
       const why = this.draining ? 'runner is draining' : `over max streams (${this.maxStreams})`;
-      this.send(encodeFrame(FrameType.CANCEL, 0, frame.stream, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: why })));
+      this.sendFrame(FrameType.CANCEL, 0, frame.stream, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: why }));
       return;
     }
     const environ = decodeEnviron(frame.payload, frame.stream);
@@ -246,9 +237,6 @@ export class RunnerConnection implements StreamHost {
     this.resolveDone();
   }
 
-  private send(bytes: Uint8Array): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
-  }
 }
 
 /** `wsgi.errors`: text written by the app goes to the log, tagged with the request. */

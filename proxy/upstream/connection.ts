@@ -5,6 +5,7 @@ import {
   Flags,
   FrameDecoder,
   FrameType,
+  FrameWriter,
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -13,11 +14,8 @@ import {
   decodeHello,
   decodeResponseHead,
   encodeCancel,
-  encodeCredit,
   encodeEnviron,
-  encodeFrame,
   encodeGoAway,
-  encodeHeader,
   encodeHello,
   errorCodeName,
   readU32,
@@ -45,7 +43,6 @@ export class UpstreamConnectionError extends Error {
 }
 
 const SOFTWARE = 'tsgi-proxy/0.1.0';
-const COPY_LIMIT = 16 * 1024;
 
 /**
  * The proxy's end of one runner connection: opens streams, multiplexes frames, enforces the
@@ -53,6 +50,7 @@ const COPY_LIMIT = 16 * 1024;
  */
 export class UpstreamConnection {
   private readonly decoder = new FrameDecoder();
+  private readonly writer: FrameWriter;
   private readonly streams = new Map<number, UpstreamStream>();
   private nextStream = 1;
   private peer: Hello | null = null;
@@ -73,6 +71,7 @@ export class UpstreamConnection {
       this.rejectReady = reject;
     });
     this.ready.catch(() => undefined);
+    this.writer = new FrameWriter(socket, setImmediate);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', (err) => this.lost(new UpstreamConnectionError(err.message, this.peer ? 'CLOSED' : 'CONNECT')));
@@ -127,7 +126,7 @@ export class UpstreamConnection {
     const id = this.nextStream++;
     const stream = new UpstreamStream(id, this, events, this.peer!.initialWindow, this.limits.initialWindow, hasBody);
     this.streams.set(id, stream);
-    this.send(encodeFrame(FrameType.REQUEST, hasBody ? 0 : Flags.END_STREAM, id, payload));
+    this.sendFrame(FrameType.REQUEST, hasBody ? 0 : Flags.END_STREAM, id, payload);
     return stream;
   }
 
@@ -150,22 +149,15 @@ export class UpstreamConnection {
   }
 
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
-    if (payload.length <= COPY_LIMIT) {
-      this.send(encodeFrame(type, flags, stream, payload));
-      return;
-    }
-    this.socket.cork();
-    this.send(encodeHeader(type, flags, stream, payload.length));
-    this.send(payload);
-    this.socket.uncork();
+    this.writer.frame(type, flags, stream, payload);
   }
 
   sendCredit(stream: number, increment: number): void {
-    this.send(encodeCredit(stream, increment));
+    this.writer.credit(stream, increment);
   }
 
   sendCancel(stream: number, code: ErrorCode, reason: string): void {
-    this.send(encodeFrame(FrameType.CANCEL, 0, stream, encodeCancel({ code, reason })));
+    this.sendFrame(FrameType.CANCEL, 0, stream, encodeCancel({ code, reason }));
   }
 
   streamClosed(stream: UpstreamStream): void {
@@ -183,7 +175,7 @@ export class UpstreamConnection {
       initialWindow: this.limits.initialWindow,
       software: SOFTWARE,
     };
-    this.send(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(hello)));
+    this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(hello));
   }
 
   private onBytes(chunk: Buffer): void {
@@ -224,7 +216,7 @@ export class UpstreamConnection {
       case FrameType.GOAWAY:
         return this.onGoAway(frame);
       case FrameType.PING:
-        if ((frame.flags & Flags.ACK) === 0) this.send(encodeFrame(FrameType.PING, Flags.ACK, 0, frame.payload));
+        if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
         return;
       case FrameType.HELLO:
       case FrameType.REQUEST:
@@ -279,7 +271,7 @@ export class UpstreamConnection {
       else this.sendCancel(err.stream, err.code, err.message);
       return;
     }
-    this.send(encodeFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: 0, code: err.code, reason: err.message })));
+    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: 0, code: err.code, reason: err.message }));
     this.lost(new UpstreamConnectionError(`protocol error from runner: ${errorCodeName(err.code)}: ${err.message}`, err.code));
   }
 
@@ -295,7 +287,4 @@ export class UpstreamConnection {
     this.socket.destroySoon();
   }
 
-  private send(bytes: Uint8Array): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
-  }
 }

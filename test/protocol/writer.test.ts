@@ -1,0 +1,71 @@
+import t from 'tap';
+import { FrameDecoder, FrameType, FrameWriter, Flags, type ByteSink } from '../../protocol/index.js';
+
+/** A sink that records what reaches the "socket": writes made while corked arrive together. */
+class Sink implements ByteSink {
+  destroyed = false;
+  corks = 0;
+  pending: Uint8Array[] = [];
+  flushes: Uint8Array[][] = [];
+  write(bytes: Uint8Array): boolean {
+    if (this.corks > 0) this.pending.push(bytes);
+    else this.flushes.push([bytes]);
+    return true;
+  }
+  cork(): void {
+    this.corks++;
+  }
+  uncork(): void {
+    if (--this.corks === 0 && this.pending.length > 0) {
+      this.flushes.push(this.pending);
+      this.pending = [];
+    }
+  }
+}
+
+function manual(): { defer: (fn: () => void) => void; run: () => void } {
+  const queue: Array<() => void> = [];
+  return { defer: (fn) => queue.push(fn), run: () => queue.splice(0).forEach((fn) => fn()) };
+}
+
+t.test('frames written in one turn leave in one flush, in order', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  writer.frame(FrameType.RESPONSE, 0, 1, new Uint8Array([0x80]));
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([1, 2, 3]));
+  writer.credit(1, 4096);
+  writer.frame(FrameType.DATA, Flags.END_STREAM, 1, new Uint8Array(0));
+  t.equal(sink.flushes.length, 0, 'nothing before the turn ends');
+  turn.run();
+  t.equal(sink.flushes.length, 1, 'one flush');
+  const frames = new FrameDecoder().push(Buffer.concat(sink.flushes[0]!));
+  t.same(frames.map((f) => [f.type, f.flags, f.stream, f.payload.length]), [
+    [FrameType.RESPONSE, 0, 1, 1],
+    [FrameType.DATA, 0, 1, 3],
+    [FrameType.CREDIT, 0, 1, 4],
+    [FrameType.DATA, Flags.END_STREAM, 1, 0],
+  ]);
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([9]));
+  turn.run();
+  t.equal(sink.flushes.length, 2, 'the next turn corks again');
+});
+
+t.test('a large payload is written after its header, not copied', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const payload = new Uint8Array(64 * 1024).fill(7);
+  new FrameWriter(sink, turn.defer).frame(FrameType.DATA, 0, 3, payload);
+  turn.run();
+  t.equal(sink.flushes[0]!.length, 2);
+  t.equal(sink.flushes[0]![1], payload, 'the same buffer');
+});
+
+t.test('nothing is written to a destroyed sink', async (t) => {
+  const sink = new Sink();
+  sink.destroyed = true;
+  const turn = manual();
+  new FrameWriter(sink, turn.defer).frame(FrameType.DATA, 0, 1, new Uint8Array([1]));
+  turn.run();
+  t.equal(sink.flushes.length + sink.pending.length + sink.corks, 0);
+});
