@@ -106,8 +106,9 @@ export class Exchange implements StreamEvents {
   }
 
   onBodyRefused(): void {
-    // The app answered without reading everything; Node discards the rest of the body.
-    this.x.req.resume();
+    // The app answered without reading everything: discard the rest of the body.
+    this.stream = null;
+    this.linger();
   }
 
   // ---- response: runner → client ----

@@ -109,7 +109,8 @@ export class UpstreamServer {
     if (this.closed || this.reconnectTimer) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
-    if (err) this.options.log.warn({ upstream: this.name, err: err.message, retryInMs: delay }, 'runner unreachable');
+    // Once per outage at warn level; the retries themselves only at debug.
+    if (err) this.options.log[delay === BACKOFF_MIN_MS ? 'warn' : 'debug']({ upstream: this.name, err: err.message, retryInMs: delay }, 'runner unreachable');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.warm();

@@ -86,6 +86,15 @@ t.test('a 256 MiB upload to an app that reads late keeps memory flat', async (t)
   t.ok(peakRss(runner.proc.pid) < 200 * MiB, `runner peak RSS ${Math.round(peakRss(runner.proc.pid) / MiB)} MiB`);
 });
 
+t.test('an app that answers without reading a large body', async (t) => {
+  // The runner tells the proxy to stop sending; the proxy discards the rest, so the client gets
+  // the answer instead of a reset, and the connection stays usable.
+  const reply = await fetchBuffer(`${proxy.url}/hello`, { method: 'POST', body: Buffer.alloc(8 * MiB, 'x') });
+  t.equal(reply.status, 200);
+  t.equal(reply.body.toString(), 'Hello World!');
+  t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
+});
+
 t.test('200 concurrent requests', async (t) => {
   const replies = await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
