@@ -73,7 +73,6 @@ export class Listener {
 function createApp(): FastifyInstance {
   const app = Fastify({
     logger: false,
-    disableRequestLogging: true,
     // Requests that reach us while stopping are still relayed (fastify's 503 would refuse them).
     return503OnClosing: false,
     requestIdHeader: false,

@@ -1,0 +1,57 @@
+/**
+ * CPU accounting from Linux /proc (10 ms ticks): what the measured servers spent per response,
+ * and how much other processes took meanwhile — all busy time on the machine minus ours (this
+ * process, its reaped children such as wrk, the live servers). On a shared machine the latter
+ * tells a contended run from a clean one. Interrupt time is left out on both sides: loopback
+ * traffic is ours but is not charged to our processes.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface CpuSnapshot {
+  machineTicks: number;
+  ourTicks: number;
+  /** The measured system's processes alone. */
+  serverTicks: number;
+  atMs: number;
+}
+
+const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+export function cpuSnapshot(serverPids: readonly (number | undefined)[]): CpuSnapshot | null {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal ...
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , , , steal] = fields as [number, number, number, number, number, number, number, number];
+    const self = statTicks('self', true);
+    const servers = serverPids.reduce<number>((sum, pid) => sum + (pid === undefined ? 0 : statTicks(String(pid), false)), 0);
+    return { machineTicks: user + nice + system + steal, ourTicks: self + servers, serverTicks: servers, atMs: performance.now() };
+  } catch {
+    return null;
+  }
+}
+
+/** Other processes' CPU between two snapshots, in percent of one CPU; null when unknown. */
+export function otherCpuPercent(before: CpuSnapshot | null, after: CpuSnapshot | null): number | null {
+  if (!before || !after) return null;
+  const seconds = (after.atMs - before.atMs) / 1000;
+  const foreign = after.machineTicks - before.machineTicks - (after.ourTicks - before.ourTicks);
+  return seconds > 0 ? Math.max(0, (foreign / HZ / seconds) * 100) : null;
+}
+
+/**
+ * CPU the measured system spent per response, in microseconds: what one request costs it.
+ * Much steadier than requests/s on a shared machine, where neighbours take CPU time away.
+ */
+export function serverCpuPerResponseUs(before: CpuSnapshot | null, after: CpuSnapshot | null, responses: number): number | null {
+  if (!before || !after || responses <= 0) return null;
+  return (((after.serverTicks - before.serverTicks) / HZ) * 1e6) / responses;
+}
+
+/** utime + stime (+ cutime + cstime: reaped children) from /proc/PID/stat. */
+function statTicks(pid: string, withChildren: boolean): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ').map(Number);
+  // After the command: state(0) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(11) stime cutime cstime
+  return f[11]! + f[12]! + (withChildren ? f[13]! + f[14]! : 0);
+}

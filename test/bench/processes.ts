@@ -1,0 +1,119 @@
+/**
+ * The processes one benchmark run starts, tracked by PID so every one of them is stopped —
+ * after each measurement, on failure, on Ctrl-C and, as a last resort, when we exit.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+
+/** CPU pinning: servers on one core, the load generator on the other (null: not pinned). */
+export interface Pinning {
+  servers: number | null;
+  load: number | null;
+  /** Why pinning is off, for the report. */
+  note: string;
+}
+
+/** Pins this process (all its threads: it runs autocannon) to the load CPU when we can. */
+export function setUpPinning(): Pinning {
+  if (availableParallelism() < 2) return { servers: null, load: null, note: `not pinned: only ${availableParallelism()} CPU` };
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) return { servers: null, load: null, note: 'not pinned: taskset not found' };
+  const self = spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { encoding: 'utf8' });
+  if (self.status !== 0) return { servers: null, load: null, note: `not pinned: taskset failed (${self.stderr.trim()})` };
+  return { servers: 0, load: 1, note: 'servers on CPU 0, load generator on CPU 1 (taskset)' };
+}
+
+export interface SpawnOptions {
+  cwd: string;
+  /** CPU to pin to with taskset; null runs unpinned. */
+  cpu: number | null;
+  /** A file for stdout and stderr, or 'pipe' to read stdout (stderr is inherited). */
+  output: string | 'pipe';
+}
+
+export interface StopOutcome {
+  name: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** SIGTERM was not enough within the grace period. */
+  killed: boolean;
+}
+
+/** The children of one benchmark, stopped by PID only. */
+export class Processes {
+  private readonly live = new Map<ChildProcess, string>();
+
+  spawn(name: string, command: string, args: string[], options: SpawnOptions): ChildProcess {
+    const [file, argv] = options.cpu === null ? [command, args] : ['taskset', ['-c', String(options.cpu), command, ...args]];
+    const fd = options.output === 'pipe' ? null : openSync(options.output, 'a');
+    try {
+      // Own process group: a terminal Ctrl-C reaches only us, and we stop the children in order.
+      const child = spawn(file, argv, { cwd: options.cwd, detached: true, stdio: ['ignore', fd ?? 'pipe', fd ?? 'inherit'] });
+      this.live.set(child, name);
+      child.once('exit', () => this.live.delete(child));
+      child.once('error', () => this.live.delete(child));
+      return child;
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL when it has not exited within `graceMs`. */
+  async stop(child: ChildProcess, graceMs: number): Promise<StopOutcome> {
+    const name = this.live.get(child) ?? 'process';
+    let killed = false;
+    if (isRunning(child)) {
+      child.kill('SIGTERM');
+      if (!(await exitedWithin(child, graceMs))) {
+        killed = true;
+        child.kill('SIGKILL');
+        await exitedWithin(child, graceMs);
+      }
+    }
+    return { name, code: child.exitCode, signal: child.signalCode, killed };
+  }
+
+  /** Synchronous last resort (process 'exit', second Ctrl-C): SIGKILL whatever is left. */
+  killAllNow(): void {
+    for (const child of this.live.keys()) if (isRunning(child)) child.kill('SIGKILL');
+  }
+}
+
+export function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null && child.pid !== undefined;
+}
+
+export function exitedWithin(child: ChildProcess, ms: number): Promise<boolean> {
+  if (!isRunning(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, ms);
+    const onExit = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+/** Resident memory of a live process in bytes (Linux /proc), null when unavailable. */
+export function residentBytes(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last lines of a log file, to explain a process that died. */
+export function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
