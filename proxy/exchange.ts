@@ -4,6 +4,7 @@ import { ErrorCode, ProtocolError, errorCodeName, type Environ, type ResponseHea
 import type { LocationConfig } from './config/types.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
 import { responseHeaders, validStatus } from './headers.js';
+import { UpstreamConnectionError } from './upstream/connection.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
 
@@ -116,7 +117,8 @@ export class Exchange implements StreamEvents {
   onResponse(head: ResponseHead, end: boolean): void {
     this.armReadTimer();
     const checked = responseHeaders(head.headers);
-    if (!validStatus(head.status) || !REASON.test(head.reason) || !checked.ok) {
+    // A 1xx cannot be a final status: the client would wait for another head that never comes.
+    if (!validStatus(head.status) || head.status < 200 || !REASON.test(head.reason) || !checked.ok) {
       const why = !checked.ok ? checked.reason : `invalid status line ${head.status} ${JSON.stringify(head.reason)}`;
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, why);
       return this.reject(HttpError.INVALID_RESPONSE, `invalid response head from runner: ${why}`);
@@ -295,8 +297,11 @@ export class Exchange implements StreamEvents {
 
 function classify(failure: StreamFailure): { kind: HttpErrorKind; reason: string } {
   switch (failure.kind) {
-    case 'connection':
-      return { kind: HttpError.UPSTREAM_LOST, reason: failure.error.message };
+    case 'connection': {
+      // A connection closed because the runner broke the protocol is a protocol failure.
+      const broken = failure.error instanceof UpstreamConnectionError && typeof failure.error.code === 'number';
+      return { kind: broken ? HttpError.UPSTREAM_PROTOCOL : HttpError.UPSTREAM_LOST, reason: failure.error.message };
+    }
     case 'protocol':
       return { kind: HttpError.UPSTREAM_PROTOCOL, reason: failure.error.message };
     case 'cancel': {
