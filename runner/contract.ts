@@ -36,7 +36,7 @@ interface Head {
  * the result's close() plus the iterator's return() called exactly once whatever happens.
  */
 export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Promise<void> {
-  const call = new AppCall(sink);
+  const call = new AppCall(sink, environ, log);
   let result: AppResult | undefined;
   try {
     result = await app(environ, call.startResponse);
@@ -51,8 +51,14 @@ export async function runApplication(app: Application, environ: Environ, sink: R
 class AppCall {
   private head: Head | null = null;
   private headSent = false;
+  /** The response was completed (END or a 500 sent): a late legacy write() must not reach the sink. */
+  private ended = false;
 
-  constructor(private readonly sink: ResponseSink) {}
+  constructor(
+    private readonly sink: ResponseSink,
+    private readonly environ: Environ,
+    private readonly log: AppLog,
+  ) {}
 
   readonly startResponse: StartResponse = (status, headers, excInfo) => {
     if (excInfo !== undefined && excInfo !== null) {
@@ -66,10 +72,18 @@ class AppCall {
   };
 
   /** The legacy write(): sends the head first, then the chunk; its promise is the backpressure. */
-  private readonly write: WriteFunction = async (chunk) => {
+  private readonly write: WriteFunction = (chunk) => {
+    const sent = this.legacyWrite(chunk);
+    // An app that does not await write() must not crash the worker with an unhandled
+    // rejection: the failure is logged here, and still reaches an app that does await.
+    sent.catch((err: unknown) => this.log.error({ err, ...requestFields(this.environ) }, 'write() failed'));
+    return sent;
+  };
+
+  private async legacyWrite(chunk: unknown): Promise<void> {
     if (!this.head) throw new ContractError('write() called before startResponse()');
     await this.send(toBytes(chunk));
-  };
+  }
 
   async iterate(result: AppResult): Promise<void> {
     const iterator = iteratorOf(result);
@@ -92,6 +106,7 @@ class AppCall {
 
   private async send(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0 || this.sink.cancelled) return;
+    if (this.ended) throw new ContractError('write() called after the response ended');
     if (!this.head) throw new ContractError('the application sent body data before calling startResponse()');
     if (!this.headSent) this.sendHead(false);
     const pending = this.sink.write(bytes);
@@ -100,18 +115,21 @@ class AppCall {
 
   private finish(): void {
     if (!this.head) throw new ContractError('the application returned without calling startResponse()');
+    this.ended = true;
     if (this.headSent) this.sink.end();
     else this.sendHead(true);
   }
 
   private sendHead(end: boolean): void {
     const head = this.head!;
-    this.headSent = true;
+    // Marked sent only once the sink took it: a head the sink refuses (too large) still gets a 500.
     this.sink.sendHead(head.status, head.reason, head.headers, end);
+    this.headSent = true;
   }
 
   fail(err: unknown, environ: Environ, log: AppLog): void {
     if (this.sink.cancelled) return;
+    this.ended = true;
     log.error({ err, ...requestFields(environ), headSent: this.headSent }, 'application error');
     if (this.headSent) {
       this.sink.abort(err instanceof Error ? err.message : String(err));
@@ -154,14 +172,15 @@ function toBytes(chunk: unknown): Uint8Array {
   throw new ContractError(`body chunks must be strings or Uint8Arrays, got ${describe(chunk)}`);
 }
 
-const STATUS = /^([1-5]\d\d)(?: (.*))?$/;
+// A final status: 1xx would leave the client waiting for a head that never comes.
+const STATUS = /^([2-5]\d\d)(?: (.*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible ASCII, space, tab and obs-text; never CR, LF, NUL or other controls.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function parseHead(status: unknown, headers: unknown): Head {
   const match = typeof status === 'string' ? STATUS.exec(status) : null;
-  if (!match) throw new ContractError(`invalid status ${JSON.stringify(status)}: expected "NNN Reason" with NNN in 100..599`);
+  if (!match) throw new ContractError(`invalid status ${JSON.stringify(status)}: expected "NNN Reason" with NNN in 200..599`);
   if (!Array.isArray(headers)) throw new ContractError('response headers must be an array of [name, value] pairs');
   const out: Header[] = [];
   for (const pair of headers) {

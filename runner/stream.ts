@@ -9,7 +9,7 @@ import {
   encodeResponseHead,
 } from '../protocol/index.js';
 import type { Header } from './app.js';
-import type { ResponseSink } from './contract.js';
+import { ContractError, type ResponseSink } from './contract.js';
 import { RequestInput } from './input.js';
 
 /** What a stream needs from its connection. */
@@ -81,8 +81,13 @@ export class RunnerStream implements ResponseSink {
 
   sendHead(status: number, reason: string, headers: Header[], end: boolean): void {
     if (this.cancelled) return;
+    const payload = encodeResponseHead({ status, reason, headers });
+    // One frame the proxy must refuse would close the connection for every stream on it.
+    if (payload.length > this.host.peerMaxFrameSize) {
+      throw new ContractError(`response head of ${payload.length} bytes exceeds the proxy's max frame size ${this.host.peerMaxFrameSize}`);
+    }
     const flags = end ? Flags.END_STREAM : 0;
-    this.host.sendFrame(FrameType.RESPONSE, flags, this.id, encodeResponseHead({ status, reason, headers }));
+    this.host.sendFrame(FrameType.RESPONSE, flags, this.id, payload);
     if (end) this.endResponse();
   }
 

@@ -1,0 +1,181 @@
+/**
+ * The runner's command line (runner/options.ts) and how it finds the application
+ * (runner/app-loader.ts): defaults, every option, and the errors an operator gets.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { AppLoadError, loadApp, parseAppSpec } from '../../runner/app-loader.js';
+import type { Application, Chunk } from '../../runner/app.js';
+import { UsageError, USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+
+function options(argv: string[]): RunnerOptions {
+  const parsed = parseRunnerArgs(argv);
+  if (parsed.kind !== 'run') throw new Error(`expected a run, got ${parsed.kind}`);
+  return parsed.options;
+}
+
+t.test('defaults', async (t) => {
+  t.same(options(['app.js']), {
+    app: 'app.js',
+    address: { kind: 'unix', path: 'tsgi.sock' },
+    mode: 0o660,
+    maxStreams: 1024,
+    gracefulTimeoutMs: 30_000,
+    logLevel: 'info',
+  });
+});
+
+t.test('every option', async (t) => {
+  t.same(
+    options(['--socket', 'unix:/run/tsgi/app.sock', '--chmod', '600', '--max-streams', '8', '--graceful-timeout', '5', '--log-level', 'debug', 'srv/app.js:handler']),
+    {
+      app: 'srv/app.js:handler',
+      address: { kind: 'unix', path: '/run/tsgi/app.sock' },
+      mode: 0o600,
+      maxStreams: 8,
+      gracefulTimeoutMs: 5000,
+      logLevel: 'debug',
+    },
+  );
+  t.same(options(['-s', '127.0.0.1:9000', 'a.js']).address, { kind: 'tcp', host: '127.0.0.1', port: 9000 }, '-s, TCP');
+  t.same(options(['--socket=[::1]:9001', 'a.js']).address, { kind: 'tcp', host: '::1', port: 9001 }, '--opt=value, IPv6');
+  t.same(options(['a.js', '--max-streams', '1']).maxStreams, 1, 'options after the APP');
+  t.equal(options(['--chmod', '0666', 'a.js']).mode, 0o666, 'a leading 0 is accepted');
+  t.equal(options(['--chmod', '000', 'a.js']).mode, 0);
+  t.equal(options(['--graceful-timeout', '0', 'a.js']).gracefulTimeoutMs, 0, 'no grace at all');
+  t.equal(options(['--graceful-timeout', '86400', 'a.js']).gracefulTimeoutMs, 86_400_000);
+  t.equal(options(['--max-streams', '4294967295', 'a.js']).maxStreams, 0xffffffff);
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) {
+    t.equal(options(['--log-level', level, 'a.js']).logLevel, level);
+  }
+  t.same(parseRunnerArgs(['-h']), { kind: 'help' });
+  t.same(parseRunnerArgs(['--help', 'a.js']), { kind: 'help' });
+  t.same(parseRunnerArgs(['-v']), { kind: 'version' });
+  t.same(parseRunnerArgs(['--version']), { kind: 'version' });
+  for (const option of ['--socket', '--chmod', '--max-streams', '--graceful-timeout', '--log-level']) {
+    t.match(USAGE, option, `the usage text documents ${option}`);
+  }
+});
+
+t.test('bad command lines are UsageErrors that say what is wrong', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /exactly one APP/],
+    [['a.js', 'b.js'], /exactly one APP/],
+    [['--nope', 'a.js'], /--nope/],
+    [['-x', 'a.js'], /-x/],
+    [['a.js', '--socket'], /--socket/],
+    [['--help=yes'], /help/],
+    [['--socket', 'nowhere', 'a.js'], /--socket: .*"nowhere"/],
+    [['--socket', 'unix:', 'a.js'], /--socket: .*empty socket path/],
+    [['--socket', 'host:0', 'a.js'], /--socket: invalid port in "host:0"/],
+    [['--socket', 'host:65536', 'a.js'], /--socket: invalid port/],
+    [['--chmod', '999', 'a.js'], /--chmod: expected an octal mode like 660, got "999"/],
+    [['--chmod', 'rw-rw----', 'a.js'], /--chmod: .*"rw-rw----"/],
+    [['--chmod', '66', 'a.js'], /--chmod: .*"66"/],
+    [['--chmod', '10660', 'a.js'], /--chmod: .*"10660"/],
+    [['--chmod', '', 'a.js'], /--chmod/],
+    [['--max-streams', '0', 'a.js'], /--max-streams: expected an integer in 1\.\.4294967295, got "0"/],
+    [['--max-streams=-1', 'a.js'], /--max-streams: .*"-1"/],
+    [['--max-streams', '1.5', 'a.js'], /--max-streams: .*"1\.5"/],
+    [['--max-streams', 'many', 'a.js'], /--max-streams: .*"many"/],
+    [['--max-streams', '1e3', 'a.js'], /--max-streams: .*"1e3"/],
+    [['--max-streams', '4294967296', 'a.js'], /--max-streams: .*"4294967296"/],
+    [['--max-streams', '', 'a.js'], /--max-streams/],
+    [['--graceful-timeout', '86401', 'a.js'], /--graceful-timeout: expected an integer in 0\.\.86400, got "86401"/],
+    [['--graceful-timeout', '30s', 'a.js'], /--graceful-timeout: .*"30s"/],
+    [['--graceful-timeout', ' 5', 'a.js'], /--graceful-timeout/],
+    [['--log-level', 'verbose', 'a.js'], /--log-level: expected one of fatal, .*, got "verbose"/],
+    [['--log-level', 'INFO', 'a.js'], /--log-level: .*"INFO"/],
+  ];
+  for (const [argv, message] of cases) {
+    t.throws(() => parseRunnerArgs(argv), UsageError, `${JSON.stringify(argv)} is a UsageError`);
+    try {
+      parseRunnerArgs(argv);
+    } catch (err) {
+      t.match((err as Error).message, message, `${JSON.stringify(argv)}: ${(err as Error).message}`);
+    }
+  }
+});
+
+t.test('parseAppSpec', async (t) => {
+  t.same(parseAppSpec('a.js'), { file: 'a.js', exportName: 'default' });
+  t.same(parseAppSpec('a.js:handler'), { file: 'a.js', exportName: 'handler' });
+  t.same(parseAppSpec('./srv/a.mjs:$app_2'), { file: './srv/a.mjs', exportName: '$app_2' });
+  t.same(parseAppSpec('dir:with:colon/a.js'), { file: 'dir:with:colon/a.js', exportName: 'default' });
+  t.same(parseAppSpec('dir:with:colon/a.js:app'), { file: 'dir:with:colon/a.js', exportName: 'app' });
+  t.same(parseAppSpec('/abs/path/a.js'), { file: '/abs/path/a.js', exportName: 'default' });
+  t.same(parseAppSpec('a.js:'), { file: 'a.js:', exportName: 'default' }, 'an empty export name is part of the path');
+  t.same(parseAppSpec('a.js:1st'), { file: 'a.js:1st', exportName: 'default' }, 'not an identifier: part of the path');
+});
+
+t.test('loadApp', async (t) => {
+  const call = (app: Application) => {
+    let status = '';
+    const result = app({}, (s) => {
+      status = s;
+      return async () => {};
+    }) as Chunk[];
+    return { status, result };
+  };
+
+  t.test('the default export, by absolute path', async (t) => {
+    const spec = join(FIXTURES, 'runner-hello.js');
+    const loaded = await loadApp(spec);
+    t.equal(loaded.spec, spec);
+    t.same(call(loaded.app), { status: '200 OK', result: ['default'] });
+  });
+
+  t.test('a named export, relative to cwd', async (t) => {
+    const cwd = dirname(FIXTURES);
+    const loaded = await loadApp('fixtures/runner-hello.js:handler', cwd);
+    t.equal(loaded.spec, 'fixtures/runner-hello.js:handler');
+    t.same(call(loaded.app), { status: '200 OK', result: ['handler'] });
+  });
+
+  t.test('relative to process.cwd() by default', async (t) => {
+    const spec = relative(process.cwd(), join(FIXTURES, 'runner-hello.js')) + ':handler';
+    const loaded = await loadApp(spec);
+    t.same(call(loaded.app).result, ['handler']);
+  });
+
+  const failures: Array<[string, string, RegExp]> = [
+    ['a missing file', 'runner-does-not-exist.js', /cannot load .*runner-does-not-exist\.js/],
+    ['no such export', 'runner-hello.js:nothere', /runner-hello\.js has no function export "nothere" \(exports: .*handler/],
+    ['an export that is not a function', 'runner-hello.js:notAFunction', /no function export "notAFunction"/],
+    ['no default export', 'runner-no-default.js', /no function export "default" \(exports: only\)/],
+    ['a module that throws at import', 'runner-throws.js', /cannot load runner-throws\.js: boom at import time/],
+  ];
+  for (const [name, spec, message] of failures) {
+    t.test(name, async (t) => {
+      const err = await loadApp(spec, FIXTURES).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      t.type(err, AppLoadError, 'an AppLoadError');
+      t.match((err as Error).message, message);
+    });
+  }
+
+  t.test('a module that does not parse', async (t) => {
+    // Written at run time: an unparsable file kept in the repository would trip other tools.
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-app-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'package.json'), '{"type": "module"}\n');
+    writeFileSync(join(dir, 'broken.js'), 'export default function (environ, startResponse {\n');
+    const err = await loadApp('broken.js', dir).catch((e: unknown) => e);
+    t.type(err, AppLoadError);
+    t.match((err as Error).message, /^cannot load broken\.js: /);
+    t.match((err as AppLoadError).cause, { name: 'SyntaxError' }, 'the cause is the SyntaxError');
+  });
+
+  t.test('the import error is kept as the cause', async (t) => {
+    const err = (await loadApp('runner-throws.js', FIXTURES).catch((e: unknown) => e)) as AppLoadError;
+    t.type(err, AppLoadError);
+    t.match(err.cause, { message: 'boom at import time' });
+  });
+});
