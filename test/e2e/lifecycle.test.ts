@@ -140,7 +140,10 @@ t.test('workers 2: two proxy processes share the listening socket', async (t) =>
   const proxy = await startProxy(t, dir, `workers 2;\n${simpleConfig(socket)}`);
   const replies = await Promise.all(Array.from({ length: 40 }, () => fetchBuffer(`${proxy.url}/hello`, { agent: false })));
   t.ok(replies.every((r) => r.status === 200 && r.body.toString() === 'Hello World!'));
-  const workers = new Set(proxy.proc.logs.filter((l) => l.msg === 'access').map((l) => l.worker));
+  // Access lines are written after the response: wait until all forty are in.
+  const access = () => proxy.proc.logs.filter((l) => l.msg === 'access');
+  for (let i = 0; i < 100 && access().length < 40; i++) await sleep(20);
+  const workers = new Set(access().map((l) => l.worker));
   t.same([...workers].sort(), [1, 2], 'both workers served requests');
   proxy.proc.child.kill('SIGTERM');
   t.equal(await proxy.proc.exited, 0);
