@@ -4,6 +4,7 @@
  */
 export const HttpError = {
   BAD_REQUEST: { status: 400, code: 'TSGI_BAD_REQUEST', text: 'Bad Request' },
+  CLIENT_TIMEOUT: { status: 408, code: 'TSGI_CLIENT_TIMEOUT', text: 'Request Timeout' },
   NO_LOCATION: { status: 404, code: 'TSGI_NO_LOCATION', text: 'Not Found' },
   BODY_TOO_LARGE: { status: 413, code: 'TSGI_BODY_TOO_LARGE', text: 'Content Too Large' },
   HEADERS_TOO_LARGE: { status: 431, code: 'TSGI_HEADERS_TOO_LARGE', text: 'Request Header Fields Too Large' },
@@ -12,7 +13,10 @@ export const HttpError = {
   UPSTREAM_PROTOCOL: { status: 502, code: 'TSGI_UPSTREAM_PROTOCOL', text: 'Bad Gateway' },
   UPSTREAM_REFUSED: { status: 502, code: 'TSGI_UPSTREAM_REFUSED', text: 'Bad Gateway' },
   INVALID_RESPONSE: { status: 502, code: 'TSGI_INVALID_RESPONSE', text: 'Bad Gateway' },
+  OVERLOADED: { status: 503, code: 'TSGI_OVERLOADED', text: 'Service Unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, code: 'TSGI_UPSTREAM_TIMEOUT', text: 'Gateway Timeout' },
+  /** Not an answer: the client left before the response was complete (nginx logs 499). */
+  CLIENT_CLOSED: { status: 499, code: 'TSGI_CLIENT_CLOSED', text: 'Client Closed Request' },
 } as const;
 
 export type HttpErrorKind = (typeof HttpError)[keyof typeof HttpError];

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ErrorCode, ProtocolError, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
+import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
 import type { LocationConfig } from './config/types.js';
+import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
 import { responseHeaders, validStatus } from './headers.js';
 import { UpstreamConnectionError } from './upstream/connection.js';
 import type { UpstreamGroup } from './upstream/group.js';
+import { UpstreamBusyError } from './upstream/server.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
 
 export interface ExchangeRequest {
@@ -23,46 +25,61 @@ export interface ExchangeRequest {
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
+/** nginx's client_body_timeout and send_timeout defaults (directives for them come later). */
+const CLIENT_TIMEOUT_MS = 60_000;
 
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
  * rules in one place: backpressure both ways (credit only for bytes the client socket took),
- * 502/504 while nothing was sent, an aborted connection (never an error body) once the head is
- * out, the stream cancelled when the client leaves, and one access-log line at the end.
+ * 502/503/504 while nothing was sent, an aborted connection (never an error body) once the head
+ * is out, the stream cancelled when the client leaves, and one access-log line at the end.
  */
 export class Exchange implements StreamEvents {
   private stream: UpstreamStream | null = null;
   private upstream = '-';
   private headSent = false;
   private finished = false;
+  private retried = false;
+  private pumping = false;
   private status = 0;
   private bytesSent = 0;
   private bodyReceived = 0;
   private expectedLength: number | null = null;
   private unacknowledged = 0;
   private waitingForDrain = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerKind: 'read' | 'send' = 'read';
   private failureCode: string | null = null;
   private readonly started = performance.now();
+  private readonly deadline: Deadline;
 
   constructor(private readonly x: ExchangeRequest) {
+    this.deadline = new Deadline(
+      (kind) => this.durationOf(kind),
+      (kind, ms) => this.onTimeout(kind, ms),
+    );
     x.res.on('close', () => this.onClientClose());
   }
 
   async start(): Promise<void> {
-    const { location, group } = this.x;
-    const limit = location.clientMaxBodySize;
+    const limit = this.x.location.clientMaxBodySize;
     if (limit > 0 && this.x.contentLength !== null && this.x.contentLength > limit) {
       return this.reject(HttpError.BODY_TOO_LARGE, `declared body of ${this.x.contentLength} bytes over client_max_body_size ${limit}`);
     }
-    const server = group.pick();
+    if (Object.keys(this.x.environ).length > DEFAULTS.maxEnvironKeys) {
+      return this.reject(HttpError.HEADERS_TOO_LARGE, `more than ${DEFAULTS.maxEnvironKeys} environ keys`);
+    }
+    await this.send();
+  }
+
+  /** Picks a server, opens the stream, starts the body. Runs again for a refused stream. */
+  private async send(): Promise<void> {
+    const server = this.x.group.pick();
     this.upstream = server.name;
     let connection;
     try {
-      connection = await server.acquire(location.connectTimeoutMs);
+      connection = await server.acquire(this.x.location.connectTimeoutMs);
     } catch (err) {
-      return this.reject(HttpError.UPSTREAM_UNREACHABLE, (err as Error).message);
+      const kind = err instanceof UpstreamBusyError ? HttpError.OVERLOADED : HttpError.UPSTREAM_UNREACHABLE;
+      return this.reject(kind, (err as Error).message);
     }
     if (this.finished) return; // the client left while we connected
     const hasBody = this.x.contentLength !== 0;
@@ -72,42 +89,48 @@ export class Exchange implements StreamEvents {
       if (err instanceof ProtocolError && err.code === ErrorCode.LIMIT_EXCEEDED) return this.reject(HttpError.HEADERS_TOO_LARGE, err.message);
       throw err;
     }
-    if (hasBody) this.pumpBody();
-    else this.armReadTimer();
+    if (!hasBody) this.deadline.arm('read');
+    else if (this.x.req.complete) this.stream.endBody(); // a retry after the whole (empty) body was read
+    else this.pumpBody();
   }
 
   // ---- request body: client → runner ----
 
   private pumpBody(): void {
+    if (this.pumping) return;
+    this.pumping = true;
     const { req } = this.x;
     const limit = this.x.location.clientMaxBodySize;
+    this.deadline.arm('client_body');
     req.on('data', (chunk: Buffer) => {
       this.bodyReceived += chunk.length;
       if (limit > 0 && this.bodyReceived > limit) {
         this.stream?.cancel(ErrorCode.CANCEL, 'request body over client_max_body_size');
         this.stream = null;
-        this.reject(HttpError.BODY_TOO_LARGE, `body grew past client_max_body_size ${limit}`);
-        return;
+        return this.reject(HttpError.BODY_TOO_LARGE, `body grew past client_max_body_size ${limit}`);
       }
-      if (this.stream && !this.stream.writeBody(chunk)) {
+      if (!this.stream) return;
+      if (this.stream.writeBody(chunk)) {
+        this.deadline.arm('client_body');
+      } else {
         req.pause();
-        this.arm('send');
+        this.deadline.arm('send');
       }
     });
     req.on('end', () => {
       if (!this.stream) return;
       this.stream.endBody();
-      this.armReadTimer();
+      this.deadline.arm('read');
     });
   }
 
   onWritable(): void {
-    if (this.timer && this.timerKind === 'send') this.clearTimer();
+    this.deadline.arm('client_body');
     this.x.req.resume();
   }
 
   onBodyRefused(): void {
-    // The app answered without reading everything: discard the rest of the body.
+    // The app answered in full without reading everything: discard the rest of the body.
     this.stream = null;
     this.linger();
   }
@@ -115,7 +138,7 @@ export class Exchange implements StreamEvents {
   // ---- response: runner → client ----
 
   onResponse(head: ResponseHead, end: boolean): void {
-    this.armReadTimer();
+    this.armRead();
     const checked = responseHeaders(head.headers);
     // A 1xx cannot be a final status: the client would wait for another head that never comes.
     if (!validStatus(head.status) || head.status < 200 || !REASON.test(head.reason) || !checked.ok) {
@@ -135,11 +158,11 @@ export class Exchange implements StreamEvents {
   }
 
   onData(chunk: Uint8Array, end: boolean): void {
-    this.armReadTimer();
+    this.armRead();
     this.bytesSent += chunk.length;
     if (this.expectedLength !== null && this.bytesSent > this.expectedLength) {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
-      return this.abort('TSGI_INVALID_RESPONSE', `body longer than Content-Length ${this.expectedLength}`);
+      return this.abort(HttpError.INVALID_RESPONSE.code, `body longer than Content-Length ${this.expectedLength}`);
     }
     if (end) this.complete(chunk);
     else if (chunk.length > 0) this.forward(chunk);
@@ -155,13 +178,18 @@ export class Exchange implements StreamEvents {
     }
     if (this.waitingForDrain) return;
     this.waitingForDrain = true;
-    // A client that reads slowly is not the runner's fault: no read timeout while we wait.
-    this.clearTimer();
+    // Now the client is the slow side: send_timeout runs, the runner is not blamed.
+    this.deadline.arm('client_send');
     res.once('drain', () => {
       this.waitingForDrain = false;
       this.acknowledge();
-      if (!this.finished) this.armReadTimer();
+      if (!this.finished) this.deadline.arm('read');
     });
+  }
+
+  /** tsgi_read_timeout restarts on every frame from the runner, unless the client is the one we wait for. */
+  private armRead(): void {
+    if (!this.waitingForDrain) this.deadline.arm('read');
   }
 
   private acknowledge(): void {
@@ -173,18 +201,39 @@ export class Exchange implements StreamEvents {
   /** The last chunk goes out with the end of the response: one write for both. */
   private complete(last?: Uint8Array): void {
     if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && this.x.req.method !== 'HEAD') {
-      return this.abort('TSGI_INVALID_RESPONSE', `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
+      return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
-    this.clearTimer();
+    this.deadline.clear();
     if (last && last.length > 0) this.x.res.end(last);
     else this.x.res.end();
   }
 
   onFailure(failure: StreamFailure): void {
     this.stream = null;
+    if (this.retryable(failure)) {
+      this.retried = true;
+      this.x.log.info({ reqId: this.x.requestId, upstream: this.upstream }, 'stream refused by the runner; retrying once');
+      this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err)));
+      return;
+    }
     const { kind, reason } = classify(failure);
     if (this.headSent) return this.abort(kind.code, reason);
     this.reject(kind, reason);
+  }
+
+  /**
+   * A refused stream was never started by the runner (SPEC §4), so it is retried once — when
+   * nothing of it has reached the client and no body byte was consumed that could not be resent.
+   */
+  private retryable(failure: StreamFailure): boolean {
+    return (
+      failure.kind === 'cancel' &&
+      failure.code === ErrorCode.REFUSED_STREAM &&
+      !this.retried &&
+      !this.headSent &&
+      !this.finished &&
+      this.bodyReceived === 0
+    );
   }
 
   // ---- endings ----
@@ -193,30 +242,36 @@ export class Exchange implements StreamEvents {
   private reject(kind: HttpErrorKind, reason: string): void {
     if (this.finished || this.headSent) return this.abort(kind.code, reason);
     this.failureCode = kind.code;
-    this.x.log.error({ reqId: this.x.requestId, upstream: this.upstream, code: kind.code, status: kind.status, reason }, 'request failed');
+    // Client mistakes are routine (warn); failures of ours or the runner's are errors.
+    const level = kind.status < 500 ? 'warn' : 'error';
+    this.x.log[level]({ reqId: this.x.requestId, upstream: this.upstream, code: kind.code, status: kind.status, reason }, 'request failed');
     const { res } = this.x;
     const body = errorBody(kind);
     this.status = kind.status;
     this.headSent = true;
     res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
-    this.clearTimer();
+    this.deadline.clear();
     if (this.x.contentLength !== 0 && !this.x.req.complete) this.linger();
   }
 
   /**
    * The client is still sending a body we answered without: read and discard it, so closing
    * does not reset the connection before the client has read our answer (nginx's lingering
-   * close), but for a bounded time only.
+   * close) — for a bounded time counted from when our answer was fully written.
    */
   private linger(): void {
-    const { req } = this.x;
+    const { req, res } = this.x;
     req.removeAllListeners('data');
     req.resume();
-    const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
-    timer.unref();
-    req.once('end', () => clearTimeout(timer));
-    req.once('close', () => clearTimeout(timer));
+    const cut = () => {
+      const timer = setTimeout(() => req.socket?.destroy(), LINGER_MS);
+      timer.unref();
+      req.once('end', () => clearTimeout(timer));
+      req.once('close', () => clearTimeout(timer));
+    };
+    if (res.writableFinished) cut();
+    else res.once('finish', cut);
   }
 
   /** The head is out: the only honest signal left is to cut the connection. */
@@ -224,18 +279,18 @@ export class Exchange implements StreamEvents {
     if (this.finished) return;
     this.failureCode = code;
     this.x.log.error({ reqId: this.x.requestId, upstream: this.upstream, code, reason }, 'response aborted');
-    this.clearTimer();
+    this.deadline.clear();
     this.x.res.destroy();
   }
 
   private onClientClose(): void {
     if (this.finished) return;
     this.finished = true;
-    this.clearTimer();
+    this.deadline.clear();
     // Ended by us (not destroyed): complete from our side even if the client hung up before the flush.
     const complete = this.x.res.writableEnded;
     if (!complete) {
-      this.failureCode ??= 'TSGI_CLIENT_CLOSED';
+      this.failureCode ??= HttpError.CLIENT_CLOSED.code;
       this.stream?.cancel(ErrorCode.CANCEL, 'client closed the connection');
     }
     this.accessLog(complete);
@@ -248,7 +303,7 @@ export class Exchange implements StreamEvents {
         reqId: requestId,
         method: req.method,
         uri: req.url,
-        status: this.status || 499,
+        status: this.status || HttpError.CLIENT_CLOSED.status,
         bytes: this.bytesSent,
         ms: Math.round((performance.now() - this.started) * 1000) / 1000,
         upstream: this.upstream,
@@ -259,35 +314,27 @@ export class Exchange implements StreamEvents {
     );
   }
 
-  // ---- timeouts, as nginx: tsgi_send_timeout between two writes of the body to the runner
-  // (armed only while the runner withholds credit), tsgi_read_timeout between two reads from it
-  // (armed once the request was sent, paused while the client is the slow side) ----
+  // ---- timeouts ----
 
-  private armReadTimer(): void {
-    this.arm('read');
+  private durationOf(kind: DeadlineKind): number {
+    const { location } = this.x;
+    if (kind === 'read') return location.readTimeoutMs;
+    if (kind === 'send') return location.sendTimeoutMs;
+    return CLIENT_TIMEOUT_MS;
   }
 
-  private clearTimer(): void {
-    if (!this.timer) return;
-    clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private arm(kind: 'read' | 'send'): void {
-    if (this.timer && this.timerKind === kind) {
-      this.timer.refresh();
-      return;
-    }
-    this.clearTimer();
-    this.timerKind = kind;
-    const ms = kind === 'read' ? this.x.location.readTimeoutMs : this.x.location.sendTimeoutMs;
-    this.timer = setTimeout(() => this.onTimeout(kind, ms), ms);
-  }
-
-  private onTimeout(kind: 'read' | 'send', ms: number): void {
-    this.timer = null;
+  private onTimeout(kind: DeadlineKind, ms: number): void {
     if (this.finished) return;
-    const directive = `tsgi_${kind}_timeout`;
+    const directive = DEADLINE_DIRECTIVE[kind];
+    if (kind === 'client_send') {
+      this.stream?.cancel(ErrorCode.CANCEL, 'client stopped reading');
+      return this.abort(HttpError.CLIENT_TIMEOUT.code, `client read nothing for ${ms} ms (${directive})`);
+    }
+    if (kind === 'client_body') {
+      this.stream?.cancel(ErrorCode.CANCEL, 'client stopped sending the body');
+      this.stream = null;
+      return this.reject(HttpError.CLIENT_TIMEOUT, `client sent no body bytes for ${ms} ms (${directive})`);
+    }
     this.stream?.cancel(ErrorCode.TIMEOUT, directive);
     this.stream = null;
     const what = kind === 'read' ? 'runner sent nothing' : 'runner accepted no body bytes';
@@ -308,6 +355,7 @@ function classify(failure: StreamFailure): { kind: HttpErrorKind; reason: string
       const reason = `runner cancelled the stream: ${errorCodeName(failure.code)} ${failure.reason}`.trimEnd();
       if (failure.code === ErrorCode.TIMEOUT) return { kind: HttpError.UPSTREAM_TIMEOUT, reason };
       if (failure.code === ErrorCode.REFUSED_STREAM) return { kind: HttpError.UPSTREAM_REFUSED, reason };
+      if (failure.code === ErrorCode.LIMIT_EXCEEDED) return { kind: HttpError.HEADERS_TOO_LARGE, reason };
       if (failure.code === ErrorCode.APP_ERROR) return { kind: HttpError.UPSTREAM_LOST, reason };
       return { kind: HttpError.UPSTREAM_PROTOCOL, reason };
     }

@@ -11,6 +11,9 @@ export async function runPrimary(count: number, log: Logger, nextSignal: () => P
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
+  // A worker that dies before it ever listened will die again: stop instead of respawning forever.
+  let failedBoot: (() => void) | null = null;
+  const bootFailure = new Promise<'boot-failure'>((resolve) => (failedBoot = () => resolve('boot-failure')));
 
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ TSGI_PROXY_WORKER: String(index) });
@@ -23,8 +26,13 @@ export async function runPrimary(count: number, log: Logger, nextSignal: () => P
       }
     });
     worker.once('exit', (code, signal) => {
-      ready.delete(index);
+      const wasReady = ready.delete(index);
       if (stopping) return;
+      if (!wasReady) {
+        log.fatal({ worker: index, pid: worker.process.pid, code, signal }, 'proxy worker failed to start; stopping');
+        failedBoot?.();
+        return;
+      }
       log.error({ worker: index, pid: worker.process.pid, code, signal }, 'proxy worker died; starting a new one');
       setTimeout(() => workers.set(index, fork(index)), 250).unref();
     });
@@ -34,9 +42,9 @@ export async function runPrimary(count: number, log: Logger, nextSignal: () => P
   const workers = new Map<number, Worker>();
   for (let i = 1; i <= count; i++) workers.set(i, fork(i));
 
-  const signal = await nextSignal();
+  const outcome = await Promise.race([nextSignal(), bootFailure]);
   stopping = true;
-  log.info({ signal }, 'stopping');
+  if (outcome !== 'boot-failure') log.info({ signal: outcome }, 'stopping');
   await Promise.all(
     [...workers.values()].map(
       (worker) =>
@@ -47,7 +55,7 @@ export async function runPrimary(count: number, log: Logger, nextSignal: () => P
         }),
     ),
   );
-  return 0;
+  return outcome === 'boot-failure' ? 1 : 0;
 }
 
 /** In a cluster worker: tells the primary this worker listens. */

@@ -4,6 +4,7 @@ import { AppLoadError } from './app-loader.js';
 import { ListenError } from './listen.js';
 import { createLogger } from './log.js';
 import { USAGE, UsageError, parseRunnerArgs } from './options.js';
+import { SignalQueue } from './signals.js';
 import { startWorker, type WorkerHandle } from './worker.js';
 
 /** Exit codes an operator (or a supervisor) can act on. */
@@ -27,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tsgi-runner ${pkg.version}\n`);
     return EXIT.OK;
   }
+  const signals = new SignalQueue(['SIGTERM', 'SIGINT']);
   const log = createLogger(parsed.options.logLevel, { name: 'tsgi-runner' });
   let worker: WorkerHandle;
   try {
@@ -42,28 +44,26 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const signal = await nextSignal(() => worker.server.close());
+  const signal = await signals.next();
   log.info({ signal }, 'draining');
-  const clean = await worker.drain();
-  log.info({ clean }, 'stopped');
-  return clean ? EXIT.OK : EXIT.TIMEOUT;
+  const draining = worker.drain();
+  // A second signal while draining means "now".
+  const outcome = await Promise.race([draining.then((clean) => (clean ? 'clean' : 'timeout')), signals.next().then(() => 'forced')]);
+  if (outcome === 'forced') {
+    log.warn('second signal: cancelling the requests still in flight');
+    worker.server.close();
+    // Let the cancelled apps' close() run before the process goes.
+    await Promise.race([draining, sleep(FORCED_STOP_GRACE_MS)]);
+  }
+  log.info({ outcome }, 'stopped');
+  return outcome === 'clean' ? EXIT.OK : EXIT.TIMEOUT;
 }
 
-/**
- * Signal handlers only record the signal; main() acts on it. A second signal while draining
- * means "now": `force` cancels what is left (the apps' iterators are closed).
- */
-function nextSignal(force: () => void): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let seen = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (seen) return force();
-      seen = true;
-      resolve(signal);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+/** How long a forced stop waits for cancelled apps to clean up. */
+const FORCED_STOP_GRACE_MS = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 main(process.argv.slice(2)).then(

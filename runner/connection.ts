@@ -131,8 +131,9 @@ export class RunnerConnection implements StreamHost {
     }
   }
 
-  private onError(err: unknown): void {
-    if (!(err instanceof ProtocolError)) throw err;
+  private onError(caught: unknown): void {
+    // Anything else thrown while handling a frame is our bug: close this connection, keep the process.
+    const err = caught instanceof ProtocolError ? caught : internalError(caught, this.options.log);
     if (err.stream !== 0) {
       const stream = this.streams.get(err.stream);
       if (stream) stream.cancel(err.code, err.message);
@@ -220,7 +221,11 @@ export class RunnerConnection implements StreamHost {
     const ended = (frame.flags & Flags.END_STREAM) !== 0;
     const stream = new RunnerStream(frame.stream, this, this.peer!.initialWindow, this.initialWindow, ended);
     this.streams.set(frame.stream, stream);
-    void this.serve(stream, environ);
+    this.serve(stream, environ).catch((err: unknown) => {
+      // runApplication answers every app failure itself; reaching here is a bug in the runner.
+      this.options.log.error({ err, reqId: environ['tsgi.request_id'] }, 'internal error while serving a request');
+      stream.cancel(ErrorCode.INTERNAL_ERROR, 'internal error in the runner');
+    });
   }
 
   private async serve(stream: RunnerStream, base: Record<string, string>): Promise<void> {
@@ -237,6 +242,11 @@ export class RunnerConnection implements StreamHost {
     this.resolveDone();
   }
 
+}
+
+function internalError(err: unknown, log: Logger): ProtocolError {
+  log.error({ err }, 'internal error while handling a frame');
+  return new ProtocolError(ErrorCode.INTERNAL_ERROR, 'internal error in the runner');
 }
 
 /** `wsgi.errors`: text written by the app goes to the log, tagged with the request. */

@@ -4,6 +4,8 @@ import type { Application, AppResult, Chunk, Environ, Header, StartResponse, Wri
 export interface ResponseSink {
   /** True once the proxy cancelled the stream or the connection was lost. */
   readonly cancelled: boolean;
+  /** Settles when `cancelled` becomes true. */
+  readonly whenCancelled: Promise<void>;
   sendHead(status: number, reason: string, headers: Header[], end: boolean): void;
   /** Resolves when the chunk fits the peer's credit; undefined when it was sent at once. */
   write(chunk: Uint8Array): Promise<void> | undefined;
@@ -22,6 +24,7 @@ export class ContractError extends Error {
 }
 
 const encoder = new TextEncoder();
+const CANCELLED: unique symbol = Symbol('cancelled');
 const SERVER_ERROR_BODY = encoder.encode('Internal Server Error\n');
 
 interface Head {
@@ -87,21 +90,67 @@ class AppCall {
 
   async iterate(result: AppResult): Promise<void> {
     const iterator = iteratorOf(result);
-    let done = false;
+    // for-of semantics: an iterator left before its end (not one that ended or threw) is told
+    // so with return(), once.
+    let leftEarly = true;
     try {
-      while (!this.sink.cancelled) {
-        const step = await iterator.next();
+      for (;;) {
+        const step = await this.nextStep(iterator);
+        if (step === CANCELLED) break;
         if (step.done) {
-          done = true;
+          leftEarly = false;
           break;
         }
         await this.send(toBytes(step.value));
       }
+    } catch (err) {
+      if (this.nextThrew) leftEarly = false;
+      throw err;
     } finally {
-      // for-of semantics: an iterator left before its end is told so, once.
-      if (!done && typeof iterator.return === 'function') await iterator.return();
+      if (leftEarly) this.leave(iterator);
     }
     if (!this.sink.cancelled) this.finish();
+  }
+
+  private nextThrew = false;
+
+  /**
+   * The iterator's next step, or CANCELLED as soon as the stream is cancelled: an app that
+   * waits (long polling, server-sent events) is left at once, not at its next chunk.
+   */
+  private async nextStep(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): Promise<IteratorResult<Chunk> | typeof CANCELLED> {
+    if (this.sink.cancelled) return CANCELLED;
+    let next: IteratorResult<Chunk> | Promise<IteratorResult<Chunk>>;
+    try {
+      next = iterator.next();
+    } catch (err) {
+      this.nextThrew = true;
+      throw err;
+    }
+    if (!(next instanceof Promise)) return next;
+    const settled = next.catch((err: unknown) => {
+      this.nextThrew = true;
+      throw err;
+    });
+    const cancelled = this.sink.whenCancelled.then((): typeof CANCELLED => CANCELLED);
+    return Promise.race([settled, cancelled]);
+  }
+
+  /**
+   * Calls return(). An async generator still busy in its pending next() only runs return()
+   * after it, so that one is not awaited (its failure is logged): close() must not wait for an
+   * app that may never wake up.
+   */
+  private leave(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): void {
+    if (typeof iterator.return !== 'function') return;
+    let returned: unknown;
+    try {
+      returned = iterator.return();
+    } catch (err) {
+      this.log.error({ err, ...requestFields(this.environ) }, 'iterator return() failed');
+      return;
+    }
+    if (returned instanceof Promise) returned.catch((err: unknown) => this.log.error({ err, ...requestFields(this.environ) }, 'iterator return() failed'));
   }
 
   private async send(bytes: Uint8Array): Promise<void> {
@@ -132,7 +181,7 @@ class AppCall {
     this.ended = true;
     log.error({ err, ...requestFields(environ), headSent: this.headSent }, 'application error');
     if (this.headSent) {
-      this.sink.abort(err instanceof Error ? err.message : String(err));
+      this.sink.abort(errorMessage(err));
       return;
     }
     const headers: Header[] = [
@@ -194,6 +243,15 @@ function parseHead(status: unknown, headers: unknown): Head {
     out.push([name, value]);
   }
   return { status: Number(match[1]), reason: match[2] ?? '', headers: out };
+}
+
+/** A message for any thrown value, even one whose String() throws (Object.create(null)). */
+export function errorMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'an unprintable value was thrown';
+  }
 }
 
 function requestFields(environ: Environ): object {

@@ -29,7 +29,12 @@ export async function listenOn(server: Server, address: Address, mode?: number):
   } finally {
     process.umask(previous);
   }
-  if (mode !== undefined) chmodSync(path, mode);
+  if (mode === undefined) return;
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    throw new ListenError(`cannot set mode ${mode.toString(8)} on ${path} (${(err as NodeJS.ErrnoException).code})`);
+  }
 }
 
 function isSocketFile(path: string): boolean {
@@ -43,14 +48,24 @@ function isSocketFile(path: string): boolean {
   return true;
 }
 
+/** How long the liveness probe of an existing socket may take before we call it live. */
+const PROBE_TIMEOUT_MS = 1000;
+
+/**
+ * Is a process accepting on `path`? Only "refused" (nobody listens) and "gone" count as dead:
+ * a busy live runner may answer EAGAIN or be slow, and its socket must never be taken.
+ */
 function acceptsConnections(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = connect({ path });
-    probe.once('connect', () => {
+    const done = (live: boolean) => {
+      clearTimeout(timer);
       probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(true), PROBE_TIMEOUT_MS);
+    probe.once('connect', () => done(true));
+    probe.once('error', (err: NodeJS.ErrnoException) => done(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
   });
 }
 
@@ -58,7 +73,8 @@ function bind(server: Server, options: { host: string; port: number } | { path: 
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(err.code === 'EADDRINUSE' ? new ListenError(`${describe(options)} is already in use`) : err);
+      const why = err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${err.code ?? err.message})`;
+      reject(new ListenError(`${describe(options)} ${why}`));
     };
     const onListening = () => {
       server.off('error', onError);

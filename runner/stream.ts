@@ -21,8 +21,9 @@ export interface StreamHost {
 }
 
 /**
- * Bytes an app may queue beyond the proxy's credit with un-awaited write() calls. Awaiting
- * write() (or yielding from an iterator, which the runner awaits) never comes near it.
+ * Bytes an app may queue beyond the proxy's credit with un-awaited write() calls. A chunk
+ * written when nothing is queued is always taken whole, whatever its size (an awaited write or
+ * a yielded chunk finds the queue empty), so the bound only stops apps that ignore backpressure.
  */
 const MAX_QUEUED = 1024 * 1024;
 
@@ -39,6 +40,9 @@ export class RunnerStream implements ResponseSink {
   private responseEnded = false;
   private closed = false;
   cancelled = false;
+  /** Settles when the stream is cancelled, so an app awaited between chunks can be left at once. */
+  readonly whenCancelled: Promise<void>;
+  private onCancelled!: () => void;
 
   constructor(
     readonly id: number,
@@ -51,6 +55,7 @@ export class RunnerStream implements ResponseSink {
     this.receiveWindow = new ReceiveWindow(receiveCredit, receiveCredit >>> 1);
     this.requestEnded = requestEnded;
     this.input = new RequestInput((n) => this.consumed(n));
+    this.whenCancelled = new Promise((resolve) => (this.onCancelled = resolve));
     if (requestEnded) this.input.finish();
   }
 
@@ -72,6 +77,7 @@ export class RunnerStream implements ResponseSink {
   onCancel(): void {
     if (this.closed) return;
     this.cancelled = true;
+    this.onCancelled();
     this.input.destroy();
     this.release();
     this.close();
@@ -93,9 +99,10 @@ export class RunnerStream implements ResponseSink {
 
   write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.cancelled) return undefined;
-    if (this.queued === 0) chunk = this.sendNow(chunk);
+    const idle = this.queued === 0;
+    if (idle) chunk = this.sendNow(chunk);
     if (chunk.length === 0) return undefined;
-    if (this.queued + chunk.length > MAX_QUEUED) {
+    if (!idle && this.queued + chunk.length > MAX_QUEUED) {
       throw new Error(`response write buffer over ${MAX_QUEUED} bytes: await write() to respect backpressure`);
     }
     this.queue.push(chunk);

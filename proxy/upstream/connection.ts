@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { Logger } from 'pino';
 import {
   DEFAULTS,
   ErrorCode,
@@ -43,6 +44,16 @@ export class UpstreamConnectionError extends Error {
 }
 
 const SOFTWARE = 'tsgi-proxy/0.1.0';
+/** How long a closing connection may take to flush its last frames. */
+const CLOSE_GRACE_MS = 1000;
+
+function describe(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'unprintable value';
+  }
+}
 
 /**
  * The proxy's end of one runner connection: opens streams, multiplexes frames, enforces the
@@ -61,10 +72,13 @@ export class UpstreamConnection {
   private rejectReady!: (err: Error) => void;
   /** Called once when the connection can take no more streams (GOAWAY) or is gone. */
   onRetire: (() => void) | null = null;
+  /** Called when the last open stream closes. */
+  onIdle: (() => void) | null = null;
 
   private constructor(
     private readonly socket: Socket,
     private readonly limits: ConnectionLimits,
+    private readonly log: Logger,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -79,9 +93,9 @@ export class UpstreamConnection {
   }
 
   /** Connects and completes the handshake within `timeoutMs`. */
-  static async open(address: Address, limits: ConnectionLimits, timeoutMs: number): Promise<UpstreamConnection> {
+  static async open(address: Address, limits: ConnectionLimits, timeoutMs: number, log: Logger): Promise<UpstreamConnection> {
     const socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
-    const connection = new UpstreamConnection(socket, limits);
+    const connection = new UpstreamConnection(socket, limits, log);
     socket.once('connect', () => connection.sendHello());
     const timer = setTimeout(() => connection.lost(new UpstreamConnectionError(`connect/handshake timed out after ${timeoutMs} ms`, 'TIMEOUT')), timeoutMs);
     try {
@@ -162,7 +176,9 @@ export class UpstreamConnection {
 
   streamClosed(stream: UpstreamStream): void {
     this.streams.delete(stream.id);
-    if (this.goaway && this.streams.size === 0) this.socket.end();
+    if (this.streams.size > 0) return;
+    if (this.goaway) this.socket.end();
+    else this.onIdle?.();
   }
 
   // ---- receiving ----
@@ -209,9 +225,9 @@ export class UpstreamConnection {
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
       case FrameType.CANCEL: {
-        const stream = this.stream(frame);
+        // CANCEL may name any stream, even one never opened (SPEC §4): it only ever ends things.
         const { code, reason } = decodeCancel(frame.payload, frame.stream);
-        return stream?.onCancel(code, reason);
+        return this.streams.get(frame.stream)?.onCancel(code, reason);
       }
       case FrameType.GOAWAY:
         return this.onGoAway(frame);
@@ -263,8 +279,11 @@ export class UpstreamConnection {
     return stream;
   }
 
-  private fail(err: unknown): void {
-    if (!(err instanceof ProtocolError)) throw err;
+  private fail(caught: unknown): void {
+    // Anything but a ProtocolError is a bug on our side (a relay callback threw): the connection
+    // is closed with INTERNAL_ERROR and its requests fail, but the proxy process lives on.
+    const err = caught instanceof ProtocolError ? caught : new ProtocolError(ErrorCode.INTERNAL_ERROR, `internal error: ${describe(caught)}`);
+    if (err !== caught) this.log.error({ err: caught }, 'internal error while handling a runner frame');
     if (err.stream !== 0) {
       const stream = this.streams.get(err.stream);
       if (stream) stream.protocolFailure(err);
@@ -280,11 +299,18 @@ export class UpstreamConnection {
     if (this.closed) return;
     this.closed = true;
     this.rejectReady(err);
+    // After a GOAWAY (a runner draining, or our retire) the close is expected.
+    if (this.peer) this.log[this.goaway ? 'debug' : 'warn']({ runnerPid: this.peer.pid, streams: this.streams.size, reason: err.message }, 'connection to runner lost');
     this.onRetire?.();
     for (const stream of [...this.streams.values()]) stream.onConnectionLost(err);
     this.streams.clear();
-    // Let a GOAWAY we just wrote reach the runner before the socket goes.
+    if (!this.peer) {
+      this.socket.destroy(); // never handshaken: nothing worth flushing
+      return;
+    }
+    // Let a GOAWAY we just wrote reach the runner, but never wait on a runner that stopped reading.
     this.socket.destroySoon();
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../../protocol/index.js';
-import { UpstreamConnection, type ConnectionLimits } from './connection.js';
+import { UpstreamConnection, UpstreamConnectionError, type ConnectionLimits } from './connection.js';
 
 export interface UpstreamServerOptions {
   address: Address;
@@ -11,6 +11,13 @@ export interface UpstreamServerOptions {
 }
 
 const BACKOFF_MIN_MS = 50;
+/** Connections per runner address; each carries up to the runner's max streams. */
+const MAX_CONNECTIONS = 16;
+
+/** Every connection to the server is at its stream limit: the proxy answers 503. */
+export class UpstreamBusyError extends Error {
+  override readonly name = 'UpstreamBusyError';
+}
 const BACKOFF_MAX_MS = 2000;
 
 /**
@@ -26,6 +33,8 @@ export class UpstreamServer {
   private backoffMs = BACKOFF_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** False from the first failure until a connection succeeds again. */
+  private healthy = true;
 
   constructor(private readonly options: UpstreamServerOptions) {
     this.name = formatAddress(options.address);
@@ -38,12 +47,18 @@ export class UpstreamServer {
     return total;
   }
 
-  /** A connection ready for one more stream; rejects when the runner cannot be reached. */
+  /**
+   * A connection ready for one more stream; rejects when the runner cannot be reached
+   * (UpstreamConnectionError) or every allowed connection is full (UpstreamBusyError).
+   */
   async acquire(timeoutMs: number): Promise<UpstreamConnection> {
     for (;;) {
       const best = this.leastBusy();
       if (best) return best;
-      if (this.closed) throw new Error(`upstream ${this.name} is closed`);
+      if (this.closed) throw new UpstreamConnectionError(`upstream ${this.name} is closed`, 'CLOSED');
+      if (!this.connecting && this.connections.length >= MAX_CONNECTIONS) {
+        throw new UpstreamBusyError(`all ${MAX_CONNECTIONS} connections to ${this.name} are at the runner's max streams`);
+      }
       this.connecting ??= this.connect(timeoutMs);
       await this.connecting;
     }
@@ -64,8 +79,9 @@ export class UpstreamServer {
   }
 
   destroy(): void {
+    const open = [...this.connections]; // close() retires them, which forgets them
     this.close();
-    for (const connection of [...this.connections]) connection.destroy();
+    for (const connection of open) connection.destroy();
   }
 
   private leastBusy(): UpstreamConnection | null {
@@ -78,9 +94,10 @@ export class UpstreamServer {
 
   private async connect(timeoutMs: number): Promise<UpstreamConnection> {
     try {
-      const connection = await UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs);
+      const connection = await UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs, this.options.log.child({ upstream: this.name }));
       this.adopt(connection);
       this.backoffMs = BACKOFF_MIN_MS;
+      this.healthy = true;
       return connection;
     } catch (err) {
       this.scheduleReconnect(err as Error);
@@ -94,6 +111,10 @@ export class UpstreamServer {
     const { hello } = connection;
     this.options.log.info({ upstream: this.name, runnerPid: hello.pid, worker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);
+    // Connections opened under load close again once idle, down to `keepalive`.
+    connection.onIdle = () => {
+      if (this.connections.length > this.options.keepalive) connection.retire();
+    };
     this.connections.push(connection);
     if (this.closed) connection.retire();
   }
@@ -105,12 +126,18 @@ export class UpstreamServer {
     if (this.connections.length === 0) this.scheduleReconnect(null);
   }
 
+  /** Warn once per outage: on the first failure after the runner was reachable. */
+  private reportFailure(err: Error, retryInMs: number): void {
+    const level = this.healthy ? 'warn' : 'debug';
+    this.healthy = false;
+    this.options.log[level]({ upstream: this.name, err: err.message, retryInMs }, 'runner unreachable');
+  }
+
   private scheduleReconnect(err: Error | null): void {
     if (this.closed || this.reconnectTimer) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
-    // Once per outage at warn level; the retries themselves only at debug.
-    if (err) this.options.log[delay === BACKOFF_MIN_MS ? 'warn' : 'debug']({ upstream: this.name, err: err.message, retryInMs: delay }, 'runner unreachable');
+    if (err) this.reportFailure(err, delay);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.warm();

@@ -70,6 +70,17 @@ behaviours.set('/app-error-after-head', (s, id) => {
 behaviours.set('/data-before-head', (s, id) => {
   s.write(on(data('oops', true), id));
 });
+let refusals = 0;
+behaviours.set('/refuse-once', (s, id) => {
+  if (refusals++ === 0) {
+    s.write(encodeFrame(FrameType.CANCEL, 0, id, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: 'draining' })));
+    return;
+  }
+  behaviours.get('/ok')!(s, id);
+});
+behaviours.set('/refuse-always', (s, id) => {
+  s.write(encodeFrame(FrameType.CANCEL, 0, id, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: 'draining' })));
+});
 behaviours.set('/garbage', (s) => {
   s.write(Buffer.from('HTTP/1.1 200 OK\r\n\r\nnot a frame at all'));
 });
@@ -159,6 +170,15 @@ for (const [path, why] of [
     t.equal(outcome, 'aborted');
   });
 }
+
+t.test('a refused stream (never started) is retried once', async (t) => {
+  const reply = await fetchBuffer(`${proxy.url}/refuse-once`);
+  t.equal(reply.status, 200);
+  t.equal(reply.body.toString(), 'fine');
+  const again = await fetchBuffer(`${proxy.url}/refuse-always`);
+  t.equal(again.status, 502, 'refused twice: 502');
+  await proxy.proc.waitForLog((l) => l.msg === 'request failed' && l.code === 'TSGI_UPSTREAM_REFUSED');
+});
 
 t.test('DATA before RESPONSE: 502', async (t) => {
   const reply = await fetchBuffer(`${proxy.url}/data-before-head`);

@@ -58,6 +58,22 @@ t.test('runner SIGTERM: in-flight requests finish, the socket is removed', async
   t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 502, 'stopped runner: 502');
 });
 
+t.test('runner: a second signal cancels what is left and exits 5', async (t) => {
+  const dir = tempDir(t);
+  const socket = join(dir, 'app.sock');
+  const runner = await startRunner(t, { app: APP, socket });
+  const proxy = await startProxy(t, dir, simpleConfig(socket));
+  const inflight = fetchBuffer(`${proxy.url}/slow?ms=20000`);
+  await sleep(200);
+  runner.proc.child.kill('SIGTERM');
+  await runner.proc.waitForLog((l) => l.msg === 'draining');
+  runner.proc.child.kill('SIGTERM');
+  t.equal(await runner.proc.exited, 5);
+  t.ok(runner.proc.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('app close()')), 'the app was closed');
+  t.equal((await inflight).status, 502);
+  t.notOk(existsSync(socket), 'socket removed');
+});
+
 t.test('a live runner socket is never stolen; a file in the way is never deleted', async (t) => {
   const dir = tempDir(t);
   const socket = join(dir, 'app.sock');

@@ -95,6 +95,62 @@ t.test('an app that answers without reading a large body', async (t) => {
   t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
 });
 
+t.test('one chunk far larger than the window goes out whole', async (t) => {
+  const reply = await fetchBuffer(`${proxy.url}/one-big-chunk?bytes=${5 * MiB}`);
+  t.equal(reply.status, 200);
+  t.equal(reply.body.length, 5 * MiB);
+  t.ok(reply.body.every((b) => b === 0x61));
+});
+
+t.test('a client that stops reading for longer than tsgi_read_timeout still gets everything', async (t) => {
+  // The runner is held back by flow control meanwhile; that silence is not its fault.
+  const bytes = 32 * MiB;
+  const res = await send(`${proxy.url}/big?bytes=${bytes}`);
+  const { sha256, bytes: received } = await hashBody(res, { stallMs: 3000 });
+  t.equal(received, bytes);
+  t.equal(sha256, patternHash(bytes));
+});
+
+t.test('a client leaving an app that waits between chunks: close() runs at once', async (t) => {
+  const res = await send(`${proxy.url}/silent`);
+  await new Promise((resolve) => res.once('data', resolve));
+  const left = Date.now();
+  res.destroy();
+  await runner.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('app close()') && (l.time as number) >= left, 3000);
+  t.ok(Date.now() - left < 2000, `close() within ${Date.now() - left} ms`);
+});
+
+t.test('an odd thrown value after the head aborts the response and the runner lives on', async (t) => {
+  // Cut before or after the head reached the client, depending on timing; never complete.
+  const res = await send(`${proxy.url}/throw-odd`).catch(() => null);
+  const outcome = !res ? 'aborted' : await new Promise<string>((resolve) => {
+    res.on('data', () => undefined);
+    res.on('end', () => resolve('complete'));
+    res.on('error', () => resolve('aborted'));
+    res.on('aborted', () => resolve('aborted'));
+  });
+  t.equal(outcome, 'aborted');
+  t.ok(runner.proc.running, 'runner still running');
+  t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
+});
+
+t.test('methods fastify does not know and paths its router refuses still go through our rules', async (t) => {
+  const propfind = await fetchBuffer(`${proxy.url}/environ`, { method: 'PROPFIND' });
+  t.equal(propfind.status, 200);
+  t.equal(JSON.parse(propfind.body.toString()).REQUEST_METHOD, 'PROPFIND');
+  const bad = await fetchBuffer(`${proxy.url}/%zz`);
+  t.equal(bad.status, 400);
+  t.equal(bad.body.toString(), '400 Bad Request\n');
+  await proxy.proc.waitForLog((l) => l.msg === 'access' && l.uri === '/%zz' && l.status === 400);
+});
+
+t.test('more headers than the environ may carry: 431', async (t) => {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < 600; i++) headers[`X-H${i}`] = '1';
+  const reply = await fetchBuffer(`${proxy.url}/hello`, { headers });
+  t.equal(reply.status, 431);
+});
+
 t.test('200 concurrent requests', async (t) => {
   const replies = await Promise.all(
     Array.from({ length: 200 }, (_, i) =>

@@ -17,6 +17,8 @@ class FakeSink implements ResponseSink {
   readonly calls: Call[] = [];
   cancelled = false;
   credit = true;
+  private onCancelled!: () => void;
+  readonly whenCancelled = new Promise<void>((resolve) => (this.onCancelled = resolve));
   /** Calls made after cancel(): the contract should make none. */
   late = 0;
   private readonly pending: Array<() => void> = [];
@@ -52,6 +54,7 @@ class FakeSink implements ResponseSink {
   /** The proxy cancelled: like RunnerStream, release every waiter. */
   cancel(): void {
     this.cancelled = true;
+    this.onCancelled();
     for (const resolve of this.pending.splice(0)) resolve();
   }
 

@@ -1,0 +1,16 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { errorBody, type HttpErrorKind } from './errors.js';
+
+/**
+ * An answer the proxy gives itself before any upstream is involved (400, 404, 503...), with
+ * its two log lines: the reason (warn for a client's mistake, error for ours) and the access line.
+ */
+export function answer(log: Logger, res: ServerResponse, reqId: string, kind: HttpErrorKind, reason: string, started: number): void {
+  log[kind.status < 500 ? 'warn' : 'error']({ reqId, code: kind.code, status: kind.status, reason }, 'request failed');
+  const body = errorBody(kind);
+  res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+  const ms = Math.round((performance.now() - started) * 1000) / 1000;
+  log.info({ reqId, method: res.req.method, uri: res.req.url, status: kind.status, bytes: 0, ms, upstream: '-', code: kind.code }, 'access');
+}
