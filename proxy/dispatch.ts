@@ -8,6 +8,7 @@ import { Exchange } from './exchange.js';
 import { requestId } from './request-id.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
+import { DEFAULT_RETRY } from './upstream/retry.js';
 import { parseTarget } from './uri.js';
 import { expand, type VariableSource } from './variables.js';
 
@@ -32,7 +33,7 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
   const contentLength = declaredLength(req);
   const name = serverName(server, req);
   const port = req.socket.localPort ?? hostPort(req.headers.host);
-  const params = expandParams(location, {
+  const source: VariableSource = {
     method: req.method ?? 'GET',
     target: req.url ?? '/',
     path: target.path,
@@ -44,7 +45,8 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     serverPort: port,
     scheme: 'http',
     requestId: id,
-  });
+  };
+  const params = expandParams(location, source);
   let environ;
   try {
     environ = buildEnviron({
@@ -66,7 +68,20 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     throw err;
   }
   const group = groupFor(options, location);
-  const exchange = new Exchange({ req, res, environ, location, group, requestId: id, log: options.log, contentLength });
+  const hashKey = group.method.kind === 'hash' ? expand(group.method.key, source) : '';
+  const exchange = new Exchange({
+    req,
+    res,
+    environ,
+    location,
+    group,
+    requestId: id,
+    log: options.log,
+    contentLength,
+    retry: DEFAULT_RETRY,
+    remoteAddress: source.remoteAddress,
+    hashKey,
+  });
   exchange.start().catch((err: unknown) => {
     options.log.error({ err, reqId: id }, 'internal error while relaying');
     if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);

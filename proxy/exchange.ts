@@ -6,7 +6,8 @@ import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
 import { responseHeaders, validStatus } from './headers.js';
 import { UpstreamConnectionError } from './upstream/connection.js';
-import type { UpstreamGroup } from './upstream/group.js';
+import type { Choice, UpstreamGroup } from './upstream/group.js';
+import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
 import { UpstreamBusyError } from './upstream/server.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
 
@@ -20,11 +21,24 @@ export interface ExchangeRequest {
   log: Logger;
   /** Declared request body length, null for chunked, 0 for none. */
   contentLength: number | null;
+  /** tsgi_next_upstream and its limits. */
+  retry: RetryPolicy;
+  /** For ip_hash and hash KEY. */
+  remoteAddress: string;
+  hashKey: string;
+}
+
+/** Why a try failed, and what the client gets if it is the last one. */
+interface Failure {
+  kind: HttpErrorKind;
+  reason: string;
 }
 
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
+/** Tries a request may spend on refused streams (a runner draining or full) before 502. */
+const MAX_REFUSALS = 2;
 /** nginx's client_body_timeout and send_timeout defaults (directives for them come later). */
 const CLIENT_TIMEOUT_MS = 60_000;
 
@@ -36,10 +50,12 @@ const CLIENT_TIMEOUT_MS = 60_000;
  */
 export class Exchange implements StreamEvents {
   private stream: UpstreamStream | null = null;
+  private choice: Choice | null = null;
+  private readonly tried = new Set<Choice['peer']>();
+  private tries = 0;
   private upstream = '-';
   private headSent = false;
   private finished = false;
-  private retried = false;
   private pumping = false;
   private status = 0;
   private bytesSent = 0;
@@ -70,28 +86,88 @@ export class Exchange implements StreamEvents {
     await this.send();
   }
 
-  /** Picks a server, opens the stream, starts the body. Runs again for a refused stream. */
+  /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
-    const server = this.x.group.pick();
-    this.upstream = server.name;
+    const { group } = this.x;
+    const choice = group.pick({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    if (!choice) {
+      const why = this.tries === 0 ? `no live upstreams in "${group.name}"` : 'no upstream left to try';
+      return this.reject(this.lastFailure?.kind ?? HttpError.UPSTREAM_UNREACHABLE, this.lastFailure?.reason ?? why);
+    }
+    this.choice = choice;
+    this.tries++;
+    this.upstream = choice.server.name;
     let connection;
     try {
-      connection = await server.acquire(this.x.location.connectTimeoutMs);
+      connection = await choice.server.acquire(this.x.location.connectTimeoutMs);
     } catch (err) {
-      const kind = err instanceof UpstreamBusyError ? HttpError.OVERLOADED : HttpError.UPSTREAM_UNREACHABLE;
-      return this.reject(kind, (err as Error).message);
+      if (err instanceof UpstreamBusyError) return this.failTry('refused', { kind: HttpError.OVERLOADED, reason: err.message }, false);
+      return this.failTry('error', { kind: HttpError.UPSTREAM_UNREACHABLE, reason: (err as Error).message }, false);
     }
-    if (this.finished) return; // the client left while we connected
+    if (this.finished) return this.endTry(false); // the client left while we connected
     const hasBody = this.x.contentLength !== 0;
     try {
       this.stream = connection.request(this.x.environ, hasBody, this);
     } catch (err) {
-      if (err instanceof ProtocolError && err.code === ErrorCode.LIMIT_EXCEEDED) return this.reject(HttpError.HEADERS_TOO_LARGE, err.message);
+      if (err instanceof ProtocolError && err.code === ErrorCode.LIMIT_EXCEEDED) {
+        this.endTry(false);
+        return this.reject(HttpError.HEADERS_TOO_LARGE, err.message);
+      }
       throw err;
     }
     if (!hasBody) this.deadline.arm('read');
     else if (this.x.req.complete) this.stream.endBody(); // a retry after the whole (empty) body was read
     else this.pumpBody();
+  }
+
+  private lastFailure: Failure | null = null;
+
+  /**
+   * A try failed: account for it on its server, then go to the next server when
+   * tsgi_next_upstream allows, else answer (or abort, once the head is out).
+   */
+  private failTry(failure: TryFailure, outcome: Failure, mayHaveRun = true): void {
+    this.stream = null;
+    const choice = this.choice;
+    this.endTry(countsAsFailure(this.x.retry, failure));
+    // A refusal ("draining", "full") says nothing against the server: the same one may be
+    // picked again (a reloaded runner answers on a new connection), a bounded number of times.
+    if (failure === 'refused' && choice && ++this.refusals <= MAX_REFUSALS) this.tried.delete(choice.peer);
+    else if (failure === 'refused') return this.giveUp(outcome);
+    this.lastFailure = outcome;
+    const retry =
+      !this.headSent &&
+      !this.finished &&
+      this.x.group.hasUntried(this.tried) &&
+      mayRetry(this.x.retry, failure, {
+        method: this.x.req.method ?? 'GET',
+        tries: this.tries,
+        startedAt: this.started,
+        now: performance.now(),
+        mayHaveRun: mayHaveRun && failure !== 'refused',
+        bodyReplayable: this.bodyReceived === 0,
+      });
+    if (retry) {
+      this.x.log.warn({ reqId: this.x.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
+      this.deadline.clear();
+      this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err)));
+      return;
+    }
+    this.giveUp(outcome);
+  }
+
+  private giveUp(outcome: Failure): void {
+    if (this.headSent) return this.abort(outcome.kind.code, outcome.reason);
+    this.reject(outcome.kind, outcome.reason);
+  }
+
+  private refusals = 0;
+
+  /** The current try is over; `failed` counts it against its server. */
+  private endTry(failed: boolean): void {
+    const choice = this.choice;
+    this.choice = null;
+    if (choice) this.x.group.done(choice, failed);
   }
 
   // ---- request body: client → runner ----
@@ -144,8 +220,9 @@ export class Exchange implements StreamEvents {
     if (!validStatus(head.status) || head.status < 200 || !REASON.test(head.reason) || !checked.ok) {
       const why = !checked.ok ? checked.reason : `invalid status line ${head.status} ${JSON.stringify(head.reason)}`;
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, why);
-      return this.reject(HttpError.INVALID_RESPONSE, `invalid response head from runner: ${why}`);
+      return this.failTry('invalid_header', { kind: HttpError.INVALID_RESPONSE, reason: `invalid response head from runner: ${why}` });
     }
+    if (this.retryStatus(head.status)) return;
     this.expectedLength = checked.contentLength;
     const { res } = this.x;
     this.status = head.status;
@@ -187,6 +264,31 @@ export class Exchange implements StreamEvents {
     });
   }
 
+  /**
+   * A status tsgi_next_upstream lists (http_502...) moves the request to the next server when
+   * a try is left; otherwise this response is the answer (as nginx: the last one is passed on).
+   */
+  private retryStatus(status: number): boolean {
+    const failure = statusCondition(status);
+    if (!failure || !this.x.retry.conditions.has(failure as never)) return false;
+    const state = {
+      method: this.x.req.method ?? 'GET',
+      tries: this.tries,
+      startedAt: this.started,
+      now: performance.now(),
+      mayHaveRun: true,
+      bodyReplayable: this.bodyReceived === 0,
+    };
+    // Counted against the server even when it is the answer we pass on.
+    this.statusFailure = countsAsFailure(this.x.retry, failure);
+    if (!mayRetry(this.x.retry, failure, state) || !this.x.group.hasUntried(this.tried)) return false;
+    this.stream?.cancel(ErrorCode.CANCEL, `status ${status}: trying the next upstream server`);
+    this.failTry(failure, { kind: HttpError.UPSTREAM_UNREACHABLE, reason: `status ${status}` });
+    return true;
+  }
+
+  private statusFailure = false;
+
   /** tsgi_read_timeout restarts on every frame from the runner, unless the client is the one we wait for. */
   private armRead(): void {
     if (!this.waitingForDrain) this.deadline.arm('read');
@@ -204,36 +306,19 @@ export class Exchange implements StreamEvents {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.deadline.clear();
+    this.endTry(this.statusFailure);
     if (last && last.length > 0) this.x.res.end(last);
     else this.x.res.end();
   }
 
   onFailure(failure: StreamFailure): void {
-    this.stream = null;
-    if (this.retryable(failure)) {
-      this.retried = true;
-      this.x.log.info({ reqId: this.x.requestId, upstream: this.upstream }, 'stream refused by the runner; retrying once');
-      this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err)));
-      return;
-    }
     const { kind, reason } = classify(failure);
-    if (this.headSent) return this.abort(kind.code, reason);
-    this.reject(kind, reason);
-  }
-
-  /**
-   * A refused stream was never started by the runner (SPEC §4), so it is retried once — when
-   * nothing of it has reached the client and no body byte was consumed that could not be resent.
-   */
-  private retryable(failure: StreamFailure): boolean {
-    return (
-      failure.kind === 'cancel' &&
-      failure.code === ErrorCode.REFUSED_STREAM &&
-      !this.retried &&
-      !this.headSent &&
-      !this.finished &&
-      this.bodyReceived === 0
-    );
+    if (kind === HttpError.HEADERS_TOO_LARGE) {
+      this.stream = null;
+      this.endTry(false);
+      return this.headSent ? this.abort(kind.code, reason) : this.reject(kind, reason);
+    }
+    this.failTry(tryFailure(failure), { kind, reason });
   }
 
   // ---- endings ----
@@ -293,6 +378,7 @@ export class Exchange implements StreamEvents {
       this.failureCode ??= HttpError.CLIENT_CLOSED.code;
       this.stream?.cancel(ErrorCode.CANCEL, 'client closed the connection');
     }
+    this.endTry(false);
     this.accessLog(complete);
   }
 
@@ -336,13 +422,20 @@ export class Exchange implements StreamEvents {
       return this.reject(HttpError.CLIENT_TIMEOUT, `client sent no body bytes for ${ms} ms (${directive})`);
     }
     this.stream?.cancel(ErrorCode.TIMEOUT, directive);
-    this.stream = null;
     const what = kind === 'read' ? 'runner sent nothing' : 'runner accepted no body bytes';
-    this.reject(HttpError.UPSTREAM_TIMEOUT, `${what} for ${ms} ms (${directive})`);
+    this.failTry('timeout', { kind: HttpError.UPSTREAM_TIMEOUT, reason: `${what} for ${ms} ms (${directive})` });
   }
 }
 
-function classify(failure: StreamFailure): { kind: HttpErrorKind; reason: string } {
+/** The tsgi_next_upstream condition a stream failure falls under. */
+function tryFailure(failure: StreamFailure): TryFailure {
+  if (failure.kind !== 'cancel') return 'error';
+  if (failure.code === ErrorCode.REFUSED_STREAM) return 'refused';
+  if (failure.code === ErrorCode.TIMEOUT) return 'timeout';
+  return 'error';
+}
+
+function classify(failure: StreamFailure): Failure {
   switch (failure.kind) {
     case 'connection': {
       // A connection closed because the runner broke the protocol is a protocol failure.

@@ -54,11 +54,14 @@ export class ProxyRuntime {
 function buildGroups(config: ProxyConfig, log: Logger): Map<string, UpstreamGroup> {
   const groups = new Map<string, UpstreamGroup>();
   for (const [name, upstream] of config.upstreams) {
-    const servers = upstream.servers.map(
-      (server) => new UpstreamServer({ address: server.address, limits: LIMITS, keepalive: upstream.keepalive, log }),
-    );
-    groups.set(name, new UpstreamGroup(name, servers));
+    const members = upstream.servers.map((server) => ({
+      server: new UpstreamServer({ address: server.address, limits: LIMITS, keepalive: upstream.keepalive, log }),
+      peer: { ...PEER_DEFAULTS, name: server.text },
+    }));
+    groups.set(name, new UpstreamGroup(name, members, { kind: 'round_robin' }, log));
   }
   return groups;
 }
 
+/** nginx's defaults for a `server` in an upstream: weight=1 max_fails=1 fail_timeout=10s. */
+const PEER_DEFAULTS = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false };

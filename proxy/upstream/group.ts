@@ -1,32 +1,85 @@
+import type { Logger } from 'pino';
+import { Balancer, type BalanceMethod, type PickRequest } from './balancer.js';
+import type { Peer, PeerConfig } from './peers.js';
 import type { UpstreamServer } from './server.js';
 
+export interface GroupMember {
+  server: UpstreamServer;
+  peer: PeerConfig;
+}
+
+/** The server a request goes to, and the balancer's record of it. */
+export interface Choice {
+  server: UpstreamServer;
+  peer: Peer;
+}
+
 /**
- * An `upstream` block: the servers a location passes to, and the choice among them.
- * Round robin for now; the balancing methods of nginx come with the upstream issue.
+ * An `upstream` block: its servers (connections and all) and the balancer that chooses among
+ * them. Requests report back how each try went, which is what marks a server unavailable
+ * (max_fails within fail_timeout) and brings it back.
  */
 export class UpstreamGroup {
-  private next = 0;
+  private readonly balancer: Balancer;
+  private readonly serverOf = new Map<Peer, UpstreamServer>();
 
   constructor(
     readonly name: string,
-    readonly servers: readonly UpstreamServer[],
-  ) {}
+    members: readonly GroupMember[],
+    method: BalanceMethod,
+    private readonly log: Logger,
+  ) {
+    const primaries = members.filter((m) => !m.peer.backup);
+    const backups = members.filter((m) => m.peer.backup);
+    this.balancer = new Balancer(
+      primaries.map((m) => m.peer),
+      backups.map((m) => m.peer),
+      method,
+    );
+    primaries.forEach((m, i) => this.serverOf.set(this.balancer.primary.peers[i]!, m.server));
+    backups.forEach((m, i) => this.serverOf.set(this.balancer.backup!.peers[i]!, m.server));
+  }
 
-  pick(): UpstreamServer {
-    const server = this.servers[this.next % this.servers.length]!;
-    this.next = (this.next + 1) % this.servers.length;
-    return server;
+  get method(): BalanceMethod {
+    return this.balancer.method;
+  }
+
+  get servers(): UpstreamServer[] {
+    return [...this.serverOf.values()];
+  }
+
+  /** null: no server is available ("no live upstreams" in nginx's words). */
+  pick(request: PickRequest): Choice | null {
+    const peer = this.balancer.pick(request);
+    if (!peer) return null;
+    request.tried.add(peer);
+    peer.conns++;
+    return { server: this.serverOf.get(peer)!, peer };
+  }
+
+  /** Is there a server this request has not tried yet (for deciding to retry at all)? */
+  hasUntried(tried: ReadonlySet<Peer>): boolean {
+    return this.serverOf.size > tried.size;
+  }
+
+  /** The try on `choice` ended; `failed` when it counts against the server (nginx's rules). */
+  done(choice: Choice, failed: boolean): void {
+    choice.peer.conns--;
+    if (!failed) return this.balancer.success(choice.peer);
+    if (this.balancer.failure(choice.peer) === 'disabled') {
+      this.log.warn({ upstream: this.name, server: choice.peer.name, failTimeoutMs: choice.peer.failTimeoutMs }, 'upstream server temporarily disabled');
+    }
   }
 
   warm(): void {
-    for (const server of this.servers) server.warm();
+    for (const server of this.serverOf.values()) server.warm();
   }
 
   close(): void {
-    for (const server of this.servers) server.close();
+    for (const server of this.serverOf.values()) server.close();
   }
 
   destroy(): void {
-    for (const server of this.servers) server.destroy();
+    for (const server of this.serverOf.values()) server.destroy();
   }
 }

@@ -1,0 +1,42 @@
+// End to end: an upstream group of several runners — balancing, failover, recovery.
+import { join } from 'node:path';
+import t from 'tap';
+import { fetchBuffer } from '../helpers/http.js';
+import { FIXTURES, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+
+const APP = join(FIXTURES, 'app.js');
+
+async function pidOf(url: string): Promise<number> {
+  const reply = await fetchBuffer(`${url}/pid`);
+  return Number(reply.body.toString());
+}
+
+t.test('round robin over two runners; one dies and no request fails', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
+  const proxy = await startProxy(
+    t,
+    dir,
+    `upstream pool {
+       server unix:${a.socket};
+       server unix:${b.socket};
+     }
+     server { listen 127.0.0.1:0; location / { tsgi_pass pool; } }`,
+  );
+  const pids = [];
+  for (let i = 0; i < 6; i++) pids.push(await pidOf(proxy.url));
+  t.equal(new Set(pids).size, 2, 'both runners serve');
+  t.same(pids.slice(0, 4), [pids[0], pids[1], pids[0], pids[1]], 'alternating');
+
+  b.proc.child.kill('SIGKILL');
+  await b.proc.exited;
+  const statuses = [];
+  for (let i = 0; i < 20; i++) statuses.push((await fetchBuffer(`${proxy.url}/hello`)).status);
+  t.same(new Set(statuses), new Set([200]), 'every request answered by the live runner');
+  await proxy.proc.waitForLog((l) => l.msg === 'upstream server temporarily disabled');
+  const after = new Set<number>();
+  for (let i = 0; i < 6; i++) after.add(await pidOf(proxy.url));
+  t.equal(after.size, 1, 'only the live runner serves');
+  t.ok(pids.includes([...after][0]!), 'and it is one of the two');
+});
