@@ -119,6 +119,10 @@ export function checkHeader(type: number, stream: number, length: number, maxFra
       if (length !== 4) throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `CREDIT payload must be 4 bytes, got ${length}`);
       if (stream === 0) throw onStream(type, stream, 'must be on a stream');
       return;
+    case FrameType.ACCEPT:
+      if (stream === 0) throw onStream(type, stream, 'must be on a stream');
+      if (length !== 0) throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `ACCEPT payload must be empty, got ${length} bytes`);
+      return;
     case FrameType.REQUEST:
     case FrameType.RESPONSE:
     case FrameType.DATA:

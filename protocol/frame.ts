@@ -7,7 +7,8 @@
  * |        (u32, big-endian)      | (u8)  | (u8)  |       (u32, big-endian)       |
  * +-------+-------+-------+-------+-------+-------+-------+-------+-------+-------+
  * |  payload: `length` bytes — MessagePack for HELLO, REQUEST, RESPONSE, CANCEL,  |
- * |  GOAWAY; raw body bytes for DATA; u32 for CREDIT; 8 opaque bytes for PING     |
+ * |  GOAWAY; raw body bytes for DATA; u32 for CREDIT; 8 opaque bytes for PING;    |
+ * |  nothing for ACCEPT                                                           |
  * +-------------------------------------------------------------------------------+
  *
  * protocol/SPEC.md is the normative description; keep the two in step.
@@ -33,6 +34,11 @@ export enum FrameType {
   GOAWAY = 0x07,
   /** Stream 0. Liveness check, 8 opaque bytes echoed back with ACK. */
   PING = 0x08,
+  /**
+   * Runner → proxy, empty. The app is about to be called for this stream: from here on the
+   * request may have run. Before it, a lost stream is safe to retry whatever its method.
+   */
+  ACCEPT = 0x09,
 }
 
 /** Flag bits. Bits a frame type does not define are sent as 0 and ignored on receipt. */

@@ -29,6 +29,8 @@ export interface Hello {
   workers?: number;
   app?: string;
   software?: string;
+  /** Runner only: it sends ACCEPT before calling the app for each stream (SPEC.md §4). */
+  accepts?: boolean;
 }
 
 /** RESPONSE payload. Header values are latin-1 strings (one char per byte). */
@@ -69,6 +71,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (value.workers !== undefined) hello.workers = uint(value.workers, 'HELLO.workers', 0, 0xffff);
   if (typeof value.app === 'string') hello.app = value.app;
   if (typeof value.software === 'string') hello.software = value.software;
+  if (value.accepts === true) hello.accepts = true;
   return hello;
 }
 

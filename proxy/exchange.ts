@@ -106,6 +106,7 @@ export class Exchange implements StreamEvents {
     }
     if (this.finished) return this.endTry(false); // the client left while we connected
     const hasBody = this.x.contentLength !== 0;
+    this.acceptsStreams = connection.acceptsStreams;
     try {
       this.stream = connection.request(this.x.environ, hasBody, this);
     } catch (err) {
@@ -126,7 +127,9 @@ export class Exchange implements StreamEvents {
    * A try failed: account for it on its server, then go to the next server when
    * tsgi_next_upstream allows, else answer (or abort, once the head is out).
    */
-  private failTry(failure: TryFailure, outcome: Failure, mayHaveRun = true): void {
+  private failTry(failure: TryFailure, outcome: Failure, sent = true): void {
+    // Sent, and either accepted or from a runner that never says: it may have run in the app.
+    const mayHaveRun = sent && (!this.acceptsStreams || this.stream?.accepted !== false);
     this.stream = null;
     const choice = this.choice;
     this.endTry(countsAsFailure(this.x.retry, failure));
@@ -162,6 +165,7 @@ export class Exchange implements StreamEvents {
   }
 
   private refusals = 0;
+  private acceptsStreams = false;
 
   /** The current try is over; `failed` counts it against its server. */
   private endTry(failed: boolean): void {

@@ -123,6 +123,11 @@ export class UpstreamConnection {
     return this.available && this.streams.size < (this.peer!.maxStreams ?? DEFAULTS.maxStreams);
   }
 
+  /** The runner marks each stream it starts with ACCEPT; without it, any sent request may have run. */
+  get acceptsStreams(): boolean {
+    return this.peer?.accepts === true;
+  }
+
   /** Largest environ (encoded) the runner accepts in one REQUEST. */
   get maxEnvironSize(): number {
     return this.peer!.maxFrameSize;
@@ -229,6 +234,8 @@ export class UpstreamConnection {
         const { code, reason } = decodeCancel(frame.payload, frame.stream);
         return this.streams.get(frame.stream)?.onCancel(code, reason);
       }
+      case FrameType.ACCEPT:
+        return this.stream(frame)?.onAccept();
       case FrameType.GOAWAY:
         return this.onGoAway(frame);
       case FrameType.PING:

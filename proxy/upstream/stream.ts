@@ -47,6 +47,8 @@ export class UpstreamStream {
   private blocked = false;
   private requestEnded: boolean;
   private headReceived = false;
+  /** The runner sent ACCEPT: the app may have run this request. */
+  accepted = false;
   private responseEnded = false;
   private closed = false;
 
@@ -108,6 +110,11 @@ export class UpstreamStream {
   }
 
   // ---- frames from the runner ----
+
+  onAccept(): void {
+    if (this.accepted || this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `ACCEPT out of order on stream ${this.id}`);
+    this.accepted = true;
+  }
 
   onResponse(head: ResponseHead, end: boolean): void {
     if (this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `second RESPONSE on stream ${this.id}`);

@@ -81,6 +81,17 @@ behaviours.set('/refuse-once', (s, id) => {
 behaviours.set('/refuse-always', (s, id) => {
   s.write(encodeFrame(FrameType.CANCEL, 0, id, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: 'draining' })));
 });
+// The connection dies with the request: before or after the runner said it started the app.
+const drops = new Map<string, number>();
+for (const [path, accept] of [['/drop-before-accept', false], ['/drop-after-accept', true]] as const) {
+  behaviours.set(path, (s, id) => {
+    const seen = drops.get(path) ?? 0;
+    drops.set(path, seen + 1);
+    if (seen > 0) return behaviours.get('/ok')!(s, id);
+    if (accept) s.write(encodeFrame(FrameType.ACCEPT, 0, id, new Uint8Array(0)));
+    setTimeout(() => s.destroy(), 10);
+  });
+}
 behaviours.set('/garbage', (s) => {
   s.write(Buffer.from('HTTP/1.1 200 OK\r\n\r\nnot a frame at all'));
 });
@@ -99,7 +110,7 @@ const server = createServer((conn) => {
     for (const frame of frames) {
       received.push(frame);
       if (frame.type === FrameType.HELLO) {
-        conn.write(encodeFrame(FrameType.HELLO, 0, 0, encodeHello({ version: PROTOCOL_VERSION, role: 'runner', maxFrameSize: 65536, initialWindow: 65536, maxStreams: 100, pid: process.pid, app: 'fake' })));
+        conn.write(encodeFrame(FrameType.HELLO, 0, 0, encodeHello({ version: PROTOCOL_VERSION, role: 'runner', maxFrameSize: 65536, initialWindow: 65536, maxStreams: 100, pid: process.pid, app: 'fake', accepts: true })));
       } else if (frame.type === FrameType.REQUEST) {
         const path = decodePath(frame.payload);
         streams.set(path, frame.stream);
@@ -178,6 +189,20 @@ t.test('a refused stream (never started) is retried, a bounded number of times',
   const again = await fetchBuffer(`${proxy.url}/refuse-always`);
   t.equal(again.status, 502, 'refused every time: 502 after the bounded retries');
   await proxy.proc.waitForLog((l) => l.msg === 'request failed' && l.code === 'TSGI_UPSTREAM_REFUSED');
+});
+
+t.test('ACCEPT decides whether a lost POST may go to another server', async (t) => {
+  // The same fake runner twice: a retry goes to the "other" server over a new connection.
+  const pair = await startProxy(
+    t,
+    dir,
+    `upstream pair { server unix:${socket}; server unix:${socket}; }
+     server { listen 127.0.0.1:0; location / { tsgi_pass pair; } }`,
+  );
+  const before = await fetchBuffer(`${pair.url}/drop-before-accept`, { method: 'POST', body: '' });
+  t.equal(before.status, 200, 'never started: retried although POST is not idempotent');
+  const after = await fetchBuffer(`${pair.url}/drop-after-accept`, { method: 'POST', body: '' });
+  t.equal(after.status, 502, 'may have run: not retried (no non_idempotent)');
 });
 
 t.test('DATA before RESPONSE: 502', async (t) => {

@@ -18,6 +18,7 @@ export const T = {
   CANCEL: 0x06,
   GOAWAY: 0x07,
   PING: 0x08,
+  ACCEPT: 0x09,
 } as const;
 
 export type TypeName = keyof typeof T;

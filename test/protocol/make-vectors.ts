@@ -205,6 +205,11 @@ const VALID: ValidCase[] = [
     frames: [{ type: 'PING', flags: ACK, stream: 0, raw: OPAQUE }],
   },
   {
+    name: 'accept',
+    description: 'ACCEPT on stream 3: the runner is about to call the app; no payload.',
+    frames: [{ type: 'ACCEPT', flags: 0, stream: 3 }],
+  },
+  {
     name: 'unknown-type',
     description: 'Frames of types this version does not define: decoded as they are, for the receiver to skip.',
     frames: [
@@ -372,6 +377,20 @@ const INVALID: InvalidCase[] = [
     maxFrameSize: 16384,
     error: 'FRAME_SIZE_ERROR' as const,
   })),
+  {
+    name: 'accept-on-stream-0',
+    description: 'ACCEPT on stream 0.',
+    bytes: frame(T.ACCEPT, 0, 0, Buffer.alloc(0)),
+    maxFrameSize: 16384,
+    error: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'accept-with-payload',
+    description: 'ACCEPT with a 1-byte payload on stream 1.',
+    bytes: frame(T.ACCEPT, 0, 1, Buffer.alloc(1)),
+    maxFrameSize: 16384,
+    error: 'FRAME_SIZE_ERROR',
+  },
   {
     name: 'after-valid-frames',
     description: 'A valid HELLO and PING, then DATA on stream 0: the error comes with the third header.',
