@@ -6,6 +6,8 @@ import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { isProxyWorker, reportReady, runPrimary } from './master.js';
+import { SignalQueue } from './signals.js';
+import type { ProxyConfig } from './config/types.js';
 import { ProxyRuntime } from './runtime.js';
 
 const USAGE = `Usage: tsgi-proxy [-c FILE] [-t] [options]
@@ -20,7 +22,9 @@ Options:
   -h, --help             show this help
   -v, --version          print the version
 
-Signals: SIGTERM and SIGINT stop gracefully (in-flight requests finish).
+Signals: SIGHUP reloads the configuration (a config with errors is refused and
+the running one stays); SIGTERM and SIGINT stop gracefully (in-flight requests
+finish); a second SIGTERM/SIGINT stops at once.
 `;
 
 const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3 } as const;
@@ -68,33 +72,47 @@ async function main(argv: string[]): Promise<number> {
   }
   const count = config.workers === 'auto' ? availableParallelism() : config.workers;
   const log = createLogger(values['log-level']!, isProxyWorker() ? { worker: Number(process.env.TSGI_PROXY_WORKER) } : {});
-  if (count > 1 && !isProxyWorker()) return runPrimary(count, log, nextSignal);
+  // A cluster worker takes its orders from the primary: the terminal's Ctrl-C reaches the whole
+  // process group, so a worker ignores SIGINT and stops on the primary's SIGTERM.
+  if (isProxyWorker()) process.on('SIGINT', () => undefined);
+  const signals = new SignalQueue(isProxyWorker() ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGINT', 'SIGHUP']);
+  if (count > 1 && !isProxyWorker()) return runPrimary(count, log, signals, () => reloadable(file, log) !== null);
   const runtime = await ProxyRuntime.start(config, log);
   if (isProxyWorker()) reportReady(runtime.addresses);
   else log.info({ config: file, listen: runtime.addresses }, 'proxy ready');
-  const signal = await nextSignal();
+  let signal = await signals.next();
+  while (signal === 'SIGHUP') {
+    const fresh = reloadable(file, log);
+    if (fresh) {
+      try {
+        await runtime.reload(fresh);
+        log.info({ config: file, listen: runtime.addresses }, 'configuration reloaded');
+      } catch (err) {
+        log.error({ config: file, err }, 'reload failed (e.g. a new listen address cannot be bound); the running configuration stays');
+      }
+    }
+    signal = await signals.next();
+  }
   log.info({ signal }, 'stopping');
-  await runtime.stop();
-  return EXIT.OK;
+  // A second stop signal while requests finish means "now".
+  const outcome = await Promise.race([runtime.stop().then(() => 'clean' as const), untilStop(signals)]);
+  return outcome === 'clean' ? EXIT.OK : EXIT.FAILURE;
 }
 
-/**
- * Signal handlers only record the signal; main() acts on it. A second one forces the exit.
- * A cluster worker listens to SIGTERM alone: the terminal's Ctrl-C reaches the whole process
- * group, and the primary orchestrates the stop.
- */
-function nextSignal(): Promise<NodeJS.Signals> {
-  const signals: NodeJS.Signals[] = isProxyWorker() ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
-  if (isProxyWorker()) process.on('SIGINT', () => undefined);
-  return new Promise((resolve) => {
-    let seen = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (seen) process.exit(EXIT.FAILURE);
-      seen = true;
-      resolve(signal);
-    };
-    for (const signal of signals) process.on(signal, onSignal);
-  });
+/** The config file again, for a reload; null (and the error logged) when it does not pass. */
+function reloadable(file: string, log: ReturnType<typeof createLogger>): ProxyConfig | null {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log.error({ config: file, err: err.message }, 'reload refused: the configuration has errors; the running one stays');
+    return null;
+  }
+}
+
+async function untilStop(signals: SignalQueue): Promise<'forced'> {
+  while ((await signals.next()) === 'SIGHUP');
+  return 'forced';
 }
 
 main(process.argv.slice(2)).then(

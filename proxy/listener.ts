@@ -15,25 +15,44 @@ export interface ListenerOptions extends DispatchOptions {
  */
 export class Listener {
   private closing = false;
+  /** Swapped whole by a reload: requests already dispatched keep the routes they started with. */
+  private routes: DispatchOptions;
 
   private constructor(
     private readonly app: FastifyInstance,
-    readonly options: ListenerOptions,
-  ) {}
+    options: ListenerOptions,
+  ) {
+    this.routes = options;
+  }
 
   static async start(options: ListenerOptions): Promise<Listener> {
     let listener: Listener | null = null;
     const handler = (request: FastifyRequest, reply: FastifyReply) => {
       reply.hijack();
       // While stopping, answer what is in flight but let no connection live on after it.
-      if (listener?.closing) reply.raw.shouldKeepAlive = false;
-      dispatch(options, request.raw, reply.raw);
+      if (listener!.closing) reply.raw.shouldKeepAlive = false;
+      dispatch(listener!.routes, request.raw, reply.raw);
     };
     const app = createApp(handler);
     listener = new Listener(app, options);
     if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
     else await app.listen({ host: options.address.host, port: options.address.port });
     return listener;
+  }
+
+  /**
+   * The key of the address actually bound: `127.0.0.1:0` in a config becomes the port the OS
+   * chose, so a reloaded config naming that port finds this listener.
+   */
+  boundKey(configured: string): string {
+    const bound = this.app.addresses()[0];
+    if (!bound || typeof bound === 'string' || !configured.endsWith(':0')) return configured;
+    return `${configured.slice(0, -2)}:${bound.port}`;
+  }
+
+  /** New virtual hosts and upstream groups for the requests that arrive from now on. */
+  reroute(routes: DispatchOptions): void {
+    this.routes = routes;
   }
 
   /** Bound addresses, port 0 resolved. */

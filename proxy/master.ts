@@ -5,9 +5,15 @@ import type { Logger } from 'pino';
  * `workers N`: a primary that forks N proxy processes sharing the listening sockets (Node's
  * cluster hands the same listening handle to each), like nginx's worker_processes. The primary
  * serves no request; it reports readiness once every worker listens, replaces a worker that
- * dies, and on SIGTERM/SIGINT passes the stop on and waits for all of them.
+ * dies, passes SIGHUP on (each worker reloads in place, keeping its listening sockets), and on
+ * SIGTERM/SIGINT passes the stop on and waits for all of them.
  */
-export async function runPrimary(count: number, log: Logger, nextSignal: () => Promise<NodeJS.Signals>): Promise<number> {
+export async function runPrimary(
+  count: number,
+  log: Logger,
+  signals: { next(): Promise<NodeJS.Signals> },
+  configIsValid: () => boolean,
+): Promise<number> {
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
@@ -42,7 +48,15 @@ export async function runPrimary(count: number, log: Logger, nextSignal: () => P
   const workers = new Map<number, Worker>();
   for (let i = 1; i <= count; i++) workers.set(i, fork(i));
 
-  const outcome = await Promise.race([nextSignal(), bootFailure]);
+  let outcome: NodeJS.Signals | 'boot-failure';
+  for (;;) {
+    outcome = await Promise.race([signals.next(), bootFailure]);
+    if (outcome !== 'SIGHUP') break;
+    // Checked here first, so a broken config is refused once, not by every worker.
+    if (!configIsValid()) continue;
+    log.info({ workers: workers.size }, 'reloading the workers');
+    for (const worker of workers.values()) worker.process.kill('SIGHUP');
+  }
   stopping = true;
   if (outcome !== 'boot-failure') log.info({ signal: outcome }, 'stopping');
   await Promise.all(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { DEFAULTS, formatAddress } from '../protocol/index.js';
 import type { ProxyConfig } from './config/types.js';
+import { addressKey } from './config/address.js';
 import { Listener } from './listener.js';
 import { listenGroups } from './router.js';
 import { UpstreamGroup } from './upstream/group.js';
@@ -12,40 +13,81 @@ const LIMITS = { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.in
 /** How long a graceful stop waits for requests in flight before cutting them. */
 const STOP_GRACE_MS = 30_000;
 
-/** A running proxy: its upstream groups and listening sockets, built from one config. */
+/**
+ * A running proxy: its listening sockets and upstream groups, built from one config and rebuilt
+ * by `reload` without closing a listening socket that the new config still uses.
+ */
 export class ProxyRuntime {
-  private constructor(
-    private readonly groups: Map<string, UpstreamGroup>,
-    private readonly listeners: Listener[],
-    private readonly log: Logger,
-  ) {}
+  private groups = new Map<string, UpstreamGroup>();
+  private readonly listeners = new Map<string, Listener>();
+
+  private constructor(private readonly log: Logger) {}
 
   static async start(config: ProxyConfig, log: Logger): Promise<ProxyRuntime> {
-    const groups = buildGroups(config, log);
-    const listeners: Listener[] = [];
-    const runtime = new ProxyRuntime(groups, listeners, log);
+    const runtime = new ProxyRuntime(log);
     try {
-      for (const { address, hosts } of listenGroups(config)) {
-        listeners.push(await Listener.start({ address, hosts, groups, log }));
-      }
+      await runtime.apply(config);
     } catch (err) {
       await runtime.stop();
       throw err;
     }
-    for (const group of groups.values()) group.warm();
     return runtime;
+  }
+
+  /**
+   * SIGHUP: the new routes take the requests that arrive from now on; requests in flight finish
+   * on the old ones (their runner connections close once idle); listening sockets the new config
+   * keeps stay open, so no connection is refused during the switch.
+   */
+  async reload(config: ProxyConfig): Promise<void> {
+    await this.apply(config);
+  }
+
+  /**
+   * Makes `config` the running one. New listening sockets are bound first: if one cannot be,
+   * they are closed again and the error thrown, with the running routes untouched.
+   */
+  private async apply(config: ProxyConfig): Promise<void> {
+    const groups = buildGroups(config, this.log);
+    const wanted = listenGroups(config).map(({ address, hosts }) => ({ key: addressKey(address), address, routes: { hosts, groups, log: this.log } }));
+    const started = new Map<string, Listener>();
+    try {
+      for (const entry of wanted) {
+        if (this.listeners.has(entry.key)) continue;
+        const listener = await Listener.start({ address: entry.address, ...entry.routes });
+        // Known by the port actually bound, so a reloaded config naming that port finds it.
+        entry.key = listener.boundKey(entry.key);
+        started.set(entry.key, listener);
+      }
+    } catch (err) {
+      await Promise.all([...started.values()].map((l) => l.stop(0)));
+      for (const group of groups.values()) group.destroy();
+      throw err;
+    }
+    const previous = this.groups;
+    this.groups = groups;
+    for (const { key, routes } of wanted) this.listeners.get(key)?.reroute(routes);
+    for (const [key, listener] of started) this.listeners.set(key, listener);
+    for (const group of groups.values()) group.warm();
+    const keep = new Set(wanted.map((w) => w.key));
+    for (const [key, listener] of this.listeners) {
+      if (keep.has(key)) continue;
+      this.listeners.delete(key);
+      void listener.stop(STOP_GRACE_MS);
+    }
+    for (const group of previous.values()) group.close();
   }
 
   /** The addresses actually bound (resolves port 0), for logs and tests. */
   get addresses(): string[] {
-    return this.listeners.flatMap((l) =>
+    return [...this.listeners.values()].flatMap((l) =>
       l.addresses().map((a) => (typeof a === 'string' ? `unix:${a}` : formatAddress({ kind: 'tcp', host: a.address, port: a.port }))),
     );
   }
 
   /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
-    await Promise.all(this.listeners.map((l) => l.stop(graceMs)));
+    await Promise.all([...this.listeners.values()].map((l) => l.stop(graceMs)));
     for (const group of this.groups.values()) group.close();
     this.log.debug('proxy stopped');
   }

@@ -1,0 +1,87 @@
+// End to end: SIGHUP reloads the proxy's configuration under load, failing no request.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { fetchBuffer } from '../helpers/http.js';
+import { FIXTURES, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+
+const APP = join(FIXTURES, 'app.js');
+
+function config(socket: string, listen = '127.0.0.1:0', extra = ''): string {
+  return `upstream app { server unix:${socket}; }
+server { listen ${listen}; ${extra} location / { tsgi_pass app; } }
+`;
+}
+
+/** Keeps `clients` concurrent request loops going until `stop` resolves; counts every outcome. */
+async function load(url: string, clients: number, until: Promise<void>) {
+  let running = true;
+  void until.then(() => (running = false));
+  const outcomes = new Map<string, number>();
+  const bodies = new Set<string>();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (running) {
+        const key = await fetchBuffer(`${url}/pid`).then(
+          (r) => (bodies.add(r.body.toString()), String(r.status)),
+          (err: Error) => `error ${err.message}`,
+        );
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      }
+    }),
+  );
+  return { outcomes, bodies };
+}
+
+t.test('SIGHUP under load moves traffic to a new upstream without a failed request', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
+  const proxy = await startProxy(t, dir, config(a.socket));
+  const pidA = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
+  // The listening port stays: write the new config with the port the proxy got.
+  writeFileSync(proxy.configFile, config(b.socket, `127.0.0.1:${proxy.port}`));
+  const done = (async () => {
+    await sleep(700);
+    proxy.proc.child.kill('SIGHUP');
+    await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded');
+    await sleep(700);
+  })();
+  const { outcomes, bodies } = await load(proxy.url, 8, done);
+  t.same([...outcomes.keys()], ['200'], `only 200s (${outcomes.get('200')} requests)`);
+  const pidB = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
+  t.not(pidB, pidA, 'served by the new upstream after the reload');
+  t.ok(bodies.has(pidA) && bodies.has(pidB), 'the load saw both, one after the other');
+  void b;
+});
+
+t.test('a config with errors is refused on SIGHUP and the running one stays', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const proxy = await startProxy(t, dir, config(a.socket));
+  writeFileSync(proxy.configFile, 'server { locaton / { } }\n');
+  proxy.proc.child.kill('SIGHUP');
+  const refused = await proxy.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('reload refused'));
+  t.match(refused.err, /unknown directive "locaton"/);
+  t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200, 'still serving');
+});
+
+t.test('workers 2: SIGHUP reloads every worker', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
+  const proxy = await startProxy(t, dir, `workers 2;\n${config(a.socket)}`);
+  writeFileSync(proxy.configFile, `workers 2;\n${config(b.socket, `127.0.0.1:${proxy.port}`)}`);
+  const done = (async () => {
+    await sleep(500);
+    proxy.proc.child.kill('SIGHUP');
+    for (const worker of [1, 2]) await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded' && l.worker === worker);
+    await sleep(500);
+  })();
+  const { outcomes } = await load(proxy.url, 6, done);
+  t.same([...outcomes.keys()], ['200'], 'no failed request');
+  const pids = new Set<string>();
+  for (let i = 0; i < 10; i++) pids.add((await fetchBuffer(`${proxy.url}/pid`, { agent: false })).body.toString());
+  t.equal(pids.size, 1, 'both workers now pass to the new upstream');
+  void b;
+});
