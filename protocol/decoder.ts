@@ -137,3 +137,32 @@ export function checkHeader(type: number, stream: number, length: number, maxFra
 function onStream(type: number, stream: number, rule: string): ProtocolError {
   return new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[type]} frame on stream ${stream}: ${rule}`);
 }
+
+/**
+ * One read from a socket: decodes it and hands each frame to `handle`. A decoding error, or an
+ * error a handler throws, goes to `fail`; the loop stops early once `closed()` says the
+ * connection is gone, so no frame is handled after a connection error.
+ */
+export function receiveFrames(
+  decoder: FrameDecoder,
+  chunk: Uint8Array,
+  handle: (frame: Frame) => void,
+  fail: (err: unknown) => void,
+  closed: () => boolean,
+): void {
+  if (closed()) return;
+  let frames: Frame[];
+  try {
+    frames = decoder.push(chunk);
+  } catch (err) {
+    return fail(err);
+  }
+  for (const frame of frames) {
+    try {
+      handle(frame);
+    } catch (err) {
+      fail(err);
+      if (closed()) return;
+    }
+  }
+}

@@ -66,3 +66,17 @@ export class ReceiveWindow {
     return increment;
   }
 }
+
+/**
+ * Sends as much of `chunk` as the window allows, in pieces of at most `maxFrame` bytes (views,
+ * not copies), spending the credit; returns the part that must wait for more credit.
+ */
+export function sendWithinCredit(window: SendWindow, chunk: Uint8Array, maxFrame: number, emit: (piece: Uint8Array) => void): Uint8Array {
+  while (chunk.length > 0 && window.credit > 0) {
+    const size = Math.min(chunk.length, window.credit, maxFrame);
+    window.spend(size);
+    emit(size === chunk.length ? chunk : chunk.subarray(0, size));
+    chunk = chunk.subarray(size);
+  }
+  return chunk;
+}

@@ -20,6 +20,7 @@ import {
   encodeHello,
   errorCodeName,
   readU32,
+  receiveFrames,
   type Address,
   type Environ,
   type Frame,
@@ -200,21 +201,13 @@ export class UpstreamConnection {
   }
 
   private onBytes(chunk: Buffer): void {
-    if (this.closed) return;
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      return this.fail(err);
-    }
-    for (const frame of frames) {
-      try {
-        this.onFrame(frame);
-      } catch (err) {
-        this.fail(err);
-        if (this.closed) return;
-      }
-    }
+    receiveFrames(
+      this.decoder,
+      chunk,
+      (frame) => this.onFrame(frame),
+      (err) => this.fail(err),
+      () => this.closed,
+    );
   }
 
   private onFrame(frame: Frame): void {
