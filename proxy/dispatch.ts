@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { answer } from './answer.js';
-import type { LocationConfig, ServerConfig } from './config/types.js';
+import type { LocationConfig, ReturnRule, ServerConfig } from './config/types.js';
 import { EnvironError, buildEnviron } from './environ.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { requestId } from './request-id.js';
+import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import { DEFAULT_RETRY } from './upstream/retry.js';
@@ -28,9 +29,6 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
   const server = options.hosts.match(req.headers.host);
   const target = parseTarget(req.method ?? 'GET', req.url ?? '/');
   if (!target.ok) return answer(options.log, res, id, HttpError.BAD_REQUEST, target.reason, started);
-  const location = matchLocation(server, target.path);
-  if (!location) return answer(options.log, res, id, HttpError.NO_LOCATION, `no location matches ${target.path}`, started);
-  const contentLength = declaredLength(req);
   const name = serverName(server, req);
   const port = req.socket.localPort ?? hostPort(req.headers.host);
   const source: VariableSource = {
@@ -43,9 +41,18 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     remotePort: req.socket.remotePort ?? 0,
     serverName: name,
     serverPort: port,
+    serverAddress: req.socket.localAddress,
+    protocol: `HTTP/${req.httpVersion}`,
     scheme: 'http',
     requestId: id,
   };
+  // nginx: a server-level return answers before any location is looked at.
+  if (server.return) return answerReturn(options.log, res, id, server.return, source, started);
+  const location = matchLocation(server, target.path);
+  if (!location) return answer(options.log, res, id, HttpError.NO_LOCATION, `no location matches ${target.path}`, started);
+  // An explicit return, or nginx's trailing-slash redirect (/app → /app/) for a prefix location.
+  if (location.return) return answerReturn(options.log, res, id, location.return, source, started);
+  const contentLength = declaredLength(req);
   const params = expandParams(location, source);
   let environ;
   try {
@@ -59,7 +66,7 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
       serverName: name,
       serverPort: port,
       scheme: 'http',
-      scriptName: '',
+      scriptName: location.scriptName,
       params,
       requestId: id,
     });
@@ -100,6 +107,18 @@ function groupFor(options: DispatchOptions, location: LocationConfig): UpstreamG
   return group;
 }
 
+/** Answers a `return` rule (444: closes the connection without a word, as nginx). */
+function answerReturn(log: Logger, res: ServerResponse, reqId: string, rule: ReturnRule, source: VariableSource, started: number): void {
+  const { status, headers, body } = returnResponse(rule, source);
+  if (status === CLOSE_CONNECTION) res.socket?.destroy();
+  else {
+    res.writeHead(status, headers.flat());
+    res.end(Buffer.from(body, 'latin1'));
+  }
+  const ms = Math.round((performance.now() - started) * 1000) / 1000;
+  log.info({ reqId, method: res.req.method, uri: res.req.url, status, bytes: body.length, ms, upstream: '-' }, 'access');
+}
+
 /** 0 when there is no body, null when its length is unknown (chunked). */
 function declaredLength(req: IncomingMessage): number | null {
   if (req.headers['transfer-encoding'] !== undefined) return null;
@@ -110,7 +129,7 @@ function declaredLength(req: IncomingMessage): number | null {
 /** nginx's $server_name: the first name of the matched server, else the Host. */
 function serverName(server: ServerConfig, req: IncomingMessage): string {
   const first = server.serverNames[0];
-  if (first && !first.includes('*') && !first.startsWith('~')) return first;
+  if (first && !first.includes('*') && !first.startsWith('~')) return first.startsWith('.') ? first.slice(1) : first;
   return hostName(req.headers.host) || req.socket.localAddress || 'localhost';
 }
 

@@ -36,7 +36,8 @@ export class Listener {
     const app = createApp(handler);
     listener = new Listener(app, options);
     if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
-    else await app.listen({ host: options.address.host, port: options.address.port });
+    // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
+    else await app.listen({ host: options.address.host, port: options.address.port, ipv6Only: options.address.host === '::' });
     return listener;
   }
 

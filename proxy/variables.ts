@@ -1,8 +1,16 @@
 /**
- * nginx-style `$variables` in directive values (tsgi_param for now): `$name` or `${name}`.
+ * nginx-style `$variables` in directive values (tsgi_param, return): `$name` or `${name}`.
  * Templates are parsed once per distinct text and expanded per request from a plain source
  * object, so this file stays free of HTTP objects and is tested as a pure function.
+ *
+ * Values are byte strings (latin-1), like everything Node hands over from the request, and
+ * follow nginx: `$http_NAME` joins repeated fields with ", " (Cookie with "; "); `$arg_NAME`
+ * and `$cookie_NAME` compare names case-insensitively and give the raw (undecoded) value of the
+ * first match; `$host` is the Host without port and trailing dot, lower case, else the server
+ * name. A `$` that does not start a name is kept as written.
  */
+import { hostname } from 'node:os';
+import { asciiLower, normalizeHost } from './server-names.js';
 
 export interface VariableSource {
   method: string;
@@ -20,6 +28,10 @@ export interface VariableSource {
   serverPort: number;
   scheme: string;
   requestId: string;
+  /** The local address that accepted the connection: `$server_addr`. */
+  serverAddress?: string;
+  /** 'HTTP/1.1': `$server_protocol`, and the end of `$request`. */
+  protocol?: string;
 }
 
 type Getter = (source: VariableSource) => string;
@@ -40,6 +52,12 @@ const NAMED: Record<string, Getter> = {
   request_id: (s) => s.requestId,
   content_type: (s) => header(s, 'content-type'),
   content_length: (s) => header(s, 'content-length'),
+  is_args: (s) => (s.query === '' ? '' : '?'),
+  https: (s) => (s.scheme === 'https' ? 'on' : ''),
+  server_addr: (s) => s.serverAddress ?? '',
+  server_protocol: (s) => s.protocol ?? '',
+  request: (s) => `${s.method} ${s.target}${s.protocol ? ` ${s.protocol}` : ''}`,
+  hostname: () => hostname(),
 };
 
 const PREFIXED: Array<[prefix: string, make: (rest: string) => Getter]> = [
@@ -56,28 +74,37 @@ export class VariableError extends Error {
   override readonly name = 'VariableError';
 }
 
-const VARIABLE = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
+const VARIABLE = /\$(?:\{([A-Za-z0-9_]*)(\}?)|([A-Za-z0-9_]+))/g;
 
-/** Parses `text` into literal parts and variable getters; throws VariableError for an unknown name. */
+/**
+ * Parses `text` into literal parts and variable getters; throws VariableError for an unknown
+ * name or a `${` without its `}`.
+ */
 export function compileTemplate(text: string): Template {
   const parts: Array<string | Getter> = [];
   let last = 0;
   for (const match of text.matchAll(VARIABLE)) {
+    const [whole, braced, closed, bare] = match;
+    if (braced === '') throw new VariableError('invalid variable name');
+    if (closed === '') throw new VariableError(`the closing bracket in "${braced}" variable is missing`);
     if (match.index! > last) parts.push(text.slice(last, match.index));
-    parts.push(getter(match[1] ?? match[2]!));
-    last = match.index! + match[0].length;
+    parts.push(getter((braced ?? bare)!));
+    last = match.index! + whole.length;
   }
   if (last < text.length) parts.push(text.slice(last));
   return parts;
 }
 
-function getter(name: string): Getter {
-  const named = NAMED[name];
+/** nginx's variable names are case-insensitive (`$HOST` is `$host`). */
+function getter(written: string): Getter {
+  const name = asciiLower(written);
+  const named = Object.hasOwn(NAMED, name) ? NAMED[name] : undefined;
   if (named) return named;
   for (const [prefix, make] of PREFIXED) {
-    if (name.startsWith(prefix) && name.length > prefix.length) return make(name.slice(prefix.length).toLowerCase());
+    if (name.startsWith(prefix) && name.length > prefix.length) return make(name.slice(prefix.length));
   }
-  throw new VariableError(`unknown "${name}" variable`);
+  if (/^\d+$/.test(name)) throw new VariableError(`regex captures ("$${written}") are not supported`);
+  throw new VariableError(`unknown "${written}" variable`);
 }
 
 const cache = new Map<string, Template>();
@@ -98,13 +125,9 @@ function header(s: VariableSource, name: string): string {
   return Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
 }
 
-/** nginx's $host: the Host without port, lower case; else the server name. */
+/** nginx's $host: the Host without port and trailing dot, lower case; else the server name. */
 function hostOf(s: VariableSource): string {
-  const host = header(s, 'host').toLowerCase();
-  if (!host) return s.serverName;
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
+  return normalizeHost(header(s, 'host')) || s.serverName;
 }
 
 /** The raw (still percent-encoded) value of the first `name=` argument, as nginx gives it. */
@@ -112,7 +135,7 @@ function argument(query: string, name: string): string {
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=');
     const key = eq < 0 ? pair : pair.slice(0, eq);
-    if (key.toLowerCase() === name) return eq < 0 ? '' : pair.slice(eq + 1);
+    if (asciiLower(key) === name) return eq < 0 ? '' : pair.slice(eq + 1);
   }
   return '';
 }
@@ -120,7 +143,7 @@ function argument(query: string, name: string): string {
 function cookie(header: string, name: string): string {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (eq > 0 && asciiLower(part.slice(0, eq).trim()) === name) return part.slice(eq + 1).trim();
   }
   return '';
 }

@@ -1,9 +1,9 @@
 /**
- * Scopes → the typed ProxyConfig: defaults, inheritance (main → server → location), upstream
- * resolution and the checks that need more than one directive.
+ * Scopes → the typed ProxyConfig: defaults, inheritance (main → server → location → nested
+ * location), upstream resolution and the checks that need more than one directive.
  */
 import { addressKey } from './address.js';
-import { DIRECTIVES as D, defaultValue, type LocationMatch, type PassTarget } from './directives.js';
+import { DIRECTIVES as D, defaultValue, type LocationMatch, type PassTarget, type ReturnSpec } from './directives.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import type { Arg, Directive } from './parser.js';
 import {
@@ -16,7 +16,7 @@ import {
   type Inherited,
   type Scope,
 } from './scope.js';
-import type { LocationConfig, ProxyConfig, ServerConfig, UpstreamConfig } from './types.js';
+import type { LocationConfig, ProxyConfig, ReturnRule, ServerConfig, UpstreamConfig } from './types.js';
 
 type Upstreams = Map<string, UpstreamConfig>;
 
@@ -55,7 +55,7 @@ function checkListens(servers: readonly Scope[]): void {
       if (seen.has(key)) fail(directive, firstArg({ directive }), 'E_DUPLICATE_LISTEN', `a duplicate listen ${key}`);
       seen.add(key);
       if (!value.defaultServer) continue;
-      const flag = directive.args.find((arg) => arg.value === 'default_server') as Arg;
+      const flag = directive.args.find((arg) => arg.value === 'default_server' || arg.value === 'default') as Arg;
       if (defaults.has(key)) fail(directive, flag, 'E_DUPLICATE_DEFAULT_SERVER', `a duplicate default server for ${key}`);
       defaults.add(key);
     }
@@ -64,31 +64,87 @@ function checkListens(servers: readonly Scope[]): void {
 
 function buildServer(scope: Scope, outer: Inherited, upstreams: Upstreams): ServerConfig {
   const values = inherit(outer, scope);
+  const server: ServerConfig = { listen: scope.list(D.listen), serverNames: scope.list(D.serverName).flat(), locations: [] };
+  const rule = returnRule(scope, values);
+  if (rule) server.return = rule;
+  server.locations = buildLocations(scope, values, upstreams);
+  return server;
+}
+
+/** The locations of one block (a server or a location), checked as nginx does. */
+function buildLocations(scope: Scope, outer: Inherited, upstreams: Upstreams): LocationConfig[] {
   const seen = new Set<string>();
-  const locations = scope.all(D.location).map((entry) => {
-    const { modifier, uri } = entry.value;
-    if (seen.has(modifier + uri)) fail(entry.directive, entry.directive, 'E_DUPLICATE_LOCATION', `duplicate location "${uri}"`);
-    seen.add(modifier + uri);
-    return buildLocation(entry, values, upstreams);
+  return scope.all(D.location).map((entry) => {
+    const { modifier, uri, regex } = entry.value;
+    if (!regex) {
+      // `/a` and `^~ /a` are the same prefix; `= /a` may sit beside them.
+      const key = (modifier === '=' ? '=' : '') + uri;
+      if (seen.has(key)) fail(entry.directive, entry.directive, 'E_DUPLICATE_LOCATION', `duplicate location "${text(uri)}"`);
+      seen.add(key);
+    }
+    return buildLocation(entry, outer, upstreams);
   });
-  return { listen: scope.list(D.listen), serverNames: scope.list(D.serverName).flat(), locations };
+}
+
+/** nginx's rules for a location inside `parent`. */
+function checkNesting(entry: Entry<LocationMatch>, parent: LocationMatch): void {
+  const { uri, regex } = entry.value;
+  const [inner, outer] = [text(uri), text(parent.uri)];
+  if (parent.modifier === '=') {
+    fail(entry.directive, entry.directive, 'E_LOCATION_NESTING', `location "${inner}" cannot be inside the exact location "${outer}"`);
+  }
+  // Compared with the parent's text even when it is a regex, as nginx does: a prefix location
+  // inside a regex one is only accepted when it starts with the regex's source.
+  if (!regex && !uri.startsWith(parent.uri)) {
+    fail(entry.directive, entry.directive, 'E_LOCATION_NESTING', `location "${inner}" is outside location "${outer}"`);
+  }
 }
 
 function buildLocation(entry: Entry<LocationMatch>, outer: Inherited, upstreams: Upstreams): LocationConfig {
   const scope = blockOf(entry);
+  // Where a nested location may be is checked first, as nginx does while parsing the block.
+  for (const nested of scope.all(D.location)) checkNesting(nested, entry.value);
   const [pass] = scope.all(D.tsgiPass);
-  if (!pass) fail(entry.directive, entry.directive, 'E_NO_TSGI_PASS', `location "${entry.value.uri}" has no tsgi_pass`);
   const values = inherit(outer, scope);
-  return {
-    modifier: entry.value.modifier,
-    uri: entry.value.uri,
-    upstream: resolveUpstream(pass, upstreams),
+  const rule = returnRule(scope, values);
+  if (!pass && !rule) {
+    fail(entry.directive, entry.directive, 'E_NO_TSGI_PASS', `location "${text(entry.value.uri)}" has no tsgi_pass (nor return)`);
+  }
+  const { modifier, uri, regex } = entry.value;
+  const location: LocationConfig = {
+    modifier,
+    uri,
+    ...(regex ? { regex } : {}),
+    upstream: pass ? resolveUpstream(pass, upstreams) : '',
     readTimeoutMs: inheritedValue(values, D.tsgiReadTimeout),
     connectTimeoutMs: inheritedValue(values, D.tsgiConnectTimeout),
     sendTimeoutMs: inheritedValue(values, D.tsgiSendTimeout),
     clientMaxBodySize: inheritedValue(values, D.clientMaxBodySize),
     params: inheritedList(values, D.tsgiParam),
+    scriptName: inheritedValue(values, D.tsgiScriptName),
+    locations: [],
   };
+  if (rule) location.return = rule;
+  if (pass && !regex && uri.length > 1 && uri.endsWith('/')) location.slashRedirect = slashRedirect(uri, values);
+  location.locations = buildLocations(scope, values, upstreams);
+  return location;
+}
+
+/** The first `return` of a block (nginx never reaches the others). */
+function returnRule(scope: Scope, values: Inherited): ReturnRule | undefined {
+  const [spec] = scope.list(D.return) as ReturnSpec[];
+  if (!spec) return undefined;
+  return spec.location === undefined ? { ...spec } : { ...spec, absolute: inheritedValue(values, D.absoluteRedirect) };
+}
+
+/**
+ * nginx's auto_redirect for proxy-like locations: `/app/` answers `/app` with a 301 to `/app/`
+ * (query kept). The URI is percent-encoded where a URL needs it, `$` included, so the
+ * template holds no variable but `$is_args$args`.
+ */
+function slashRedirect(uri: string, values: Inherited): ReturnRule {
+  const path = uri.replace(/[^A-Za-z0-9\-._~!&'()*+,;=:@/]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  return { status: 301, location: `${path}$is_args$args`, absolute: inheritedValue(values, D.absoluteRedirect) };
 }
 
 /** Returns the upstream's key; `tsgi_pass ADDRESS` creates (or reuses) one named by the text. */
@@ -104,6 +160,11 @@ function resolveUpstream(pass: Entry<PassTarget>, upstreams: Upstreams): string 
     upstreams.set(name, { name, servers: [target.server], keepalive, implicit: true });
   }
   return name;
+}
+
+/** A byte-string value back as the config text, for messages. */
+function text(value: string): string {
+  return Buffer.from(value, 'latin1').toString('utf8');
 }
 
 function firstArg(entry: { directive: Directive }): Arg {

@@ -5,11 +5,16 @@
  * directive reference can be generated from it. To add a directive, add an entry here and read
  * its value where the typed config is built (build.ts).
  */
+import { hostname } from 'node:os';
 import { looksLikeAddress, parseAddress, type AddressRules } from './address.js';
-import { ConfigError, type ValueSite } from './errors.js';
+import { toByteString } from './bytes.js';
+import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
-import type { ListenConfig, TsgiParam, UpstreamServerConfig } from './types.js';
+import { RegexError, compileRegex } from './regex.js';
+import type { ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
+import { REDIRECT_CODES } from '../return.js';
+import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
 import { VariableError, compileTemplate } from '../variables.js';
 
 /** The block a directive is written in; 'main' is the top level of the file. */
@@ -40,11 +45,15 @@ export interface DirectiveSpec<V = unknown> {
   readonly example: string;
 }
 
-/** `location [=] URI`. */
+/** `location [ = | ^~ | ~ | ~* ] URI`: the URI in byte-string form, a regex compiled. */
 export interface LocationMatch {
-  modifier: '' | '=';
+  modifier: LocationModifier;
   uri: string;
+  regex?: RegExp;
 }
+
+/** `return`, before build.ts adds `absolute` from absolute_redirect. */
+export type ReturnSpec = Omit<ReturnRule, 'absolute'>;
 
 /** `tsgi_pass NAME` or `tsgi_pass ADDRESS` (an implicit single-server upstream). */
 export type PassTarget = { kind: 'upstream'; name: string } | { kind: 'address'; server: UpstreamServerConfig };
@@ -53,6 +62,21 @@ const LISTEN_RULES: AddressRules = { barePort: true, zeroPort: true };
 const UPSTREAM_RULES: AddressRules = { barePort: false, zeroPort: false };
 
 export const DIRECTIVES = {
+  include: define<string>({
+    name: 'include',
+    syntax: 'include FILE | MASK;',
+    contexts: ['main', 'upstream', 'server', 'location'],
+    args: [1, 1],
+    repeatable: true,
+    // Never converted: validate.ts replaces the directive by the directives of the files.
+    convert: (d) => first(d).value,
+    description:
+      'Reads the directives of FILE in place of the `include`, in the same block. A relative path is ' +
+      'taken from the directory of the file that contains the `include`. A MASK with `*`, `?` or `[...]` ' +
+      'includes every matching file in path order, and may match none; a FILE must exist. A file may ' +
+      'not include itself, directly or through others.',
+    example: 'include conf.d/*.conf;',
+  }),
   workers: define<number | 'auto'>({
     name: 'workers',
     syntax: 'workers NUMBER | auto;',
@@ -119,7 +143,8 @@ export const DIRECTIVES = {
     convert: (d) => ({
       address: parseAddress(first(d).value, LISTEN_RULES, site(d, first(d))),
       text: first(d).value,
-      defaultServer: flags(d, 1, ['default_server']).has('default_server'),
+      // `default` is nginx's old spelling, still accepted.
+      defaultServer: flags(d, 1, ['default_server', 'default']).size > 0,
     }),
     description:
       'Where the server accepts connections: `port`, `host:port`, `[ipv6]:port`, `*:port` or `unix:/path`. ' +
@@ -134,19 +159,33 @@ export const DIRECTIVES = {
     repeatable: true,
     default: '""',
     convert: serverNames,
-    description: 'Host names of the server (compared case-insensitively); `""` matches requests without a Host.',
-    example: 'server_name example.com www.example.com;',
+    description:
+      'Names of the server, matched against the Host (without port, case-insensitively): exact ' +
+      '(`example.com`), leading wildcard (`*.example.com`; `.example.com` matches `example.com` too), ' +
+      'trailing wildcard (`www.example.*`) or regex (`~^api\\d+\\.`). nginx\'s precedence: exact, longest ' +
+      'leading wildcard, longest trailing wildcard, first matching regex in config order; then the ' +
+      '`default_server` of the address, then its first server. `""` matches requests without a Host; ' +
+      '`$hostname` is the machine\'s host name.',
+    example: 'server_name example.com *.example.com "~^api\\d+\\.example\\.net$";',
   }),
   location: define<LocationMatch>({
     name: 'location',
-    syntax: 'location [=] URI { ... }',
-    contexts: ['server'],
+    syntax: 'location [ = | ^~ | ~ | ~* ] URI { ... }',
+    contexts: ['server', 'location'],
     args: [1, 2],
     block: 'location',
     repeatable: true,
     convert: locationMatch,
-    description: 'Settings for request URIs starting with URI, or equal to it with `=`.',
-    example: 'location /api/ { tsgi_pass app; }',
+    description:
+      'Settings for the request paths URI matches (the percent-decoded path, query excluded). nginx\'s ' +
+      'order: an `=` location equal to the path wins at once; else the longest matching prefix is ' +
+      'remembered (`^~` on it skips the regexes); then `~` (case-sensitive) and `~*` (case-insensitive) ' +
+      'regexes are tried in config order and the first match wins; else the remembered prefix. ' +
+      'Locations nest (not inside `=` ones; a nested prefix must start with its parent\'s); nested ' +
+      'locations of the chosen one are searched the same way. A prefix location ending in `/` with ' +
+      'tsgi_pass answers the path without the slash with a 301 to it, as nginx. Regexes are ' +
+      'JavaScript\'s (PCRE-only syntax such as `\\A` or `(?i)` is refused); quote one containing `{`.',
+    example: 'location ^~ /static/ { return 404; }',
   }),
   tsgiPass: define<PassTarget>({
     name: 'tsgi_pass',
@@ -154,8 +193,53 @@ export const DIRECTIVES = {
     contexts: ['location'],
     args: [1, 1],
     convert: passTarget,
-    description: 'The upstream that serves the location, by name or as a single runner address.',
+    description:
+      'The upstream that serves the location, by name or as a single runner address. Every location ' +
+      'needs one, or a `return`; like nginx\'s uwsgi_pass it is not inherited by nested locations.',
     example: 'tsgi_pass unix:/run/tsgi/app.sock;',
+  }),
+  tsgiScriptName: define<string>({
+    name: 'tsgi_script_name',
+    syntax: 'tsgi_script_name PREFIX;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '""',
+    convert: scriptName,
+    description:
+      'Mounts the app under PREFIX: a request for PREFIX/rest gets SCRIPT_NAME=PREFIX and PATH_INFO=/rest ' +
+      '(a path outside PREFIX keeps SCRIPT_NAME empty); a trailing "/" on PREFIX is ignored. What nginx ' +
+      'users do with `uwsgi_param SCRIPT_NAME` plus `uwsgi_modifier1 30`, in one directive.',
+    example: 'tsgi_script_name /app;',
+  }),
+  return: define<ReturnSpec>({
+    name: 'return',
+    syntax: 'return CODE [TEXT]; | return CODE URL; | return URL;',
+    contexts: ['server', 'location'],
+    args: [1, 2],
+    repeatable: true,
+    convert: returnSpec,
+    description:
+      'Answers at once without an upstream, as nginx: 301, 302, 303, 307 and 308 redirect to URL ' +
+      '(`return URL;` alone, starting with `http://`, `https://` or `$scheme`, is a 302); other codes send ' +
+      'TEXT as a text/plain body; 444 closes the connection without an answer. TEXT and URL may contain ' +
+      '$variables. In a server it applies to every request, before locations; a location with `return` ' +
+      'needs no tsgi_pass. Only the first `return` of a block counts.',
+    example: 'return 301 https://example.com$request_uri;',
+  }),
+  absoluteRedirect: define<boolean>({
+    name: 'absolute_redirect',
+    syntax: 'absolute_redirect on | off;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: 'on',
+    convert: onOff,
+    description:
+      'Whether a redirect to a path (`return 301 /new`, the trailing-slash redirect) is sent as an ' +
+      'absolute URL with the scheme, the Host and the port when not the default, as nginx; `off` sends ' +
+      'the path as it is (useful behind a TLS terminator).',
+    example: 'absolute_redirect off;',
   }),
   tsgiReadTimeout: timeout('tsgi_read_timeout', 'Longest wait between two reads of the response from the runner.'),
   tsgiConnectTimeout: timeout('tsgi_connect_timeout', 'Longest wait to establish a connection with a runner.'),
@@ -168,13 +252,16 @@ export const DIRECTIVES = {
     repeatable: true,
     inherit: true,
     convert: (d) => ({
-      name: first(d).value,
-      value: checkVariables(d, d.args[1] as Arg),
+      name: toByteString(first(d).value),
+      value: toByteString(checkVariables(d, d.args[1] as Arg)),
       ifNotEmpty: flags(d, 2, ['if_not_empty']).has('if_not_empty'),
     }),
     description:
-      'An extra environ key sent to the app; VALUE may contain $variables. Inherited only by ' +
-      'blocks that define no tsgi_param of their own.',
+      'An extra environ key sent to the app, overriding a key of the same name; VALUE may contain ' +
+      '$variables (`$remote_addr`, `$host`, `$request_uri`, `$uri`, `$args`, `$http_NAME`, `$arg_NAME`, ' +
+      '`$cookie_NAME`...). Environ values are byte strings: NAME and VALUE go as the bytes of their ' +
+      'UTF-8, each byte one latin-1 character, as nginx sends them. Inherited only by blocks that ' +
+      'define no tsgi_param of their own.',
     example: 'tsgi_param APP_ENV production;',
   }),
   clientMaxBodySize: define<number>({
@@ -260,23 +347,79 @@ function flags(d: Directive, from: number, allowed: readonly string[]): Set<stri
   return new Set(d.args.slice(from).map((arg) => arg.value));
 }
 
+/** Each name as ServerConfig keeps it; checked (and regexes compiled) here for the errors. */
 function serverNames(d: Directive): string[] {
-  const regex = d.args.find((arg) => arg.value.startsWith('~'));
-  if (regex) throw unsupported(d, regex, `regex server name "${regex.value}" is not supported yet`);
-  return d.args.map((arg) => arg.value.toLowerCase());
+  return d.args.map((arg) => {
+    const text = arg.value.toLowerCase() === '$hostname' ? asciiLower(hostname()) : toByteString(arg.value);
+    try {
+      return parseServerName(text).kind === 'regex' ? text : asciiLower(text);
+    } catch (err) {
+      if (err instanceof ServerNameError) throw new ConfigError('E_INVALID_SERVER_NAME', err.message, site(d, arg));
+      if (err instanceof RegexError) throw invalidRegex(d, arg, text.slice(1), err);
+      throw err;
+    }
+  });
 }
 
 const REGEX_MODIFIERS = ['^~', '~*', '~'];
+const MODIFIERS: readonly string[] = ['=', ...REGEX_MODIFIERS];
 
 function locationMatch(d: Directive): LocationMatch {
   const [modifierArg, uriArg] = splitLocation(d);
-  if (!modifierArg) return { modifier: '', uri: uriArg.value };
-  const modifier = modifierArg.value;
-  if (modifier === '=') return { modifier, uri: uriArg.value };
-  if (REGEX_MODIFIERS.includes(modifier)) {
-    throw unsupported(d, modifierArg, `location modifier "${modifier}" is not supported yet`);
+  const modifier = modifierArg?.value ?? '';
+  if (modifierArg && !MODIFIERS.includes(modifier)) {
+    throw new ConfigError('E_INVALID_PARAMETER', `invalid location modifier "${modifier}"`, site(d, modifierArg));
   }
-  throw new ConfigError('E_INVALID_PARAMETER', `invalid location modifier "${modifier}"`, site(d, modifierArg));
+  const uri = toByteString(uriArg.value);
+  if (modifier !== '~' && modifier !== '~*') return { modifier: modifier as LocationModifier, uri };
+  try {
+    return { modifier, uri, regex: compileRegex(uri, modifier === '~*') };
+  } catch (err) {
+    if (err instanceof RegexError) throw invalidRegex(d, uriArg, uriArg.value, err);
+    throw err;
+  }
+}
+
+function invalidRegex(d: Directive, arg: Arg, source: string, err: RegexError): ConfigError {
+  return new ConfigError('E_INVALID_REGEX', `invalid regex "${source}" in "${d.name}": ${err.message}`, site(d, arg));
+}
+
+function scriptName(d: Directive): string {
+  const prefix = toByteString(first(d).value);
+  if (prefix === '' || prefix.startsWith('/')) return prefix;
+  throw new ConfigError('E_INVALID_SCRIPT_NAME', `"${d.name}" must be empty or start with "/", not "${first(d).value}"`, site(d, first(d)));
+}
+
+function onOff(d: Directive): boolean {
+  const value = first(d).value.toLowerCase();
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new ConfigError(
+    'E_INVALID_FLAG',
+    `invalid value "${first(d).value}" in "${d.name}" directive, it must be "on" or "off"`,
+    site(d, first(d)),
+  );
+}
+
+const URL_START = /^(https?:\/\/|\$scheme)/;
+
+/** nginx's forms: `CODE`, `CODE TEXT`, `CODE URL` (redirect codes), `URL` (302). */
+function returnSpec(d: Directive): ReturnSpec {
+  const [codeArg, textArg] = d.args as [Arg, Arg | undefined];
+  if (!/^\d+$/.test(codeArg.value)) {
+    if (!textArg && URL_START.test(codeArg.value)) return { status: 302, location: toByteString(checkVariables(d, codeArg)) };
+    fail(d, codeArg, 'E_INVALID_RETURN_CODE', `invalid return code "${codeArg.value}"`);
+  }
+  const status = Number(codeArg.value);
+  // nginx takes 0-999; a response needs a final status, and Node writes only 100-999.
+  if (status < 200 || status > 999) fail(d, codeArg, 'E_INVALID_RETURN_CODE', `invalid return code "${codeArg.value}" (expected 200-999)`);
+  // An empty TEXT or URL is no TEXT or URL, as in nginx.
+  const text = textArg ? toByteString(checkVariables(d, textArg)) : '';
+  if (text === '') return { status };
+  return REDIRECT_CODES.has(status) ? { status, location: text } : { status, body: text };
+}
+
+function fail(d: Directive, arg: Arg, code: ConfigErrorCode, message: string): never {
+  throw new ConfigError(code, message, site(d, arg));
 }
 
 /** `location = /x`, or nginx's glued `location =/x`: [modifier?, uri]. */

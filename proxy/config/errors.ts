@@ -5,7 +5,8 @@
 
 /** Every error kind, so tests can check each one has a case. */
 export const CONFIG_ERROR_CODES = [
-  'E_FILE', // the config file could not be read
+  'E_FILE', // the config file, or a file named by `include`, could not be read
+  'E_INCLUDE_CYCLE', // a file includes itself, directly or through others
   'E_UNTERMINATED_QUOTE',
   'E_UNEXPECTED_TOKEN', // a stray "}", ";", "{" or a character glued to a quoted string
   'E_UNEXPECTED_EOF',
@@ -20,13 +21,19 @@ export const CONFIG_ERROR_CODES = [
   'E_INVALID_TIME',
   'E_INVALID_ADDRESS',
   'E_INVALID_PARAMETER', // an unknown flag or modifier after the main argument
+  'E_INVALID_FLAG', // not "on" or "off"
+  'E_INVALID_REGEX', // a `~` location or server name that is not a valid regular expression
+  'E_INVALID_SERVER_NAME', // a misplaced "*", or an empty name after "." or "~"
+  'E_INVALID_RETURN_CODE',
+  'E_INVALID_SCRIPT_NAME', // tsgi_script_name neither empty nor starting with "/"
   'E_UNSUPPORTED', // valid nginx, not implemented by tsgi yet
   'E_UNKNOWN_UPSTREAM',
   'E_UNKNOWN_VARIABLE', // a $name in a value that tsgi does not define
   'E_DUPLICATE_UPSTREAM',
   'E_EMPTY_UPSTREAM',
-  'E_NO_TSGI_PASS',
+  'E_NO_TSGI_PASS', // a location with neither tsgi_pass nor return
   'E_DUPLICATE_LOCATION',
+  'E_LOCATION_NESTING', // a nested location inside an exact one, or outside its parent's prefix
   'E_DUPLICATE_LISTEN',
   'E_DUPLICATE_DEFAULT_SERVER',
 ] as const;

@@ -1,12 +1,16 @@
 /**
  * Config text → tokens, following nginx's ngx_conf_read_token:
- * - `{`, `}` and `;` are tokens of their own; whitespace separates words.
+ * - `{`, `}` and `;` are tokens of their own at the start of a token; whitespace separates words.
+ * - A bare word ends at whitespace, `;` or `{`. A `}` inside a word is an ordinary character
+ *   (`a}` is one word, as in nginx), and so is a `{` right after `$` (`${host}`).
  * - `#` starts a comment only at the start of a token (`a#b` is one word, as in nginx).
  * - A quote starts a quoted word only at the start of a token; the quoted word is one argument
- *   even if empty, may span lines, and must be followed by whitespace, `;`, `{`, `}` or the end.
+ *   even if empty, may span lines, and must be followed by whitespace, `;`, `{`, `)` or the end
+ *   (a `}` glued to it is an error, as in nginx; `)` is allowed for nginx's `if (...)` syntax and
+ *   starts the next word).
  * - A backslash takes the next character literally in both forms; `\" \' \\ \n \r \t` are
  *   decoded and any other pair is kept as written (so `\d` survives for later regexes).
- * - `$var` and `${var}` stay in the word text; the `{` `}` of `${...}` do not open a block.
+ * - `$var` and `${var}` stay in the word text.
  * Lines and columns are 1-based; a column counts UTF-16 code units and a tab as one.
  */
 import { ConfigError } from './errors.js';
@@ -24,6 +28,8 @@ export interface Token {
 
 const SPACE = new Set([' ', '\t', '\r', '\n']);
 const PUNCTUATION = new Set(['{', '}', ';']);
+/** What may follow a closing quote besides whitespace (nginx: no `}`). */
+const AFTER_QUOTE = new Set(['{', ';', ')']);
 const ESCAPES: Record<string, string> = { '"': '"', "'": "'", '\\': '\\', n: '\n', r: '\r', t: '\t' };
 
 /** Returns every token, always ending with one 'eof' token that carries the end position. */
@@ -71,18 +77,17 @@ class Lexer {
 
   private word(): string {
     let value = '';
-    let inVariable = false; // inside `${...}`, braces are part of the word
+    let variable = false; // just after `$` (or `${`): a `{` here belongs to the word
     for (;;) {
       const ch = this.text[this.pos];
       if (ch === undefined || SPACE.has(ch) || ch === ';') return value;
-      if (ch === '{' && !(value.endsWith('$') && !inVariable)) return value;
-      if (ch === '}' && !inVariable) return value;
+      if (ch === '{' && !variable) return value;
       if (ch === '\\' && this.pos + 1 < this.text.length) {
         value += this.escape();
+        variable = false;
         continue;
       }
-      if (ch === '{') inVariable = true;
-      if (ch === '}') inVariable = false;
+      if (ch !== '{') variable = ch === '$';
       value += ch;
       this.advance();
     }
@@ -119,7 +124,7 @@ class Lexer {
 
   private expectSeparator(): void {
     const ch = this.text[this.pos];
-    if (ch === undefined || SPACE.has(ch) || PUNCTUATION.has(ch)) return;
+    if (ch === undefined || SPACE.has(ch) || AFTER_QUOTE.has(ch)) return;
     const at = { file: this.file, line: this.line, column: this.column };
     throw new ConfigError('E_UNEXPECTED_TOKEN', `unexpected "${ch}"`, at);
   }

@@ -1,6 +1,7 @@
 /**
  * The config pipeline: text → tokens → syntax tree → checked scopes → ProxyConfig.
- * Paths in the config (unix sockets) are kept as written, as nginx does.
+ * Paths in the config (unix sockets) are kept as written, as nginx does; `include` paths are
+ * relative to the including file (include.ts).
  */
 import { readFileSync } from 'node:fs';
 import { buildConfig } from './build.js';
@@ -11,7 +12,7 @@ import { validate } from './validate.js';
 
 /** `file` only names the source in errors and in the result. Throws ConfigError. */
 export function parseConfig(text: string, file: string): ProxyConfig {
-  return buildConfig(validate(parseText(text, file)), file);
+  return buildConfig(validate(parseText(text, file), file), file);
 }
 
 /** Reads and parses a config file. Throws ConfigError, also when the file cannot be read. */

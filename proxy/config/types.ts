@@ -1,4 +1,9 @@
-/** The validated, typed proxy configuration: what the rest of the proxy consumes. */
+/**
+ * The validated, typed proxy configuration: what the rest of the proxy consumes.
+ * Strings that meet request data (location URIs, server names, tsgi_param names and values,
+ * tsgi_script_name, return texts and URLs) are byte strings: the UTF-8 of the config text read
+ * as latin-1, one char per byte, the form Node gives request paths and headers in.
+ */
 
 /** A tcp host is as written (`localhost` stays), IPv6 without brackets, `*` as 0.0.0.0. */
 export type Address = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
@@ -26,11 +31,30 @@ export interface TsgiParam {
   ifNotEmpty: boolean;
 }
 
+/**
+ * `return CODE [TEXT | URL]` / `return URL`: answered by the proxy itself (proxy/return.ts).
+ * `body` and `location` are templates, expanded per request.
+ */
+export interface ReturnRule {
+  status: number;
+  /** TEXT for codes other than 301, 302, 303, 307, 308. */
+  body?: string;
+  /** URL for 301, 302, 303, 307, 308. */
+  location?: string;
+  /** absolute_redirect: a URL starting with "/" gets scheme://host[:port] (default true). */
+  absolute?: boolean;
+}
+
+/** '' prefix, '=' exact, '^~' prefix that stops the regex search, '~' / '~*' regex. */
+export type LocationModifier = '' | '=' | '^~' | '~' | '~*';
+
 export interface LocationConfig {
-  /** '' = prefix match, '=' = exact match. */
-  modifier: '' | '=';
+  modifier: LocationModifier;
+  /** The path for prefix and exact locations; the regex source for `~` and `~*`. */
   uri: string;
-  /** Key into ProxyConfig.upstreams. */
+  /** `~` and `~*` only: compiled once, at load (`~*` case-insensitively). */
+  regex?: RegExp;
+  /** Key into ProxyConfig.upstreams; '' when the location has no tsgi_pass (only `return`). */
   upstream: string;
   readTimeoutMs: number;
   connectTimeoutMs: number;
@@ -38,6 +62,16 @@ export interface LocationConfig {
   /** Bytes; 0 = unlimited. */
   clientMaxBodySize: number;
   params: TsgiParam[];
+  /** tsgi_script_name: the mount prefix that becomes SCRIPT_NAME, '' for none. */
+  scriptName: string;
+  return?: ReturnRule;
+  /**
+   * nginx's redirect for a prefix location ending in "/" that passes to an upstream: a request
+   * for the URI without that slash gets this 301 (see proxy/locations.ts).
+   */
+  slashRedirect?: ReturnRule;
+  /** Nested locations, in config order. */
+  locations: LocationConfig[];
 }
 
 export interface ListenConfig {
@@ -49,9 +83,14 @@ export interface ListenConfig {
 
 export interface ServerConfig {
   listen: ListenConfig[];
-  /** Lower-cased, as nginx compares them; `""` matches requests without a Host. */
+  /**
+   * As written, in order: exact and wildcard names lower-cased, `$hostname` replaced by the
+   * host's name, regexes (`~...`) untouched; `""` matches requests without a Host.
+   */
   serverNames: string[];
-  /** In config order; matching rules belong to the router. */
+  /** A server-level `return` answers every request, before locations are looked at. */
+  return?: ReturnRule;
+  /** In config order; matching rules belong to proxy/locations.ts. */
   locations: LocationConfig[];
 }
 

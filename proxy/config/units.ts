@@ -3,8 +3,13 @@
  * Sizes: bytes, or one suffix k/K, m/M, g/G; digits only, as nginx (no "1.5m").
  * Times: components from most to least significant (y M w d h m s ms), each at most once,
  * optionally separated by spaces ("1h 30m", "1m30s"); a number without a suffix is seconds.
+ * A time may not exceed MAX_TIME_MS (about 24.8 days): Node's timers overflow beyond it and
+ * would fire at once.
  */
 import { ConfigError, type ValueSite } from './errors.js';
+
+/** The longest delay a Node timer takes (2^31 - 1 ms); longer ones fire after 1 ms. */
+export const MAX_TIME_MS = 2_147_483_647;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -34,8 +39,9 @@ export function parseSize(text: string, at: ValueSite): number {
 /** Returns the time in milliseconds. */
 export function parseTime(text: string, at: ValueSite): number {
   const total = sumTime(text);
-  if (total === undefined || !Number.isSafeInteger(total)) {
-    throw new ConfigError('E_INVALID_TIME', `invalid time "${text}" in "${at.directive}"`, at);
+  if (total === undefined) throw new ConfigError('E_INVALID_TIME', `invalid time "${text}" in "${at.directive}"`, at);
+  if (total > MAX_TIME_MS) {
+    throw new ConfigError('E_INVALID_TIME', `time "${text}" in "${at.directive}" is too long (at most 24d20h31m23s647ms)`, at);
   }
   return total;
 }

@@ -2,26 +2,36 @@
  * Syntax tree → scopes, driven by the directive table: each directive is looked up for the
  * block it is in, its shape checked in nginx's order (`;` vs block, then argument count,
  * then duplicates), its arguments converted, and its block validated in the block's context.
+ * An `include` is replaced, in place, by the directives of the files it names (include.ts).
  */
-import { DIRECTIVE_LIST, type Context, type DirectiveSpec } from './directives.js';
+import { DIRECTIVES, DIRECTIVE_LIST, type Context, type DirectiveSpec } from './directives.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
+import { canonicalPath, includeFiles } from './include.js';
 import type { Directive } from './parser.js';
 import { Scope } from './scope.js';
 import { closest } from './suggest.js';
 
-/** Returns the scope of the top level ('main'). */
-export function validate(directives: readonly Directive[]): Scope {
-  return fill(new Scope('main'), directives);
+/**
+ * Returns the scope of the top level ('main'). `file` is where `directives` came from: includes
+ * are relative to its directory, and including it again is a cycle.
+ */
+export function validate(directives: readonly Directive[], file: string): Scope {
+  return fill(new Scope('main'), directives, [canonicalPath(file)]);
 }
 
-function fill(scope: Scope, directives: readonly Directive[]): Scope {
+/** `chain`: the canonical paths of the files being read, outermost first. */
+function fill(scope: Scope, directives: readonly Directive[], chain: readonly string[]): Scope {
   for (const directive of directives) {
     const spec = lookup(directive, scope.context);
     checkShape(spec, directive);
+    if (spec === DIRECTIVES.include) {
+      for (const included of includeFiles(directive, chain)) fill(scope, included.directives, [...chain, included.canonical]);
+      continue;
+    }
     if (!spec.repeatable && scope.has(spec)) fail(directive, 'E_DUPLICATE', `"${directive.name}" directive is duplicate`);
     const value = spec.convert(directive);
     // checkShape made sure the directive has a block exactly when the spec opens one.
-    const inner = spec.block && directive.block && fill(new Scope(spec.block), directive.block);
+    const inner = spec.block && directive.block && fill(new Scope(spec.block), directive.block, chain);
     scope.add(spec, { value, directive, scope: inner });
   }
   return scope;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import t from 'tap';
 import { VariableError, compileTemplate, expand, type VariableSource } from '../../proxy/variables.js';
 
@@ -42,4 +43,63 @@ t.test('unknown variables are refused when compiled', async (t) => {
   t.throws(() => compileTemplate('a $nope'), VariableError);
   t.throws(() => compileTemplate('$http_'), VariableError);
   t.doesNotThrow(() => compileTemplate('$http_user_agent'));
+});
+
+t.test("the issue's variables, per nginx", async (t) => {
+  const request: VariableSource = {
+    ...source,
+    target: '/p?Name=A%20B&name=second&flag&x=',
+    query: 'Name=A%20B&name=second&flag&x=',
+    headers: {
+      host: 'WWW.Example.com.:8080',
+      'x-forwarded-for': '1.1.1.1, 2.2.2.2', // Node joins repeated fields with ", "
+      cookie: 'SID=abc; other=1;theme = dark ; sid=second',
+      'x-many': ['a', 'b'],
+    },
+  };
+  const rows: Array<[string, string]> = [
+    ['$host', 'www.example.com'], // lower case, no port, no trailing dot
+    ['$http_host', 'WWW.Example.com.:8080'], // the header as sent
+    ['$http_x_forwarded_for', '1.1.1.1, 2.2.2.2'],
+    ['$http_X_Forwarded_For', '1.1.1.1, 2.2.2.2'], // variable names are case-insensitive
+    ['$HOST', 'www.example.com'],
+    ['$http_x_many', 'a, b'],
+    ['$arg_name', 'A%20B'], // the first, case-insensitively, undecoded
+    ['$arg_NAME', 'A%20B'],
+    ['$arg_flag|$arg_x|$arg_y', '||'],
+    ['$cookie_sid', 'abc'], // the first, case-insensitively
+    ['$cookie_theme', 'dark'],
+    ['$cookie_missing', ''],
+    ['$remote_addr', '127.0.0.1'],
+    ['$request_uri', '/p?Name=A%20B&name=second&flag&x='],
+    ['$uri$is_args$args', '/a b?Name=A%20B&name=second&flag&x='],
+  ];
+  for (const [template, expected] of rows) t.equal(expand(template, request), expected, template);
+});
+
+t.test('more of nginx: $is_args, $https, $server_addr, $server_protocol, $request, $hostname', async (t) => {
+  t.equal(expand('[$is_args]', { ...source, query: '' }), '[]');
+  t.equal(expand('[$is_args]', source), '[?]');
+  t.equal(expand('[$https]', source), '[]');
+  t.equal(expand('[$https]', { ...source, scheme: 'https' }), '[on]');
+  t.equal(expand('$server_addr|$server_protocol', source), '|', 'empty when the caller does not know');
+  t.equal(expand('$server_addr|$server_protocol', { ...source, serverAddress: '10.1.1.1', protocol: 'HTTP/1.1' }), '10.1.1.1|HTTP/1.1');
+  t.equal(expand('$request', { ...source, protocol: 'HTTP/1.0' }), 'POST /a%20b?x=1&Token=abc&empty= HTTP/1.0');
+  t.equal(expand('$request', source), 'POST /a%20b?x=1&Token=abc&empty=');
+  t.equal(expand('$hostname', source), hostname());
+});
+
+t.test('nginx refuses these templates at load', async (t) => {
+  const refused: Array<[string, RegExp]> = [
+    ['${host', /closing bracket in "host"/],
+    ['a ${', /invalid variable name/],
+    ['${}', /invalid variable name/],
+    ['$1', /regex captures/],
+    ['$constructor', /unknown "constructor"/],
+    ['$toString', /unknown "toString"/],
+    ['$__proto__', /unknown "__proto__"/],
+  ];
+  for (const [template, message] of refused) t.throws(() => compileTemplate(template), { name: 'VariableError', message }, template);
+  t.doesNotThrow(() => compileTemplate('a $ b $- c 5$'), 'a $ that starts no name is text');
+  t.equal(expand('a $ b $- c 5$', source), 'a $ b $- c 5$');
 });

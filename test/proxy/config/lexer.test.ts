@@ -36,16 +36,20 @@ t.test('empty input and whitespace only give just eof', async (t) => {
   t.same(lex(' \t\r\n '), [['eof', '', 2, 2]]);
 });
 
-t.test('punctuation ends a word without spaces', async (t) => {
-  t.same(lex('a;b{c}'), [
+t.test('`;` and `{` end a word without spaces; `}` only at the start of a token', async (t) => {
+  t.same(lex('a;b{c }d}'), [
     ['word', 'a', 1, 1],
     [';', ';', 1, 2],
     ['word', 'b', 1, 3],
     ['{', '{', 1, 4],
     ['word', 'c', 1, 5],
-    ['}', '}', 1, 6],
-    ['eof', '', 1, 7],
+    ['}', '}', 1, 7],
+    ['word', 'd}', 1, 8],
+    ['eof', '', 1, 10],
   ]);
+  // As in nginx, `a}` is one word: a block closed without a space before "}" is unterminated.
+  t.same(lex('x { y a}').map((tok) => tok[1]), ['x', '{', 'y', 'a}', '']);
+  t.same(lex('{}').map((tok) => tok[0]), ['{', '}', 'eof']);
 });
 
 t.test('comments run to the end of the line, only at the start of a token', async (t) => {
@@ -111,6 +115,23 @@ t.test('$variables stay in the word, ${...} braces included', async (t) => {
   t.same(lex('"$uri${args}"').map((tok) => tok[1]), ['$uri${args}', '']);
 });
 
+t.test('a `{` right after `$` belongs to the word, anywhere in it', async (t) => {
+  t.same(lex('${a}b $x{ a$${b} "${c}"{').map((tok) => tok[1]), ['${a}b', '$x', '{', 'a$${b}', '${c}', '{', '']);
+  t.same(lex('a\\{b {').map((tok) => tok[1]), ['a\\{b', '{', '']);
+});
+
+t.test('a `)` may follow a closing quote and starts the next word (nginx\'s `if (...)`)', async (t) => {
+  t.same(lex('if ($a = "b") {'), [
+    ['word', 'if', 1, 1],
+    ['word', '($a', 1, 4],
+    ['word', '=', 1, 8],
+    ['word', 'b', 1, 10, 'q'],
+    ['word', ')', 1, 13],
+    ['{', '{', 1, 15],
+    ['eof', '', 1, 16],
+  ]);
+});
+
 t.test('a trailing backslash in a bare word is kept', async (t) => {
   t.same(lex('a\\').map((tok) => tok[1]), ['a\\', '']);
 });
@@ -124,6 +145,9 @@ t.test('an unterminated quote is reported at the quote', async (t) => {
 t.test('a character glued to a closing quote is unexpected', async (t) => {
   t.same(lexError('"a"b;'), { code: 'E_UNEXPECTED_TOKEN', line: 1, column: 4 });
   t.same(lexError("x 'a'#c"), { code: 'E_UNEXPECTED_TOKEN', line: 1, column: 6 });
+  // nginx: `unexpected "}"` — a quoted word needs a space before the closing brace.
+  t.same(lexError('x { y "a"}'), { code: 'E_UNEXPECTED_TOKEN', line: 1, column: 10 });
+  t.same(lexError('"a"\'b\''), { code: 'E_UNEXPECTED_TOKEN', line: 1, column: 4 });
 });
 
 t.test('the error message carries file:line:column', async (t) => {

@@ -75,8 +75,15 @@ function location(overrides: Partial<LocationConfig> & Pick<LocationConfig, 'uri
       { name: 'APP_ENV', value: 'production', ifNotEmpty: false },
       { name: 'FROM', value: 'main', ifNotEmpty: false },
     ],
+    scriptName: '',
+    locations: [],
     ...overrides,
   };
+}
+
+/** nginx's 301 from `/x` to `/x/` that a prefix location `/x/` with tsgi_pass carries. */
+function slash(uri: string, absolute = true): LocationConfig['slashRedirect'] {
+  return { status: 301, location: `${uri}$is_args$args`, absolute };
 }
 
 function implicitUnix(name: string, path: string): UpstreamConfig {
@@ -133,8 +140,14 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
         clientMaxBodySize: 0,
         params: [{ name: 'ONLY', value: 'here', ifNotEmpty: true }],
       }),
-      location({ uri: '/direct/', upstream: 'unix:/run/other.sock', connectTimeoutMs: 5 * S, sendTimeoutMs: 500 }),
-      location({ uri: '/again/', upstream: 'unix:/run/other.sock', connectTimeoutMs: 5 * S }),
+      location({
+        uri: '/direct/',
+        upstream: 'unix:/run/other.sock',
+        connectTimeoutMs: 5 * S,
+        sendTimeoutMs: 500,
+        slashRedirect: slash('/direct/'),
+      }),
+      location({ uri: '/again/', upstream: 'unix:/run/other.sock', connectTimeoutMs: 5 * S, slashRedirect: slash('/again/') }),
     ],
   });
   t.same(second, {
@@ -167,6 +180,8 @@ t.test('defaults of a minimal location', async (t) => {
     sendTimeoutMs: 60 * S,
     clientMaxBodySize: MB,
     params: [],
+    scriptName: '',
+    locations: [],
   });
 });
 
@@ -243,6 +258,8 @@ server {
     sendTimeoutMs: 60 * S,
     clientMaxBodySize: 10 * MB,
     params: [{ name: 'APP_ENV', value: 'production', ifNotEmpty: false }],
+    scriptName: '',
+    locations: [],
   });
 });
 
