@@ -9,7 +9,7 @@ import { requestId } from './request-id.js';
 import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
-import { DEFAULT_RETRY } from './upstream/retry.js';
+import type { NextUpstreamCondition, RetryPolicy } from './upstream/retry.js';
 import { parseTarget } from './uri.js';
 import { expand, type VariableSource } from './variables.js';
 
@@ -85,7 +85,7 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     requestId: id,
     log: options.log,
     contentLength,
-    retry: DEFAULT_RETRY,
+    retry: retryPolicy(location),
     remoteAddress: source.remoteAddress,
     hashKey,
   });
@@ -105,6 +105,18 @@ function groupFor(options: DispatchOptions, location: LocationConfig): UpstreamG
   const group = options.groups.get(location.upstream);
   if (!group) throw new Error(`no upstream group "${location.upstream}" (config validation should have caught this)`);
   return group;
+}
+
+/** tsgi_next_upstream of a location, as the exchange applies it (built once per location). */
+const policies = new WeakMap<LocationConfig, RetryPolicy>();
+function retryPolicy(location: LocationConfig): RetryPolicy {
+  let policy = policies.get(location);
+  if (!policy) {
+    const { conditions, tries, timeoutMs } = location.nextUpstream;
+    policy = { conditions: new Set(conditions as NextUpstreamCondition[]), tries, timeoutMs };
+    policies.set(location, policy);
+  }
+  return policy;
 }
 
 /** Answers a `return` rule (444: closes the connection without a word, as nginx). */

@@ -39,8 +39,6 @@ const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 const LINGER_MS = 5000;
 /** Tries a request may spend on refused streams (a runner draining or full) before 502. */
 const MAX_REFUSALS = 2;
-/** nginx's client_body_timeout and send_timeout defaults (directives for them come later). */
-const CLIENT_TIMEOUT_MS = 60_000;
 
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
@@ -410,7 +408,8 @@ export class Exchange implements StreamEvents {
     const { location } = this.x;
     if (kind === 'read') return location.readTimeoutMs;
     if (kind === 'send') return location.sendTimeoutMs;
-    return CLIENT_TIMEOUT_MS;
+    if (kind === 'client_body') return location.clientBodyTimeoutMs;
+    return location.clientSendTimeoutMs;
   }
 
   private onTimeout(kind: DeadlineKind, ms: number): void {

@@ -98,12 +98,17 @@ function buildGroups(config: ProxyConfig, log: Logger): Map<string, UpstreamGrou
   for (const [name, upstream] of config.upstreams) {
     const members = upstream.servers.map((server) => ({
       server: new UpstreamServer({ address: server.address, limits: LIMITS, keepalive: upstream.keepalive, log }),
-      peer: { ...PEER_DEFAULTS, name: server.text },
+      peer: {
+        name: server.text,
+        weight: server.weight,
+        maxFails: server.maxFails,
+        failTimeoutMs: server.failTimeoutMs,
+        maxConns: server.maxConns,
+        backup: server.backup,
+        down: server.down,
+      },
     }));
-    groups.set(name, new UpstreamGroup(name, members, { kind: 'round_robin' }, log));
+    groups.set(name, new UpstreamGroup(name, members, upstream.method, log));
   }
   return groups;
 }
-
-/** nginx's defaults for a `server` in an upstream: weight=1 max_fails=1 fail_timeout=10s. */
-const PEER_DEFAULTS = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false };

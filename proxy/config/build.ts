@@ -16,7 +16,7 @@ import {
   type Inherited,
   type Scope,
 } from './scope.js';
-import type { LocationConfig, ProxyConfig, ReturnRule, ServerConfig, UpstreamConfig } from './types.js';
+import type { BalanceConfig, LocationConfig, ProxyConfig, ReturnRule, ServerConfig, UpstreamConfig } from './types.js';
 
 type Upstreams = Map<string, UpstreamConfig>;
 
@@ -40,9 +40,24 @@ function explicitUpstreams(main: Scope): Upstreams {
     if (servers.length === 0) {
       fail(entry.directive, entry.directive, 'E_EMPTY_UPSTREAM', `no servers are inside upstream "${name}"`);
     }
-    upstreams.set(name, { name, servers, keepalive: scope.value(D.keepalive), implicit: false });
+    const method = balanceMethod(scope);
+    const backup = scope.all(D.upstreamServer).find((e) => e.value.backup);
+    if (backup && method.kind !== 'round_robin' && method.kind !== 'least_conn') {
+      fail(backup.directive, backup.directive, 'E_INVALID_PARAMETER', `balancing method "${method.kind}" does not support backup servers`);
+    }
+    upstreams.set(name, { name, servers, keepalive: scope.value(D.keepalive), method, implicit: false });
   }
   return upstreams;
+}
+
+/** At most one balancing method per upstream, as nginx ("load balancing method redefined"). */
+function balanceMethod(scope: Scope): BalanceConfig {
+  const named = [D.leastConn, D.ipHash, D.hash, D.random].flatMap((spec) => scope.all(spec));
+  if (named.length > 1) {
+    const second = named.sort((a, b) => a.directive.line - b.directive.line || a.directive.column - b.directive.column)[1]!;
+    fail(second.directive, second.directive, 'E_DUPLICATE', `load balancing method redefined by "${second.directive.name}"`);
+  }
+  return named[0]?.value ?? { kind: 'round_robin' };
 }
 
 /** Within a server each address once; across servers one default_server per address. */
@@ -119,6 +134,13 @@ function buildLocation(entry: Entry<LocationMatch>, outer: Inherited, upstreams:
     readTimeoutMs: inheritedValue(values, D.tsgiReadTimeout),
     connectTimeoutMs: inheritedValue(values, D.tsgiConnectTimeout),
     sendTimeoutMs: inheritedValue(values, D.tsgiSendTimeout),
+    clientBodyTimeoutMs: inheritedValue(values, D.clientBodyTimeout),
+    clientSendTimeoutMs: inheritedValue(values, D.sendTimeout),
+    nextUpstream: {
+      conditions: inheritedValue(values, D.tsgiNextUpstream),
+      tries: inheritedValue(values, D.tsgiNextUpstreamTries),
+      timeoutMs: inheritedValue(values, D.tsgiNextUpstreamTimeout),
+    },
     clientMaxBodySize: inheritedValue(values, D.clientMaxBodySize),
     params: inheritedList(values, D.tsgiParam),
     scriptName: inheritedValue(values, D.tsgiScriptName),
@@ -157,7 +179,7 @@ function resolveUpstream(pass: Entry<PassTarget>, upstreams: Upstreams): string 
   const name = target.server.text;
   if (!upstreams.has(name)) {
     const keepalive = defaultValue(D.keepalive) as number;
-    upstreams.set(name, { name, servers: [target.server], keepalive, implicit: true });
+    upstreams.set(name, { name, servers: [target.server], keepalive, method: { kind: 'round_robin' }, implicit: true });
   }
   return name;
 }

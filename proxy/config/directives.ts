@@ -11,7 +11,7 @@ import { toByteString } from './bytes.js';
 import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
 import { RegexError, compileRegex } from './regex.js';
-import type { ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
+import type { BalanceConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
 import { REDIRECT_CODES } from '../return.js';
 import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
@@ -100,16 +100,70 @@ export const DIRECTIVES = {
   }),
   upstreamServer: define<UpstreamServerConfig>({
     name: 'server',
-    syntax: 'server ADDRESS;',
+    syntax: 'server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME] [max_conns=N] [backup] [down];',
     contexts: ['upstream'],
     args: [1, Infinity],
     repeatable: true,
+    convert: (d) => ({
+      address: parseAddress(first(d).value, UPSTREAM_RULES, site(d, first(d))),
+      text: first(d).value,
+      ...serverParameters(d),
+    }),
+    description:
+      'A runner in the upstream: `unix:/path`, `host:port` or `[ipv6]:port`, with nginx\'s parameters: ' +
+      '`weight` for the balancing, `max_fails` failures within `fail_timeout` mark it unavailable for ' +
+      '`fail_timeout` (`max_fails=0` never does), `max_conns` limits its requests in flight, `backup` ' +
+      'serves only when every other server is unavailable, `down` takes it out.',
+    example: 'server unix:/run/tsgi/a.sock weight=3 max_fails=2 fail_timeout=30s;',
+  }),
+  leastConn: define<BalanceConfig>({
+    name: 'least_conn',
+    syntax: 'least_conn;',
+    contexts: ['upstream'],
+    args: [0, 0],
+    convert: () => ({ kind: 'least_conn' }),
+    description: 'Send each request to the server with the fewest requests in flight (per unit of weight).',
+    example: 'least_conn;',
+  }),
+  ipHash: define<BalanceConfig>({
+    name: 'ip_hash',
+    syntax: 'ip_hash;',
+    contexts: ['upstream'],
+    args: [0, 0],
+    convert: () => ({ kind: 'ip_hash' }),
+    description: 'Keep each client network (the first three octets of IPv4, all of IPv6) on one server.',
+    example: 'ip_hash;',
+  }),
+  hash: define<BalanceConfig>({
+    name: 'hash',
+    syntax: 'hash KEY [consistent];',
+    contexts: ['upstream'],
+    args: [1, 2],
+    convert: (d) => ({
+      kind: 'hash',
+      key: checkVariables(d, first(d)),
+      consistent: flags(d, 1, ['consistent']).has('consistent'),
+    }),
+    description:
+      'Choose the server by a hash of KEY (text with $variables); `consistent` uses a hash ring, so ' +
+      'adding or removing a server moves only its share of the keys.',
+    example: 'hash $request_uri consistent;',
+  }),
+  random: define<BalanceConfig>({
+    name: 'random',
+    syntax: 'random [two [least_conn]];',
+    contexts: ['upstream'],
+    args: [0, 2],
     convert: (d) => {
-      flags(d, 1, []);
-      return { address: parseAddress(first(d).value, UPSTREAM_RULES, site(d, first(d))), text: first(d).value };
+      const [two, method] = d.args;
+      if (two && two.value !== 'two') throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${two.value}" in "random"`, site(d, two));
+      if (method && method.value !== 'least_conn') {
+        throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${method.value}" in "random"`, site(d, method));
+      }
+      return { kind: 'random', two: two !== undefined };
     },
-    description: 'A runner in the upstream: `unix:/path`, `host:port` or `[ipv6]:port`.',
-    example: 'server unix:/run/tsgi/app.sock;',
+    description: 'Choose a server at random by weight; `two` draws two and takes the one with fewer requests in flight.',
+    example: 'random two least_conn;',
   }),
   keepalive: define<number>({
     name: 'keepalive',
@@ -244,6 +298,49 @@ export const DIRECTIVES = {
   tsgiReadTimeout: timeout('tsgi_read_timeout', 'Longest wait between two reads of the response from the runner.'),
   tsgiConnectTimeout: timeout('tsgi_connect_timeout', 'Longest wait to establish a connection with a runner.'),
   tsgiSendTimeout: timeout('tsgi_send_timeout', 'Longest wait between two writes of the request to the runner.'),
+  clientBodyTimeout: timeout('client_body_timeout', 'Longest wait between two reads of the request body from the client (then 408).'),
+  sendTimeout: timeout('send_timeout', 'Longest wait for the client to take more of the response (then the connection is closed).'),
+  tsgiNextUpstream: define<string[]>({
+    name: 'tsgi_next_upstream',
+    syntax: 'tsgi_next_upstream error | timeout | invalid_header | http_500 | http_502 | http_503 | http_504 | http_403 | http_404 | http_429 | non_idempotent | off ...;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, Infinity],
+    inherit: true,
+    default: 'error timeout',
+    convert: (d) => {
+      const set = flags(d, 0, NEXT_UPSTREAM);
+      if (set.has('off') && set.size > 1) throw new ConfigError('E_INVALID_PARAMETER', '"off" cannot be combined with other conditions in "tsgi_next_upstream"', site(d, first(d)));
+      return set.has('off') ? [] : [...set];
+    },
+    description:
+      'When a try may go to the next server of the upstream: a connection error, a timeout, an invalid ' +
+      'head, or one of the listed statuses — as long as nothing was sent to the client and no body byte ' +
+      'consumed. A request the runner never started (no ACCEPT) is retried whatever its method; one it ' +
+      'started only if the method is idempotent or `non_idempotent` is listed.',
+    example: 'tsgi_next_upstream error timeout http_503;',
+  }),
+  tsgiNextUpstreamTries: define<number>({
+    name: 'tsgi_next_upstream_tries',
+    syntax: 'tsgi_next_upstream_tries NUMBER;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '0',
+    convert: (d) => nonNegativeInteger(d, first(d)),
+    description: 'Most tries a request may make across servers; 0 means no limit.',
+    example: 'tsgi_next_upstream_tries 3;',
+  }),
+  tsgiNextUpstreamTimeout: define<number>({
+    name: 'tsgi_next_upstream_timeout',
+    syntax: 'tsgi_next_upstream_timeout TIME;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '0',
+    convert: (d) => parseTime(first(d).value, site(d, first(d))),
+    description: 'Longest time a request may spend trying servers; 0 means no limit.',
+    example: 'tsgi_next_upstream_timeout 10s;',
+  }),
   tsgiParam: define<TsgiParam>({
     name: 'tsgi_param',
     syntax: 'tsgi_param NAME VALUE [if_not_empty];',
@@ -329,6 +426,30 @@ function first(d: Directive): Arg {
 
 function site(d: Directive, arg: Arg): ValueSite {
   return { file: d.file, line: arg.line, column: arg.column, directive: d.name };
+}
+
+const NEXT_UPSTREAM = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'];
+
+/** `weight=N max_fails=N fail_timeout=T max_conns=N backup down` after a server's address. */
+function serverParameters(d: Directive): Omit<UpstreamServerConfig, 'address' | 'text'> {
+  const out = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false };
+  for (const arg of d.args.slice(1)) {
+    const [key, value] = arg.value.includes('=') ? [arg.value.slice(0, arg.value.indexOf('=')), arg.value.slice(arg.value.indexOf('=') + 1)] : [arg.value, ''];
+    const valued = { ...arg, value };
+    if (key === 'weight') out.weight = positiveInteger(d, valued);
+    else if (key === 'max_fails') out.maxFails = nonNegativeInteger(d, valued);
+    else if (key === 'fail_timeout') out.failTimeoutMs = parseTime(value, site(d, arg));
+    else if (key === 'max_conns') out.maxConns = nonNegativeInteger(d, valued);
+    else if (arg.value === 'backup') out.backup = true;
+    else if (arg.value === 'down') out.down = true;
+    else throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${arg.value}" in "server"`, site(d, arg));
+  }
+  return out;
+}
+
+function nonNegativeInteger(d: Directive, arg: Arg): number {
+  if (arg.value === '0') return 0;
+  return positiveInteger(d, arg);
 }
 
 function positiveInteger(d: Directive, arg: Arg): number {
@@ -436,7 +557,8 @@ function splitLocation(d: Directive): [Arg | undefined, Arg] {
 function passTarget(d: Directive): PassTarget {
   const text = first(d).value;
   if (!looksLikeAddress(text)) return { kind: 'upstream', name: text };
-  return { kind: 'address', server: { address: parseAddress(text, UPSTREAM_RULES, site(d, first(d))), text } };
+  const address = parseAddress(text, UPSTREAM_RULES, site(d, first(d)));
+  return { kind: 'address', server: { address, text, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false } };
 }
 
 function unsupported(d: Directive, arg: Arg, message: string): ConfigError {

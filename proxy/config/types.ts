@@ -12,6 +12,29 @@ export interface UpstreamServerConfig {
   address: Address;
   /** The address as written in the config, for logs. */
   text: string;
+  /** nginx's server parameters: weight=1 max_fails=1 fail_timeout=10s max_conns=0 by default. */
+  weight: number;
+  maxFails: number;
+  failTimeoutMs: number;
+  maxConns: number;
+  backup: boolean;
+  down: boolean;
+}
+
+/** The balancing method of an upstream block (round robin unless one is named). */
+export type BalanceConfig =
+  | { kind: 'round_robin' }
+  | { kind: 'least_conn' }
+  | { kind: 'ip_hash' }
+  | { kind: 'hash'; key: string; consistent: boolean }
+  | { kind: 'random'; two: boolean };
+
+/** tsgi_next_upstream and its limits. */
+export interface NextUpstreamConfig {
+  /** Empty = `off`. */
+  conditions: string[];
+  tries: number;
+  timeoutMs: number;
 }
 
 export interface UpstreamConfig {
@@ -19,6 +42,7 @@ export interface UpstreamConfig {
   servers: UpstreamServerConfig[];
   /** Idle connections kept open per upstream server. */
   keepalive: number;
+  method: BalanceConfig;
   /** Created by `tsgi_pass ADDRESS` rather than an `upstream` block; named by the address text. */
   implicit: boolean;
 }
@@ -59,6 +83,9 @@ export interface LocationConfig {
   readTimeoutMs: number;
   connectTimeoutMs: number;
   sendTimeoutMs: number;
+  clientBodyTimeoutMs: number;
+  clientSendTimeoutMs: number;
+  nextUpstream: NextUpstreamConfig;
   /** Bytes; 0 = unlimited. */
   clientMaxBodySize: number;
   params: TsgiParam[];

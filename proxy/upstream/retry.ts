@@ -24,9 +24,6 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
-/** nginx's default: `error timeout`, no limit on tries or time. */
-export const DEFAULT_RETRY: RetryPolicy = { conditions: new Set(['error', 'timeout']), tries: 0, timeoutMs: 0 };
-
 /** The methods nginx retries without `non_idempotent` (RFC 9110's idempotent ones). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 

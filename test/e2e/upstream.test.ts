@@ -40,3 +40,42 @@ t.test('round robin over two runners; one dies and no request fails', async (t) 
   t.equal(after.size, 1, 'only the live runner serves');
   t.ok(pids.includes([...after][0]!), 'and it is one of the two');
 });
+
+t.test('weights, backup, and a failed server coming back after fail_timeout', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
+  const spare = await startRunner(t, { app: APP, socket: join(dir, 'spare.sock') });
+  const proxy = await startProxy(
+    t,
+    dir,
+    `upstream pool {
+       server unix:${a.socket} weight=2 max_fails=1 fail_timeout=1s;
+       server unix:${b.socket} max_fails=1 fail_timeout=1s;
+       server unix:${spare.socket} backup;
+     }
+     server { listen 127.0.0.1:0; location / { tsgi_pass pool; } }`,
+  );
+  const pids: number[] = [];
+  for (let i = 0; i < 6; i++) pids.push(await pidOf(proxy.url));
+  const counts = [...new Set(pids)].map((pid) => pids.filter((p) => p === pid).length).sort();
+  t.same(counts, [2, 4], 'weight 2 : 1');
+  const [pidA, pidB] = [pids[0]!, pids.find((p) => p !== pids[0])!];
+
+  // Both primaries go down: the backup answers, and no request fails.
+  a.proc.child.kill('SIGKILL');
+  b.proc.child.kill('SIGKILL');
+  await Promise.all([a.proc.exited, b.proc.exited]);
+  const during = new Set<number>();
+  for (let i = 0; i < 4; i++) during.add(await pidOf(proxy.url));
+  t.equal(during.size, 1, 'one server answers');
+  t.notOk(during.has(pidA) || during.has(pidB), 'the backup');
+
+  // A primary comes back: once fail_timeout (1 s) has passed it gets a trial request, and serves.
+  const back = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  void back;
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const after = new Set<number>();
+  for (let i = 0; i < 6; i++) after.add(await pidOf(proxy.url));
+  t.notOk([...after].every((pid) => during.has(pid)), 'the primary serves again');
+});

@@ -23,11 +23,11 @@ function wrap(spec: DirectiveSpec): string {
 t.test('every entry is documented', async (t) => {
   for (const spec of DIRECTIVE_LIST) {
     t.match(spec.name, /^[a-z_]+$/, 'name');
-    t.ok(spec.syntax.startsWith(`${spec.name} `), `${spec.name}: syntax starts with the name`);
+    t.match(spec.syntax, new RegExp(`^${spec.name}[ ;]`), `${spec.name}: syntax starts with the name`);
     t.ok(spec.syntax.endsWith(spec.block ? '}' : ';'), `${spec.name}: syntax ends like the directive`);
     t.ok(spec.contexts.length > 0, `${spec.name}: contexts`);
     t.ok(spec.description.length > 10, `${spec.name}: description`);
-    t.ok(spec.example.startsWith(`${spec.name} `), `${spec.name}: example`);
+    t.match(spec.example, new RegExp(`^${spec.name}[ ;]`), `${spec.name}: example`);
     t.ok(spec.args[0] <= spec.args[1], `${spec.name}: args`);
   }
 });

@@ -70,6 +70,9 @@ function location(overrides: Partial<LocationConfig> & Pick<LocationConfig, 'uri
     readTimeoutMs: 30 * S,
     connectTimeoutMs: 60 * S,
     sendTimeoutMs: 60 * S,
+    clientBodyTimeoutMs: 60 * S,
+    clientSendTimeoutMs: 60 * S,
+    nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: 2 * MB,
     params: [
       { name: 'APP_ENV', value: 'production', ifNotEmpty: false },
@@ -87,7 +90,7 @@ function slash(uri: string, absolute = true): LocationConfig['slashRedirect'] {
 }
 
 function implicitUnix(name: string, path: string): UpstreamConfig {
-  return { name, servers: [{ address: { kind: 'unix', path }, text: name }], keepalive: 2, implicit: true };
+  return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }], keepalive: 2, method: { kind: 'round_robin' }, implicit: true };
 }
 
 t.test('a full config: defaults, inheritance, explicit and implicit upstreams', async (t) => {
@@ -99,24 +102,27 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
   t.same(config.upstreams.get('app'), {
     name: 'app',
     servers: [
-      { address: { kind: 'unix', path: '/run/tsgi/app.sock' }, text: 'unix:/run/tsgi/app.sock' },
-      { address: { kind: 'tcp', host: '10.0.0.7', port: 9000 }, text: '10.0.0.7:9000' },
-      { address: { kind: 'tcp', host: '::1', port: 9001 }, text: '[::1]:9001' },
+      { address: { kind: 'unix', path: '/run/tsgi/app.sock' }, text: 'unix:/run/tsgi/app.sock', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
+      { address: { kind: 'tcp', host: '10.0.0.7', port: 9000 }, text: '10.0.0.7:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
+      { address: { kind: 'tcp', host: '::1', port: 9001 }, text: '[::1]:9001', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
     ],
     keepalive: 4,
+    method: { kind: 'round_robin' },
     implicit: false,
   });
   t.same(config.upstreams.get('later'), {
     name: 'later',
-    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002' }],
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
     keepalive: 2,
+    method: { kind: 'round_robin' },
     implicit: false,
   });
   t.same(config.upstreams.get('unix:/run/other.sock'), implicitUnix('unix:/run/other.sock', '/run/other.sock'));
   t.same(config.upstreams.get('localhost:9000'), {
     name: 'localhost:9000',
-    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000' }],
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
     keepalive: 2,
+    method: { kind: 'round_robin' },
     implicit: true,
   });
 
@@ -178,6 +184,9 @@ t.test('defaults of a minimal location', async (t) => {
     readTimeoutMs: 60 * S,
     connectTimeoutMs: 60 * S,
     sendTimeoutMs: 60 * S,
+    clientBodyTimeoutMs: 60 * S,
+    clientSendTimeoutMs: 60 * S,
+    nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: MB,
     params: [],
     scriptName: '',
@@ -256,6 +265,9 @@ server {
     readTimeoutMs: 60 * S,
     connectTimeoutMs: 60 * S,
     sendTimeoutMs: 60 * S,
+    clientBodyTimeoutMs: 60 * S,
+    clientSendTimeoutMs: 60 * S,
+    nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: 10 * MB,
     params: [{ name: 'APP_ENV', value: 'production', ifNotEmpty: false }],
     scriptName: '',
@@ -276,4 +288,28 @@ t.test('loadConfig reports an unreadable file as a ConfigError', async (t) => {
   const file = join(tmpdir(), 'tsgi-config-does-not-exist', 'proxy.conf');
   t.throws(() => loadConfig(file), { name: 'ConfigError', code: 'E_FILE', file, line: 0, column: 0 });
   t.throws(() => loadConfig(file), { message: `${file}: cannot read config file (ENOENT)` });
+});
+
+t.test('upstream server parameters, balancing methods and tsgi_next_upstream', async (t) => {
+  const config = parseConfig(
+    `upstream u {
+       hash $remote_addr$uri consistent;
+       server unix:/a weight=3 max_fails=0 fail_timeout=30s max_conns=8;
+       server unix:/b down;
+     }
+     upstream v { least_conn; server unix:/c; server unix:/d backup; }
+     upstream w { random two least_conn; server unix:/e; }
+     server { location / { tsgi_pass u; tsgi_next_upstream error http_503 non_idempotent; tsgi_next_upstream_tries 2; tsgi_next_upstream_timeout 5s; } }`,
+    'u.conf',
+  );
+  const u = config.upstreams.get('u')!;
+  t.same(u.method, { kind: 'hash', key: '$remote_addr$uri', consistent: true });
+  t.match(u.servers[0], { weight: 3, maxFails: 0, failTimeoutMs: 30_000, maxConns: 8, backup: false, down: false });
+  t.match(u.servers[1], { weight: 1, down: true });
+  t.same(config.upstreams.get('v')!.method, { kind: 'least_conn' });
+  t.same(config.upstreams.get('w')!.method, { kind: 'random', two: true });
+  t.ok(config.upstreams.get('v')!.servers[1]!.backup);
+  t.same(config.servers[0]!.locations[0]!.nextUpstream, { conditions: ['error', 'http_503', 'non_idempotent'], tries: 2, timeoutMs: 5000 });
+  const off = parseConfig('tsgi_next_upstream off; server { location / { tsgi_pass unix:/x; } }', 'o.conf');
+  t.same(off.servers[0]!.locations[0]!.nextUpstream.conditions, [], 'off: no retries, inherited from the top level');
 });
