@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
-import { AppLoadError } from './app-loader.js';
-import { ListenError } from './listen.js';
+import { EXIT } from './exit.js';
+import { WORKER_ENV } from './ipc.js';
+import { ListenError, bindShared, removeSocket } from './listen.js';
 import { createLogger } from './log.js';
+import { MASTER_SIGNALS, Master } from './master.js';
 import { USAGE, UsageError, parseRunnerArgs } from './options.js';
+import { PrivilegeError, chownSocket, dropPrivileges } from './privileges.js';
 import { SignalQueue } from './signals.js';
-import { startWorker, type WorkerHandle } from './worker.js';
+import { StatsServer } from './stats.js';
+import { runWorkerProcess } from './worker-process.js';
 
-/** Exit codes an operator (or a supervisor) can act on. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, APP_LOAD: 3, LISTEN: 4, TIMEOUT: 5 } as const;
+export { EXIT };
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -28,42 +31,50 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`tsgi-runner ${pkg.version}\n`);
     return EXIT.OK;
   }
-  const signals = new SignalQueue(['SIGTERM', 'SIGINT']);
-  const log = createLogger(parsed.options.logLevel, { name: 'tsgi-runner' });
-  let worker: WorkerHandle;
+  const { options } = parsed;
+  const worker = process.env[WORKER_ENV];
+  if (worker !== undefined) {
+    return runWorkerProcess(options, createLogger(options.logLevel, { name: 'tsgi-runner', worker: Number(worker) }));
+  }
+  const signals = new SignalQueue(MASTER_SIGNALS);
+  const log = createLogger(options.logLevel, { name: 'tsgi-runner', role: 'master' });
+  let socket;
   try {
-    worker = await startWorker(parsed.options, log);
+    socket = await bindShared(options.address, options.mode);
   } catch (err) {
-    if (err instanceof AppLoadError) {
-      log.fatal({ err: err.cause ?? err }, err.message);
-      return EXIT.APP_LOAD;
-    }
+    if (!(err instanceof ListenError)) throw err;
+    log.fatal(err.message);
+    return EXIT.LISTEN;
+  }
+  const master = new Master(options, socket, log, argv);
+  const stats = options.stats ? new StatsServer(options.stats, () => master.stats(), log) : null;
+  try {
+    if (options.chown) chownSocket(options.address, options.chown);
+    await stats?.listen();
+    // Bound: now the master and the workers it forks give up what they no longer need.
+    dropPrivileges(options.uid, options.gid);
+  } catch (err) {
+    stats?.close();
+    socket.close();
     if (err instanceof ListenError) {
       log.fatal(err.message);
       return EXIT.LISTEN;
     }
+    if (err instanceof PrivilegeError) {
+      log.fatal(err.message);
+      return EXIT.FAILURE;
+    }
     throw err;
   }
-  const signal = await signals.next();
-  log.info({ signal }, 'draining');
-  const draining = worker.drain();
-  // A second signal while draining means "now".
-  const outcome = await Promise.race([draining.then((clean) => (clean ? 'clean' : 'timeout')), signals.next().then(() => 'forced')]);
-  if (outcome === 'forced') {
-    log.warn('second signal: cancelling the requests still in flight');
-    worker.server.close();
-    // Let the cancelled apps' close() run before the process goes.
-    await Promise.race([draining, sleep(FORCED_STOP_GRACE_MS)]);
+  try {
+    const code = await master.run(signals);
+    log.info({ code }, 'stopped');
+    return code;
+  } finally {
+    stats?.close();
+    socket.close();
+    removeSocket(options.address);
   }
-  log.info({ outcome }, 'stopped');
-  return outcome === 'clean' ? EXIT.OK : EXIT.TIMEOUT;
-}
-
-/** How long a forced stop waits for cancelled apps to clean up. */
-const FORCED_STOP_GRACE_MS = 1000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 main(process.argv.slice(2)).then(

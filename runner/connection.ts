@@ -17,6 +17,7 @@ import {
   encodeHello,
   errorCodeName,
   readU32,
+  receiveFrames,
   type Frame,
   type Hello,
 } from '../protocol/index.js';
@@ -40,9 +41,31 @@ export interface ConnectionOptions {
   initialWindow?: number;
   /** Extra keys every environ gets (wsgi.multiprocess and the like). */
   environDefaults?: Record<string, unknown>;
+  /** Per-request deadline (harakiri): past it the stream is cancelled with TIMEOUT (0 = none). */
+  deadlineMs?: number;
+  /** Told when each request starts and ends (the worker's counters). */
+  observer?: RequestObserver;
+  /** Watches the deadlines while the event loop is blocked (runner/watchdog.ts). */
+  watchdog?: { track(fd: number, stream: number): number; untrack(slot: number): void };
+}
+
+/** What requests do, for a worker's counters (stats, recycling, harakiri reports). */
+export interface RequestObserver {
+  started(environ: Record<string, string>): void;
+  finished(environ: Record<string, string>): void;
+  /** The deadline passed: the stream was cancelled with TIMEOUT. */
+  timedOut(environ: Record<string, string>): void;
+  /** The application threw (the client got a 500 or an aborted response). */
+  failed(environ: Record<string, string>): void;
 }
 
 const SOFTWARE = 'tsgi-runner/0.1.0';
+/**
+ * A draining connection with no stream left waits this long for the proxy to close it before
+ * closing it itself: REQUESTs the proxy sent before it saw our GOAWAY must still be answered
+ * with REFUSED_STREAM (so it retries them elsewhere), not hit a closed socket.
+ */
+const DRAIN_LINGER_MS = 1000;
 
 /**
  * The runner's end of one proxy connection: handshake, stream dispatch, flow control, drain.
@@ -57,8 +80,11 @@ export class RunnerConnection implements StreamHost {
   private readonly initialWindow: number;
   private peer: Hello | null = null;
   private lastStream = 0;
+  /** Per stream: its environ for the observer, and its deadline timer. */
+  private readonly tracked = new Map<RunnerStream, { environ: Record<string, string>; deadline: NodeJS.Timeout | null; slot: number }>();
   private draining = false;
   private closed = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
   peerMaxFrameSize = 16 * 1024;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -87,7 +113,12 @@ export class RunnerConnection implements StreamHost {
     if (this.draining || this.closed) return;
     this.draining = true;
     this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason }));
-    if (this.streams.size === 0) this.socket.end();
+    if (this.streams.size === 0) this.closeWhenIdle();
+  }
+
+  private closeWhenIdle(): void {
+    if (this.lingerTimer || this.closed) return;
+    this.lingerTimer = setTimeout(() => this.socket.end(), DRAIN_LINGER_MS);
   }
 
   /** Abrupt: cancel every stream (their apps are closed) and drop the socket. */
@@ -108,27 +139,26 @@ export class RunnerConnection implements StreamHost {
 
   streamClosed(stream: RunnerStream): void {
     this.streams.delete(stream.id);
-    if (this.draining && this.streams.size === 0) this.socket.end();
+    const tracked = this.tracked.get(stream);
+    if (tracked) {
+      this.tracked.delete(stream);
+      if (tracked.deadline) clearTimeout(tracked.deadline);
+      this.options.watchdog?.untrack(tracked.slot);
+      this.options.observer?.finished(tracked.environ);
+    }
+    if (this.draining && this.streams.size === 0) this.closeWhenIdle();
   }
 
   // ---- receiving ----
 
   private onBytes(chunk: Buffer): void {
-    if (this.closed) return;
-    let frames: Frame[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      return this.onError(err);
-    }
-    for (const frame of frames) {
-      try {
-        this.onFrame(frame);
-      } catch (err) {
-        this.onError(err);
-        if (this.closed) return;
-      }
-    }
+    receiveFrames(
+      this.decoder,
+      chunk,
+      (frame) => this.onFrame(frame),
+      (err) => this.onError(err),
+      () => this.closed,
+    );
   }
 
   private onError(caught: unknown): void {
@@ -194,6 +224,7 @@ export class RunnerConnection implements StreamHost {
       maxStreams: this.maxStreams,
       ...identity,
       software: SOFTWARE,
+      accepts: true,
     };
     this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(ours));
   }
@@ -221,6 +252,16 @@ export class RunnerConnection implements StreamHost {
     const ended = (frame.flags & Flags.END_STREAM) !== 0;
     const stream = new RunnerStream(frame.stream, this, this.peer!.initialWindow, this.initialWindow, ended);
     this.streams.set(frame.stream, stream);
+    const { observer, deadlineMs } = this.options;
+    if (observer || deadlineMs) {
+      observer?.started(environ);
+      const deadline = deadlineMs ? setTimeout(() => this.expire(stream, environ, deadlineMs), deadlineMs) : null;
+      const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+      const slot = this.options.watchdog && fd >= 0 ? this.options.watchdog.track(fd, frame.stream) : -1;
+      this.tracked.set(stream, { environ, deadline, slot });
+    }
+    // Every reason to refuse the stream is behind us: from here on the request may run (SPEC §4 Accept).
+    this.sendFrame(FrameType.ACCEPT, 0, frame.stream, NO_PAYLOAD);
     this.serve(stream, environ).catch((err: unknown) => {
       // runApplication answers every app failure itself; reaching here is a bug in the runner.
       this.options.log.error({ err, reqId: environ['tsgi.request_id'] }, 'internal error while serving a request');
@@ -228,21 +269,33 @@ export class RunnerConnection implements StreamHost {
     });
   }
 
+  /** Harakiri for one request: the proxy answers 504, the app is left (its close() runs). */
+  private expire(stream: RunnerStream, environ: Record<string, string>, ms: number): void {
+    const request = { reqId: environ['tsgi.request_id'], method: environ.REQUEST_METHOD, path: environ.PATH_INFO };
+    this.options.log.warn({ ...request, deadlineMs: ms }, 'harakiri: request deadline passed, cancelling it');
+    this.options.observer?.timedOut(environ);
+    stream.cancel(ErrorCode.TIMEOUT, `harakiri: no response within ${ms} ms`);
+  }
+
   private async serve(stream: RunnerStream, base: Record<string, string>): Promise<void> {
     const environ: Record<string, unknown> = base;
     Object.assign(environ, this.options.environDefaults);
     environ['wsgi.input'] = stream.input;
     environ['wsgi.errors'] = errorsStream(this.options.log, base['tsgi.request_id']);
-    await runApplication(this.options.app, environ, stream, this.options.log);
+    const outcome = await runApplication(this.options.app, environ, stream, this.options.log);
+    if (outcome === 'failed') this.options.observer?.failed(base);
   }
 
   private onClose(): void {
     this.closed = true;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
     for (const stream of [...this.streams.values()]) stream.onCancel();
     this.resolveDone();
   }
 
 }
+
+const NO_PAYLOAD = new Uint8Array(0);
 
 function internalError(err: unknown, log: Logger): ProtocolError {
   log.error({ err }, 'internal error while handling a frame');

@@ -38,17 +38,21 @@ interface Head {
  * headers held back until the first non-empty chunk, 500 before the head, abort after it, and
  * the result's close() plus the iterator's return() called exactly once whatever happens.
  */
-export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Promise<void> {
+export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Promise<'ok' | 'failed'> {
   const call = new AppCall(sink, environ, log);
   let result: AppResult | undefined;
+  let outcome: 'ok' | 'failed' = 'ok';
   try {
     result = await app(environ, call.startResponse);
     await call.iterate(result);
   } catch (err) {
+    // An exception that reached us (a 500 or an aborted response), for the worker's counters.
+    outcome = 'failed';
     call.fail(err, environ, log);
   } finally {
     await closeResult(result, environ, log);
   }
+  return outcome;
 }
 
 class AppCall {

@@ -1,5 +1,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import * as net from 'node:net';
 import { connect, type Server } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { Address } from '../protocol/index.js';
 
 /** Listening failed for a reason the operator must fix (a live runner on the socket, a file in the way). */
@@ -35,6 +37,57 @@ export async function listenOn(server: Server, address: Address, mode?: number):
   } catch (err) {
     throw new ListenError(`cannot set mode ${mode.toString(8)} on ${path} (${(err as NodeJS.ErrnoException).code})`);
   }
+}
+
+/**
+ * A bound socket that is not listening yet: the master binds it once and hands it to every
+ * worker, which listens and accepts on it (gunicorn's model). The master never accepts, and the
+ * socket outlives any single worker, so connections queue in the backlog while one respawns.
+ * Same rules as `listenOn` for a Unix path: stale replaced, live never stolen, mode applied.
+ */
+export interface SharedSocket {
+  /** The libuv handle (a Pipe or TCP object) to send to workers over IPC. */
+  readonly handle: object;
+  /** Closes the master's handle (which also unlinks a Unix socket the master bound). */
+  close(): void;
+}
+
+type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number) => (object & { close(): void }) | number;
+
+export async function bindShared(address: Address, mode?: number): Promise<SharedSocket> {
+  // node:net's own binder for cluster (bind without listen); not in @types/node.
+  const create = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+  let handle: ReturnType<CreateServerHandle>;
+  if (address.kind === 'tcp') {
+    handle = create(address.host, address.port, address.host.includes(':') ? 6 : 4);
+  } else {
+    const { path } = address;
+    if (isSocketFile(path)) {
+      if (await acceptsConnections(path)) throw new ListenError(`${path} is in use by another live process; not replacing it`);
+      unlinkSync(path);
+    }
+    const previous = process.umask(0o177);
+    try {
+      handle = create(path, -1, -1);
+    } finally {
+      process.umask(previous);
+    }
+  }
+  const where = address.kind === 'tcp' ? `${address.host}:${address.port}` : address.path;
+  if (typeof handle === 'number') {
+    const code = getSystemErrorName(handle);
+    throw new ListenError(`${where} ${code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${code})`}`);
+  }
+  const bound = handle;
+  if (address.kind === 'unix' && mode !== undefined) {
+    try {
+      chmodSync(address.path, mode);
+    } catch (err) {
+      bound.close();
+      throw new ListenError(`cannot set mode ${mode.toString(8)} on ${address.path} (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
+  return { handle: bound, close: () => bound.close() };
 }
 
 function isSocketFile(path: string): boolean {

@@ -17,6 +17,7 @@ export class RunnerServer {
   private readonly server: Server;
   private readonly connections = new Set<RunnerConnection>();
   private listening = false;
+  private ownsSocket = false;
 
   constructor(private readonly options: RunnerServerOptions) {
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -36,6 +37,24 @@ export class RunnerServer {
   async listen(): Promise<void> {
     await listenOn(this.server, this.options.address, this.options.mode ?? 0o660);
     this.listening = true;
+    this.ownsSocket = true;
+  }
+
+  /** Listens on a socket the master bound and shares (`bindShared`); the master removes it. */
+  async adopt(handle: object): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ handle, backlog: 1024 } as never, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.listening = true;
+  }
+
+  /** Resolves once every proxy connection has closed. */
+  async whenClosed(): Promise<void> {
+    await Promise.all([...this.connections].map((c) => c.done));
   }
 
   /** Stops accepting, lets every connection finish its streams, then removes the socket. */
@@ -58,7 +77,7 @@ export class RunnerServer {
     if (!this.listening) return;
     this.listening = false;
     this.server.close();
-    removeSocket(this.options.address);
+    if (this.ownsSocket) removeSocket(this.options.address);
   }
 
   private accept(socket: Socket): void {

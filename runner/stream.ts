@@ -5,6 +5,7 @@ import {
   ProtocolError,
   ReceiveWindow,
   SendWindow,
+  sendWithinCredit,
   encodeCancel,
   encodeResponseHead,
 } from '../protocol/index.js';
@@ -136,14 +137,9 @@ export class RunnerStream implements ResponseSink {
 
   /** Sends what the credit allows, in frames the peer accepts; returns the unsent rest. */
   private sendNow(chunk: Uint8Array): Uint8Array {
-    const max = this.host.peerMaxFrameSize;
-    while (chunk.length > 0 && this.sendWindow.credit > 0) {
-      const size = Math.min(chunk.length, this.sendWindow.credit, max);
-      this.sendWindow.spend(size);
-      this.host.sendFrame(FrameType.DATA, 0, this.id, size === chunk.length ? chunk : chunk.subarray(0, size));
-      chunk = chunk.subarray(size);
-    }
-    return chunk;
+    return sendWithinCredit(this.sendWindow, chunk, this.host.peerMaxFrameSize, (piece) =>
+      this.host.sendFrame(FrameType.DATA, 0, this.id, piece),
+    );
   }
 
   private flushQueue(): void {

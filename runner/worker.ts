@@ -1,28 +1,33 @@
 import type { Logger } from 'pino';
-import { formatAddress } from '../protocol/index.js';
 import { loadApp } from './app-loader.js';
+import type { RequestObserver } from './connection.js';
 import type { RunnerOptions } from './options.js';
 import { RunnerServer } from './server.js';
-
-export interface WorkerHandle {
-  server: RunnerServer;
-  /** Graceful stop: resolves true when every request finished in time. */
-  drain(): Promise<boolean>;
-}
+import type { Watchdog } from './watchdog.js';
 
 /**
- * One worker: loads the app, then listens. The app is loaded *before* the socket exists, so a
- * proxy never connects to a worker that cannot serve. A supervising master (a later step) will
- * start several of these on a shared socket.
+ * One worker: loads the app, then serves one listening socket. The app is loaded *before* the
+ * worker listens, so a proxy never talks to a worker that cannot serve. The master
+ * (runner/master.ts) starts several of these on the socket it bound.
  */
-export async function startWorker(options: RunnerOptions, log: Logger, index = 0, count = 1): Promise<WorkerHandle> {
+export async function createWorkerServer(
+  options: RunnerOptions,
+  log: Logger,
+  index: number,
+  count: number,
+  observer?: RequestObserver,
+  watchdog?: Watchdog,
+): Promise<RunnerServer> {
   const { app, spec } = await loadApp(options.app);
-  const server = new RunnerServer({
+  return new RunnerServer({
     address: options.address,
     mode: options.mode,
     app,
     log,
     maxStreams: options.maxStreams,
+    deadlineMs: options.harakiriMs,
+    ...(observer ? { observer } : {}),
+    ...(watchdog ? { watchdog } : {}),
     identity: { pid: process.pid, worker: index, workers: count, app: spec },
     environDefaults: {
       'wsgi.version': [1, 0],
@@ -32,7 +37,4 @@ export async function startWorker(options: RunnerOptions, log: Logger, index = 0
       'wsgi.input_terminated': true,
     },
   });
-  await server.listen();
-  log.info({ socket: formatAddress(options.address), app: spec }, 'runner ready');
-  return { server, drain: () => server.drain(options.gracefulTimeoutMs) };
 }

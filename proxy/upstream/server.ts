@@ -19,6 +19,10 @@ export class UpstreamBusyError extends Error {
   override readonly name = 'UpstreamBusyError';
 }
 const BACKOFF_MAX_MS = 2000;
+/** Handshake timeout for the extra connections that reach every worker. */
+const SPREAD_TIMEOUT_MS = 5000;
+/** Wait before reaching a replaced worker: its replacement may still be starting. */
+const SPREAD_DELAY_MS = 50;
 
 /**
  * One runner address and the multiplexed connections to it. Requests go to the connection
@@ -35,6 +39,9 @@ export class UpstreamServer {
   private closed = false;
   /** False from the first failure until a connection succeeds again. */
   private healthy = true;
+  /** Worker processes behind the address, as the runners' HELLOs announce (`workers`). */
+  private workers = 1;
+  private spreading = false;
 
   constructor(private readonly options: UpstreamServerOptions) {
     this.name = formatAddress(options.address);
@@ -84,12 +91,59 @@ export class UpstreamServer {
     for (const connection of open) connection.destroy();
   }
 
+  /**
+   * The connection to the least busy worker process (streams in flight over all connections
+   * to its pid), and among that worker's connections the least busy one.
+   */
   private leastBusy(): UpstreamConnection | null {
+    const perPid = this.streamsPerPid();
     let best: UpstreamConnection | null = null;
+    let bestLoad = Infinity;
     for (const connection of this.connections) {
-      if (connection.hasCapacity && (!best || connection.activeStreams < best.activeStreams)) best = connection;
+      if (!connection.hasCapacity) continue;
+      const load = perPid.get(connection.hello.pid)! * 65536 + connection.activeStreams;
+      if (load < bestLoad) {
+        best = connection;
+        bestLoad = load;
+      }
     }
     return best;
+  }
+
+  private streamsPerPid(): Map<number | undefined, number> {
+    const perPid = new Map<number | undefined, number>();
+    for (const connection of this.connections) {
+      const pid = connection.hello.pid;
+      perPid.set(pid, (perPid.get(pid) ?? 0) + connection.activeStreams);
+    }
+    return perPid;
+  }
+
+  /**
+   * Several workers share the runner's socket and each connection lands on one of them: open
+   * connections until one reaches every worker the HELLOs announce, within a bounded number
+   * of attempts (the kernel, not us, picks the worker that accepts).
+   */
+  private async spread(): Promise<void> {
+    if (this.spreading || this.closed) return;
+    this.spreading = true;
+    try {
+      const limit = Math.min(MAX_CONNECTIONS, this.workers * 3);
+      for (let attempt = 0; attempt < this.workers * 3 && !this.closed; attempt++) {
+        const pids = new Set(this.connections.filter((c) => c.available).map((c) => c.hello.pid));
+        if (pids.size >= this.workers || this.connections.length >= limit) return;
+        const connection = await UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }));
+        if (pids.has(connection.hello.pid) && this.connections.length >= Math.max(this.workers, this.options.keepalive)) {
+          connection.retire(); // a worker we already reach, and enough connections: not kept
+          continue;
+        }
+        this.adopt(connection);
+      }
+    } catch {
+      // The runner went away meanwhile: the reconnect logic takes over.
+    } finally {
+      this.spreading = false;
+    }
   }
 
   private async connect(timeoutMs: number): Promise<UpstreamConnection> {
@@ -111,12 +165,16 @@ export class UpstreamServer {
     const { hello } = connection;
     this.options.log.info({ upstream: this.name, runnerPid: hello.pid, worker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);
-    // Connections opened under load close again once idle, down to `keepalive`.
+    // Connections opened under load close again once idle, down to `keepalive`, but the only
+    // connection to a worker stays: it is what spreads requests over the workers.
     connection.onIdle = () => {
-      if (this.connections.length > this.options.keepalive) connection.retire();
+      if (this.connections.length <= this.options.keepalive) return;
+      if (this.connections.some((c) => c !== connection && c.available && c.hello.pid === hello.pid)) connection.retire();
     };
     this.connections.push(connection);
     if (this.closed) connection.retire();
+    this.workers = Math.min(Math.max(1, hello.workers ?? 1), MAX_CONNECTIONS);
+    if (this.workers > 1) void this.spread();
   }
 
   private forget(connection: UpstreamConnection): void {
@@ -124,6 +182,8 @@ export class UpstreamServer {
     if (index < 0) return;
     this.connections.splice(index, 1);
     if (this.connections.length === 0) this.scheduleReconnect(null);
+    // A worker went (reload, recycling, crash): reach its replacement.
+    else if (this.workers > 1 && !this.closed) setTimeout(() => void this.spread(), SPREAD_DELAY_MS).unref();
   }
 
   /** Warn once per outage: on the first failure after the runner was reachable. */

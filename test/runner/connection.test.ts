@@ -386,12 +386,13 @@ t.test('REQUEST with END_STREAM → RESPONSE, DATA…, END', async (t) => {
   t.equal(response.headEnded, false);
   t.equal(response.text, 'Hello World!');
   const frames = peer.log.slice(1).map((f) => [FrameType[f.type], f.flags, f.stream, Buffer.from(f.payload).toString('latin1')]);
-  t.same(frames.slice(1), [
+  t.same(frames[0], ['ACCEPT', 0, 1, ''], 'ACCEPT first: the app is about to run');
+  t.same(frames.slice(2), [
     ['DATA', 0, 1, 'Hello '],
     ['DATA', 0, 1, 'World!'],
     ['DATA', Flags.END_STREAM, 1, ''],
   ], 'each chunk is one DATA frame; the empty one was skipped; END is an empty DATA');
-  t.equal(frames[0]![0], 'RESPONSE');
+  t.equal(frames[1]![0], 'RESPONSE');
 });
 
 t.test('an empty body: RESPONSE with END_STREAM and nothing else', async (t) => {
@@ -404,7 +405,7 @@ t.test('an empty body: RESPONSE with END_STREAM and nothing else', async (t) => 
   // A PING answered after the response proves nothing else was queued behind it.
   peer.send(encodePing(Buffer.from('12345678'), false));
   await peer.nextOf(FrameType.PING);
-  t.equal(peer.log.filter((f) => f.stream === 1).length, 1);
+  t.same(peer.log.filter((f) => f.stream === 1).map((f) => FrameType[f.type]), ['ACCEPT', 'RESPONSE']);
 });
 
 t.test('a request body in several DATA frames is echoed back', async (t) => {
@@ -495,7 +496,7 @@ t.test('a legacy write() after the response ended sends nothing on the ended str
   peer.send(encodePing(Buffer.from('barrier!'), false));
   await peer.nextOf(FrameType.PING);
   const onStream = peer.log.filter((f) => f.stream === 1).map((f) => [FrameType[f.type], f.flags]);
-  t.same(onStream, [['RESPONSE', 0], ['DATA', 0], ['DATA', Flags.END_STREAM]], 'no DATA after END_STREAM');
+  t.same(onStream, [['ACCEPT', 0], ['RESPONSE', 0], ['DATA', 0], ['DATA', Flags.END_STREAM]], 'no DATA after END_STREAM');
 });
 
 // ---------------------------------------------------------------- flow control
@@ -738,12 +739,24 @@ t.test('drain: GOAWAY NO_ERROR, in-flight finishes, new streams refused, then cl
   t.equal(await drained, true, 'drain reports a clean stop');
 });
 
-t.test('drain with no streams closes at once', async (t) => {
+t.test('drain with no streams: GOAWAY, then closed within a short linger', async (t) => {
   const { server, peer } = await connected(t);
   const drained = server.drain(5000);
   t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { code: ErrorCode.NO_ERROR, lastStream: 0 });
   await peer.closedByRunner();
   t.equal(await drained, true);
+});
+
+t.test('drain: a REQUEST that crossed the GOAWAY is refused, not cut; the proxy closing ends it at once', async (t) => {
+  const { server, peer } = await connected(t);
+  const drained = server.drain(5000);
+  await peer.nextOf(FrameType.GOAWAY);
+  peer.send(request(1, '/hello').frame);
+  t.match((await peer.response(1)).cancel, { code: ErrorCode.REFUSED_STREAM }, 'refused: safe to retry elsewhere');
+  const started = Date.now();
+  peer.socket.end();
+  t.equal(await drained, true);
+  t.ok(Date.now() - started < 500, 'closed as soon as the proxy closed');
 });
 
 t.test('a GOAWAY from the proxy drains the connection', async (t) => {
@@ -785,6 +798,7 @@ t.test('an app that answers without reading the body → CANCEL NO_ERROR after i
   await peer.waitFor(() => peer.stream(1).cancel !== undefined, 'the CANCEL');
   const onStream = peer.log.filter((f) => f.stream === 1).map((f) => [FrameType[f.type], f.flags]);
   t.same(onStream, [
+    ['ACCEPT', 0],
     ['RESPONSE', 0],
     ['DATA', 0],
     ['DATA', Flags.END_STREAM],
@@ -918,4 +932,30 @@ t.test('listen: socket mode is 0660 by default and as given', async (t) => {
     server.close();
     t.notOk(existsSync(path), 'close() removes the socket file');
   }
+});
+
+t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer and the watchdog see it', async (t) => {
+  const events: string[] = [];
+  const slots: string[] = [];
+  const observer = {
+    started: (environ: Record<string, string>) => events.push(`started ${environ.PATH_INFO}`),
+    finished: (environ: Record<string, string>) => events.push(`finished ${environ.PATH_INFO}`),
+    timedOut: (environ: Record<string, string>) => events.push(`timedOut ${environ.PATH_INFO}`),
+    failed: (environ: Record<string, string>) => events.push(`failed ${environ.PATH_INFO}`),
+  };
+  const watchdog = {
+    track: (fd: number, stream: number) => (slots.push(`track ${stream} ${fd >= 0}`), stream),
+    untrack: (slot: number) => void slots.push(`untrack ${slot}`),
+  };
+  const { peer } = await connected(t, { deadlineMs: 100, observer, watchdog });
+  peer.send(request(1, '/hold').frame, request(3, '/hello').frame);
+  t.equal((await peer.response(3)).text, 'Hello World!', 'a quick request is not affected');
+  const held = await peer.response(1);
+  t.match(held.cancel, { code: ErrorCode.TIMEOUT, reason: /harakiri/ });
+  t.same(events, ['started /hold', 'started /hello', 'finished /hello', 'timedOut /hold', 'finished /hold']);
+  t.same(slots, ['track 1 true', 'track 3 true', 'untrack 3', 'untrack 1']);
+  peer.send(request(5, '/fail-before-head').frame);
+  t.equal((await peer.response(5)).head?.status, 500);
+  await sleep(20);
+  t.same(events.slice(-2), ['finished /fail-before-head', 'failed /fail-before-head'], 'an app exception is counted');
 });

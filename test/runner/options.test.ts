@@ -3,7 +3,7 @@
  * (runner/app-loader.ts): defaults, every option, and the errors an operator gets.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -27,7 +27,40 @@ t.test('defaults', async (t) => {
     maxStreams: 1024,
     gracefulTimeoutMs: 30_000,
     logLevel: 'info',
+    workers: 1,
+    harakiriMs: 0,
+    maxRequests: 0,
+    maxRequestsJitter: 0,
+    reloadOnRssBytes: 0,
+    stats: null,
+    chown: null,
+    uid: null,
+    gid: null,
   });
+});
+
+t.test('process management options', async (t) => {
+  t.equal(options(['-w', '4', 'a.js']).workers, 4);
+  t.equal(options(['--workers', 'auto', 'a.js']).workers, availableParallelism(), 'auto = one per core');
+  t.equal(options(['--workers=512', 'a.js']).workers, 512);
+  t.equal(options(['--harakiri', '3', 'a.js']).harakiriMs, 3000);
+  const recycling = options(['--max-requests', '1000', '--max-requests-jitter', '50', '--reload-on-rss', '256', 'a.js']);
+  t.equal(recycling.maxRequests, 1000);
+  t.equal(recycling.maxRequestsJitter, 50);
+  t.equal(recycling.reloadOnRssBytes, 256 * 1024 * 1024);
+  for (const option of ['--workers', '--harakiri', '--max-requests', '--max-requests-jitter', '--reload-on-rss']) {
+    t.match(USAGE, option, `the usage text documents ${option}`);
+  }
+  t.same(options(['--stats', '127.0.0.1:9191', 'a.js']).stats, { kind: 'tcp', host: '127.0.0.1', port: 9191 });
+  t.same(options(['--stats', 'unix:/run/tsgi/stats.sock', 'a.js']).stats, { kind: 'unix', path: '/run/tsgi/stats.sock' });
+  t.match(USAGE, '--stats');
+  const owned = options(['--chown', 'www-data:tsgi', '--uid', 'nobody', '--gid', '65534', 'a.js']);
+  t.same(owned.chown, { user: 'www-data', group: 'tsgi' });
+  t.equal(owned.uid, 'nobody');
+  t.equal(owned.gid, '65534');
+  t.same(options(['--chown', ':tsgi', 'a.js']).chown, { user: null, group: 'tsgi' }, 'group only');
+  t.same(options(['--chown', '1000:', 'a.js']).chown, { user: '1000', group: null }, 'user only');
+  for (const option of ['--chown', '--uid', '--gid']) t.match(USAGE, option);
 });
 
 t.test('every option', async (t) => {
@@ -40,6 +73,15 @@ t.test('every option', async (t) => {
       maxStreams: 8,
       gracefulTimeoutMs: 5000,
       logLevel: 'debug',
+      workers: 1,
+      harakiriMs: 0,
+      maxRequests: 0,
+      maxRequestsJitter: 0,
+      reloadOnRssBytes: 0,
+      stats: null,
+      chown: null,
+      uid: null,
+      gid: null,
     },
   );
   t.same(options(['-s', '127.0.0.1:9000', 'a.js']).address, { kind: 'tcp', host: '127.0.0.1', port: 9000 }, '-s, TCP');
@@ -91,6 +133,22 @@ t.test('bad command lines are UsageErrors that say what is wrong', async (t) => 
     [['--graceful-timeout', ' 5', 'a.js'], /--graceful-timeout/],
     [['--log-level', 'verbose', 'a.js'], /--log-level: expected one of fatal, .*, got "verbose"/],
     [['--log-level', 'INFO', 'a.js'], /--log-level: .*"INFO"/],
+    [['--workers', '0', 'a.js'], /--workers: expected an integer in 1\.\.512, got "0"/],
+    [['--workers', '513', 'a.js'], /--workers: .*"513"/],
+    [['-w', 'many', 'a.js'], /--workers: .*"many"/],
+    [['--harakiri', '-1', 'a.js'], /--harakiri/],
+    [['--harakiri', '1.5', 'a.js'], /--harakiri: .*"1\.5"/],
+    [['--max-requests', 'x', 'a.js'], /--max-requests: .*"x"/],
+    [['--max-requests-jitter', '10', 'a.js'], /--max-requests-jitter needs --max-requests/],
+    [['--reload-on-rss', '1G', 'a.js'], /--reload-on-rss: .*"1G"/],
+    [['--stats', 'nowhere', 'a.js'], /--stats: .*"nowhere"/],
+    [['--chown', 'nobody', 'a.js'], /--chown: expected USER:GROUP/],
+    [['--chown', ':', 'a.js'], /--chown: expected USER:GROUP/],
+    [['--chown', 'a:b:c', 'a.js'], /--chown: expected USER:GROUP/],
+    [['--chown', 'bad name:x', 'a.js'], /--chown: expected a user name or uid, got "bad name"/],
+    [['--uid', '-1', 'a.js'], /--uid/],
+    [['--uid', 'root;rm', 'a.js'], /--uid: expected a user name or uid/],
+    [['--gid', '', 'a.js'], /--gid: expected a group name or gid/],
   ];
   for (const [argv, message] of cases) {
     t.throws(() => parseRunnerArgs(argv), UsageError, `${JSON.stringify(argv)} is a UsageError`);
