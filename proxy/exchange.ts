@@ -37,8 +37,11 @@ interface Failure {
 const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
-/** Tries a request may spend on refused streams (a runner draining or full) before 502. */
-const MAX_REFUSALS = 2;
+/**
+ * Tries a request may spend on refused streams before 502: a reloading runner with many workers
+ * may refuse from several draining connections in a row.
+ */
+const MAX_REFUSALS = 8;
 
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
@@ -94,6 +97,7 @@ export class Exchange implements StreamEvents {
     }
     this.choice = choice;
     this.tries++;
+    this.statusFailure = false;
     this.upstream = choice.server.name;
     let connection;
     try {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DEFAULTS, formatAddress } from '../protocol/index.js';
-import type { ProxyConfig } from './config/types.js';
+import type { Address, ProxyConfig } from './config/types.js';
 import { addressKey } from './config/address.js';
 import { Listener } from './listener.js';
 import { listenGroups } from './router.js';
@@ -18,7 +18,7 @@ const STOP_GRACE_MS = 30_000;
  * by `reload` without closing a listening socket that the new config still uses.
  */
 export class ProxyRuntime {
-  private groups = new Map<string, UpstreamGroup>();
+  private servers = new Map<string, UpstreamServer>();
   private readonly listeners = new Map<string, Listener>();
 
   private constructor(private readonly log: Logger) {}
@@ -48,7 +48,7 @@ export class ProxyRuntime {
    * they are closed again and the error thrown, with the running routes untouched.
    */
   private async apply(config: ProxyConfig): Promise<void> {
-    const groups = buildGroups(config, this.log);
+    const { groups, servers, created } = buildGroups(config, this.log, this.servers);
     const wanted = listenGroups(config).map(({ address, hosts }) => ({ key: addressKey(address), address, routes: { hosts, groups, log: this.log } }));
     const started = new Map<string, Listener>();
     try {
@@ -61,11 +61,9 @@ export class ProxyRuntime {
       }
     } catch (err) {
       await Promise.all([...started.values()].map((l) => l.stop(0)));
-      for (const group of groups.values()) group.destroy();
+      for (const server of created) server.destroy();
       throw err;
     }
-    const previous = this.groups;
-    this.groups = groups;
     for (const { key, routes } of wanted) this.listeners.get(key)?.reroute(routes);
     for (const [key, listener] of started) this.listeners.set(key, listener);
     for (const group of groups.values()) group.warm();
@@ -75,7 +73,10 @@ export class ProxyRuntime {
       this.listeners.delete(key);
       void listener.stop(STOP_GRACE_MS);
     }
-    for (const group of previous.values()) group.close();
+    // Runners the new config still names keep their connections (and in-flight requests on the
+    // old routes can still retry on them); the others close once their streams are done.
+    for (const [key, server] of this.servers) if (servers.get(key) !== server) server.close();
+    this.servers = servers;
   }
 
   /** The addresses actually bound (resolves port 0), for logs and tests. */
@@ -88,16 +89,32 @@ export class ProxyRuntime {
   /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     await Promise.all([...this.listeners.values()].map((l) => l.stop(graceMs)));
-    for (const group of this.groups.values()) group.close();
+    for (const server of this.servers.values()) server.close();
     this.log.debug('proxy stopped');
   }
 }
 
-function buildGroups(config: ProxyConfig, log: Logger): Map<string, UpstreamGroup> {
+/**
+ * The upstream groups of a config. A runner address already connected (same address and
+ * keepalive) is reused from `existing`, so a reload does not reconnect to runners it keeps.
+ */
+function buildGroups(config: ProxyConfig, log: Logger, existing: ReadonlyMap<string, UpstreamServer>) {
   const groups = new Map<string, UpstreamGroup>();
+  const servers = new Map<string, UpstreamServer>();
+  const created: UpstreamServer[] = [];
+  const serverFor = (address: Address, keepalive: number): UpstreamServer => {
+    const key = `${formatAddress(address)} keepalive=${keepalive}`;
+    let server = servers.get(key) ?? existing.get(key);
+    if (!server) {
+      server = new UpstreamServer({ address, limits: LIMITS, keepalive, log });
+      created.push(server);
+    }
+    servers.set(key, server);
+    return server;
+  };
   for (const [name, upstream] of config.upstreams) {
     const members = upstream.servers.map((server) => ({
-      server: new UpstreamServer({ address: server.address, limits: LIMITS, keepalive: upstream.keepalive, log }),
+      server: serverFor(server.address, upstream.keepalive),
       peer: {
         name: server.text,
         weight: server.weight,
@@ -110,5 +127,5 @@ function buildGroups(config: ProxyConfig, log: Logger): Map<string, UpstreamGrou
     }));
     groups.set(name, new UpstreamGroup(name, members, upstream.method, log));
   }
-  return groups;
+  return { groups, servers, created };
 }

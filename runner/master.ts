@@ -254,6 +254,8 @@ export class Master {
       notifySystemd(this.log, 'READY=1');
       return;
     }
+    // Another new worker of a reload already abandoned: it fails for the same reason, nothing more to do.
+    if (worker.generation > this.generation) return;
     if (this.stopping) return;
     this.log.fatal({ err: message, worker: worker.index }, 'a worker cannot load the app; stopping');
     this.exitCode = EXIT.APP_LOAD;
@@ -261,7 +263,8 @@ export class Master {
   }
 
   private recycle(worker: Worker, reason: string): void {
-    if (this.stopping || worker.state !== 'ready' || worker.recycling) return;
+    // An old-generation worker asking during a reload is replaced by the reload itself.
+    if (this.stopping || worker.state !== 'ready' || worker.recycling || worker.generation < this.generation) return;
     worker.recycling = true;
     this.log.info({ worker: worker.index, workerPid: worker.pid, reason }, 'recycling worker: starting its replacement first');
     this.spawn(worker.index, worker);
@@ -280,8 +283,13 @@ export class Master {
       this.log.debug({ worker: worker.index, workerPid: worker.pid, code }, 'worker stopped');
       return;
     }
-    if (code === EXIT.APP_LOAD) return; // onBootFailure has acted
+    // A worker that cannot load the app exits with APP_LOAD; act on it here too, in case its
+    // boot-failed message was lost (onBootFailure is idempotent for the same worker).
+    if (code === EXIT.APP_LOAD) return this.onBootFailure(worker, `worker exited with code ${EXIT.APP_LOAD}`);
     this.restarts++;
+    // Its replacement is already booting (a recycle): that one takes its place, no second respawn.
+    const replacement = [...this.workers].some((w) => w.replaces === worker);
+    if (worker.recycling && replacement) return;
     const now = Date.now();
     let delay = 0;
     if (worker.killedBy !== 'harakiri') {

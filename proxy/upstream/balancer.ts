@@ -50,7 +50,8 @@ export class Balancer {
     const now = this.now();
     const peer = this.pickIn(this.primary, request, now);
     if (peer || !this.backup) return peer;
-    return this.roundRobin(this.backup, request, now);
+    // nginx: the backups are balanced like the primaries (round robin or least_conn).
+    return this.method.kind === 'least_conn' ? this.leastConn(this.backup, request, now) : this.roundRobin(this.backup, request, now);
   }
 
   /** Which tier a peer belongs to, for failure accounting. */
@@ -75,6 +76,8 @@ export class Balancer {
       case 'ip_hash':
         return this.hashed(set, request, now, ipHasher(request.remoteAddress));
       case 'hash':
+        // nginx: an empty key cannot be hashed; round robin instead.
+        if (request.hashKey === '') return this.roundRobin(set, request, now);
         return this.method.consistent ? this.consistent(set, request, now) : this.hashed(set, request, now, keyHasher(request.hashKey));
       case 'random':
         return this.randomPick(set, request, now, this.method.two);
@@ -149,7 +152,9 @@ export class Balancer {
     if (first === null) return this.roundRobin(set, request, now);
     let chosen = set.peers[first]!;
     if (two) {
-      const second = draw();
+      // Two distinct servers when there are two to draw from (nginx).
+      let second = draw();
+      for (let tries = 0; second === first && tries < MAX_TRIES; tries++) second = draw();
       const other = second === null ? null : set.peers[second]!;
       if (other && other.conns * chosen.weight < chosen.conns * other.weight) chosen = other;
     }

@@ -67,7 +67,8 @@ export class UpstreamServer {
         throw new UpstreamBusyError(`all ${MAX_CONNECTIONS} connections to ${this.name} are at the runner's max streams`);
       }
       this.connecting ??= this.connect(timeoutMs);
-      await this.connecting;
+      // A connect started earlier (the warm-up) may have a longer deadline than this request's.
+      await withDeadline(this.connecting, timeoutMs, `connect to ${this.name} timed out after ${timeoutMs} ms`);
     }
   }
 
@@ -204,4 +205,12 @@ export class UpstreamServer {
     }, delay);
     this.reconnectTimer.unref();
   }
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UpstreamConnectionError(message, 'TIMEOUT')), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

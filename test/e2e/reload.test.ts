@@ -85,3 +85,17 @@ t.test('workers 2: SIGHUP reloads every worker', async (t) => {
   t.equal(pids.size, 1, 'both workers now pass to the new upstream');
   void b;
 });
+
+t.test('a reload keeps the connections to runners the new config still names', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const proxy = await startProxy(t, dir, config(a.socket));
+  t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
+  const connects = () => proxy.proc.logs.filter((l) => l.msg === 'connected to runner').length;
+  const before = connects();
+  writeFileSync(proxy.configFile, config(a.socket, `127.0.0.1:${proxy.port}`, 'client_max_body_size 5m;'));
+  proxy.proc.child.kill('SIGHUP');
+  await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded');
+  t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
+  t.equal(connects(), before, 'no reconnect');
+});

@@ -142,3 +142,20 @@ t.test('random and random two', async (t) => {
   const picks = Array.from({ length: 200 }, () => two.pick());
   t.ok(picks.filter((p) => p === 'b').length > 140, 'two draws: the less loaded wins whenever both are drawn');
 });
+
+t.test('nginx details: an empty hash key, least_conn backups, two distinct draws', async (t) => {
+  const hashed = setup([peer('a'), peer('b')], [], { kind: 'hash', key: '$arg_id', consistent: false });
+  t.equal([hashed.pick({ hashKey: '' }), hashed.pick({ hashKey: '' }), hashed.pick({ hashKey: '' })].join(' '), 'a b a', 'no key: round robin');
+  const lc = setup([peer('a')], [peer('x'), peer('y')], { kind: 'least_conn' });
+  lc.byName('a').conns = 0;
+  lc.balancer.failure(lc.byName('a'));
+  lc.byName('x').conns = 5;
+  t.equal(lc.pick(), 'y', 'the backups are balanced by least_conn too');
+  const two = setup([peer('a'), peer('b')], [], { kind: 'random', two: true });
+  two.byName('b').conns = 3;
+  t.equal(
+    Array.from({ length: 50 }, () => two.pick()).filter((p) => p === 'b').length,
+    0,
+    'with two servers, the two draws are a and b: the less loaded (a) always wins',
+  );
+});
