@@ -1,3 +1,4 @@
+import type { BalanceConfig } from '../config/types.js';
 import { crc32 } from './crc32.js';
 import { Peer, PeerSet, recordFailure, recordSuccess, type PeerConfig } from './peers.js';
 
@@ -7,12 +8,7 @@ import { Peer, PeerSet, recordFailure, recordSuccess, type PeerConfig } from './
  * [least_conn]]. Backups serve only when every primary is unavailable. Pure: the clock and the
  * random source are injected, so tests replay nginx's sequences.
  */
-export type BalanceMethod =
-  | { kind: 'round_robin' }
-  | { kind: 'least_conn' }
-  | { kind: 'ip_hash' }
-  | { kind: 'hash'; key: string; consistent: boolean }
-  | { kind: 'random'; two: boolean };
+export type BalanceMethod = BalanceConfig;
 
 export interface PickRequest {
   /** The client address, for ip_hash. */
