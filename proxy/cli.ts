@@ -23,8 +23,8 @@ Options:
   -v, --version          print the version
 
 Signals: SIGHUP reloads the configuration (a config with errors is refused and
-the running one stays); SIGTERM and SIGINT stop gracefully (in-flight requests
-finish); a second SIGTERM/SIGINT stops at once.
+the running one stays); SIGTERM stops gracefully (in-flight requests finish,
+a second SIGTERM stops at once); SIGINT and SIGQUIT stop at once.
 `;
 
 const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3 } as const;
@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   // A cluster worker takes its orders from the primary: the terminal's Ctrl-C reaches the whole
   // process group, so a worker ignores SIGINT and stops on the primary's SIGTERM.
   if (isProxyWorker()) process.on('SIGINT', () => undefined);
-  const signals = new SignalQueue(isProxyWorker() ? ['SIGTERM', 'SIGHUP'] : ['SIGTERM', 'SIGINT', 'SIGHUP']);
+  const signals = new SignalQueue(isProxyWorker() ? ['SIGTERM', 'SIGQUIT', 'SIGHUP'] : ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']);
   if (count > 1 && !isProxyWorker()) return runPrimary(count, log, signals, () => reloadable(file, log) !== null);
   const runtime = await ProxyRuntime.start(config, log);
   if (isProxyWorker()) reportReady(runtime.addresses);
@@ -94,7 +94,11 @@ async function main(argv: string[]): Promise<number> {
     signal = await signals.next();
   }
   log.info({ signal }, 'stopping');
-  // A second stop signal while requests finish means "now".
+  // SIGINT/SIGQUIT: now (connections cut); SIGTERM: drain, unless a second signal says "now".
+  if (signal !== 'SIGTERM') {
+    await runtime.stop(0);
+    return EXIT.OK;
+  }
   const outcome = await Promise.race([runtime.stop().then(() => 'clean' as const), untilStop(signals)]);
   return outcome === 'clean' ? EXIT.OK : EXIT.FAILURE;
 }

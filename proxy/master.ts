@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
  * cluster hands the same listening handle to each), like nginx's worker_processes. The primary
  * serves no request; it reports readiness once every worker listens, replaces a worker that
  * dies, passes SIGHUP on (each worker reloads in place, keeping its listening sockets), and on
- * SIGTERM/SIGINT passes the stop on and waits for all of them.
+ * SIGTERM (graceful) or SIGINT/SIGQUIT (at once) passes the stop on and waits for all of them.
  */
 export async function runPrimary(
   count: number,
@@ -65,7 +65,8 @@ export async function runPrimary(
         new Promise<void>((resolve) => {
           if (worker.isDead()) return resolve();
           worker.once('exit', () => resolve());
-          worker.process.kill('SIGTERM');
+          // The workers stop the way the primary was told to: drain on SIGTERM, at once otherwise.
+          worker.process.kill(outcome === 'SIGTERM' ? 'SIGTERM' : 'SIGQUIT');
         }),
     ),
   );

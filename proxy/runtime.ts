@@ -19,6 +19,7 @@ const STOP_GRACE_MS = 30_000;
  */
 export class ProxyRuntime {
   private servers = new Map<string, UpstreamServer>();
+  private groups = new Map<string, UpstreamGroup>();
   private readonly listeners = new Map<string, Listener>();
 
   private constructor(private readonly log: Logger) {}
@@ -49,6 +50,10 @@ export class ProxyRuntime {
    */
   private async apply(config: ProxyConfig): Promise<void> {
     const { groups, servers, created } = buildGroups(config, this.log, this.servers);
+    for (const [name, group] of groups) {
+      const previous = this.groups.get(name);
+      if (previous) group.inheritHealth(previous);
+    }
     const wanted = listenGroups(config).map(({ address, hosts }) => ({ key: addressKey(address), address, routes: { hosts, groups, log: this.log } }));
     const started = new Map<string, Listener>();
     try {
@@ -77,6 +82,7 @@ export class ProxyRuntime {
     // old routes can still retry on them); the others close once their streams are done.
     for (const [key, server] of this.servers) if (servers.get(key) !== server) server.close();
     this.servers = servers;
+    this.groups = groups;
   }
 
   /** The addresses actually bound (resolves port 0), for logs and tests. */

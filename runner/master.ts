@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { formatAddress } from '../protocol/index.js';
+import { listenQueue, type ListenQueue } from './backlog.js';
 import { EXIT } from './exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
 import type { SharedSocket } from './listen.js';
@@ -50,6 +51,8 @@ export interface MasterStats {
   pid: number;
   uptimeMs: number;
   restarts: number;
+  /** The socket's accept queue, where the OS reports it (uWSGI's listen queue). */
+  listenQueue: ListenQueue | null;
   workers: Array<{ index: number; pid: number; status: State; lastSpawn: number } & WorkerCounters>;
 }
 
@@ -108,6 +111,7 @@ export class Master {
       pid: process.pid,
       uptimeMs: now - this.startedAt,
       restarts: this.restarts,
+      listenQueue: listenQueue(this.options.address),
       workers: [...this.workers]
         .sort((a, b) => a.index - b.index || a.spawnedAt - b.spawnedAt)
         .map((w) => ({ index: w.index, pid: w.pid, status: w.state, lastSpawn: w.spawnedAt, ...w.counters })),

@@ -40,6 +40,23 @@ export class UpstreamGroup {
     backups.forEach((m, i) => this.serverOf.set(this.balancer.backup!.peers[i]!, m.server));
   }
 
+  /**
+   * After a reload: servers that stay keep their health (failures, the fail_timeout window, the
+   * eased-in weight), so a server that was out stays out. (Requests in flight are not carried
+   * over: they finish on the old group and report back to it.)
+   */
+  inheritHealth(previous: UpstreamGroup): void {
+    const old = new Map([...previous.serverOf.keys()].map((peer) => [peer.name, peer]));
+    for (const peer of this.serverOf.keys()) {
+      const before = old.get(peer.name);
+      if (!before || before.weight !== peer.weight) continue;
+      peer.fails = before.fails;
+      peer.accessed = before.accessed;
+      peer.checked = before.checked;
+      peer.effectiveWeight = before.effectiveWeight;
+    }
+  }
+
   get method(): BalanceMethod {
     return this.balancer.method;
   }

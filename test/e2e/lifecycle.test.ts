@@ -149,6 +149,20 @@ t.test('proxy SIGTERM lets an in-flight request finish', async (t) => {
   t.equal(await proxy.proc.exited, 0);
 });
 
+t.test('proxy SIGINT stops at once, cutting what is in flight', async (t) => {
+  const dir = tempDir(t);
+  const socket = join(dir, 'app.sock');
+  await startRunner(t, { app: APP, socket });
+  const proxy = await startProxy(t, dir, simpleConfig(socket));
+  const inflight = fetchBuffer(`${proxy.url}/slow?ms=5000`).then((r) => r.status, () => 'cut');
+  await sleep(150);
+  const sent = Date.now();
+  proxy.proc.child.kill('SIGINT');
+  t.equal(await proxy.proc.exited, 0);
+  t.ok(Date.now() - sent < 2000, 'did not wait for the request');
+  t.equal(await inflight, 'cut');
+});
+
 t.test('workers 2: two proxy processes share the listening socket', async (t) => {
   const dir = tempDir(t);
   const socket = join(dir, 'app.sock');

@@ -229,9 +229,18 @@ t.test('--stats serves the master and every worker as JSON', async (t) => {
     socket.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
     socket.on('end', () => resolve(data)).on('error', reject);
   });
-  const doc = JSON.parse(text) as { pid: number; uptimeMs: number; restarts: number; workers: Array<Record<string, number | string>> };
+  const doc = JSON.parse(text) as {
+    pid: number;
+    uptimeMs: number;
+    restarts: number;
+    listenQueue: { queued: number; limit: number } | null;
+    workers: Array<Record<string, number | string>>;
+  };
   t.equal(doc.pid, runner.proc.pid);
   t.ok(doc.uptimeMs > 0);
+  // The listen queue as the OS reports it (ss, from iproute2, for a Unix socket).
+  if (doc.listenQueue) t.ok(doc.listenQueue.limit > 0 && doc.listenQueue.queued >= 0, `listen queue ${JSON.stringify(doc.listenQueue)}`);
+  else t.comment('the OS does not report the listen queue here (no ss)');
   t.equal(doc.restarts, 0);
   t.same(doc.workers.map((w) => w.index), [1, 2]);
   t.same(doc.workers.map((w) => w.pid).sort(), children(runner.proc.pid).sort());

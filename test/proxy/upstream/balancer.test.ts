@@ -159,3 +159,18 @@ t.test('nginx details: an empty hash key, least_conn backups, two distinct draws
     'with two servers, the two draws are a and b: the less loaded (a) always wins',
   );
 });
+
+t.test('a reloaded group keeps the health of the servers that stay', async (t) => {
+  const { UpstreamGroup } = await import('../../../proxy/upstream/group.js');
+  const fakeServer = (name: string) => ({ name, warm() {}, close() {}, destroy() {} }) as never;
+  const log = { warn() {}, info() {} } as never;
+  const members = (names: string[]) => names.map((name) => ({ server: fakeServer(name), peer: peer(name, { maxFails: 1, failTimeoutMs: 60_000 }) }));
+  const before = new UpstreamGroup('g', members(['a', 'b']), { kind: 'round_robin' }, log);
+  const tried = new Set<never>();
+  const choice = before.pick({ remoteAddress: '', hashKey: '', tried });
+  before.done(choice!, true); // 'a' fails: out for fail_timeout
+  const after = new UpstreamGroup('g', members(['a', 'b', 'c']), { kind: 'round_robin' }, log);
+  after.inheritHealth(before);
+  const picks = Array.from({ length: 4 }, () => after.pick({ remoteAddress: '', hashKey: '', tried: new Set() })!.peer.name);
+  t.notOk(picks.includes(choice!.peer.name), `the failed server stays out after the reload (${picks.join(' ')})`);
+});
