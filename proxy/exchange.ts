@@ -90,7 +90,12 @@ export class Exchange implements StreamEvents {
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
     const { group } = this.x;
-    const choice = group.pick({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    const choice = await group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    if (this.finished) {
+      if (choice && choice !== 'busy') group.done(choice, false); // the client left while we waited
+      return;
+    }
+    if (choice === 'busy') return this.reject(HttpError.OVERLOADED, `every server of "${group.name}" is at max_conns and the queue is full or timed out`);
     if (!choice) {
       const why = this.tries === 0 ? `no live upstreams in "${group.name}"` : 'no upstream left to try';
       return this.reject(this.lastFailure?.kind ?? HttpError.UPSTREAM_UNREACHABLE, this.lastFailure?.reason ?? why);

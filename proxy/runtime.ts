@@ -131,7 +131,7 @@ function buildGroups(config: ProxyConfig, log: Logger, existing: ReadonlyMap<str
         down: server.down,
       },
     }));
-    groups.set(name, new UpstreamGroup(name, members, upstream.method, log));
+    groups.set(name, new UpstreamGroup(name, members, upstream.method, log, upstream.queue));
   }
   return { groups, servers, created };
 }

@@ -11,7 +11,7 @@ import { toByteString } from './bytes.js';
 import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
 import { RegexError, compileRegex } from './regex.js';
-import type { BalanceConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
+import type { BalanceConfig, QueueConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
 import { REDIRECT_CODES } from '../return.js';
 import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
@@ -164,6 +164,24 @@ export const DIRECTIVES = {
     },
     description: 'Choose a server at random by weight; `two` draws two and takes the one with fewer requests in flight.',
     example: 'random two least_conn;',
+  }),
+  queue: define<QueueConfig>({
+    name: 'queue',
+    syntax: 'queue NUMBER [timeout=TIME];',
+    contexts: ['upstream'],
+    args: [1, 2],
+    convert: (d) => {
+      const [, option] = d.args;
+      if (option && !option.value.startsWith('timeout=')) {
+        throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${option.value}" in "queue"`, site(d, option));
+      }
+      const timeoutMs = option ? parseTime(option.value.slice('timeout='.length), site(d, option)) : 60_000;
+      return { size: positiveInteger(d, first(d)), timeoutMs };
+    },
+    description:
+      'When every server is at its `max_conns`, up to NUMBER requests wait (at most `timeout`, 60s by ' +
+      'default) for one to free up instead of failing at once; beyond that, 503.',
+    example: 'queue 100 timeout=30s;',
   }),
   keepalive: define<number>({
     name: 'keepalive',

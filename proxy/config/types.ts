@@ -29,6 +29,12 @@ export type BalanceConfig =
   | { kind: 'hash'; key: string; consistent: boolean }
   | { kind: 'random'; two: boolean };
 
+/** `queue N timeout=T`: requests waiting for a server below max_conns. */
+export interface QueueConfig {
+  size: number;
+  timeoutMs: number;
+}
+
 /** tsgi_next_upstream and its limits. */
 export interface NextUpstreamConfig {
   /** Empty = `off`. */
@@ -43,6 +49,8 @@ export interface UpstreamConfig {
   /** Idle connections kept open per upstream server. */
   keepalive: number;
   method: BalanceConfig;
+  /** null: no queue, a request fails at once when every server is at max_conns. */
+  queue: QueueConfig | null;
   /** Created by `tsgi_pass ADDRESS` rather than an `upstream` block; named by the address text. */
   implicit: boolean;
 }

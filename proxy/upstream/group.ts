@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { QueueConfig } from '../config/types.js';
 import { Balancer, type BalanceMethod, type PickRequest } from './balancer.js';
 import type { Peer, PeerConfig } from './peers.js';
 import type { UpstreamServer } from './server.js';
@@ -28,6 +29,7 @@ export class UpstreamGroup {
     members: readonly GroupMember[],
     method: BalanceMethod,
     private readonly log: Logger,
+    private readonly queue: QueueConfig | null = null,
   ) {
     const primaries = members.filter((m) => !m.peer.backup);
     const backups = members.filter((m) => m.peer.backup);
@@ -74,6 +76,48 @@ export class UpstreamGroup {
     return { server: this.serverOf.get(peer)!, peer };
   }
 
+  /**
+   * pick(), but when every server this request may use is only busy (at max_conns) and the
+   * upstream has a `queue`, wait in it — FIFO, woken as requests finish — up to its timeout.
+   * 'busy': the queue is full, or the wait timed out (the caller answers 503).
+   */
+  async pickOrWait(request: PickRequest): Promise<Choice | 'busy' | null> {
+    const choice = this.pick(request);
+    if (choice || !this.queue || !this.onlyBusy(request.tried)) return choice;
+    if (this.waiting.length >= this.queue.size) return 'busy';
+    const deadline = Date.now() + this.queue.timeoutMs;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return 'busy';
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(wake), 1);
+          resolve();
+        }, remaining);
+        this.waiting.push(wake);
+      });
+      const next = this.pick(request);
+      if (next || !this.onlyBusy(request.tried)) return next;
+    }
+  }
+
+  private readonly waiting: Array<() => void> = [];
+
+  /** Some server this request may still use is up, only at its max_conns. */
+  private onlyBusy(tried: ReadonlySet<Peer>): boolean {
+    const now = Date.now();
+    for (const peer of this.serverOf.keys()) {
+      if (tried.has(peer) || peer.down || peer.maxConns === 0 || peer.conns < peer.maxConns) continue;
+      if (peer.maxFails > 0 && peer.fails >= peer.maxFails && now - peer.checked <= peer.failTimeoutMs) continue;
+      return true;
+    }
+    return false;
+  }
+
   /** Is there a server this request has not tried yet (for deciding to retry at all)? */
   hasUntried(tried: ReadonlySet<Peer>): boolean {
     return this.serverOf.size > tried.size;
@@ -82,6 +126,7 @@ export class UpstreamGroup {
   /** The try on `choice` ended; `failed` when it counts against the server (nginx's rules). */
   done(choice: Choice, failed: boolean): void {
     choice.peer.conns--;
+    this.waiting.shift()?.(); // a slot is free: the longest waiter tries again
     if (!failed) return this.balancer.success(choice.peer);
     if (this.balancer.failure(choice.peer) === 'disabled') {
       this.log.warn({ upstream: this.name, server: choice.peer.name, failTimeoutMs: choice.peer.failTimeoutMs }, 'upstream server temporarily disabled');

@@ -79,3 +79,18 @@ t.test('weights, backup, and a failed server coming back after fail_timeout', as
   for (let i = 0; i < 6; i++) after.add(await pidOf(proxy.url));
   t.notOk([...after].every((pid) => during.has(pid)), 'the primary serves again');
 });
+
+t.test('max_conns with a queue: requests wait their turn; beyond the queue, 503', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const config = (queue: string) => `upstream one { server unix:${a.socket} max_conns=1; ${queue} }
+     server { listen 127.0.0.1:0; location / { tsgi_pass one; } }`;
+  const queued = await startProxy(t, dir, config('queue 5 timeout=5s;'));
+  const started = Date.now();
+  const statuses = await Promise.all([1, 2, 3].map(() => fetchBuffer(`${queued.url}/slow?ms=300`, { agent: false }).then((r) => r.status)));
+  t.same(statuses, [200, 200, 200], 'all served, one at a time');
+  t.ok(Date.now() - started >= 850, `took ${Date.now() - started} ms: served one after another`);
+  const small = await startProxy(t, dir, config('queue 1 timeout=5s;'));
+  const mixed = await Promise.all([1, 2, 3].map(() => fetchBuffer(`${small.url}/slow?ms=300`, { agent: false }).then((r) => r.status)));
+  t.same(mixed.sort(), [200, 200, 503], 'one running, one queued, one turned away');
+});

@@ -143,6 +143,8 @@ const cases: Case[] = [
   ['E_INVALID_PARAMETER', 'upstream u { hash $uri ▶ring; server 127.0.0.1:9000; }'],
   ['E_INVALID_PARAMETER', `server { ${LOC} tsgi_next_upstream error ▶http_418; }`],
   ['E_INVALID_PARAMETER', `server { ${LOC} tsgi_next_upstream ▶off error; }`],
+  ['E_INVALID_PARAMETER', 'upstream u { queue 10 ▶wait=5s; server 127.0.0.1:9000; }'],
+  ['E_INVALID_NUMBER', 'upstream u { queue ▶0; server 127.0.0.1:9000; }'],
   ['E_UNKNOWN_VARIABLE', 'upstream u { hash ▶$nope; server 127.0.0.1:9000; }'],
   ['E_UNKNOWN_VARIABLE', 'server { location / { tsgi_pass 127.0.0.1:9000; tsgi_param X ▶"a $nope b"; } }'],
   ['E_UNKNOWN_VARIABLE', 'server { return 200 ▶"hello $nobody"; }'],

@@ -90,7 +90,7 @@ function slash(uri: string, absolute = true): LocationConfig['slashRedirect'] {
 }
 
 function implicitUnix(name: string, path: string): UpstreamConfig {
-  return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }], keepalive: 2, method: { kind: 'round_robin' }, implicit: true };
+  return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }], keepalive: 2, method: { kind: 'round_robin' }, queue: null, implicit: true };
 }
 
 t.test('a full config: defaults, inheritance, explicit and implicit upstreams', async (t) => {
@@ -108,6 +108,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
     ],
     keepalive: 4,
     method: { kind: 'round_robin' },
+    queue: null,
     implicit: false,
   });
   t.same(config.upstreams.get('later'), {
@@ -115,6 +116,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
     servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
     keepalive: 2,
     method: { kind: 'round_robin' },
+    queue: null,
     implicit: false,
   });
   t.same(config.upstreams.get('unix:/run/other.sock'), implicitUnix('unix:/run/other.sock', '/run/other.sock'));
@@ -123,6 +125,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
     servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
     keepalive: 2,
     method: { kind: 'round_robin' },
+    queue: null,
     implicit: true,
   });
 

@@ -174,3 +174,24 @@ t.test('a reloaded group keeps the health of the servers that stay', async (t) =
   const picks = Array.from({ length: 4 }, () => after.pick({ remoteAddress: '', hashKey: '', tried: new Set() })!.peer.name);
   t.notOk(picks.includes(choice!.peer.name), `the failed server stays out after the reload (${picks.join(' ')})`);
 });
+
+t.test('queue: requests wait for a server below max_conns, bounded in number and time', async (t) => {
+  const { UpstreamGroup } = await import('../../../proxy/upstream/group.js');
+  const fakeServer = { name: 'a', warm() {}, close() {}, destroy() {} } as never;
+  const log = { warn() {}, info() {} } as never;
+  const group = new UpstreamGroup('g', [{ server: fakeServer, peer: peer('a', { maxConns: 1 }) }], { kind: 'round_robin' }, log, { size: 1, timeoutMs: 300 });
+  const request = () => ({ remoteAddress: '', hashKey: '', tried: new Set<never>() });
+  const first = await group.pickOrWait(request());
+  t.ok(first && first !== 'busy', 'the first request gets the server');
+  const waiting = group.pickOrWait(request());
+  t.equal(await group.pickOrWait(request()), 'busy', 'the queue (1) is full: 503 at once');
+  group.done(first as never, false);
+  const second = await waiting;
+  t.ok(second && second !== 'busy', 'the waiter gets the freed server');
+  const started = Date.now();
+  t.equal(await group.pickOrWait(request()), 'busy', 'nobody frees it: the wait times out');
+  t.ok(Date.now() - started >= 250, 'after the queue timeout');
+  const plain = new UpstreamGroup('p', [{ server: fakeServer, peer: peer('a', { maxConns: 1 }) }], { kind: 'round_robin' }, log);
+  t.ok(await plain.pickOrWait(request()));
+  t.equal(await plain.pickOrWait(request()), null, 'without a queue: no server at once');
+});
