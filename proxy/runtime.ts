@@ -72,6 +72,8 @@ export class ProxyRuntime {
     for (const { key, routes } of wanted) this.listeners.get(key)?.reroute(routes);
     for (const [key, listener] of started) this.listeners.set(key, listener);
     for (const group of groups.values()) group.warm();
+    for (const group of this.groups.values()) group.stopHealthChecks();
+    for (const group of groups.values()) group.startHealthChecks();
     const keep = new Set(wanted.map((w) => w.key));
     for (const [key, listener] of this.listeners) {
       if (keep.has(key)) continue;
@@ -95,6 +97,7 @@ export class ProxyRuntime {
   /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */
   async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     await Promise.all([...this.listeners.values()].map((l) => l.stop(graceMs)));
+    for (const group of this.groups.values()) group.stopHealthChecks();
     for (const server of this.servers.values()) server.close();
     this.log.debug('proxy stopped');
   }
@@ -129,9 +132,10 @@ function buildGroups(config: ProxyConfig, log: Logger, existing: ReadonlyMap<str
         maxConns: server.maxConns,
         backup: server.backup,
         down: server.down,
+        slowStartMs: server.slowStartMs,
       },
     }));
-    groups.set(name, new UpstreamGroup(name, members, upstream.method, log, upstream.queue));
+    groups.set(name, new UpstreamGroup(name, members, upstream.method, log, upstream.queue, upstream.healthCheck));
   }
   return { groups, servers, created };
 }

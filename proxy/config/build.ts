@@ -45,7 +45,7 @@ function explicitUpstreams(main: Scope): Upstreams {
     if (backup && method.kind !== 'round_robin' && method.kind !== 'least_conn') {
       fail(backup.directive, backup.directive, 'E_INVALID_PARAMETER', `balancing method "${method.kind}" does not support backup servers`);
     }
-    upstreams.set(name, { name, servers, keepalive: scope.value(D.keepalive), method, queue: scope.list(D.queue)[0] ?? null, implicit: false });
+    upstreams.set(name, { name, servers, keepalive: scope.value(D.keepalive), method, queue: scope.list(D.queue)[0] ?? null, healthCheck: scope.list(D.healthCheck)[0] ?? null, implicit: false });
   }
   return upstreams;
 }
@@ -179,7 +179,7 @@ function resolveUpstream(pass: Entry<PassTarget>, upstreams: Upstreams): string 
   const name = target.server.text;
   if (!upstreams.has(name)) {
     const keepalive = defaultValue(D.keepalive) as number;
-    upstreams.set(name, { name, servers: [target.server], keepalive, method: { kind: 'round_robin' }, queue: null, implicit: true });
+    upstreams.set(name, { name, servers: [target.server], keepalive, method: { kind: 'round_robin' }, queue: null, healthCheck: null, implicit: true });
   }
   return name;
 }

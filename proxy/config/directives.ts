@@ -11,7 +11,7 @@ import { toByteString } from './bytes.js';
 import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
 import { RegexError, compileRegex } from './regex.js';
-import type { BalanceConfig, QueueConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
+import type { BalanceConfig, HealthCheckConfig, QueueConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
 import { REDIRECT_CODES } from '../return.js';
 import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
@@ -100,7 +100,7 @@ export const DIRECTIVES = {
   }),
   upstreamServer: define<UpstreamServerConfig>({
     name: 'server',
-    syntax: 'server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME] [max_conns=N] [backup] [down];',
+    syntax: 'server ADDRESS [weight=N] [max_fails=N] [fail_timeout=TIME] [max_conns=N] [slow_start=TIME] [backup] [down];',
     contexts: ['upstream'],
     args: [1, Infinity],
     repeatable: true,
@@ -112,7 +112,8 @@ export const DIRECTIVES = {
     description:
       'A runner in the upstream: `unix:/path`, `host:port` or `[ipv6]:port`, with nginx\'s parameters: ' +
       '`weight` for the balancing, `max_fails` failures within `fail_timeout` mark it unavailable for ' +
-      '`fail_timeout` (`max_fails=0` never does), `max_conns` limits its requests in flight, `backup` ' +
+      '`fail_timeout` (`max_fails=0` never does), `max_conns` limits its requests in flight, `slow_start` ' +
+      'ramps its weight up after a `health_check` brings it back, `backup` ' +
       'serves only when every other server is unavailable, `down` takes it out.',
     example: 'server unix:/run/tsgi/a.sock weight=3 max_fails=2 fail_timeout=30s;',
   }),
@@ -164,6 +165,32 @@ export const DIRECTIVES = {
     },
     description: 'Choose a server at random by weight; `two` draws two and takes the one with fewer requests in flight.',
     example: 'random two least_conn;',
+  }),
+  healthCheck: define<HealthCheckConfig>({
+    name: 'health_check',
+    syntax: 'health_check [interval=TIME] [timeout=TIME] [fails=N] [passes=N];',
+    contexts: ['upstream'],
+    args: [0, 4],
+    convert: (d) => {
+      const out = { intervalMs: 5000, timeoutMs: 1000, fails: 1, passes: 1 };
+      for (const arg of d.args) {
+        const eq = arg.value.indexOf('=');
+        const key = eq < 0 ? arg.value : arg.value.slice(0, eq);
+        const valued = { ...arg, value: arg.value.slice(eq + 1) };
+        if (eq > 0 && key === 'interval') out.intervalMs = parseTime(valued.value, site(d, arg));
+        else if (eq > 0 && key === 'timeout') out.timeoutMs = parseTime(valued.value, site(d, arg));
+        else if (eq > 0 && key === 'fails') out.fails = positiveInteger(d, valued);
+        else if (eq > 0 && key === 'passes') out.passes = positiveInteger(d, valued);
+        else throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${arg.value}" in "health_check"`, site(d, arg));
+      }
+      return out;
+    },
+    description:
+      'Active health checks over the protocol: every `interval` (5s) each server must answer a PING ' +
+      'within `timeout` (1s); `fails` (1) misses in a row take it out of the rotation — a stalled ' +
+      'runner too, not only a refused connection — and `passes` (1) answers bring it back, ramped up ' +
+      'over its `slow_start`.',
+    example: 'health_check interval=2s timeout=500ms fails=2 passes=2;',
   }),
   queue: define<QueueConfig>({
     name: 'queue',
@@ -450,7 +477,7 @@ const NEXT_UPSTREAM = ['error', 'timeout', 'invalid_header', 'http_500', 'http_5
 
 /** `weight=N max_fails=N fail_timeout=T max_conns=N backup down` after a server's address. */
 function serverParameters(d: Directive): Omit<UpstreamServerConfig, 'address' | 'text'> {
-  const out = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false };
+  const out = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 };
   for (const arg of d.args.slice(1)) {
     const [key, value] = arg.value.includes('=') ? [arg.value.slice(0, arg.value.indexOf('=')), arg.value.slice(arg.value.indexOf('=') + 1)] : [arg.value, ''];
     const valued = { ...arg, value };
@@ -458,6 +485,7 @@ function serverParameters(d: Directive): Omit<UpstreamServerConfig, 'address' | 
     else if (key === 'max_fails') out.maxFails = nonNegativeInteger(d, valued);
     else if (key === 'fail_timeout') out.failTimeoutMs = parseTime(value, site(d, arg));
     else if (key === 'max_conns') out.maxConns = nonNegativeInteger(d, valued);
+    else if (key === 'slow_start') out.slowStartMs = parseTime(value, site(d, arg));
     else if (arg.value === 'backup') out.backup = true;
     else if (arg.value === 'down') out.down = true;
     else throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${arg.value}" in "server"`, site(d, arg));
@@ -576,7 +604,7 @@ function passTarget(d: Directive): PassTarget {
   const text = first(d).value;
   if (!looksLikeAddress(text)) return { kind: 'upstream', name: text };
   const address = parseAddress(text, UPSTREAM_RULES, site(d, first(d)));
-  return { kind: 'address', server: { address, text, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false } };
+  return { kind: 'address', server: { address, text, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 } };
 }
 
 function unsupported(d: Directive, arg: Arg, message: string): ConfigError {

@@ -19,6 +19,8 @@ export interface UpstreamServerConfig {
   maxConns: number;
   backup: boolean;
   down: boolean;
+  /** After an active health check brings it back, its weight ramps up over this long. */
+  slowStartMs: number;
 }
 
 /** The balancing method of an upstream block (round robin unless one is named). */
@@ -28,6 +30,14 @@ export type BalanceConfig =
   | { kind: 'ip_hash' }
   | { kind: 'hash'; key: string; consistent: boolean }
   | { kind: 'random'; two: boolean };
+
+/** `health_check`: PING every interval; `fails` misses take a server out, `passes` answers bring it back. */
+export interface HealthCheckConfig {
+  intervalMs: number;
+  timeoutMs: number;
+  fails: number;
+  passes: number;
+}
 
 /** `queue N timeout=T`: requests waiting for a server below max_conns. */
 export interface QueueConfig {
@@ -51,6 +61,8 @@ export interface UpstreamConfig {
   method: BalanceConfig;
   /** null: no queue, a request fails at once when every server is at max_conns. */
   queue: QueueConfig | null;
+  /** null: no active health checks (failures are still counted passively). */
+  healthCheck: HealthCheckConfig | null;
   /** Created by `tsgi_pass ADDRESS` rather than an `upstream` block; named by the address text. */
   implicit: boolean;
 }

@@ -150,6 +150,25 @@ export class UpstreamConnection {
     return stream;
   }
 
+  /** A PING answered within `timeoutMs` (the health check): true, else false. */
+  ping(timeoutMs: number): Promise<boolean> {
+    const opaque = new Uint8Array(8);
+    new DataView(opaque.buffer).setFloat64(0, performance.now() + Math.random());
+    const key = Buffer.from(opaque).toString('hex');
+    return new Promise((resolve) => {
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.pings.delete(key);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.pings.set(key, () => finish(true));
+      this.sendFrame(FrameType.PING, 0, 0, opaque);
+    });
+  }
+
+  private readonly pings = new Map<string, () => void>();
+
   /** Graceful: no new streams; close once the open ones are done. */
   retire(): void {
     if (this.goaway) return;
@@ -233,6 +252,7 @@ export class UpstreamConnection {
         return this.onGoAway(frame);
       case FrameType.PING:
         if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
+        else this.pings.get(Buffer.from(frame.payload).toString('hex'))?.();
         return;
       case FrameType.HELLO:
       case FrameType.REQUEST:

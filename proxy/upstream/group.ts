@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { QueueConfig } from '../config/types.js';
+import type { HealthCheckConfig, QueueConfig } from '../config/types.js';
+import { HealthChecker } from './health.js';
 import { Balancer, type BalanceMethod, type PickRequest } from './balancer.js';
 import type { Peer, PeerConfig } from './peers.js';
 import type { UpstreamServer } from './server.js';
@@ -30,6 +31,7 @@ export class UpstreamGroup {
     method: BalanceMethod,
     private readonly log: Logger,
     private readonly queue: QueueConfig | null = null,
+    healthCheck: HealthCheckConfig | null = null,
   ) {
     const primaries = members.filter((m) => !m.peer.backup);
     const backups = members.filter((m) => m.peer.backup);
@@ -40,6 +42,22 @@ export class UpstreamGroup {
     );
     primaries.forEach((m, i) => this.serverOf.set(this.balancer.primary.peers[i]!, m.server));
     backups.forEach((m, i) => this.serverOf.set(this.balancer.backup!.peers[i]!, m.server));
+    if (healthCheck) {
+      const checked = [...this.serverOf].map(([peer, server]) => ({ peer, server }));
+      this.health = new HealthChecker(name, checked, healthCheck, log);
+    }
+  }
+
+  private readonly health: HealthChecker | null = null;
+
+  /** Starts the active health checks, if the upstream has them. */
+  startHealthChecks(): void {
+    this.health?.start();
+  }
+
+  /** This group is replaced (reload) or closed: its health checks end. */
+  stopHealthChecks(): void {
+    this.health?.stop();
   }
 
   /**
@@ -56,6 +74,8 @@ export class UpstreamGroup {
       peer.accessed = before.accessed;
       peer.checked = before.checked;
       peer.effectiveWeight = before.effectiveWeight;
+      peer.unhealthy = before.unhealthy;
+      peer.recoveredAt = before.recoveredAt;
     }
   }
 
@@ -138,6 +158,7 @@ export class UpstreamGroup {
   }
 
   close(): void {
+    this.stopHealthChecks();
     for (const server of this.serverOf.values()) server.close();
   }
 

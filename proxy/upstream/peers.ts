@@ -15,6 +15,8 @@ export interface PeerConfig {
   maxConns: number;
   backup: boolean;
   down: boolean;
+  /** After a health check brings the server back, its weight ramps up over this long (0: at once). */
+  slowStartMs?: number;
 }
 
 export class Peer {
@@ -34,8 +36,14 @@ export class Peer {
   /** When the server was last tried (or failed): the start of its fail_timeout window. */
   checked = 0;
   conns = 0;
+  /** Taken out by the active health check until it passes again. */
+  unhealthy = false;
+  /** When the health check brought it back (for slow_start). */
+  recoveredAt = -Infinity;
+  readonly slowStartMs: number;
 
   constructor(config: PeerConfig) {
+    this.slowStartMs = config.slowStartMs ?? 0;
     this.name = config.name;
     this.weight = config.weight;
     this.maxFails = config.maxFails;
@@ -45,9 +53,16 @@ export class Peer {
     this.effectiveWeight = config.weight;
   }
 
+  /** The effective weight, scaled down while slow_start ramps a recovered server back up. */
+  rampedWeight(now: number): number {
+    const since = now - this.recoveredAt;
+    if (this.slowStartMs === 0 || since >= this.slowStartMs) return this.effectiveWeight;
+    return Math.max(1, Math.floor((this.effectiveWeight * since) / this.slowStartMs));
+  }
+
   /** nginx: down, over max_conns, or max_fails failures within fail_timeout of the last check. */
   available(now: number): boolean {
-    if (this.down) return false;
+    if (this.down || this.unhealthy) return false;
     if (this.maxConns > 0 && this.conns >= this.maxConns) return false;
     return !(this.maxFails > 0 && this.fails >= this.maxFails && now - this.checked <= this.failTimeoutMs);
   }
@@ -71,7 +86,7 @@ export class PeerSet {
   usable(index: number, now: number, tried: ReadonlySet<Peer>): boolean {
     const peer = this.peers[index]!;
     if (tried.has(peer)) return false;
-    if (this.single) return !peer.down && !(peer.maxConns > 0 && peer.conns >= peer.maxConns);
+    if (this.single) return !peer.down && !peer.unhealthy && !(peer.maxConns > 0 && peer.conns >= peer.maxConns);
     return peer.available(now);
   }
 
@@ -86,8 +101,9 @@ export class PeerSet {
     for (let i = 0; i < this.peers.length; i++) {
       if (!candidate(i)) continue;
       const peer = this.peers[i]!;
-      peer.currentWeight += peer.effectiveWeight;
-      total += peer.effectiveWeight;
+      const weight = peer.rampedWeight(now);
+      peer.currentWeight += weight;
+      total += weight;
       if (peer.effectiveWeight < peer.weight) peer.effectiveWeight++;
       if (!best || peer.currentWeight > best.currentWeight) best = peer;
     }

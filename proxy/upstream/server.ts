@@ -72,6 +72,16 @@ export class UpstreamServer {
     }
   }
 
+  /** The health check: a connection (opened if needed) answers a PING within `timeoutMs`. */
+  async probe(timeoutMs: number): Promise<boolean> {
+    try {
+      const connection = await this.acquire(timeoutMs);
+      return await connection.ping(timeoutMs);
+    } catch {
+      return false;
+    }
+  }
+
   /** Opens the first connection ahead of traffic; failures only schedule a retry. */
   warm(): void {
     if (this.closed || this.connections.length > 0 || this.connecting) return;

@@ -1,4 +1,5 @@
 // End to end: an upstream group of several runners — balancing, failover, recovery.
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
@@ -93,4 +94,44 @@ t.test('max_conns with a queue: requests wait their turn; beyond the queue, 503'
   const small = await startProxy(t, dir, config('queue 1 timeout=5s;'));
   const mixed = await Promise.all([1, 2, 3].map(() => fetchBuffer(`${small.url}/slow?ms=300`, { agent: false }).then((r) => r.status)));
   t.same(mixed.sort(), [200, 200, 503], 'one running, one queued, one turned away');
+});
+
+t.test('health_check takes a stalled runner out and brings it back (PING over the protocol)', async (t) => {
+  const dir = tempDir(t);
+  const a = await startRunner(t, { app: APP, socket: join(dir, 'a.sock') });
+  const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
+  const proxy = await startProxy(
+    t,
+    dir,
+    `upstream pool {
+       health_check interval=200ms timeout=150ms fails=1 passes=1;
+       server unix:${a.socket};
+       server unix:${b.socket} slow_start=1s;
+     }
+     server { listen 127.0.0.1:0; location / { tsgi_pass pool; tsgi_read_timeout 10s; } }`,
+  );
+  // A stalled runner (its worker stopped, not dead) refuses nothing: only the health check sees it.
+  const workers = execFileSync('pgrep', ['-P', String(b.proc.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const signalWorkers = (signal: NodeJS.Signals) => workers.forEach((pid) => process.kill(pid, signal));
+  signalWorkers('SIGSTOP');
+  t.teardown(() => {
+    try {
+      signalWorkers('SIGCONT');
+    } catch {
+      // already gone
+    }
+  });
+  await proxy.proc.waitForLog((l) => l.msg === 'health check failed: server taken out of the rotation', 5000);
+  const started = Date.now();
+  const statuses = [];
+  for (let i = 0; i < 6; i++) statuses.push((await fetchBuffer(`${proxy.url}/hello`)).status);
+  t.same(new Set(statuses), new Set([200]), 'every request answered by the healthy runner');
+  t.ok(Date.now() - started < 2000, 'and none waited on the stalled one');
+  signalWorkers('SIGCONT');
+  await proxy.proc.waitForLog((l) => l.msg === 'health check passed: server back in the rotation', 5000);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // slow_start
+  const pids = new Set<number>();
+  for (let i = 0; i < 6; i++) pids.add(await pidOf(proxy.url));
+  t.equal(pids.size, 2, 'both serve again');
+  void a;
 });

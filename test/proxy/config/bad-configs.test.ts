@@ -143,6 +143,8 @@ const cases: Case[] = [
   ['E_INVALID_PARAMETER', 'upstream u { hash $uri ▶ring; server 127.0.0.1:9000; }'],
   ['E_INVALID_PARAMETER', `server { ${LOC} tsgi_next_upstream error ▶http_418; }`],
   ['E_INVALID_PARAMETER', `server { ${LOC} tsgi_next_upstream ▶off error; }`],
+  ['E_INVALID_PARAMETER', 'upstream u { health_check ▶every=5s; server 127.0.0.1:9000; }'],
+  ['E_INVALID_TIME', 'upstream u { server 127.0.0.1:9000 ▶slow_start=fast; }'],
   ['E_INVALID_PARAMETER', 'upstream u { queue 10 ▶wait=5s; server 127.0.0.1:9000; }'],
   ['E_INVALID_NUMBER', 'upstream u { queue ▶0; server 127.0.0.1:9000; }'],
   ['E_UNKNOWN_VARIABLE', 'upstream u { hash ▶$nope; server 127.0.0.1:9000; }'],

@@ -90,7 +90,7 @@ function slash(uri: string, absolute = true): LocationConfig['slashRedirect'] {
 }
 
 function implicitUnix(name: string, path: string): UpstreamConfig {
-  return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }], keepalive: 2, method: { kind: 'round_robin' }, queue: null, implicit: true };
+  return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 }], keepalive: 2, method: { kind: 'round_robin' }, queue: null, healthCheck: null, implicit: true };
 }
 
 t.test('a full config: defaults, inheritance, explicit and implicit upstreams', async (t) => {
@@ -102,30 +102,33 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
   t.same(config.upstreams.get('app'), {
     name: 'app',
     servers: [
-      { address: { kind: 'unix', path: '/run/tsgi/app.sock' }, text: 'unix:/run/tsgi/app.sock', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
-      { address: { kind: 'tcp', host: '10.0.0.7', port: 9000 }, text: '10.0.0.7:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
-      { address: { kind: 'tcp', host: '::1', port: 9001 }, text: '[::1]:9001', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false },
+      { address: { kind: 'unix', path: '/run/tsgi/app.sock' }, text: 'unix:/run/tsgi/app.sock', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 },
+      { address: { kind: 'tcp', host: '10.0.0.7', port: 9000 }, text: '10.0.0.7:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 },
+      { address: { kind: 'tcp', host: '::1', port: 9001 }, text: '[::1]:9001', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 },
     ],
     keepalive: 4,
     method: { kind: 'round_robin' },
     queue: null,
+    healthCheck: null,
     implicit: false,
   });
   t.same(config.upstreams.get('later'), {
     name: 'later',
-    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9002 }, text: 'localhost:9002', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 }],
     keepalive: 2,
     method: { kind: 'round_robin' },
     queue: null,
+    healthCheck: null,
     implicit: false,
   });
   t.same(config.upstreams.get('unix:/run/other.sock'), implicitUnix('unix:/run/other.sock', '/run/other.sock'));
   t.same(config.upstreams.get('localhost:9000'), {
     name: 'localhost:9000',
-    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false }],
+    servers: [{ address: { kind: 'tcp', host: 'localhost', port: 9000 }, text: 'localhost:9000', weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 }],
     keepalive: 2,
     method: { kind: 'round_robin' },
     queue: null,
+    healthCheck: null,
     implicit: true,
   });
 
@@ -307,7 +310,7 @@ t.test('upstream server parameters, balancing methods and tsgi_next_upstream', a
   );
   const u = config.upstreams.get('u')!;
   t.same(u.method, { kind: 'hash', key: '$remote_addr$uri', consistent: true });
-  t.match(u.servers[0], { weight: 3, maxFails: 0, failTimeoutMs: 30_000, maxConns: 8, backup: false, down: false });
+  t.match(u.servers[0], { weight: 3, maxFails: 0, failTimeoutMs: 30_000, maxConns: 8, backup: false, down: false, slowStartMs: 0 });
   t.match(u.servers[1], { weight: 1, down: true });
   t.same(config.upstreams.get('v')!.method, { kind: 'least_conn' });
   t.same(config.upstreams.get('w')!.method, { kind: 'random', two: true });

@@ -195,3 +195,19 @@ t.test('queue: requests wait for a server below max_conns, bounded in number and
   t.ok(await plain.pickOrWait(request()));
   t.equal(await plain.pickOrWait(request()), null, 'without a queue: no server at once');
 });
+
+t.test('health: an unhealthy server is skipped; slow_start ramps its weight back up', async (t) => {
+  const { balancer, byName, sequence, advance } = setup([peer('a', { weight: 4, slowStartMs: 10_000 }), peer('b', { weight: 4 })]);
+  byName('a').unhealthy = true;
+  t.equal(sequence(4), 'b b b b', 'a is out while unhealthy');
+  byName('a').unhealthy = false;
+  byName('a').recoveredAt = 1_000_000; // the setup clock's start: a just came back
+  advance(2_500); // a quarter of slow_start: weight 1 of 4
+  t.equal(byName('a').rampedWeight(1_002_500), 1);
+  const early = sequence(10).split(' ').filter((p) => p === 'a').length;
+  advance(10_000);
+  const later = sequence(10).split(' ').filter((p) => p === 'a').length;
+  t.ok(early < later, `a's share grows: ${early}/10 early, ${later}/10 after slow_start`);
+  t.equal(later, 5, 'back to an even split');
+  void balancer;
+});
