@@ -131,9 +131,8 @@ export class UpstreamGroup {
   private onlyBusy(tried: ReadonlySet<Peer>): boolean {
     const now = Date.now();
     for (const peer of this.serverOf.keys()) {
-      if (tried.has(peer) || peer.down || peer.maxConns === 0 || peer.conns < peer.maxConns) continue;
-      if (peer.maxFails > 0 && peer.fails >= peer.maxFails && now - peer.checked <= peer.failTimeoutMs) continue;
-      return true;
+      if (tried.has(peer) || peer.down || peer.unhealthy || peer.failedRecently(now)) continue;
+      if (peer.maxConns > 0 && peer.conns >= peer.maxConns) return true;
     }
     return false;
   }

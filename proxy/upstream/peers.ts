@@ -62,9 +62,13 @@ export class Peer {
 
   /** nginx: down, over max_conns, or max_fails failures within fail_timeout of the last check. */
   available(now: number): boolean {
-    if (this.down || this.unhealthy) return false;
-    if (this.maxConns > 0 && this.conns >= this.maxConns) return false;
-    return !(this.maxFails > 0 && this.fails >= this.maxFails && now - this.checked <= this.failTimeoutMs);
+    if (this.down || this.unhealthy || this.failedRecently(now)) return false;
+    return !(this.maxConns > 0 && this.conns >= this.maxConns);
+  }
+
+  /** max_fails failures within fail_timeout of the last check: out until the window passes. */
+  failedRecently(now: number): boolean {
+    return this.maxFails > 0 && this.fails >= this.maxFails && now - this.checked <= this.failTimeoutMs;
   }
 }
 
