@@ -122,18 +122,9 @@ function buildGroups(config: ProxyConfig, log: Logger, existing: ReadonlyMap<str
     return server;
   };
   for (const [name, upstream] of config.upstreams) {
-    const members = upstream.servers.map((server) => ({
-      server: serverFor(server.address, upstream.keepalive),
-      peer: {
-        name: server.text,
-        weight: server.weight,
-        maxFails: server.maxFails,
-        failTimeoutMs: server.failTimeoutMs,
-        maxConns: server.maxConns,
-        backup: server.backup,
-        down: server.down,
-        slowStartMs: server.slowStartMs,
-      },
+    const members = upstream.servers.map(({ address, text, ...parameters }) => ({
+      server: serverFor(address, upstream.keepalive),
+      peer: { name: text, ...parameters },
     }));
     groups.set(name, new UpstreamGroup(name, members, upstream.method, log, upstream.queue, upstream.healthCheck));
   }

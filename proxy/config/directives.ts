@@ -11,7 +11,7 @@ import { toByteString } from './bytes.js';
 import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
 import { RegexError, compileRegex } from './regex.js';
-import type { BalanceConfig, HealthCheckConfig, QueueConfig, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
+import type { BalanceConfig, HealthCheckConfig, QueueConfig, ServerParameters, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
 import { REDIRECT_CODES } from '../return.js';
 import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
@@ -475,9 +475,12 @@ function site(d: Directive, arg: Arg): ValueSite {
 
 const NEXT_UPSTREAM = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent', 'off'];
 
-/** `weight=N max_fails=N fail_timeout=T max_conns=N backup down` after a server's address. */
-function serverParameters(d: Directive): Omit<UpstreamServerConfig, 'address' | 'text'> {
-  const out = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 };
+/** nginx's defaults for an upstream server's parameters. */
+const SERVER_DEFAULTS: Readonly<ServerParameters> = { weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 };
+
+/** `weight=N max_fails=N fail_timeout=T max_conns=N slow_start=T backup down` after a server's address. */
+function serverParameters(d: Directive): ServerParameters {
+  const out = { ...SERVER_DEFAULTS };
   for (const arg of d.args.slice(1)) {
     const [key, value] = arg.value.includes('=') ? [arg.value.slice(0, arg.value.indexOf('=')), arg.value.slice(arg.value.indexOf('=') + 1)] : [arg.value, ''];
     const valued = { ...arg, value };
@@ -604,7 +607,7 @@ function passTarget(d: Directive): PassTarget {
   const text = first(d).value;
   if (!looksLikeAddress(text)) return { kind: 'upstream', name: text };
   const address = parseAddress(text, UPSTREAM_RULES, site(d, first(d)));
-  return { kind: 'address', server: { address, text, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 } };
+  return { kind: 'address', server: { address, text, ...SERVER_DEFAULTS } };
 }
 
 function unsupported(d: Directive, arg: Arg, message: string): ConfigError {

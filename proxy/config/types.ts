@@ -8,11 +8,14 @@
 /** A tcp host is as written (`localhost` stays), IPv6 without brackets, `*` as 0.0.0.0. */
 export type Address = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
-export interface UpstreamServerConfig {
+export interface UpstreamServerConfig extends ServerParameters {
   address: Address;
   /** The address as written in the config, for logs. */
   text: string;
-  /** nginx's server parameters: weight=1 max_fails=1 fail_timeout=10s max_conns=0 by default. */
+}
+
+/** nginx's server parameters: weight=1 max_fails=1 fail_timeout=10s max_conns=0 by default. */
+export interface ServerParameters {
   weight: number;
   maxFails: number;
   failTimeoutMs: number;

@@ -1,3 +1,5 @@
+import type { ServerParameters } from '../config/types.js';
+
 /**
  * The servers of one upstream group as nginx's round-robin module keeps them: weights, the
  * smooth weighted round robin, failure accounting (max_fails within fail_timeout), max_conns,
@@ -5,18 +7,9 @@
  * sequences nginx produces can be tested as tables.
  */
 
-export interface PeerConfig {
+/** An upstream server as the balancer sees it: its name and nginx's parameters. */
+export interface PeerConfig extends ServerParameters {
   name: string;
-  weight: number;
-  /** 0 disables failure accounting for this server. */
-  maxFails: number;
-  failTimeoutMs: number;
-  /** 0 = unlimited. */
-  maxConns: number;
-  backup: boolean;
-  down: boolean;
-  /** After a health check brings the server back, its weight ramps up over this long (0: at once). */
-  slowStartMs?: number;
 }
 
 export class Peer {
@@ -43,7 +36,7 @@ export class Peer {
   readonly slowStartMs: number;
 
   constructor(config: PeerConfig) {
-    this.slowStartMs = config.slowStartMs ?? 0;
+    this.slowStartMs = config.slowStartMs;
     this.name = config.name;
     this.weight = config.weight;
     this.maxFails = config.maxFails;

@@ -3,7 +3,7 @@ import { Balancer, type BalanceMethod, type PickRequest } from '../../../proxy/u
 import type { Peer, PeerConfig } from '../../../proxy/upstream/peers.js';
 
 function peer(name: string, options: Partial<PeerConfig> = {}): PeerConfig {
-  return { name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, ...options };
+  return { name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0, ...options };
 }
 
 function setup(primaries: PeerConfig[], backups: PeerConfig[] = [], method: BalanceMethod = { kind: 'round_robin' }) {
