@@ -13,7 +13,10 @@ export type FromWorker =
   | { t: 'boot-failed'; message: string }
   | { t: 'ready' }
   | { t: 'beat'; counters: WorkerCounters; inFlight: InFlight[] }
-  | { t: 'recycle'; reason: string };
+  | { t: 'recycle'; reason: string }
+  // A Python worker cannot stop a thread stuck in the app: it cancels the requests past the
+  // deadline itself (the proxy answers 504) and asks the master to kill it now.
+  | { t: 'harakiri'; requests: InFlight[] };
 
 /** The environment variable that makes tsgi-runner a worker, with its index (1-based). */
 export const WORKER_ENV = 'TSGI_RUNNER_WORKER';

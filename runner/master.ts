@@ -215,6 +215,10 @@ export class Master {
         return;
       case 'recycle':
         return this.recycle(worker, message.reason);
+      case 'harakiri':
+        if (message.requests.length > 0) worker.inFlight = new Map(message.requests.map((r) => [r.reqId, r]));
+        if (worker.killedBy === null) this.harakiri(worker, Date.now());
+        return;
     }
   }
 

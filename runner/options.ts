@@ -2,8 +2,25 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AddressError, parseAddress, type Address } from '../protocol/index.js';
 
+/** Which calling convention the app follows (`--contract`); `auto` detects it from the export. */
+export type Contract = 'auto' | 'wsgi' | 'fetch' | 'node';
+export const CONTRACTS: readonly Contract[] = ['auto', 'wsgi', 'fetch', 'node'];
+
 export interface RunnerOptions {
+  /** `file.js[:export]`, or `module:callable` with `python`. */
   app: string;
+  /** JavaScript apps: the calling convention. */
+  contract: Contract;
+  /** Host a Python WSGI app (`--python`) in Python worker processes. */
+  python: boolean;
+  /** The interpreter the Python workers run (`--python-executable`). */
+  pythonExecutable: string;
+  /** Python workers: the directory to change to and import the app from (`--chdir`), or null. */
+  chdir: string | null;
+  /** Python workers: threads serving requests concurrently in each worker (`--threads`). */
+  threads: number;
+  /** Listen on a TCP address other than loopback (`--allow-remote`). */
+  allowRemote: boolean;
   address: Address;
   mode: number;
   maxStreams: number;
@@ -28,11 +45,20 @@ export interface RunnerOptions {
 }
 
 export const USAGE = `Usage: tsgi-runner [options] APP
+       tsgi-runner --python [options] MODULE:CALLABLE
 
-Hosts a JavaScript application for tsgi-proxy. APP is path/to/file.js[:exportName]
-(the default export when no name is given).
+Hosts an application for tsgi-proxy. APP is path/to/file.js[:exportName] (the default export
+when no name is given): a WSGI-style app(environ, startResponse), a fetch-style handler
+(export default { fetch } or (request) => Response) or a Node (req, res) listener.
+With --python, a Python WSGI callable such as a Flask app (MODULE:CALLABLE, like gunicorn).
 
 Options:
+      --contract KIND        auto|wsgi|fetch|node: how to call a JavaScript app (default auto)
+      --python               host a Python WSGI app in Python worker processes
+      --python-executable P  the Python interpreter for --python   (default python3, $TSGI_PYTHON)
+      --chdir DIR            with --python: import the app from DIR (default the current one)
+      --threads N            with --python: threads per worker serving requests (default 1)
+      --allow-remote         allow --socket on a non-loopback TCP address
   -s, --socket ADDR          where to listen: unix:PATH or HOST:PORT   (default unix:tsgi.sock)
       --chmod MODE           octal permissions of a Unix socket         (default 660)
       --max-streams N        concurrent requests per proxy connection   (default 1024)
@@ -70,6 +96,12 @@ export function parseRunnerArgs(argv: string[]): ParsedArgs {
       allowPositionals: true,
       options: {
         socket: { type: 'string', short: 's', default: 'unix:tsgi.sock' },
+        contract: { type: 'string', default: 'auto' },
+        python: { type: 'boolean', default: false },
+        'python-executable': { type: 'string' },
+        chdir: { type: 'string' },
+        threads: { type: 'string', default: '1' },
+        'allow-remote': { type: 'boolean', default: false },
         chmod: { type: 'string', default: '660' },
         'max-streams': { type: 'string', default: '1024' },
         'graceful-timeout': { type: 'string', default: '30' },
@@ -93,12 +125,24 @@ export function parseRunnerArgs(argv: string[]): ParsedArgs {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (positionals.length !== 1) throw new UsageError('expected exactly one APP argument (path/to/file.js[:export])');
+  const python = values.python!;
+  if (positionals.length !== 1) throw new UsageError(python ? 'expected exactly one MODULE:CALLABLE argument' : 'expected exactly one APP argument (path/to/file.js[:export])');
+  const app = positionals[0]!;
+  if (python && !PYTHON_APP.test(app)) throw new UsageError(`expected MODULE:CALLABLE like "app:app" or "pkg.wsgi:application", got "${app}"`);
+  if (!python) pythonOnly(values);
+  if (python && values.contract !== 'auto') throw new UsageError('--contract is for JavaScript apps; a Python app is a WSGI callable');
+  const allowRemote = values['allow-remote']!;
   return {
     kind: 'run',
     options: {
-      app: positionals[0]!,
-      address: address(values.socket!, '--socket'),
+      app,
+      contract: contract(values.contract!),
+      python,
+      pythonExecutable: values['python-executable'] ?? process.env.TSGI_PYTHON ?? 'python3',
+      chdir: values.chdir ?? null,
+      threads: integer(values.threads!, '--threads', 1, 1024),
+      allowRemote,
+      address: local(address(values.socket!, '--socket'), allowRemote, '--socket'),
       mode: octal(values.chmod!),
       maxStreams: integer(values['max-streams']!, '--max-streams', 1, 0xffffffff),
       gracefulTimeoutMs: integer(values['graceful-timeout']!, '--graceful-timeout', 0, 86400) * 1000,
@@ -108,7 +152,7 @@ export function parseRunnerArgs(argv: string[]): ParsedArgs {
       maxRequests: integer(values['max-requests']!, '--max-requests', 0, 0x7fffffff),
       maxRequestsJitter: jitter(values['max-requests-jitter']!, values['max-requests']!),
       reloadOnRssBytes: integer(values['reload-on-rss']!, '--reload-on-rss', 0, 1024 * 1024) * 1024 * 1024,
-      stats: values.stats === undefined ? null : address(values.stats, '--stats'),
+      stats: values.stats === undefined ? null : local(address(values.stats, '--stats'), allowRemote, '--stats'),
       chown: values.chown === undefined ? null : owner(values.chown),
       uid: values.uid === undefined ? null : principal(values.uid, '--uid', 'a user name or uid'),
       gid: values.gid === undefined ? null : principal(values.gid, '--gid', 'a group name or gid'),
@@ -123,6 +167,36 @@ function address(text: string, option: string): Address {
     if (err instanceof AddressError) throw new UsageError(`${option}: ${err.message}`);
     throw err;
   }
+}
+
+/** `module.sub:callable` or `module:factory()`, as gunicorn accepts (a call with no arguments). */
+const PYTHON_APP = /^[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*(?:\(\))?$/;
+
+function pythonOnly(values: Record<string, unknown>): void {
+  for (const name of ['python-executable', 'chdir'] as const) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} needs --python`);
+  }
+  if (values.threads !== '1') throw new UsageError('--threads needs --python (a JavaScript worker is one event loop; use --workers)');
+}
+
+function contract(text: string): Contract {
+  if (!(CONTRACTS as readonly string[]).includes(text)) throw new UsageError(`--contract: expected one of ${CONTRACTS.join(', ')}, got "${text}"`);
+  return text as Contract;
+}
+
+/**
+ * The protocol has no authentication: anyone who can connect can run requests as the app.
+ * A TCP socket therefore stays on loopback unless the operator says otherwise.
+ */
+function local(where: Address, allowRemote: boolean, option: string): Address {
+  if (where.kind === 'tcp' && !allowRemote && !isLoopback(where.host)) {
+    throw new UsageError(`${option}: ${where.host} is not a loopback address; the protocol has no authentication, so pass --allow-remote to listen there (on a private network only)`);
+  }
+  return where;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function octal(text: string): number {

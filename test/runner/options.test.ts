@@ -19,9 +19,39 @@ function options(argv: string[]): RunnerOptions {
   return parsed.options;
 }
 
+t.test('python apps', async (t) => {
+  const o = options(['--python', '--python-executable', '/usr/bin/python3', '--chdir', '/srv/app', '--threads', '4', 'pkg.wsgi:application']);
+  t.match(o, { python: true, pythonExecutable: '/usr/bin/python3', chdir: '/srv/app', threads: 4, app: 'pkg.wsgi:application' });
+  t.equal(options(['--python', 'app:create_app()']).app, 'app:create_app()');
+  t.throws(() => options(['--python', 'app.py']), /MODULE:CALLABLE/);
+  t.throws(() => options(['--python', 'app:app', 'other:app']), /exactly one MODULE:CALLABLE/);
+  t.throws(() => options(['--python', '--contract', 'fetch', 'app:app']), /--contract is for JavaScript/);
+  t.throws(() => options(['--python', '--threads', '0', 'app:app']), /--threads: expected an integer in 1\.\.1024/);
+  t.throws(() => options(['--chdir', '/srv', 'app.js']), /--chdir needs --python/);
+  t.throws(() => options(['--threads', '2', 'app.js']), /--threads needs --python/);
+});
+
+t.test('contracts', async (t) => {
+  for (const kind of ['auto', 'wsgi', 'fetch', 'node']) t.equal(options(['--contract', kind, 'app.js']).contract, kind);
+  t.throws(() => options(['--contract', 'express', 'app.js']), /--contract: expected one of auto, wsgi, fetch, node, got "express"/);
+});
+
+t.test('TCP stays on loopback unless --allow-remote', async (t) => {
+  for (const socket of ['127.0.0.1:9000', '[::1]:9000', 'localhost:9000']) t.equal(options(['-s', socket, 'app.js']).address.kind, 'tcp', socket);
+  t.throws(() => options(['-s', '0.0.0.0:9000', 'app.js']), /--socket: 0\.0\.0\.0 is not a loopback address.*--allow-remote/);
+  t.throws(() => options(['--stats', '10.0.0.1:9191', 'app.js']), /--stats: 10\.0\.0\.1 is not a loopback/);
+  t.match(options(['--allow-remote', '-s', '0.0.0.0:9000', 'app.js']), { allowRemote: true, address: { kind: 'tcp', host: '0.0.0.0', port: 9000 } });
+});
+
 t.test('defaults', async (t) => {
   t.same(options(['app.js']), {
     app: 'app.js',
+    contract: 'auto',
+    python: false,
+    pythonExecutable: process.env.TSGI_PYTHON ?? 'python3',
+    chdir: null,
+    threads: 1,
+    allowRemote: false,
     address: { kind: 'unix', path: 'tsgi.sock' },
     mode: 0o660,
     maxStreams: 1024,
@@ -68,6 +98,12 @@ t.test('every option', async (t) => {
     options(['--socket', 'unix:/run/tsgi/app.sock', '--chmod', '600', '--max-streams', '8', '--graceful-timeout', '5', '--log-level', 'debug', 'srv/app.js:handler']),
     {
       app: 'srv/app.js:handler',
+      contract: 'auto',
+      python: false,
+      pythonExecutable: process.env.TSGI_PYTHON ?? 'python3',
+      chdir: null,
+      threads: 1,
+      allowRemote: false,
       address: { kind: 'unix', path: '/run/tsgi/app.sock' },
       mode: 0o600,
       maxStreams: 8,
