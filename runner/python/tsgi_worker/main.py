@@ -147,7 +147,7 @@ def start_watchdog(worker, master, log, deadline_ms):
         period = min(0.1, deadline_ms / 4000)
         while True:
             time.sleep(period)
-            expired = worker.metrics.expired(deadline_ms)
+            expired = [(stream, record) for stream, record in worker.metrics.expired(deadline_ms) if not stream.closed]
             if not expired:
                 continue
             for stream, record in expired:

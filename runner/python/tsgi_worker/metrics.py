@@ -31,6 +31,10 @@ class Metrics:
         }
         with self._lock:
             self._live[stream] = record
+        if stream.closed:
+            # Cancelled between its ACCEPT and here: finished() may have run before the insert.
+            with self._lock:
+                self._live.pop(stream, None)
 
     def finished(self, stream):
         with self._lock:
