@@ -7,7 +7,7 @@ import unittest
 
 from client import WorkerProcess
 from tsgi_worker.frame import FrameType
-from tsgi_worker.messages import decode_cancel, decode_goaway, encode_environ
+from tsgi_worker.messages import decode_cancel, decode_goaway, encode_cancel, encode_environ
 
 
 class Worker(unittest.TestCase):
@@ -142,6 +142,74 @@ class Worker(unittest.TestCase):
         self.client.sock.sendall(b'\x00\x01\x00\x01\x04\x00\x00\x00\x00\x01')
         frame = self.client.expect(FrameType.GOAWAY)
         self.assertEqual(decode_goaway(frame.payload)['code'], 4)
+
+
+    def test_cancel_releases_an_app_blocked_on_the_body(self):
+        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo', 'tsgi.request_id': 'gone'}))
+        self.client.expect(FrameType.ACCEPT, 1)
+        self.client.send(FrameType.DATA, 0, 1, b'part of a body')
+        self.client.send(FrameType.CANCEL, 0, 1, encode_cancel(7, 'client left'))
+        self.client.send(FrameType.DATA, 0, 1, b'crossed the cancel: ignored')
+        for stream in (3, 5, 7, 9):  # every thread is free again
+            self.client.request(stream, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.1'})
+        for stream in (3, 5, 7, 9):
+            self.assertEqual(self.client.response(stream)[1], b'slept')
+        self.assertFalse([l for l in self.worker.log_lines if l.get('reqId') == 'gone'], 'a cancelled request is not an app error')
+
+
+class Limits(unittest.TestCase):
+    def test_max_streams_refuses_before_accept(self):
+        worker = WorkerProcess('worker_apps:app', extra={'maxStreams': 1})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            self.assertEqual(client.hello['maxStreams'], 1)
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
+            client.request(3, {})
+            refused = client.frame()
+            while refused.stream != 3:  # ACCEPT(1) comes from the app thread, in any order
+                refused = client.frame()
+            self.assertEqual(refused.type, FrameType.CANCEL)
+            self.assertEqual(decode_cancel(refused.payload, 3)['code'], 6)
+            self.assertEqual(client.response(1)[1], b'slept')
+            client.close()
+        finally:
+            worker.stop()
+
+    def test_recycle_past_max_requests(self):
+        worker = WorkerProcess('worker_apps:app', extra={'maxRequests': 2})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            for stream in (1, 3):
+                client.request(stream, {})
+                client.response(stream)
+            self.assertEqual(worker.message('recycle')['reason'], 'served 2 requests')
+            client.close()
+        finally:
+            worker.stop()
+
+    def test_queued_streams_wait_unaccepted(self):
+        worker = WorkerProcess('worker_apps:app', threads=1)
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+            client.request(3, {})
+            self.assertEqual(client.expect(FrameType.ACCEPT).stream, 1)
+            client.send(FrameType.CANCEL, 0, 3, encode_cancel(7, 'sent elsewhere'))
+            head, body, _ = client.response(1)
+            client.request(5, {})
+            frames = []
+            while True:
+                frame = client.frame()
+                frames.append((frame.type, frame.stream))
+                if frame.stream == 5 and frame.type == FrameType.DATA:
+                    break
+            self.assertNotIn((FrameType.ACCEPT, 3), frames, 'the queued stream never started')
+            client.close()
+        finally:
+            worker.stop()
 
 
 class Boot(unittest.TestCase):
