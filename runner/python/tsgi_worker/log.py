@@ -68,9 +68,9 @@ class Logger:
 
 
 class ErrorsStream:
-    """`wsgi.errors`: text the app writes goes to the log, one line per entry, tagged with the
-    request id. Line-buffered: a partial line waits for its newline (or flush), bounded so an
-    app that never writes a newline cannot grow it without limit."""
+    """`wsgi.errors`: text the app writes goes to the log as error entries tagged with the
+    request id. Line-buffered: text waits for its newline (or flush, or the request's end),
+    bounded so an app that never writes a newline cannot grow it without limit."""
 
     LIMIT = 64 * 1024
 
@@ -82,10 +82,13 @@ class ErrorsStream:
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError('wsgi.errors.write() takes a str, got %s' % type(text).__name__)
-        lines = (self._partial + text).split('\n')
-        self._partial = lines.pop()
-        for line in lines:
-            self._emit(line)
+        self._partial += text
+        # Everything up to the last newline is one entry: a traceback written at once
+        # (Flask's logging does) stays one log line, not one per line of it.
+        end = self._partial.rfind('\n')
+        if end >= 0:
+            self._emit(self._partial[:end])
+            self._partial = self._partial[end + 1:]
         if len(self._partial) > self.LIMIT:
             self.flush()
         return len(text)
@@ -100,4 +103,6 @@ class ErrorsStream:
             self._partial = ''
 
     def _emit(self, line):
-        self._log.error(line.rstrip('\r'), reqId=self._req_id)
+        text = line.rstrip()
+        if text:
+            self._log.error(text, reqId=self._req_id)
