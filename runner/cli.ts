@@ -6,6 +6,7 @@ import { ListenError, bindShared, removeSocket } from './listen.js';
 import { createLogger } from './log.js';
 import { MASTER_SIGNALS, Master } from './master.js';
 import { USAGE, UsageError, parseRunnerArgs } from './options.js';
+import { checkPython } from './python-worker.js';
 import { PrivilegeError, chownSocket, dropPrivileges } from './privileges.js';
 import { SignalQueue } from './signals.js';
 import { StatsServer } from './stats.js';
@@ -32,6 +33,14 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const { options } = parsed;
+  if (options.python) {
+    try {
+      checkPython(options);
+    } catch (err) {
+      process.stderr.write(`tsgi-runner: ${(err as Error).message}\n`);
+      return err instanceof UsageError ? EXIT.USAGE : EXIT.FAILURE;
+    }
+  }
   const worker = process.env[WORKER_ENV];
   if (worker !== undefined) {
     return runWorkerProcess(options, createLogger(options.logLevel, { name: 'tsgi-runner', worker: Number(worker) }));
@@ -84,6 +93,7 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     process.stderr.write(`tsgi-runner: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = EXIT.FAILURE;
+    // Workers, the socket or the app's timers would keep a failed runner alive.
+    process.exit(EXIT.FAILURE);
   },
 );

@@ -48,6 +48,8 @@ export async function listenOn(server: Server, address: Address, mode?: number):
 export interface SharedSocket {
   /** The libuv handle (a Pipe or TCP object) to send to workers over IPC. */
   readonly handle: object;
+  /** Its file descriptor, for workers that are not Node processes (they inherit it). */
+  readonly fd: number;
   /** Closes the master's handle (which also unlinks a Unix socket the master bound). */
   close(): void;
 }
@@ -87,7 +89,7 @@ export async function bindShared(address: Address, mode?: number): Promise<Share
       throw new ListenError(`cannot set mode ${mode.toString(8)} on ${address.path} (${(err as NodeJS.ErrnoException).code})`);
     }
   }
-  return { handle: bound, close: () => bound.close() };
+  return { handle: bound, fd: (bound as { fd?: number }).fd ?? -1, close: () => bound.close() };
 }
 
 function isSocketFile(path: string): boolean {

@@ -8,6 +8,7 @@ import type { SharedSocket } from './listen.js';
 import type { InFlight, WorkerCounters } from './metrics.js';
 import { notifySystemd } from './notify.js';
 import type { RunnerOptions } from './options.js';
+import { spawnPythonWorker } from './python-worker.js';
 import { SignalQueue } from './signals.js';
 
 /** The signals the master acts on; their handlers only record them (SignalQueue). */
@@ -349,10 +350,7 @@ export class Master {
   }
 
   private spawn(index: number, replaces: Worker | null): void {
-    const child = fork(process.argv[1]!, [...this.argv], {
-      env: { ...process.env, [WORKER_ENV]: String(index), [WORKERS_ENV]: String(this.target) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = this.start(index);
     const now = Date.now();
     const worker: Worker = {
       index,
@@ -373,9 +371,28 @@ export class Master {
       if (isFromWorker(message)) this.push({ kind: 'message', worker, message });
     });
     child.once('exit', (code, signal) => this.push({ kind: 'exit', worker, code, signal }));
-    child.on('error', (err) => this.log.debug({ err: err.message, workerPid: worker.pid }, 'worker channel error'));
-    child.send({ t: 'listen' } satisfies ToWorker, this.socket.handle as never);
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      // No process at all (a --python-executable that does not exist): no 'exit' follows, and
+      // every respawn would fail the same way, so it is a boot failure.
+      if (child.pid === undefined) {
+        this.push({ kind: 'message', worker, message: { t: 'boot-failed', message: `cannot run ${this.options.pythonExecutable}: ${err.code ?? err.message}` } });
+        this.push({ kind: 'exit', worker, code: EXIT.APP_LOAD, signal: null });
+        return;
+      }
+      this.log.debug({ err: err.message, workerPid: worker.pid }, 'worker channel error');
+    });
     this.log.debug({ worker: index, workerPid: worker.pid, generation: this.generation }, 'worker spawned');
+  }
+
+  /** A JavaScript worker is this program forked and handed the socket; a Python one inherits it. */
+  private start(index: number): ChildProcess {
+    if (this.options.python) return spawnPythonWorker(this.options, index, this.target, this.socket.fd);
+    const child = fork(process.argv[1]!, [...this.argv], {
+      env: { ...process.env, [WORKER_ENV]: String(index), [WORKERS_ENV]: String(this.target) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.send({ t: 'listen' } satisfies ToWorker, this.socket.handle as never);
+    return child;
   }
 
   private retire(worker: Worker, reason: string): void {
