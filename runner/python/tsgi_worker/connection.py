@@ -1,0 +1,345 @@
+"""The worker's end of one proxy connection: handshake, stream dispatch, flow control, drain.
+
+A reader thread decodes frames and dispatches them; app calls run on the worker's thread pool.
+Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
+is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
+END. A protocol violation closes the connection with a GOAWAY carrying the error code.
+"""
+
+import os
+import socket
+import threading
+
+from .errors import ErrorCode, ProtocolError, error_code_name
+from .decoder import FrameDecoder
+from .frame import ACK, END_STREAM, HEADER_SIZE, MIN_FRAME_SIZE, FrameType, encode_credit, encode_frame, encode_header, read_u32
+from .input import ClientDisconnected
+from .messages import (
+    PROTOCOL_VERSION,
+    decode_cancel,
+    decode_environ,
+    decode_hello,
+    encode_cancel,
+    encode_goaway,
+    encode_hello,
+)
+from .stream import Stream
+
+SOFTWARE = 'tsgi-runner-python/0.1.0'
+# Bytes asked of the socket per read: a few frames of the default size.
+RECV_SIZE = 256 * 1024
+# Above this a payload is written after its header (sendmsg) instead of copied next to it.
+COPY_LIMIT = 16 * 1024
+# A draining connection with no stream left waits this long for the proxy to close it: REQUESTs
+# sent before the proxy saw our GOAWAY must still be refused (REFUSED_STREAM), not hit a close.
+DRAIN_LINGER_S = 1.0
+
+
+class Connection:
+    def __init__(self, sock, host):
+        self.sock = sock
+        self.host = host  # the worker: app, pool, log, metrics, identity, limits
+        self.log = host.log
+        self.decoder = FrameDecoder()
+        self.peer = None
+        self.peer_max_frame_size = MIN_FRAME_SIZE
+        self.streams = {}
+        self.last_stream = 0
+        self.draining = False
+        self.closed = False
+        self.done = threading.Event()
+        self._lock = threading.Lock()  # streams, draining, closed
+        self._write_lock = threading.Lock()
+        self._broken = False  # the socket failed or was closed: nothing more is written
+        self._linger = None
+
+    # ---- lifecycle ----
+
+    def run(self):
+        """The reader thread: until EOF, an error, or a connection error."""
+        try:
+            while not self.closed:
+                data = self.sock.recv(RECV_SIZE)
+                if not data:
+                    break
+                self._receive(data)
+        except OSError as err:
+            self.log.debug('connection error', err=str(err))
+        finally:
+            self._on_close()
+
+    @property
+    def active_streams(self):
+        with self._lock:
+            return len(self.streams)
+
+    def drain(self, reason='shutting down'):
+        """Graceful: no new streams, the open ones finish, then the socket is closed."""
+        with self._lock:
+            if self.draining or self.closed:
+                return
+            self.draining = True
+            idle = not self.streams
+        self.send_frame(FrameType.GOAWAY, 0, 0, encode_goaway(self.last_stream, ErrorCode.NO_ERROR, reason))
+        if idle:
+            self._close_when_idle()
+
+    def destroy(self):
+        """Abrupt: cancel every stream (their apps are released) and drop the socket."""
+        for stream in self._open_streams():
+            stream.on_cancel('the worker is stopping')
+        self._shutdown(socket.SHUT_RDWR)
+
+    # ---- writing ----
+
+    def send_frame(self, type_, flags, stream_id, payload=b''):
+        with self._write_lock:
+            self._write(type_, flags, stream_id, payload)
+
+    def send_on_stream(self, stream, type_, flags, payload, last=False):
+        """A frame on `stream` unless it may send no more; `last` marks it the final one."""
+        with self._write_lock:
+            if stream.sending_done:
+                if type_ == FrameType.DATA:
+                    raise ClientDisconnected('the request was cancelled')
+                return False
+            if last:
+                stream.sending_done = True
+            self._write(type_, flags, stream.id, payload)
+            return True
+
+    def send_credit(self, stream, increment):
+        with self._write_lock:
+            if not stream.sending_done and not self._broken:
+                self._send_all([encode_credit(stream.id, increment)])
+
+    def send_file_on_stream(self, stream, fd, offset, size):
+        """DATA of `size` bytes read by the kernel from file `fd` (no copy through Python)."""
+        with self._write_lock:
+            if stream.sending_done or self._broken:
+                raise ClientDisconnected('the request was cancelled')
+            self._send_all([encode_header(FrameType.DATA, 0, stream.id, size)])
+            sent = 0
+            try:
+                while sent < size:
+                    done = os.sendfile(self.sock.fileno(), fd, offset + sent, size - sent)
+                    if done == 0:
+                        break
+                    sent += done
+            except OSError:
+                self._broken = True
+                raise ClientDisconnected('the connection was lost')
+            if sent < size:
+                # The header promised `size` bytes; the stream can no longer be framed.
+                self._broken = True
+                self.log.error('file shrank while being sent; closing the connection', reqId=stream.environ.get('tsgi.request_id'))
+                self._shutdown_locked(socket.SHUT_RDWR)
+                raise ClientDisconnected('the file shrank while being sent')
+            return sent
+
+    def stop_sending(self, stream):
+        with self._write_lock:
+            stream.sending_done = True
+
+    def _write(self, type_, flags, stream_id, payload):
+        if self._broken:
+            if type_ == FrameType.DATA:
+                raise ClientDisconnected('the connection was lost')
+            return
+        if len(payload) <= COPY_LIMIT:
+            parts = [encode_frame(type_, flags, stream_id, bytes(payload))]
+        else:
+            parts = [encode_header(type_, flags, stream_id, len(payload)), payload]
+        try:
+            self._send_all(parts)
+        except OSError:
+            self._broken = True
+            if type_ == FrameType.DATA:
+                raise ClientDisconnected('the connection was lost')
+
+    def _send_all(self, parts):
+        """Writes every part, in one system call when the kernel takes them all (sendmsg)."""
+        if len(parts) == 1:
+            self.sock.sendall(parts[0])
+            return
+        views = [memoryview(part).cast('B') for part in parts if len(part)]
+        while views:
+            sent = self.sock.sendmsg(views)
+            while sent:
+                if sent >= len(views[0]):
+                    sent -= len(views.pop(0))
+                else:
+                    views[0] = views[0][sent:]
+                    sent = 0
+
+    # ---- receiving ----
+
+    def _receive(self, data):
+        try:
+            frames = self.decoder.push(data)
+        except ProtocolError as err:
+            return self._fail(err)
+        for frame in frames:
+            try:
+                self._on_frame(frame)
+            except ProtocolError as err:
+                if err.stream:
+                    self._stream_error(err)
+                    continue
+                return self._fail(err)
+            except Exception as err:  # our bug: close this connection, keep the process
+                self.log.error('internal error while handling a frame', err=err)
+                return self._fail(ProtocolError(ErrorCode.INTERNAL_ERROR, 'internal error in the runner'))
+
+    def _stream_error(self, err):
+        with self._lock:
+            stream = self.streams.get(err.stream)
+        if stream is not None:
+            stream.cancel(err.code, err.message)
+        else:
+            self.send_frame(FrameType.CANCEL, 0, err.stream, encode_cancel(err.code, err.message))
+
+    def _fail(self, err):
+        self.log.warn('protocol error, closing connection', code=error_code_name(err.code), err=err.message)
+        self.send_frame(FrameType.GOAWAY, 0, 0, encode_goaway(self.last_stream, err.code, err.message))
+        self.closed = True
+        for stream in self._open_streams():
+            stream.on_cancel('protocol error')
+        self._shutdown(socket.SHUT_WR)
+
+    def _on_frame(self, frame):
+        if self.peer is None:
+            return self._on_hello(frame)
+        type_ = frame.type
+        if type_ == FrameType.REQUEST:
+            return self._on_request(frame)
+        if type_ == FrameType.DATA:
+            stream = self._stream(frame)
+            if stream is not None:
+                stream.on_data(frame.payload, bool(frame.flags & END_STREAM))
+            return
+        if type_ == FrameType.CREDIT:
+            stream = self._stream(frame)
+            if stream is not None:
+                stream.on_credit(read_u32(frame.payload))
+            return
+        if type_ == FrameType.CANCEL:
+            cancel = decode_cancel(frame.payload, frame.stream)
+            with self._lock:
+                stream = self.streams.get(frame.stream)
+            if stream is not None:
+                stream.on_cancel('the proxy cancelled the request (%s)' % error_code_name(cancel['code']))
+            return
+        if type_ == FrameType.PING:
+            if not frame.flags & ACK:
+                self.send_frame(FrameType.PING, ACK, 0, bytes(frame.payload))
+            return
+        if type_ == FrameType.GOAWAY:
+            return self.drain('peer sent GOAWAY')
+        if type_ in (FrameType.HELLO, FrameType.RESPONSE):
+            raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'unexpected %s from the proxy' % FrameType(type_).name)
+        # Unknown frame types are skipped (SPEC.md section 2, rule 4).
+
+    def _on_hello(self, frame):
+        if frame.type != FrameType.HELLO:
+            raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'expected HELLO, got frame type %d' % frame.type)
+        hello = decode_hello(frame.payload)
+        if hello['version'] != PROTOCOL_VERSION:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED_VERSION,
+                'protocol version %d is not supported (this runner speaks %d)' % (hello['version'], PROTOCOL_VERSION),
+            )
+        if hello['role'] != 'proxy':
+            raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO role must be "proxy"')
+        self.peer = hello
+        self.peer_max_frame_size = hello['maxFrameSize']
+        self.decoder.max_frame_size = self.host.max_frame_size
+        ours = {
+            'version': PROTOCOL_VERSION,
+            'role': 'runner',
+            'maxFrameSize': self.host.max_frame_size,
+            'initialWindow': self.host.initial_window,
+            'maxStreams': self.host.max_streams,
+        }
+        ours.update(self.host.identity)
+        ours['software'] = SOFTWARE
+        ours['accepts'] = True
+        self.send_frame(FrameType.HELLO, 0, 0, encode_hello(ours))
+
+    def _stream(self, frame):
+        """The open stream a DATA/CREDIT is for; None for a closed one (stragglers are ignored)."""
+        with self._lock:
+            stream = self.streams.get(frame.stream)
+        if stream is None and frame.stream > self.last_stream:
+            raise ProtocolError(ErrorCode.PROTOCOL_ERROR, '%s on stream %d, which was never opened' % (FrameType(frame.type).name, frame.stream))
+        return stream
+
+    def _on_request(self, frame):
+        if frame.stream <= self.last_stream:
+            raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'REQUEST on stream %d, not above %d' % (frame.stream, self.last_stream))
+        self.last_stream = frame.stream
+        with self._lock:
+            refuse = 'runner is draining' if self.draining else None
+            if refuse is None and len(self.streams) >= self.host.max_streams:
+                refuse = 'over max streams (%d)' % self.host.max_streams
+        if refuse is not None:
+            self.send_frame(FrameType.CANCEL, 0, frame.stream, encode_cancel(ErrorCode.REFUSED_STREAM, refuse))
+            return
+        environ = decode_environ(frame.payload, frame.stream)
+        ended = bool(frame.flags & END_STREAM)
+        stream = Stream(frame.stream, self, self.peer['initialWindow'], self.host.initial_window, ended, environ)
+        with self._lock:
+            self.streams[frame.stream] = stream
+        # Not ACCEPTed yet: it waits for a free thread, and a stream lost before then never ran.
+        self.host.pool.submit(lambda: self._serve(stream))
+
+    def _serve(self, stream):
+        """On a pool thread: ACCEPT, then the application (SPEC.md section 4, Accept)."""
+        if not self.send_on_stream(stream, FrameType.ACCEPT, 0, b''):
+            return  # cancelled while it waited for a thread
+        self.host.serve(stream)
+
+    # ---- streams closing ----
+
+    def stream_closed(self, stream):
+        with self._lock:
+            self.streams.pop(stream.id, None)
+            idle = self.draining and not self.streams
+        self.host.metrics.finished(stream)
+        if idle:
+            self._close_when_idle()
+
+    def _open_streams(self):
+        with self._lock:
+            return list(self.streams.values())
+
+    def _close_when_idle(self):
+        with self._lock:
+            if self._linger is not None or self.closed:
+                return
+            self._linger = threading.Timer(DRAIN_LINGER_S, self._shutdown, (socket.SHUT_WR,))
+            self._linger.daemon = True
+        self._linger.start()
+
+    def _shutdown(self, how):
+        with self._write_lock:
+            self._shutdown_locked(how)
+
+    def _shutdown_locked(self, how):
+        try:
+            self.sock.shutdown(how)
+        except OSError:
+            pass
+
+    def _on_close(self):
+        self.closed = True
+        if self._linger is not None:
+            self._linger.cancel()
+        for stream in self._open_streams():
+            stream.on_cancel('the connection was lost')
+        with self._write_lock:
+            # Under the write lock: no thread may write to a descriptor number reused elsewhere.
+            self._broken = True
+            self.sock.close()
+        self.done.set()
+        self.host.connection_done(self)

@@ -1,0 +1,199 @@
+"""PEP 3333's server side for one request, as runner/contract.ts does it for JavaScript apps:
+start_response rules (status, headers, exc_info), headers held back until the first non-empty
+chunk, the legacy write(), a 500 for an error before the head and an aborted stream after it,
+and the result's close() called exactly once whatever happens."""
+
+import os
+import re
+import stat
+
+from .input import ClientDisconnected
+from .stream import ContractError
+
+SERVER_ERROR_BODY = b'Internal Server Error\n'
+# A final status: 1xx would leave the client waiting for a head that never comes.
+STATUS = re.compile(r'([2-5]\d\d)(?: (.*))?\Z', re.S)
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# Field values (and the reason): visible ASCII, space, tab and obs-text; never CR, LF, NUL.
+FIELD_VALUE = re.compile(r'[\t\x20-\x7e\x80-\xff]*\Z')
+BYTES = (bytes, bytearray, memoryview)
+
+
+class FileWrapper:
+    """`wsgi.file_wrapper`: iterating reads blocks; the worker recognises it and sends the file
+    with sendfile() instead when the object is a regular file."""
+
+    def __init__(self, filelike, block_size=8192):
+        self.filelike = filelike
+        self.block_size = block_size
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.block_size)
+        if data:
+            return data
+        raise StopIteration
+
+
+def request_fields(environ):
+    return {'reqId': environ.get('tsgi.request_id'), 'method': environ.get('REQUEST_METHOD'), 'path': environ.get('PATH_INFO')}
+
+
+def run_application(app, environ, stream, log):
+    """Returns 'ok', or 'failed' when the app raised (the client got a 500 or an abort)."""
+    call = AppCall(stream, environ, log)
+    result = None
+    outcome = 'ok'
+    try:
+        result = app(environ, call.start_response)
+        call.iterate(result)
+    except Exception as err:
+        outcome = 'failed' if not stream.cancelled else 'ok'
+        call.fail(err)
+    finally:
+        close_result(result, environ, log)
+    return outcome
+
+
+def close_result(result, environ, log):
+    close = getattr(result, 'close', None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as err:
+        log.error('application close() failed', err=err, **request_fields(environ))
+
+
+class AppCall:
+    def __init__(self, stream, environ, log):
+        self.stream = stream
+        self.environ = environ
+        self.log = log
+        self.head = None
+        self.head_sent = False
+        self.ended = False  # END or a 500 went out: a late write() must not reach the stream
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                # PEP 3333: with exc_info once the head went out, re-raise; before, replace it.
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no traceback cycle through this frame
+        elif self.head is not None:
+            raise ContractError('start_response() called a second time without exc_info')
+        self.head = parse_head(status, headers)
+        return self.write
+
+    def write(self, data):
+        """The legacy write(): the head first, then the bytes, before it returns."""
+        if self.head is None:
+            raise ContractError('write() called before start_response()')
+        self.send(data)
+
+    def iterate(self, result):
+        if isinstance(result, FileWrapper) and self._send_file(result):
+            return self.finish()
+        iterator = iter(result)
+        while True:
+            if self.stream.cancelled:
+                return
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                break
+            self.send(chunk)
+        if not self.stream.cancelled:
+            self.finish()
+
+    def send(self, data):
+        if not isinstance(data, BYTES):
+            raise ContractError('body chunks must be bytes, got %s' % type(data).__name__)
+        if len(data) == 0:
+            return
+        if self.stream.cancelled:
+            raise ClientDisconnected('the request was cancelled')
+        if self.ended:
+            raise ContractError('write() called after the response ended')
+        if self.head is None:
+            raise ContractError('the application sent body data before calling start_response()')
+        if not self.head_sent:
+            self._send_head(False)
+        self.stream.write(data)
+
+    def finish(self):
+        if self.head is None:
+            raise ContractError('the application returned without calling start_response()')
+        self.ended = True
+        if self.head_sent:
+            self.stream.end()
+        else:
+            self._send_head(True)
+
+    def _send_head(self, end):
+        status, reason, headers = self.head
+        # Marked sent only once the stream took it: a head it refuses (too large) is still a 500.
+        self.stream.send_head(status, reason, headers, end)
+        self.head_sent = True
+
+    def _send_file(self, wrapper):
+        """sendfile() from the file's position to its end; False when it is not a regular file
+        (then the wrapper is iterated like any result)."""
+        try:
+            fd = wrapper.filelike.fileno()
+            info = os.fstat(fd)
+            offset = wrapper.filelike.tell()
+        except (AttributeError, OSError, ValueError):
+            return False
+        if not stat.S_ISREG(info.st_mode) or self.head is None:
+            return False
+        count = max(0, info.st_size - offset)
+        if count == 0:
+            return True
+        if not self.head_sent:
+            self._send_head(False)
+        sent = self.stream.send_file(fd, offset, count)
+        wrapper.filelike.seek(offset + sent)
+        return True
+
+    def fail(self, err):
+        if self.stream.cancelled:
+            return
+        self.ended = True
+        self.log.error('application error', err=err, headSent=self.head_sent, **request_fields(self.environ))
+        if self.head_sent:
+            self.stream.abort(str(err) or type(err).__name__)
+            return
+        headers = [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', str(len(SERVER_ERROR_BODY))]]
+        self.head_sent = True
+        try:
+            self.stream.send_head(500, 'Internal Server Error', headers, False)
+            self.stream.write(SERVER_ERROR_BODY)
+            self.stream.end()
+        except ClientDisconnected:
+            pass
+
+
+def parse_head(status, headers):
+    match = STATUS.match(status) if isinstance(status, str) else None
+    if match is None or not FIELD_VALUE.match(match.group(2) or ''):
+        raise ContractError('invalid status %r: expected "NNN Reason" with NNN in 200..599' % (status,))
+    if not isinstance(headers, list):
+        raise ContractError('response headers must be a list of (name, value) tuples, got %s' % type(headers).__name__)
+    out = []
+    for pair in headers:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ContractError('invalid header %r: expected a (name, value) tuple' % (pair,))
+        name, value = pair
+        if not isinstance(name, str) or not TOKEN.match(name):
+            raise ContractError('invalid header name %r' % (name,))
+        if not isinstance(value, str) or not FIELD_VALUE.match(value):
+            raise ContractError('invalid value for header %s: %r' % (name, value))
+        out.append([name, value])
+    return int(match.group(1)), match.group(2) or '', out

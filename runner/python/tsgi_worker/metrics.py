@@ -1,0 +1,78 @@
+"""A worker's request counters, read by the heartbeat (see runner/metrics.ts for their meaning)
+and by the harakiri watchdog."""
+
+import threading
+import time
+
+# Longest list of in-flight requests a heartbeat carries.
+REPORTED_IN_FLIGHT = 32
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Metrics:
+    def __init__(self):
+        self.requests = 0
+        self.exceptions = 0
+        self.harakiri = 0
+        self._total_ms = 0
+        self._live = {}  # stream -> in-flight record, in start order
+        self._lock = threading.Lock()
+
+    def started(self, stream):
+        environ = stream.environ
+        record = {
+            'reqId': environ.get('tsgi.request_id', ''),
+            'method': environ.get('REQUEST_METHOD', ''),
+            'path': environ.get('PATH_INFO', ''),
+            'startedAt': now_ms(),
+        }
+        with self._lock:
+            self._live[stream] = record
+        if stream.closed:
+            # Cancelled between its ACCEPT and here: finished() may have run before the insert.
+            with self._lock:
+                self._live.pop(stream, None)
+
+    def finished(self, stream):
+        with self._lock:
+            record = self._live.pop(stream, None)
+            if record is None:
+                return  # refused or cancelled before it started
+            self.requests += 1
+            self._total_ms += now_ms() - record['startedAt']
+
+    def failed(self):
+        with self._lock:
+            self.exceptions += 1
+
+    def timed_out(self):
+        with self._lock:
+            self.harakiri += 1
+
+    def expired(self, deadline_ms):
+        """The streams in flight for longer than `deadline_ms`, with their records."""
+        limit = now_ms() - deadline_ms
+        with self._lock:
+            return [(stream, record) for stream, record in self._live.items() if record['startedAt'] <= limit]
+
+    def in_flight(self):
+        """The oldest requests in flight, and always the newest."""
+        with self._lock:
+            records = list(self._live.values())
+        if len(records) <= REPORTED_IN_FLIGHT:
+            return records
+        return records[:REPORTED_IN_FLIGHT - 1] + records[-1:]
+
+    def counters(self, rss):
+        with self._lock:
+            return {
+                'requests': self.requests,
+                'inFlight': len(self._live),
+                'exceptions': self.exceptions,
+                'harakiri': self.harakiri,
+                'rss': rss,
+                'avgLatencyMs': 0 if self.requests == 0 else round(self._total_ms / self.requests, 2),
+            }

@@ -1,0 +1,160 @@
+"""One request/response on a connection: the body's source (wsgi.input) and the app's sink.
+
+Threads: the connection's reader thread delivers DATA, CREDIT and CANCEL; one app thread sends
+the response; the harakiri watchdog may cancel. `self._cond` guards the windows and the state;
+frames go out through the connection, whose write lock also decides whether the stream may
+still send (nothing leaves after its CANCEL or its END).
+"""
+
+import threading
+
+from .errors import ErrorCode, ProtocolError
+from .flow import ReceiveWindow, SendWindow
+from .frame import END_STREAM, FrameType
+from .input import ClientDisconnected, WsgiInput
+from .messages import encode_cancel, encode_response_head
+
+
+class ContractError(Exception):
+    """The application broke PEP 3333 (bad status, headers, chunk type...)."""
+
+
+class Stream:
+    def __init__(self, id, conn, send_credit, receive_credit, request_ended, environ):
+        self.id = id
+        self.conn = conn
+        self.environ = environ
+        self._cond = threading.Condition(threading.Lock())
+        self._send_window = SendWindow(send_credit)
+        self._receive_window = ReceiveWindow(receive_credit, receive_credit >> 1)
+        self._request_ended = request_ended
+        self._response_ended = False
+        self.closed = False
+        self.cancelled = False
+        # Set under the connection's write lock: no frame may leave for this stream any more.
+        self.sending_done = False
+        self.input = WsgiInput(self._consumed)
+        if request_ended:
+            self.input.finish()
+
+    # ---- frames from the proxy (reader thread) ----
+
+    def on_data(self, payload, end):
+        with self._cond:
+            if self._request_ended:
+                raise ProtocolError(ErrorCode.STREAM_CLOSED, 'DATA after the request ended on stream %d' % self.id)
+            self._receive_window.receive(len(payload))
+        self.input.deliver(payload)
+        if end:
+            self._end_request()
+
+    def on_credit(self, increment):
+        with self._cond:
+            self._send_window.grant(increment, self.id)
+            self._cond.notify_all()
+
+    def on_cancel(self, reason='the request was cancelled'):
+        """The proxy cancelled, or the connection is gone: release every waiter of the app."""
+        with self._cond:
+            if self.closed:
+                return
+            self.cancelled = True
+            self._cond.notify_all()
+        self.conn.stop_sending(self)
+        self.input.destroy(reason)
+        self._close()
+
+    # ---- the app's side ----
+
+    def send_head(self, status, reason, headers, end):
+        payload = encode_response_head(status, reason, headers)
+        # One frame the proxy must refuse would close the connection for every stream on it.
+        if len(payload) > self.conn.peer_max_frame_size:
+            raise ContractError('response head of %d bytes exceeds the proxy\'s max frame size %d' % (len(payload), self.conn.peer_max_frame_size))
+        self.conn.send_on_stream(self, FrameType.RESPONSE, END_STREAM if end else 0, payload)
+        if end:
+            self._end_response()
+
+    def write(self, data):
+        """Sends `data` as DATA frames within the proxy's credit, blocking for more credit."""
+        view = memoryview(data).cast('B')
+        while len(view):
+            size = self._spend(len(view))
+            self.conn.send_on_stream(self, FrameType.DATA, 0, view[:size])
+            view = view[size:]
+
+    def send_file(self, fd, offset, count):
+        """Sends `count` bytes of file `fd` from `offset` with sendfile; returns the bytes sent
+        (fewer when the file turned out shorter)."""
+        sent = 0
+        while sent < count:
+            size = self._spend(count - sent)
+            done = self.conn.send_file_on_stream(self, fd, offset + sent, size)
+            sent += done
+            if done < size:
+                break
+        return sent
+
+    def end(self):
+        self.conn.send_on_stream(self, FrameType.DATA, END_STREAM, b'')
+        self._end_response()
+
+    def abort(self, reason):
+        self.cancel(ErrorCode.APP_ERROR, reason)
+
+    def cancel(self, code, reason):
+        """Cancels from this side (app error, deadline): tells the proxy, then stops."""
+        if self.closed:
+            return
+        self.conn.send_on_stream(self, FrameType.CANCEL, 0, encode_cancel(code, reason), last=True)
+        self.on_cancel(reason)
+
+    # ---- internals ----
+
+    def _spend(self, wanted):
+        """Waits for credit; spends and returns how much of `wanted` may go in one frame."""
+        with self._cond:
+            while self._send_window.credit <= 0 and not self.cancelled:
+                self._cond.wait()
+            if self.cancelled:
+                raise ClientDisconnected('the request was cancelled')
+            size = min(wanted, self._send_window.credit, self.conn.peer_max_frame_size)
+            self._send_window.spend(size)
+            return size
+
+    def _consumed(self, count):
+        with self._cond:
+            if self.closed or self._request_ended:
+                return
+            increment = self._receive_window.consume(count)
+        if increment:
+            self.conn.send_credit(self, increment)
+
+    def _end_request(self):
+        with self._cond:
+            self._request_ended = True
+            response_ended = self._response_ended
+        self.input.finish()
+        if response_ended:
+            self._close()
+
+    def _end_response(self):
+        with self._cond:
+            self._response_ended = True
+            request_ended = self._request_ended
+        if not request_ended:
+            # The app answered without reading the whole body: the proxy may stop sending it.
+            self.conn.send_on_stream(self, FrameType.CANCEL, 0, encode_cancel(ErrorCode.NO_ERROR, 'response complete'), last=True)
+            self.input.destroy('the response is complete')
+            self._close()
+            return
+        self.conn.stop_sending(self)
+        self._close()
+
+    def _close(self):
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self._cond.notify_all()
+        self.conn.stream_closed(self)

@@ -1,0 +1,151 @@
+"""One worker: the app, its thread pool and the proxy connections accepted on the shared
+listening socket. `drain()` is the graceful stop (GOAWAY everywhere, in-flight requests
+finish); `close()` the abrupt one."""
+
+import os
+import selectors
+import socket
+import sys
+import threading
+
+from .connection import Connection
+from .contract import FileWrapper, run_application
+from .log import ErrorsStream
+from .messages import DEFAULT_INITIAL_WINDOW, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_STREAMS
+from .metrics import Metrics
+from .pool import ThreadPool
+
+BACKLOG = 1024
+
+
+class Worker:
+    def __init__(self, app, config, identity, log):
+        self.app = app
+        self.log = log
+        self.identity = identity
+        self.max_streams = config.get('maxStreams') or DEFAULT_MAX_STREAMS
+        self.max_frame_size = DEFAULT_MAX_FRAME_SIZE
+        self.initial_window = DEFAULT_INITIAL_WINDOW
+        self.threads = config.get('threads') or 1
+        self.metrics = Metrics()
+        self.pool = ThreadPool(self.threads, log)
+        self.environ_defaults = {
+            'wsgi.version': (1, 0),
+            'wsgi.multithread': self.threads > 1,
+            'wsgi.multiprocess': identity['workers'] > 1,
+            'wsgi.run_once': False,
+            'wsgi.input_terminated': True,
+            'wsgi.file_wrapper': FileWrapper,
+        }
+        self._connections = set()
+        self._lock = threading.Lock()
+        self._listener = None
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+
+    # ---- the socket ----
+
+    def adopt(self, fd):
+        """Listens on the socket the master bound and shares (several workers accept on it)."""
+        listener = socket.socket(fileno=fd)
+        listener.listen(BACKLOG)
+        # Non-blocking: another worker may take a connection this one was woken for.
+        listener.setblocking(False)
+        self._listener = listener
+        threading.Thread(target=self._accept_loop, name='tsgi-accept', daemon=True).start()
+
+    def _accept_loop(self):
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        while not self._stopping:
+            for key, _ in selector.select():
+                if key.fileobj is self._wake_r or self._stopping:
+                    break
+                self._accept_one()
+        selector.close()
+        self._listener.close()
+
+    def _accept_one(self):
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError as err:  # EMFILE and the like: logged, the loop goes on
+            self.log.error('accept failed', err=str(err))
+            return
+        sock.setblocking(True)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = Connection(sock, self)
+        with self._lock:
+            if self._stopping:
+                sock.close()
+                return
+            self._connections.add(connection)
+        threading.Thread(target=connection.run, name='tsgi-conn', daemon=True).start()
+
+    def stop_accepting(self):
+        self._stopping = True
+        os.write(self._wake_w, b'x')
+
+    # ---- what connections need ----
+
+    def serve(self, stream):
+        """On a pool thread, after ACCEPT: one application call."""
+        self.metrics.started(stream)
+        environ = stream.environ
+        environ.update(self.environ_defaults)
+        environ.setdefault('SCRIPT_NAME', '')
+        environ.setdefault('QUERY_STRING', '')
+        environ.setdefault('wsgi.url_scheme', 'http')
+        environ['wsgi.input'] = stream.input
+        errors = environ['wsgi.errors'] = ErrorsStream(self.log, environ.get('tsgi.request_id'))
+        try:
+            if run_application(self.app, environ, stream, self.log) == 'failed':
+                self.metrics.failed()
+        finally:
+            errors.flush()
+
+    def connection_done(self, connection):
+        with self._lock:
+            self._connections.discard(connection)
+
+    # ---- stopping ----
+
+    @property
+    def active_streams(self):
+        return sum(c.active_streams for c in self._live())
+
+    def drain(self):
+        self.stop_accepting()
+        for connection in self._live():
+            connection.drain()
+
+    def all_closed(self):
+        return not self._live()
+
+    def close(self):
+        self.stop_accepting()
+        for connection in self._live():
+            connection.destroy()
+
+    def _live(self):
+        with self._lock:
+            return list(self._connections)
+
+
+def rss_bytes():
+    try:
+        with open('/proc/self/statm', 'rb') as statm:
+            return int(statm.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def flush_std():
+    for out in (sys.stdout, sys.stderr):
+        try:
+            out.flush()
+        except (OSError, ValueError):
+            pass

@@ -1,0 +1,298 @@
+"""The worker as a process, driven over its real socket and IPC channel like the master and
+the proxy drive it: handshake, requests, flow control, errors, limits, stops."""
+
+import os
+import time
+import unittest
+
+from client import WorkerProcess
+from tsgi_worker.frame import FrameType
+from tsgi_worker.messages import decode_cancel, decode_goaway, encode_cancel, encode_environ
+
+
+class Worker(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.worker = WorkerProcess('worker_apps:app', threads=4)
+        cls.worker.message('ready')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.stop()
+
+    def setUp(self):
+        self.client = self.worker.connect()
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_hello_identity(self):
+        hello = self.client.hello
+        self.assertEqual(hello['role'], 'runner')
+        self.assertEqual(hello['pid'], self.worker.proc.pid)
+        self.assertEqual((hello['worker'], hello['workers'], hello['app']), (1, 1, 'worker_apps:app'))
+        self.assertIs(hello['accepts'], True)
+
+    def test_accept_then_response(self):
+        self.client.request(1, {})
+        self.client.expect(FrameType.ACCEPT, 1)
+        head, body, cancel = self.client.response(1)
+        self.assertEqual(head['status'], 200)
+        self.assertEqual(body, b'hello')
+        self.assertIsNone(cancel)
+
+    def test_upload_beyond_the_window_needs_credit(self):
+        data = os.urandom(1_000_000)
+        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo', 'tsgi.request_id': 'up'}))
+        sent = credit = 0
+        while sent < len(data):
+            size = min(65536, len(data) - sent, self.client.window + credit - sent)
+            if size <= 0:  # the window is spent: only the app's reading brings credit
+                frame = self.client.frame()
+                if frame.type == FrameType.CREDIT and frame.stream == 1:
+                    credit += int.from_bytes(frame.payload, 'big')
+                continue
+            self.client.send(FrameType.DATA, 0, 1, data[sent:sent + size])
+            sent += size
+        self.client.send(FrameType.DATA, 1, 1, b'')
+        self.assertGreater(credit, 0, 'credit came back as the app read')
+        head, body, _ = self.client.response(1)
+        self.assertEqual(head['status'], 200)
+        self.assertEqual(body, data)
+
+    def test_download_within_credit(self):
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '3000000'})
+        head, body, _ = self.client.response(1)
+        self.assertEqual(len(body), 3000000)
+
+    def test_no_data_beyond_the_window(self):
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
+        received = 0
+        deadline = time.monotonic() + 0.5
+        self.client.sock.settimeout(0.1)
+        try:
+            while time.monotonic() < deadline:
+                frame = self.client.frame()
+                if frame.type == FrameType.DATA:
+                    received += len(frame.payload)
+        except OSError:
+            pass
+        self.client.sock.settimeout(10)
+        self.assertEqual(received, self.client.window, 'exactly one window, then it waits')
+        self.client.credit(1, 1000000)
+        _, body, _ = self.client.response(1, credit=False)
+        self.assertEqual(received + len(body), 1000000)
+
+    def test_error_before_head_is_a_500(self):
+        self.client.request(1, {'PATH_INFO': '/fail-before'})
+        head, body, _ = self.client.response(1)
+        self.assertEqual(head['status'], 500)
+        self.assertEqual(body, b'Internal Server Error\n')
+
+    def test_bad_status_is_a_500(self):
+        self.client.request(1, {'PATH_INFO': '/bad-status'})
+        head, _, _ = self.client.response(1)
+        self.assertEqual(head['status'], 500)
+
+    def test_error_after_head_cancels_with_app_error(self):
+        self.client.request(1, {'PATH_INFO': '/fail-after'})
+        head, body, cancel = self.client.response(1)
+        self.assertEqual(head['status'], 200)
+        self.assertEqual(body, b'partial')
+        self.assertEqual(cancel['code'], 8)
+
+    def test_close_called_once(self):
+        self.client.request(1, {'PATH_INFO': '/closes'})
+        before = int(self.client.response(1)[1])
+        self.client.request(3, {'PATH_INFO': '/counted'})
+        self.assertEqual(self.client.response(3)[1], b'ab')
+        time.sleep(0.2)
+        self.client.request(5, {'PATH_INFO': '/closes'})
+        self.assertEqual(int(self.client.response(5)[1]), before + 1)
+
+    def test_ping_is_answered(self):
+        self.client.send(FrameType.PING, 0, 0, b'12345678')
+        frame = self.client.expect(FrameType.PING)
+        self.assertEqual((frame.flags, bytes(frame.payload)), (1, b'12345678'))
+
+    def test_threads_overlap(self):
+        started = time.monotonic()
+        for stream in (1, 3, 5, 7):
+            self.client.request(stream, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+        for stream in (1, 3, 5, 7):
+            self.assertEqual(self.client.response(stream)[1], b'slept')
+        self.assertLess(time.monotonic() - started, 1.9, 'four 0.5 s requests on four threads overlap')
+
+    def test_stream_id_must_increase(self):
+        self.client.request(5, {})
+        self.client.response(5)
+        self.client.request(3, {})
+        frame = self.client.frame()
+        while frame.type != FrameType.GOAWAY:
+            frame = self.client.frame()
+        self.assertEqual(decode_goaway(frame.payload)['code'], 1)
+        self.assertIsNone(self.client.frame(), 'then the connection closes')
+
+    def test_too_many_environ_keys(self):
+        self.client.request(1, {'K%d' % i: 'v' for i in range(600)})
+        frame = self.client.expect(FrameType.CANCEL, 1)
+        self.assertEqual(decode_cancel(frame.payload, 1)['code'], 10)
+
+    def test_frame_over_max_size(self):
+        self.client.sock.sendall(b'\x00\x01\x00\x01\x04\x00\x00\x00\x00\x01')
+        frame = self.client.expect(FrameType.GOAWAY)
+        self.assertEqual(decode_goaway(frame.payload)['code'], 4)
+
+
+    def test_cancel_releases_an_app_blocked_on_the_body(self):
+        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo', 'tsgi.request_id': 'gone'}))
+        self.client.expect(FrameType.ACCEPT, 1)
+        self.client.send(FrameType.DATA, 0, 1, b'part of a body')
+        self.client.send(FrameType.CANCEL, 0, 1, encode_cancel(7, 'client left'))
+        self.client.send(FrameType.DATA, 0, 1, b'crossed the cancel: ignored')
+        for stream in (3, 5, 7, 9):  # every thread is free again
+            self.client.request(stream, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.1'})
+        for stream in (3, 5, 7, 9):
+            self.assertEqual(self.client.response(stream)[1], b'slept')
+        self.assertFalse([l for l in self.worker.log_lines if l.get('reqId') == 'gone'], 'a cancelled request is not an app error')
+
+
+class Limits(unittest.TestCase):
+    def test_max_streams_refuses_before_accept(self):
+        worker = WorkerProcess('worker_apps:app', extra={'maxStreams': 1})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            self.assertEqual(client.hello['maxStreams'], 1)
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
+            client.request(3, {})
+            refused = client.frame()
+            while refused.stream != 3:  # ACCEPT(1) comes from the app thread, in any order
+                refused = client.frame()
+            self.assertEqual(refused.type, FrameType.CANCEL)
+            self.assertEqual(decode_cancel(refused.payload, 3)['code'], 6)
+            self.assertEqual(client.response(1)[1], b'slept')
+            client.close()
+        finally:
+            worker.stop()
+
+    def test_recycle_past_max_requests(self):
+        worker = WorkerProcess('worker_apps:app', extra={'maxRequests': 2})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            for stream in (1, 3):
+                client.request(stream, {})
+                client.response(stream)
+            self.assertEqual(worker.message('recycle')['reason'], 'served 2 requests')
+            client.close()
+        finally:
+            worker.stop()
+
+    def test_queued_streams_wait_unaccepted(self):
+        worker = WorkerProcess('worker_apps:app', threads=1)
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+            client.request(3, {})
+            self.assertEqual(client.expect(FrameType.ACCEPT).stream, 1)
+            client.send(FrameType.CANCEL, 0, 3, encode_cancel(7, 'sent elsewhere'))
+            head, body, _ = client.response(1)
+            client.request(5, {})
+            frames = []
+            while True:
+                frame = client.frame()
+                frames.append((frame.type, frame.stream))
+                if frame.stream == 5 and frame.type == FrameType.DATA:
+                    break
+            self.assertNotIn((FrameType.ACCEPT, 3), frames, 'the queued stream never started')
+            client.close()
+        finally:
+            worker.stop()
+
+
+class Boot(unittest.TestCase):
+    def boot_failure(self, app):
+        worker = WorkerProcess(app)
+        try:
+            message = worker.message('boot-failed')
+            self.assertEqual(worker.proc.wait(10), 3)
+            return message['message']
+        finally:
+            worker.stop()
+
+    def test_missing_module(self):
+        self.assertIn("'no_such_module'", self.boot_failure('no_such_module:app'))
+
+    def test_not_callable(self):
+        self.assertIn('not callable: found int', self.boot_failure('worker_apps:not_callable'))
+
+    def test_missing_attribute(self):
+        self.assertIn("no attribute 'nope'", self.boot_failure('worker_apps:nope'))
+
+
+class Stops(unittest.TestCase):
+    def test_drain_sends_goaway_and_exits_0_after_in_flight(self):
+        worker = WorkerProcess('worker_apps:app', threads=2)
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+            client.expect(FrameType.ACCEPT, 1)
+            worker.send({'t': 'drain'})
+            self.assertEqual(client.expect(FrameType.GOAWAY).type, FrameType.GOAWAY)
+            client.request(3, {})
+            head, body, _ = client.response(1)
+            self.assertEqual(body, b'slept')
+            refused = client.expect(FrameType.CANCEL, 3)
+            self.assertEqual(decode_cancel(refused.payload, 3)['code'], 6, 'REFUSED_STREAM: safe to retry elsewhere')
+            self.assertIsNone(client.frame(), 'the worker closes the idle connection')
+            client.close()
+            self.assertEqual(worker.proc.wait(10), 0)
+        finally:
+            worker.stop()
+
+    def test_quit_cuts_in_flight_and_exits_5(self):
+        worker = WorkerProcess('worker_apps:app')
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
+            client.expect(FrameType.ACCEPT, 1)
+            worker.send({'t': 'quit'})
+            self.assertEqual(worker.proc.wait(10), 5)
+            client.close()
+        finally:
+            worker.stop()
+
+    def test_master_gone_means_quit(self):
+        worker = WorkerProcess('worker_apps:app')
+        try:
+            worker.message('ready')
+            worker.ipc.close()
+            self.assertEqual(worker.proc.wait(10), 0)
+        finally:
+            worker.stop()
+
+    def test_beats_and_harakiri(self):
+        worker = WorkerProcess('worker_apps:app', extra={'harakiriMs': 300})
+        try:
+            worker.message('ready')
+            beat = worker.message('beat')
+            self.assertEqual(set(beat['counters']), {'requests', 'inFlight', 'exceptions', 'harakiri', 'rss', 'avgLatencyMs'})
+            self.assertGreater(beat['counters']['rss'], 0)
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
+            client.expect(FrameType.ACCEPT, 1)
+            frame = client.expect(FrameType.CANCEL, 1)
+            self.assertEqual(decode_cancel(frame.payload, 1)['code'], 9)
+            report = worker.message('harakiri')
+            self.assertEqual([r['reqId'] for r in report['requests']], ['r1'])
+            client.close()
+        finally:
+            worker.stop()
+
+
+if __name__ == '__main__':
+    unittest.main()

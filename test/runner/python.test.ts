@@ -1,0 +1,32 @@
+// The Python worker's own tests (test/python/test_*.py, unittest) run under tap: the shared
+// protocol vectors, split and fuzzed decoding, wsgi.input, and the worker as a process.
+import { spawn, spawnSync } from 'node:child_process';
+import t from 'tap';
+import { ROOT, track } from '../helpers/processes.js';
+
+/** Debian's interpreter, which has python3-msgpack (the pyenv python3 on PATH does not). */
+const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';
+
+const probe = spawnSync(PYTHON, ['-c', 'import msgpack'], { encoding: 'utf8' });
+const missing = probe.error ? `${PYTHON} cannot be run (${probe.error.message})` : probe.status !== 0 ? `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)` : null;
+
+t.test('python -m unittest test/python', { skip: missing ?? false, timeout: 300_000 }, async (t) => {
+  const child = track(
+    spawn(PYTHON, ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], {
+      cwd: ROOT,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const summary = /^Ran (\d+) tests?/m.exec(output);
+  t.ok(summary && Number(summary[1]) > 0, `unittest ran tests (${summary?.[1] ?? 0})`);
+  t.equal(code, 0, 'every Python test passed');
+  if (code !== 0) t.comment(output);
+});
