@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer, send } from '../helpers/http.js';
-import { FIXTURES, peakRss, simpleConfig, sleep, startProxy, startRunner, tempDir, type Teardown } from '../helpers/processes.js';
+import { FIXTURES, peakRss, simpleConfig, sleep, spawnCli, startProxy, startRunner, tempDir, type Teardown } from '../helpers/processes.js';
 
 const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';
 const APP_DIR = join(FIXTURES, 'python');
@@ -237,6 +237,38 @@ t.test('--workers 2: both serve, each names its pid; SIGTERM stops cleanly', asy
   t.same([...seen].sort(), [...pids].sort(), 'both workers answered');
   const { value } = await json(`${proxy.url}/environ`);
   t.equal((value.flags as Record<string, boolean>)['wsgi.multiprocess'], true);
+
+  // SIGHUP: a new generation boots, the old one drains; requests meanwhile all succeed.
+  const during: Promise<number>[] = [];
+  let loading = true;
+  const loop = (async () => {
+    while (loading) {
+      during.push(fetchBuffer(`${proxy.url}/sleep?s=0.05`, { agent: false }).then((r) => r.status, () => -1));
+      await sleep(20);
+    }
+  })();
+  runner.proc.child.kill('SIGHUP');
+  await runner.proc.waitForLog((l) => l.msg === 'reloaded', 30_000);
+  let fresh: number[] = [];
+  for (let i = 0; i < 250; i++) {
+    fresh = children(runner.proc.pid);
+    if (fresh.length === 2 && !fresh.some((pid) => pids.includes(pid))) break;
+    await sleep(20);
+  }
+  loading = false;
+  await loop;
+  const statuses = await Promise.all(during);
+  t.same(statuses.filter((s) => s !== 200), [], `${statuses.length} requests during the reload all succeeded`);
+  t.equal(fresh.length, 2);
+  t.notOk(fresh.some((pid) => pids.includes(pid)), 'the old workers drained and left');
+
   runner.proc.child.kill('SIGTERM');
   t.equal(await runner.proc.exited, 0);
+});
+
+t.test('an app that cannot be imported stops the runner with exit 3', async (t) => {
+  const dir = tempDir(t);
+  const proc = spawnCli(t, 'runner', ['--socket', `unix:${join(dir, 'app.sock')}`, '--python', '--python-executable', PYTHON, '--chdir', APP_DIR, 'no_such_module:app']);
+  t.equal(await proc.exited, 3);
+  t.ok(proc.logs.some((l) => typeof l.msg === 'string' && l.msg.includes("cannot import module 'no_such_module'")), 'the log names the module');
 });
