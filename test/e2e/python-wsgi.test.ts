@@ -164,6 +164,9 @@ t.test('one worker, 4 threads', async (t) => {
       t.equal(reply.body.length, size, `${path}: every byte`);
       t.ok(reply.body.every((b, i) => b === (i & 0xff)), `${path}: the file's bytes`);
     }
+    const capped = await fetchBuffer(`${proxy.url}/sendfile-head`);
+    t.equal(capped.status, 200);
+    t.equal(capped.body.length, 1000, 'sendfile stops at the Content-Length the app declared');
   });
 
   t.test('4 threads: 4 slow requests overlap', async (t) => {

@@ -154,6 +154,10 @@ class AppCall:
         if not stat.S_ISREG(info.st_mode) or self.head is None:
             return False
         count = max(0, info.st_size - offset)
+        length = declared_length(self.head[2])
+        if length is not None:
+            # PEP 3333: never more than the Content-Length the app declared.
+            count = min(count, length)
         if count == 0:
             return True
         if not self.head_sent:
@@ -178,6 +182,13 @@ class AppCall:
             self.stream.end()
         except ClientDisconnected:
             pass
+
+
+def declared_length(headers):
+    for name, value in headers:
+        if name.lower() == 'content-length' and value.isdigit():
+            return int(value)
+    return None
 
 
 def parse_head(status, headers):
