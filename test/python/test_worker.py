@@ -212,6 +212,28 @@ class Limits(unittest.TestCase):
             worker.stop()
 
 
+class SharedSocket(unittest.TestCase):
+    def test_connections_reach_every_worker(self):
+        first = WorkerProcess('worker_apps:app', workers=2, index=1)
+        second = WorkerProcess('worker_apps:app', workers=2, index=2, share=first)
+        clients = []
+        try:
+            first.message('ready')
+            second.message('ready')
+            # As the proxy spreads: connections one after another, at most 3 per worker.
+            for _ in range(6):
+                clients.append(first.connect())
+                if len({c.hello['pid'] for c in clients}) == 2:
+                    break
+            self.assertEqual({c.hello['pid'] for c in clients}, {first.proc.pid, second.proc.pid})
+            self.assertEqual({c.hello['worker'] for c in clients}, {1, 2})
+        finally:
+            for client in clients:
+                client.close()
+            second.stop()
+            first.stop()
+
+
 class Boot(unittest.TestCase):
     def boot_failure(self, app):
         worker = WorkerProcess(app)
