@@ -24,7 +24,7 @@ MAIN = os.path.join(PACKAGE_ROOT, 'tsgi_worker', '__main__.py')
 class WorkerProcess:
     """One worker under a fake master: its IPC messages are read here."""
 
-    def __init__(self, app, threads=1, extra=None, workers=1, cwd=FIXTURES, index=1, share=None):
+    def __init__(self, app, threads=1, extra=None, workers=1, cwd=FIXTURES, index=1, share=None, python_args=()):
         """`share`: another WorkerProcess whose bound socket this one listens on too."""
         self.dir = tempfile.mkdtemp(prefix='tsgi-py-')
         self.path = share.path if share else os.path.join(self.dir, 'w.sock')
@@ -37,7 +37,7 @@ class WorkerProcess:
         env = dict(os.environ, TSGI_RUNNER_WORKER=str(index), TSGI_RUNNER_WORKERS=str(workers), TSGI_WORKER_CONFIG=json.dumps(config), NODE_CHANNEL_FD='3')
         fds = {3: child_ipc.fileno(), 4: listener.fileno()}
         self.proc = subprocess.Popen(
-            [sys.executable, MAIN], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            [sys.executable, *python_args, MAIN], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             preexec_fn=lambda: _place_fds(fds), close_fds=False,
         )
         child_ipc.close()

@@ -244,6 +244,14 @@ class Boot(unittest.TestCase):
         finally:
             worker.stop()
 
+    def test_interpreter_without_msgpack(self):
+        worker = WorkerProcess('worker_apps:app', python_args=('-S',))  # no site-packages
+        try:
+            self.assertIn('cannot import msgpack', worker.message('boot-failed')['message'])
+            self.assertEqual(worker.proc.wait(10), 3)
+        finally:
+            worker.stop()
+
     def test_missing_module(self):
         self.assertIn("'no_such_module'", self.boot_failure('no_such_module:app'))
 
