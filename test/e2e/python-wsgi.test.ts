@@ -208,7 +208,7 @@ t.test('harakiri: 504 for the request, then the worker is replaced', async (t) =
   const started = Date.now();
   const reply = await fetchBuffer(`${proxy.url}/sleep?s=30`);
   t.equal(reply.status, 504);
-  t.ok(Date.now() - started < 5000, `within ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms, not after the app's 30 s`);
   t.match(await runner.proc.waitForLog((l) => l.msg === 'harakiri: request deadline passed, cancelling it'), { path: '/sleep', reqId: /./ });
   let after: number[] = [];
   for (let i = 0; i < 250; i++) {
