@@ -175,6 +175,16 @@ t.test('one worker, 4 threads', async (t) => {
     t.equal((await json(`${proxy.url}/closes`)).value.peak_sleeping, 4, 'all four were in the app at once');
   });
 
+  t.test('200 concurrent uploads on 4 threads', async (t) => {
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => json(`${proxy.url}/upload?mode=readline`, { method: 'POST', body: `request ${i}\n`, agent: false })),
+    );
+    t.same(
+      replies.map((r) => [r.status, r.value.length]),
+      Array.from({ length: 200 }, (_, i) => [200, `request ${i}\n`.length]),
+    );
+  });
+
   t.test('a client that leaves: the app is closed', async (t) => {
     const before = (await json(`${proxy.url}/closes`)).value.cancelled_closes as number;
     const res = await send(`${proxy.url}/endless`);
