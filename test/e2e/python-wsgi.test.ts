@@ -1,47 +1,18 @@
 // End to end: a Python WSGI app (test/fixtures/python/validated_app.py, under wsgiref's
-// validator with its warnings as errors) in Python workers of tsgi-runner --python, behind a
-// real tsgi-proxy. Every process is stopped by PID.
-import { execFileSync, spawnSync } from 'node:child_process';
+// validator with its warnings as errors) in a Python worker of tsgi-runner --python, behind a
+// real tsgi-proxy: the PEP 3333 server side. Every process is stopped by PID.
+// (Supervision of Python workers: python-workers.test.ts.)
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer, send } from '../helpers/http.js';
-import { FIXTURES, peakRss, simpleConfig, sleep, spawnCli, startProxy, startRunner, tempDir, type Teardown } from '../helpers/processes.js';
+import { peakRss, sleep } from '../helpers/processes.js';
+import { fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
 
-const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';
-const APP_DIR = join(FIXTURES, 'python');
 const MiB = 1024 * 1024;
-
-const probe = spawnSync(PYTHON, ['-c', 'import msgpack'], { encoding: 'utf8' });
-const missing = probe.status === 0 ? null : `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)`;
+const missing = pythonMissing();
 if (missing) t.plan(0, missing);
-
-async function group(t: Teardown, args: string[]) {
-  const dir = tempDir(t);
-  const socket = join(dir, 'app.sock');
-  const runner = await startRunner(t, {
-    app: 'validated_app:app',
-    socket,
-    args: ['--python', '--python-executable', PYTHON, '--chdir', APP_DIR, ...args],
-  });
-  const proxy = await startProxy(t, dir, simpleConfig(socket, { server: 'client_max_body_size 2g;' }));
-  return { dir, socket, runner, proxy };
-}
-
-const json = async (url: string, options = {}) => {
-  const reply = await fetchBuffer(url, options);
-  return { status: reply.status, value: JSON.parse(reply.body.toString()) as Record<string, unknown> & { strings: Record<string, string> } };
-};
-
-/** Worker PIDs under the master. */
-function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
+const group = (t: Parameters<typeof pythonGroup>[0], args: string[]) => pythonGroup(t, 'validated_app:app', args);
 
 /** Reads `url` until `ok(body)` holds (close() runs after the response ended). */
 async function until(url: string, ok: (value: Record<string, number>) => boolean): Promise<Record<string, number>> {
@@ -210,76 +181,4 @@ t.test('one worker, 4 threads', async (t) => {
     const peak = peakRss(pid);
     t.ok(peak < 150 * MiB, `worker peak RSS ${Math.round(peak / MiB)} MiB`);
   });
-});
-
-t.test('harakiri: 504 for the request, then the worker is replaced', async (t) => {
-  const { runner, proxy } = await group(t, ['--harakiri', '1']);
-  const before = children(runner.proc.pid);
-  const started = Date.now();
-  const reply = await fetchBuffer(`${proxy.url}/sleep?s=30`);
-  t.equal(reply.status, 504);
-  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms, not after the app's 30 s`);
-  t.match(await runner.proc.waitForLog((l) => l.msg === 'harakiri: request deadline passed, cancelling it'), { path: '/sleep', reqId: /./ });
-  let after: number[] = [];
-  for (let i = 0; i < 250; i++) {
-    after = children(runner.proc.pid);
-    if (after.length === 1 && !before.includes(after[0]!)) break;
-    await sleep(20);
-  }
-  t.equal(after.length, 1);
-  t.notOk(before.includes(after[0]!), 'a new worker');
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetchBuffer(`${proxy.url}/pid`).catch(() => null);
-    if (ok?.status === 200) break;
-    await sleep(50);
-  }
-  t.equal((await fetchBuffer(`${proxy.url}/pid`)).body.toString(), String(after[0]), 'it serves');
-});
-
-t.test('--workers 2: both serve, each names its pid; SIGTERM stops cleanly', async (t) => {
-  const { runner, proxy } = await group(t, ['--workers', '2']);
-  const pids = children(runner.proc.pid);
-  t.equal(pids.length, 2);
-  const seen = new Set<number>();
-  for (let i = 0; i < 60 && seen.size < 2; i++) {
-    const replies = await Promise.all(Array.from({ length: 4 }, () => fetchBuffer(`${proxy.url}/pid`, { agent: false })));
-    for (const r of replies) seen.add(Number(r.body));
-  }
-  t.same([...seen].sort(), [...pids].sort(), 'both workers answered');
-  const { value } = await json(`${proxy.url}/environ`);
-  t.equal((value.flags as Record<string, boolean>)['wsgi.multiprocess'], true);
-
-  // SIGHUP: a new generation boots, the old one drains; requests meanwhile all succeed.
-  const during: Promise<number>[] = [];
-  let loading = true;
-  const loop = (async () => {
-    while (loading) {
-      during.push(fetchBuffer(`${proxy.url}/sleep?s=0.05`, { agent: false }).then((r) => r.status, () => -1));
-      await sleep(20);
-    }
-  })();
-  runner.proc.child.kill('SIGHUP');
-  await runner.proc.waitForLog((l) => l.msg === 'reloaded', 30_000);
-  let fresh: number[] = [];
-  for (let i = 0; i < 250; i++) {
-    fresh = children(runner.proc.pid);
-    if (fresh.length === 2 && !fresh.some((pid) => pids.includes(pid))) break;
-    await sleep(20);
-  }
-  loading = false;
-  await loop;
-  const statuses = await Promise.all(during);
-  t.same(statuses.filter((s) => s !== 200), [], `${statuses.length} requests during the reload all succeeded`);
-  t.equal(fresh.length, 2);
-  t.notOk(fresh.some((pid) => pids.includes(pid)), 'the old workers drained and left');
-
-  runner.proc.child.kill('SIGTERM');
-  t.equal(await runner.proc.exited, 0);
-});
-
-t.test('an app that cannot be imported stops the runner with exit 3', async (t) => {
-  const dir = tempDir(t);
-  const proc = spawnCli(t, 'runner', ['--socket', `unix:${join(dir, 'app.sock')}`, '--python', '--python-executable', PYTHON, '--chdir', APP_DIR, 'no_such_module:app']);
-  t.equal(await proc.exited, 3);
-  t.ok(proc.logs.some((l) => typeof l.msg === 'string' && l.msg.includes("cannot import module 'no_such_module'")), 'the log names the module');
 });
