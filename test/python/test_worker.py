@@ -92,6 +92,12 @@ class Worker(unittest.TestCase):
         head, _, _ = self.client.response(1)
         self.assertEqual(head['status'], 500)
 
+    def test_head_over_the_proxys_frame_size_is_a_500(self):
+        self.client.request(1, {'PATH_INFO': '/huge-head'})
+        head, body, _ = self.client.response(1)
+        self.assertEqual(head['status'], 500)
+        self.assertEqual(body, b'Internal Server Error\n')
+
     def test_error_after_head_cancels_with_app_error(self):
         self.client.request(1, {'PATH_INFO': '/fail-after'})
         head, body, cancel = self.client.response(1)

@@ -123,9 +123,15 @@ class AppCall:
             raise ContractError('write() called after the response ended')
         if self.head is None:
             raise ContractError('the application sent body data before calling start_response()')
-        if not self.head_sent:
-            self._send_head(False)
-        self.stream.write(data)
+        if self.head_sent:
+            self.stream.write(data)
+            return
+        status, reason, headers = self.head
+        rest = self.stream.send_head_with(status, reason, headers, data)
+        # Marked sent only once the stream took it: a head it refuses (too large) is still a 500.
+        self.head_sent = True
+        if len(rest):
+            self.stream.write(rest)
 
     def finish(self):
         if self.head is None:
