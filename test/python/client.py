@@ -24,22 +24,24 @@ MAIN = os.path.join(PACKAGE_ROOT, 'tsgi_worker', '__main__.py')
 class WorkerProcess:
     """One worker under a fake master: its IPC messages are read here."""
 
-    def __init__(self, app, threads=1, extra=None, workers=1, cwd=FIXTURES):
+    def __init__(self, app, threads=1, extra=None, workers=1, cwd=FIXTURES, index=1, share=None, python_args=()):
+        """`share`: another WorkerProcess whose bound socket this one listens on too."""
         self.dir = tempfile.mkdtemp(prefix='tsgi-py-')
-        self.path = os.path.join(self.dir, 'w.sock')
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self.path)
+        self.path = share.path if share else os.path.join(self.dir, 'w.sock')
+        listener = share.listener.dup() if share else socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if not share:
+            listener.bind(self.path)
         self.ipc, child_ipc = socket.socketpair()
         config = {'app': app, 'threads': threads, 'logLevel': 'debug'}
         config.update(extra or {})
-        env = dict(os.environ, TSGI_RUNNER_WORKER='1', TSGI_RUNNER_WORKERS=str(workers), TSGI_WORKER_CONFIG=json.dumps(config), NODE_CHANNEL_FD='3')
+        env = dict(os.environ, TSGI_RUNNER_WORKER=str(index), TSGI_RUNNER_WORKERS=str(workers), TSGI_WORKER_CONFIG=json.dumps(config), NODE_CHANNEL_FD='3')
         fds = {3: child_ipc.fileno(), 4: listener.fileno()}
         self.proc = subprocess.Popen(
-            [sys.executable, MAIN], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            [sys.executable, *python_args, MAIN], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             preexec_fn=lambda: _place_fds(fds), close_fds=False,
         )
         child_ipc.close()
-        listener.close()
+        self.listener = listener  # kept for workers that share it
         self._ipc_buffer = b''
         self.messages = []
         self.log_lines = []
@@ -82,6 +84,7 @@ class WorkerProcess:
             self.proc.kill()
         code = self.proc.wait(10)
         self.ipc.close()
+        self.listener.close()
         for name in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, name))
         os.rmdir(self.dir)

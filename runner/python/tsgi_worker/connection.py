@@ -108,6 +108,18 @@ class Connection:
             self._write(type_, flags, stream.id, payload)
             return True
 
+    def send_head_and_data(self, stream, head, data):
+        """RESPONSE and the first DATA in one write."""
+        parts = [encode_frame(FrameType.RESPONSE, 0, stream.id, head), encode_header(FrameType.DATA, 0, stream.id, len(data)), data]
+        with self._write_lock:
+            if stream.sending_done or self._broken:
+                raise ClientDisconnected('the request was cancelled')
+            try:
+                self._send_all(parts)
+            except OSError:
+                self._broken = True
+                raise ClientDisconnected('the connection was lost')
+
     def send_credit(self, stream, increment):
         with self._write_lock:
             if not stream.sending_done and not self._broken:

@@ -123,9 +123,15 @@ class AppCall:
             raise ContractError('write() called after the response ended')
         if self.head is None:
             raise ContractError('the application sent body data before calling start_response()')
-        if not self.head_sent:
-            self._send_head(False)
-        self.stream.write(data)
+        if self.head_sent:
+            self.stream.write(data)
+            return
+        status, reason, headers = self.head
+        rest = self.stream.send_head_with(status, reason, headers, data)
+        # Marked sent only once the stream took it: a head it refuses (too large) is still a 500.
+        self.head_sent = True
+        if len(rest):
+            self.stream.write(rest)
 
     def finish(self):
         if self.head is None:
@@ -154,6 +160,10 @@ class AppCall:
         if not stat.S_ISREG(info.st_mode) or self.head is None:
             return False
         count = max(0, info.st_size - offset)
+        length = declared_length(self.head[2])
+        if length is not None:
+            # PEP 3333: never more than the Content-Length the app declared.
+            count = min(count, length)
         if count == 0:
             return True
         if not self.head_sent:
@@ -178,6 +188,13 @@ class AppCall:
             self.stream.end()
         except ClientDisconnected:
             pass
+
+
+def declared_length(headers):
+    for name, value in headers:
+        if name.lower() == 'content-length' and value.isdigit():
+            return int(value)
+    return None
 
 
 def parse_head(status, headers):

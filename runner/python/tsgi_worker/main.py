@@ -21,9 +21,11 @@ from .ipc import MasterChannel
 from .log import Logger
 from .worker import Worker, flush_std, rss_bytes
 
+# As runner/exit.ts.
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_APP_LOAD = 3
+EXIT_LISTEN = 4
 EXIT_TIMEOUT = 5
 IPC_FD = 3
 LISTEN_FD = 4
@@ -56,9 +58,13 @@ def main():
         return EXIT_APP_LOAD
     identity = {'pid': os.getpid(), 'worker': index, 'workers': count, 'app': config['app']}
     worker = Worker(app, config, identity, log)
-    worker.adopt(LISTEN_FD)
+    try:
+        worker.adopt(LISTEN_FD)
+    except OSError as err:
+        log.fatal('cannot listen on the socket the master bound (fd %d): %s' % (LISTEN_FD, err), socket=config.get('socket'))
+        return EXIT_LISTEN
     master.send({'t': 'ready'})
-    log.debug('worker ready')
+    log.debug('worker ready', socket=config.get('socket'), threads=worker.threads)
     start_beat(worker, master, config)
     if config.get('harakiriMs'):
         start_watchdog(worker, master, log, config['harakiriMs'])

@@ -67,13 +67,31 @@ class Stream:
     # ---- the app's side ----
 
     def send_head(self, status, reason, headers, end):
+        payload = self._head_payload(status, reason, headers)
+        self.conn.send_on_stream(self, FrameType.RESPONSE, END_STREAM if end else 0, payload)
+        if end:
+            self._end_response()
+
+    def send_head_with(self, status, reason, headers, data):
+        """The head with as much of `data` as the credit allows, in one write (one system call
+        for a small response); returns the rest, for write()."""
+        payload = self._head_payload(status, reason, headers)
+        view = memoryview(data).cast('B')
+        with self._cond:
+            size = min(len(view), max(0, self._send_window.credit), self.conn.peer_max_frame_size)
+            self._send_window.spend(size)
+        if size == 0:  # no credit yet: the head must not wait for it
+            self.conn.send_on_stream(self, FrameType.RESPONSE, 0, payload)
+        else:
+            self.conn.send_head_and_data(self, payload, view[:size])
+        return view[size:]
+
+    def _head_payload(self, status, reason, headers):
         payload = encode_response_head(status, reason, headers)
         # One frame the proxy must refuse would close the connection for every stream on it.
         if len(payload) > self.conn.peer_max_frame_size:
             raise ContractError('response head of %d bytes exceeds the proxy\'s max frame size %d' % (len(payload), self.conn.peer_max_frame_size))
-        self.conn.send_on_stream(self, FrameType.RESPONSE, END_STREAM if end else 0, payload)
-        if end:
-            self._end_response()
+        return payload
 
     def write(self, data):
         """Sends `data` as DATA frames within the proxy's credit, blocking for more credit."""

@@ -7,6 +7,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 
 from .connection import Connection
 from .contract import FileWrapper, run_application
@@ -16,6 +17,9 @@ from .metrics import Metrics
 from .pool import ThreadPool
 
 BACKLOG = 1024
+# How long a worker holding connections lets the others take a new one first (see below).
+ACCEPT_DELAY_PER_CONNECTION_S = 0.01
+ACCEPT_DELAY_MAX_S = 0.05
 
 
 class Worker:
@@ -62,9 +66,21 @@ class Worker:
             for key, _ in selector.select():
                 if key.fileobj is self._wake_r or self._stopping:
                     break
+                self._yield_to_idler_workers()
                 self._accept_one()
         selector.close()
         self._listener.close()
+
+    def _yield_to_idler_workers(self):
+        """Every worker sharing the socket is woken for each connection and the quickest takes
+        it, so one worker could collect all of the proxy's few, long-lived connections. A worker
+        that already holds connections waits a little before taking one: the new connection goes
+        to a worker holding fewer (the proxy opens connections until it reaches every worker)."""
+        if self.identity['workers'] > 1:
+            with self._lock:
+                held = len(self._connections)
+            if held:
+                time.sleep(min(ACCEPT_DELAY_MAX_S, ACCEPT_DELAY_PER_CONNECTION_S * held))
 
     def _accept_one(self):
         try:

@@ -1,0 +1,84 @@
+// End to end: Python workers under tsgi-runner's master, behind a real tsgi-proxy: harakiri
+// (504, then a new worker), several workers on one socket, reload without a failed request,
+// a clean SIGTERM, an app that cannot be imported. Every process is stopped by PID.
+import { join } from 'node:path';
+import t from 'tap';
+import { fetchBuffer } from '../helpers/http.js';
+import { sleep, spawnCli, tempDir } from '../helpers/processes.js';
+import { PYTHON, PYTHON_APPS, children, fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
+
+const missing = pythonMissing();
+if (missing) t.plan(0, missing);
+const group = (t: Parameters<typeof pythonGroup>[0], args: string[]) => pythonGroup(t, 'validated_app:app', args);
+
+t.test('harakiri: 504 for the request, then the worker is replaced', async (t) => {
+  const { runner, proxy } = await group(t, ['--harakiri', '1']);
+  const before = children(runner.proc.pid);
+  const started = Date.now();
+  const reply = await fetchBuffer(`${proxy.url}/sleep?s=30`);
+  t.equal(reply.status, 504);
+  t.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms, not after the app's 30 s`);
+  t.match(await runner.proc.waitForLog((l) => l.msg === 'harakiri: request deadline passed, cancelling it'), { path: '/sleep', reqId: /./ });
+  let after: number[] = [];
+  for (let i = 0; i < 250; i++) {
+    after = children(runner.proc.pid);
+    if (after.length === 1 && !before.includes(after[0]!)) break;
+    await sleep(20);
+  }
+  t.equal(after.length, 1);
+  t.notOk(before.includes(after[0]!), 'a new worker');
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetchBuffer(`${proxy.url}/pid`).catch(() => null);
+    if (ok?.status === 200) break;
+    await sleep(50);
+  }
+  t.equal((await fetchBuffer(`${proxy.url}/pid`)).body.toString(), String(after[0]), 'it serves');
+});
+
+t.test('--workers 2: both serve, each names its pid; SIGTERM stops cleanly', async (t) => {
+  const { runner, proxy } = await group(t, ['--workers', '2']);
+  const pids = children(runner.proc.pid);
+  t.equal(pids.length, 2);
+  const seen = new Set<number>();
+  for (let i = 0; i < 60 && seen.size < 2; i++) {
+    const replies = await Promise.all(Array.from({ length: 4 }, () => fetchBuffer(`${proxy.url}/pid`, { agent: false })));
+    for (const r of replies) seen.add(Number(r.body));
+  }
+  t.same([...seen].sort(), [...pids].sort(), 'both workers answered');
+  const { value } = await json(`${proxy.url}/environ`);
+  t.equal((value.flags as Record<string, boolean>)['wsgi.multiprocess'], true);
+
+  // SIGHUP: a new generation boots, the old one drains; requests meanwhile all succeed.
+  const during: Promise<number>[] = [];
+  let loading = true;
+  const loop = (async () => {
+    while (loading) {
+      during.push(fetchBuffer(`${proxy.url}/sleep?s=0.05`, { agent: false }).then((r) => r.status, () => -1));
+      await sleep(20);
+    }
+  })();
+  runner.proc.child.kill('SIGHUP');
+  await runner.proc.waitForLog((l) => l.msg === 'reloaded', 30_000);
+  let fresh: number[] = [];
+  for (let i = 0; i < 250; i++) {
+    fresh = children(runner.proc.pid);
+    if (fresh.length === 2 && !fresh.some((pid) => pids.includes(pid))) break;
+    await sleep(20);
+  }
+  loading = false;
+  await loop;
+  const statuses = await Promise.all(during);
+  t.same(statuses.filter((s) => s !== 200), [], `${statuses.length} requests during the reload all succeeded`);
+  t.equal(fresh.length, 2);
+  t.notOk(fresh.some((pid) => pids.includes(pid)), 'the old workers drained and left');
+
+  runner.proc.child.kill('SIGTERM');
+  t.equal(await runner.proc.exited, 0);
+});
+
+t.test('an app that cannot be imported stops the runner with exit 3', async (t) => {
+  const dir = tempDir(t);
+  const proc = spawnCli(t, 'runner', ['--socket', `unix:${join(dir, 'app.sock')}`, '--python', '--python-executable', PYTHON, '--chdir', PYTHON_APPS, 'no_such_module:app']);
+  t.equal(await proc.exited, 3);
+  t.ok(proc.logs.some((l) => typeof l.msg === 'string' && l.msg.includes("cannot import module 'no_such_module'")), 'the log names the module');
+});
