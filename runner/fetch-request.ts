@@ -1,0 +1,112 @@
+import type { Readable } from 'node:stream';
+import type { Environ } from './app.js';
+
+/**
+ * The environ as a Fetch API `Request`, for fetch-style handlers (runner/fetch-app.ts).
+ *
+ * Environ strings are byte strings (PEP 3333): each character is one byte of what the client
+ * sent. The URL is rebuilt from them byte by byte, so a UTF-8 path arrives as the same UTF-8,
+ * percent-encoded, and never as the UTF-8 of its latin-1 reading.
+ */
+export function environToRequest(environ: Environ, signal: AbortSignal): Request {
+  const method = text(environ, 'REQUEST_METHOD') || 'GET';
+  const init: RequestInit & { duplex?: 'half' } = { method, headers: requestHeaders(environ), signal };
+  if (hasBody(environ, method)) {
+    init.body = bodyStream(environ['wsgi.input'] as Readable);
+    // Undici requires it for a streamed body: the request is sent while its body is still read.
+    init.duplex = 'half';
+  }
+  return new Request(requestUrl(environ), init);
+}
+
+/** PEP 3333's URL reconstruction, with the path and query re-encoded from their bytes. */
+export function requestUrl(environ: Environ): string {
+  const scheme = text(environ, 'wsgi.url_scheme') || 'http';
+  const path = encodeBytes(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO'), PATH_SAFE) || '/';
+  const query = text(environ, 'QUERY_STRING');
+  return `${scheme}://${authority(environ, scheme)}${path}${query ? '?' + encodeBytes(query, QUERY_SAFE) : ''}`;
+}
+
+function authority(environ: Environ, scheme: string): string {
+  const host = text(environ, 'HTTP_HOST');
+  if (host) return utf8(host);
+  const name = text(environ, 'SERVER_NAME') || 'localhost';
+  const port = text(environ, 'SERVER_PORT');
+  const bracketed = name.includes(':') && !name.startsWith('[') ? `[${name}]` : name;
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  return port && port !== defaultPort ? `${bracketed}:${port}` : bracketed;
+}
+
+// RFC 3986 pchar plus "/": what a path may carry unencoded. Everything else, "%" included
+// (PATH_INFO is already decoded), goes out as %XX of its byte.
+const PATH_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
+// QUERY_STRING is still encoded as the client sent it: only what a URL cannot hold is escaped.
+const QUERY_SAFE = /[\x21-\x7e]/;
+
+function encodeBytes(bytes: string, safe: RegExp): string {
+  let out = '';
+  for (const char of bytes) {
+    if (safe.test(char) && char !== '#') out += char;
+    else for (const byte of byteValues(char)) out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/** A byte string's character is its byte; anything wider (not from the proxy) goes as UTF-8. */
+function byteValues(char: string): Iterable<number> {
+  const code = char.codePointAt(0)!;
+  return code <= 0xff ? [code] : Buffer.from(char, 'utf8');
+}
+
+/** HTTP_* keys back to header names (their underscores were dashes), plus the two CGI ones. */
+function requestHeaders(environ: Environ): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(environ)) {
+    if (!key.startsWith('HTTP_') || typeof value !== 'string') continue;
+    headers.append(key.slice(5).toLowerCase().replaceAll('_', '-'), value);
+  }
+  const type = text(environ, 'CONTENT_TYPE');
+  if (type) headers.set('content-type', type);
+  const length = text(environ, 'CONTENT_LENGTH');
+  if (length) headers.set('content-length', length);
+  return headers;
+}
+
+function hasBody(environ: Environ, method: string): boolean {
+  // The Fetch API refuses a body on GET and HEAD; a request that declares none has none.
+  if (method === 'GET' || method === 'HEAD') return false;
+  if (text(environ, 'CONTENT_LENGTH') === '0') return false;
+  return environ['wsgi.input'] !== undefined;
+}
+
+/**
+ * `wsgi.input` as a ReadableStream that reads one chunk per pull: with a high-water mark of 0
+ * nothing is read before the handler asks, so the upload's credit is returned only as the
+ * handler consumes it. Cancelling the stream stops reading the input.
+ */
+function bodyStream(input: Readable): ReadableStream<Uint8Array> {
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength));
+      },
+      async cancel() {
+        await chunks.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function text(environ: Environ, key: string): string {
+  const value = environ[key];
+  return typeof value === 'string' ? value : '';
+}
+
+/** A byte string read as the UTF-8 it carries (the Host of an internationalised name). */
+function utf8(bytes: string): string {
+  return /^[\x00-\x7f]*$/.test(bytes) ? bytes : Buffer.from(bytes, 'latin1').toString('utf8');
+}
