@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
+import type { RequestListener } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Application } from './app.js';
 import { fromFetchHandler, type FetchHandler } from './fetch-app.js';
+import { fromNodeListener } from './node-app.js';
 import type { Contract } from './options.js';
 
 /** Why an app could not be loaded; the runner exits with a distinct code for it. */
@@ -48,12 +50,14 @@ export async function loadApp(spec: string, cwd = process.cwd(), contract: Contr
 /**
  * The `auto` rule: an object or function with a callable `fetch` is a fetch handler (Hono's
  * app, `export default { fetch }`); a function declared with exactly one parameter is a fetch
- * handler `(request) => Response`; any other function is a WSGI app (environ, startResponse).
- * A Node `(req, res)` listener has a WSGI app's arity, so it needs `--contract node`.
+ * handler `(request) => Response`; one with exactly three is a Node listener in the Express /
+ * Connect style `(req, res, next)`; any other function is a WSGI app (environ, startResponse).
+ * A plain `(req, res)` listener has a WSGI app's arity, so it needs `--contract node`.
  */
 export function detectContract(exported: unknown): Exclude<Contract, 'auto'> {
   if (hasFetch(exported)) return 'fetch';
   if (isCallable(exported) && exported.length === 1) return 'fetch';
+  if (isCallable(exported) && exported.length === 3) return 'node';
   return 'wsgi';
 }
 
@@ -65,7 +69,8 @@ function adapt(exported: unknown, contract: Exclude<Contract, 'auto'>, where: st
       if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a WSGI app (it has a fetch method: try --contract fetch)`);
       return exported as Application;
     case 'node':
-      throw new AppLoadError('--contract node is not supported yet');
+      if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a (req, res) listener`);
+      return fromNodeListener(exported as RequestListener);
   }
 }
 

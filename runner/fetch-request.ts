@@ -22,9 +22,14 @@ export function environToRequest(environ: Environ, signal: AbortSignal): Request
 /** PEP 3333's URL reconstruction, with the path and query re-encoded from their bytes. */
 export function requestUrl(environ: Environ): string {
   const scheme = text(environ, 'wsgi.url_scheme') || 'http';
+  return `${scheme}://${authority(environ, scheme)}${requestTarget(environ)}`;
+}
+
+/** The path and query of the URL (HTTP/1.1's request-target): SCRIPT_NAME + PATH_INFO ? QUERY_STRING. */
+export function requestTarget(environ: Environ): string {
   const path = encodeBytes(text(environ, 'SCRIPT_NAME') + text(environ, 'PATH_INFO'), PATH_SAFE) || '/';
   const query = text(environ, 'QUERY_STRING');
-  return `${scheme}://${authority(environ, scheme)}${path}${query ? '?' + encodeBytes(query, QUERY_SAFE) : ''}`;
+  return query ? `${path}?${encodeBytes(query, QUERY_SAFE)}` : path;
 }
 
 function authority(environ: Environ, scheme: string): string {
@@ -58,18 +63,25 @@ function byteValues(char: string): Iterable<number> {
   return code <= 0xff ? [code] : Buffer.from(char, 'utf8');
 }
 
-/** HTTP_* keys back to header names (their underscores were dashes), plus the two CGI ones. */
 function requestHeaders(environ: Environ): Headers {
-  const headers = new Headers();
+  return new Headers(headerPairs(environ));
+}
+
+/**
+ * HTTP_* keys back to header names (their underscores were dashes), plus the two CGI ones;
+ * values stay byte strings, which is what HTTP header values are in Fetch and in node:http.
+ */
+export function headerPairs(environ: Environ): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
   for (const [key, value] of Object.entries(environ)) {
     if (!key.startsWith('HTTP_') || typeof value !== 'string') continue;
-    headers.append(key.slice(5).toLowerCase().replaceAll('_', '-'), value);
+    pairs.push([key.slice(5).toLowerCase().replaceAll('_', '-'), value]);
   }
   const type = text(environ, 'CONTENT_TYPE');
-  if (type) headers.set('content-type', type);
+  if (type) pairs.push(['content-type', type]);
   const length = text(environ, 'CONTENT_LENGTH');
-  if (length) headers.set('content-length', length);
-  return headers;
+  if (length) pairs.push(['content-length', length]);
+  return pairs;
 }
 
 function hasBody(environ: Environ, method: string): boolean {
