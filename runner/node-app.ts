@@ -3,7 +3,7 @@ import { createServer, request as httpRequest, type ClientRequest, type Incoming
 import type { Readable } from 'node:stream';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
 import { PairEnd } from './duplex-pair.js';
-import { headerPairs, requestTarget } from './fetch-request.js';
+import { headerPairs, requestTarget } from './request-head.js';
 
 /**
  * Hosts a Node `(req, res)` request listener (node:http, Express, Connect...) under the WSGI

@@ -7,7 +7,8 @@ import t from 'tap';
 import type { Environ } from '../../runner/app.js';
 import { runApplication } from '../../runner/contract.js';
 import { fromFetchHandler, type FetchHandler } from '../../runner/fetch-app.js';
-import { environToRequest, requestUrl } from '../../runner/fetch-request.js';
+import { environToRequest } from '../../runner/fetch-request.js';
+import { requestUrl } from '../../runner/request-head.js';
 import { RequestInput } from '../../runner/input.js';
 import { Log, Sink } from '../helpers/sink.js';
 
