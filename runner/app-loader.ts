@@ -41,7 +41,7 @@ export async function loadApp(spec: string, cwd = process.cwd(), contract: Contr
   const exported = module[exportName];
   if (!isCallable(exported) && !hasFetch(exported)) {
     const found = Object.keys(module).join(', ') || 'none';
-    throw new AppLoadError(`${file} has no function or { fetch } export "${exportName}" (exports: ${found})`);
+    throw new AppLoadError(`${file} has no function export "${exportName}" (exports: ${found}); an app is a function or an object with a fetch method`);
   }
   const chosen = contract === 'auto' ? detectContract(exported) : contract;
   return { app: adapt(exported, chosen, `${file}:${exportName}`), spec, contract: chosen };

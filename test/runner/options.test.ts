@@ -239,9 +239,9 @@ t.test('loadApp', async (t) => {
 
   const failures: Array<[string, string, RegExp]> = [
     ['a missing file', 'runner-does-not-exist.js', /cannot load .*runner-does-not-exist\.js/],
-    ['no such export', 'runner-hello.js:nothere', /runner-hello\.js has no function or \{ fetch \} export "nothere" \(exports: .*handler/],
-    ['an export that is not a function', 'runner-hello.js:notAFunction', /no function or \{ fetch \} export "notAFunction"/],
-    ['no default export', 'runner-no-default.js', /no function or \{ fetch \} export "default" \(exports: only\)/],
+    ['no such export', 'runner-hello.js:nothere', /runner-hello\.js has no function export "nothere" \(exports: .*handler/],
+    ['an export that is not a function', 'runner-hello.js:notAFunction', /no function export "notAFunction"/],
+    ['no default export', 'runner-no-default.js', /no function export "default" \(exports: only\)/],
     ['a module that throws at import', 'runner-throws.js', /cannot load runner-throws\.js: boom at import time/],
   ];
   for (const [name, spec, message] of failures) {
