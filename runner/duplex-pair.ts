@@ -23,6 +23,8 @@ export class PairEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.touch();
+    this.peer.touch();
     if (this.peer.destroyed) {
       callback(new Error('the other end of the pair is closed'));
       return;
@@ -42,9 +44,37 @@ export class PairEnd extends Duplex {
     blocked?.();
   }
 
+  // What code written for a net.Socket calls on req.socket (req.setTimeout(), Express
+  // middleware): idle timeouts emit 'timeout' as a socket's do; the TCP options mean nothing here.
+  private idleMs = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    this.idleMs = ms;
+    this.touch();
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  /** Activity restarts the idle timer. */
+  private touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = this.idleMs > 0 && !this.destroyed ? setTimeout(() => this.emit('timeout'), this.idleMs).unref() : null;
+  }
+
   /** Closing one end closes the other, as a connection does. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.blockedWrite = null;
+    this.idleMs = 0;
+    this.touch();
     if (!this.peer.destroyed) this.peer.destroy();
     callback(error);
   }

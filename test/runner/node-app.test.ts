@@ -162,6 +162,25 @@ t.test('failures', async (t) => {
   t.equal(after.sink.aborted, 'late boom', 'aborted after the head');
 });
 
+t.test('socket calls made by code written for net.Socket work', async (t) => {
+  let timedOut = false;
+  // The idle timer is unref'd, as a socket's: something must keep this test process alive.
+  const alive = setTimeout(() => undefined, 5000);
+  const { sink, done } = run((req, res) => {
+    req.setTimeout(0);
+    res.setTimeout(30, () => {
+      timedOut = true;
+      res.end('idle');
+    });
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true);
+  });
+  t.equal(await done, 'ok');
+  clearTimeout(alive);
+  t.ok(timedOut, "res.setTimeout's callback ran after the idle time");
+  t.equal(sink.body, 'idle');
+});
+
 t.test('HEAD: the head only', async (t) => {
   const { sink, done } = run((req, res) => {
     res.setHeader('Content-Length', '5');
