@@ -140,11 +140,27 @@ class NodeExchange implements AsyncIterableIterator<Chunk> {
       return;
     }
     if (typeof this.environ.CONTENT_LENGTH !== 'string') request.setHeader('transfer-encoding', 'chunked');
-    for (; !step.done; step = await chunks.next()) {
-      if (!request.write(step.value)) await once(request, 'drain');
+    for (; !step.done && !request.destroyed; step = await chunks.next()) {
+      if (!request.write(step.value)) await drainedOrClosed(request);
     }
     request.end();
   }
+}
+
+/**
+ * Waits for the request to take more, or to close: a listener that answers without reading
+ * the whole body closes the connection, and the pump must not wait for a 'drain' never coming.
+ */
+function drainedOrClosed(request: ClientRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      request.off('drain', done);
+      request.off('close', done);
+      resolve();
+    };
+    request.on('drain', done);
+    request.on('close', done);
+  });
 }
 
 function statusLine(response: IncomingMessage): string {
