@@ -31,6 +31,11 @@ function privateServer(listener: RequestListener, fail: (socket: object, err: un
       fail(req.socket, err);
     }
   });
+  // node:http's parser refuses what it cannot parse (a method outside its list, say): name
+  // that in the log instead of the bare 'aborted' the cut connection would give.
+  server.on('clientError', (err: Error & { code?: string }, socket: object) => {
+    fail(socket, new Error(`node:http cannot pass this request to the listener: ${err.code ?? err.message}`, { cause: err }));
+  });
   // The runner enforces deadlines (harakiri) and the proxy its timeouts: none in here.
   server.requestTimeout = 0;
   server.headersTimeout = 0;

@@ -160,6 +160,12 @@ t.test('failures', async (t) => {
   t.equal(await after.done, 'failed');
   t.equal(after.sink.head?.status, 200);
   t.equal(after.sink.aborted, 'late boom', 'aborted after the head');
+
+  // The proxy passes any token as a method; node:http parses a fixed list.
+  const unknown = run((req, res) => res.end(req.method), environ({ REQUEST_METHOD: 'FROB' }));
+  t.equal(await unknown.done, 'failed');
+  t.equal(unknown.sink.head?.status, 500);
+  t.match(unknown.log.errors[0]?.details, { err: { message: /cannot pass this request to the listener: HPE_INVALID_METHOD/ } });
 });
 
 t.test('socket calls made by code written for net.Socket work', async (t) => {
