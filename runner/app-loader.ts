@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
+import type { RequestListener } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Application } from './app.js';
+import { fromFetchHandler, type FetchHandler } from './fetch-app.js';
+import { fromNodeListener } from './node-app.js';
+import type { Contract } from './options.js';
 
 /** Why an app could not be loaded; the runner exits with a distinct code for it. */
 export class AppLoadError extends Error {
@@ -11,6 +15,8 @@ export interface LoadedApp {
   app: Application;
   /** `file.js:export` as given, for HELLO and logs. */
   spec: string;
+  /** The calling convention it is hosted with: forced, or detected from the export. */
+  contract: Exclude<Contract, 'auto'>;
 }
 
 /** Splits `path/to/file.js[:exportName]`; the default export when no name is given. */
@@ -23,7 +29,7 @@ export function parseAppSpec(spec: string): { file: string; exportName: string }
   return { file: spec, exportName: 'default' };
 }
 
-export async function loadApp(spec: string, cwd = process.cwd()): Promise<LoadedApp> {
+export async function loadApp(spec: string, cwd = process.cwd(), contract: Contract = 'auto'): Promise<LoadedApp> {
   const { file, exportName } = parseAppSpec(spec);
   const url = pathToFileURL(resolve(cwd, file)).href;
   let module: Record<string, unknown>;
@@ -32,10 +38,57 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Loaded
   } catch (err) {
     throw new AppLoadError(`cannot load ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const app = module[exportName];
-  if (typeof app !== 'function') {
+  const exported = module[exportName];
+  if (!isCallable(exported) && !hasFetch(exported)) {
     const found = Object.keys(module).join(', ') || 'none';
-    throw new AppLoadError(`${file} has no function export "${exportName}" (exports: ${found})`);
+    throw new AppLoadError(`${file} has no function export "${exportName}" (exports: ${found}); an app is a function or an object with a fetch method`);
   }
-  return { app: app as Application, spec };
+  const chosen = contract === 'auto' ? detectContract(exported) : contract;
+  return { app: adapt(exported, chosen, `${file}:${exportName}`), spec, contract: chosen };
+}
+
+/**
+ * The `auto` rule: an object or function with a callable `fetch` is a fetch handler (Hono's
+ * app, `export default { fetch }`); a function declared with exactly one parameter is a fetch
+ * handler `(request) => Response`; one with exactly three is a Node listener in the Express /
+ * Connect style `(req, res, next)`; any other function is a WSGI app (environ, startResponse).
+ * A plain `(req, res)` listener has a WSGI app's arity, so it needs `--contract node`.
+ */
+export function detectContract(exported: unknown): Exclude<Contract, 'auto'> {
+  if (hasFetch(exported)) return 'fetch';
+  if (isCallable(exported) && exported.length === 1) return 'fetch';
+  if (isCallable(exported) && exported.length === 3) return 'node';
+  return 'wsgi';
+}
+
+function adapt(exported: unknown, contract: Exclude<Contract, 'auto'>, where: string): Application {
+  switch (contract) {
+    case 'fetch':
+      return fromFetchHandler(fetchHandler(exported, where));
+    case 'wsgi':
+      if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a WSGI app (it has a fetch method: try --contract fetch)`);
+      return exported as Application;
+    case 'node':
+      if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a (req, res) listener`);
+      return fromNodeListener(exported as RequestListener);
+  }
+}
+
+/** `{ fetch }` is called as a method (Hono's fetch is bound, a plain object's may use `this`). */
+function fetchHandler(exported: unknown, where: string): FetchHandler {
+  if (hasFetch(exported)) {
+    const target = exported;
+    return (request, environ) => target.fetch(request, environ);
+  }
+  if (isCallable(exported)) return exported as FetchHandler;
+  throw new AppLoadError(`${where} is neither a function nor an object with a fetch method`);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+function isCallable(value: unknown): value is Function {
+  return typeof value === 'function';
+}
+
+function hasFetch(value: unknown): value is { fetch: FetchHandler } {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { fetch?: unknown }).fetch === 'function';
 }

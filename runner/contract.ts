@@ -136,9 +136,35 @@ class AppCall {
       this.nextThrew = true;
       throw err;
     });
-    const cancelled = this.sink.whenCancelled.then((): typeof CANCELLED => CANCELLED);
-    return Promise.race([settled, cancelled]);
+    return this.raceCancel(settled);
   }
+
+  /** Settles a step early on cancel; see raceCancel(). */
+  private cancelStep: (() => void) | null = null;
+
+  /**
+   * `settled`, or CANCELLED if the stream is cancelled first. Not Promise.race() with
+   * whenCancelled: each race would leave a reaction on that long-lived promise holding the
+   * step's result, so every chunk of a long async response would stay in memory until the
+   * stream ends. One subscription per call, cleared after each step, holds nothing.
+   */
+  private raceCancel(settled: Promise<IteratorResult<Chunk>>): Promise<IteratorResult<Chunk> | typeof CANCELLED> {
+    if (!this.cancelWatched) {
+      this.cancelWatched = true;
+      void this.sink.whenCancelled.then(() => this.cancelStep?.());
+    }
+    return new Promise((resolve, reject) => {
+      const step = () => resolve(CANCELLED);
+      this.cancelStep = step;
+      // Cleared only if still this step's: the next step may have begun before this runs.
+      const clear = () => {
+        if (this.cancelStep === step) this.cancelStep = null;
+      };
+      settled.then(resolve, reject).then(clear, clear);
+    });
+  }
+
+  private cancelWatched = false;
 
   /**
    * Calls return(). An async generator still busy in its pending next() only runs return()

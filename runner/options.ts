@@ -50,6 +50,9 @@ export const USAGE = `Usage: tsgi-runner [options] APP
 Hosts an application for tsgi-proxy. APP is path/to/file.js[:exportName] (the default export
 when no name is given): a WSGI-style app(environ, startResponse), a fetch-style handler
 (export default { fetch } or (request) => Response) or a Node (req, res) listener.
+--contract auto picks: an object with fetch, or a function of 1 parameter: fetch; a function
+of 3 parameters (Express's app): node; any other function: wsgi. A plain (req, res) listener
+has a WSGI app's 2 parameters: pass --contract node.
 With --python, a Python WSGI callable such as a Flask app (MODULE:CALLABLE, like gunicorn).
 
 Options:

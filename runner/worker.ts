@@ -18,7 +18,8 @@ export async function createWorkerServer(
   observer?: RequestObserver,
   watchdog?: Watchdog,
 ): Promise<RunnerServer> {
-  const { app, spec } = await loadApp(options.app);
+  const { app, spec, contract } = await loadApp(options.app, process.cwd(), options.contract);
+  log.info({ app: spec, contract }, 'app loaded');
   return new RunnerServer({
     address: options.address,
     mode: options.mode,
