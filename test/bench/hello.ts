@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return EXIT.OK;
   }
-  for (const built of ['dist/proxy/cli.js', 'dist/runner/cli.js', 'dist/test/bench/node-hello.js']) {
+  for (const built of ['dist/proxy/cli.js', 'dist/runner/cli.js', 'dist/test/bench/node-server.js']) {
     if (!existsSync(`${root}${built}`)) throw new SetupError(`${built} is missing: build first (npx tsc -p .)`);
   }
 

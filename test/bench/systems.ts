@@ -69,8 +69,8 @@ function direct(name: string, slug: string, script: string, describe: string): S
   };
 }
 
-export const nodeHttp = direct('node:http', 'node', 'dist/test/bench/node-hello.js', 'node:http server answering directly (the ceiling)');
-export const fastify = direct('fastify', 'fastify', 'dist/test/bench/fastify-hello.js', 'fastify answering directly');
+export const nodeHttp = direct('node:http', 'node', 'dist/test/bench/node-server.js', 'node:http server answering directly (the ceiling)');
+export const fastify = direct('fastify', 'fastify', 'dist/test/bench/fastify-server.js', 'fastify answering directly');
 
 export const tsgi: System = {
   name: 'tsgi',
@@ -79,7 +79,7 @@ export const tsgi: System = {
     // A fresh socket per round: a runner that had to be killed leaves its file behind.
     const socket = join(ctx.dir, `hello-r${ctx.round}.sock`);
     const level = ['--log-level', ctx.logLevel];
-    const runner = spawnNode(ctx, 'tsgi', 'runner', 'dist/runner/cli.js', ['--socket', `unix:${socket}`, ...level, `${ctx.root}test/bench/hello-app.js`]);
+    const runner = spawnNode(ctx, 'tsgi', 'runner', 'dist/runner/cli.js', ['--socket', `unix:${socket}`, ...level, `${ctx.root}dist/test/bench/tsgi-app.js`]);
     await waitFor('tsgi-runner', () => unixSocketBound(socket), { timeoutMs: READY_TIMEOUT_MS, children: [runner], signal: ctx.signal });
     const port = await freePort();
     const config = join(ctx.dir, `tsgi-r${ctx.round}.conf`);
