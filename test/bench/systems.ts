@@ -36,6 +36,8 @@ export interface SystemContext {
   signal: AbortSignal;
   /** Filled in spawn order; stopped in reverse. */
   started: StartedProcess[];
+  /** Extra node flags per process name (profile.ts: --cpu-prof); none by default. */
+  nodeFlags?: (name: string) => string[];
 }
 
 export interface System {
@@ -63,7 +65,7 @@ export function spawnLogged(ctx: SystemContext, name: string, command: string, a
 }
 
 export function spawnNode(ctx: SystemContext, name: string, script: string, args: string[], as: SpawnAs = {}): ChildProcess {
-  return spawnLogged(ctx, name, process.execPath, [`${ctx.root}${script}`, ...args], as);
+  return spawnLogged(ctx, name, process.execPath, [...(ctx.nodeFlags?.(name) ?? []), `${ctx.root}${script}`, ...args], as);
 }
 
 async function answers(url: string): Promise<void> {
