@@ -4,7 +4,7 @@
  * is anything that makes the number meaningless (errors, non-2xx, wrong bodies or byte counts,
  * a crash); a note is anything odd that does not (log warnings, a slow stop).
  */
-import { cpuSnapshot, otherCpuPercent, serverCpuPerResponseUs } from './cpu.js';
+import { cpuSnapshot, loadCpuPercent, otherCpuPercent, serverCpuPerResponseUs } from './cpu.js';
 import { idleFailures, runIdle, type IdleResult } from './idle.js';
 import { failures, type LoadResult, type LoadTool } from './load.js';
 import { hasFindings, scanLog, type LogFindings } from './logs.js';
@@ -30,6 +30,8 @@ export interface Measurement {
   idle?: IdleResult;
   /** CPU other processes on the machine took during the measured run, % of one CPU. */
   otherCpuPercent?: number | null;
+  /** CPU the load generator took during the measured run, % of one CPU. */
+  loadCpuPercent?: number | null;
   /** CPU time the system's processes spent per correct response, µs (all its processes). */
   cpuUsPerResponse?: number | null;
   /** Peak memory of the setup's processes over the whole measurement, warm-up included. */
@@ -45,6 +47,7 @@ export interface MeasureSettings {
 }
 
 const STOP_GRACE_MS = 5000;
+const CLIENT_BOUND_PERCENT = 90;
 /** Response heads are a few hundred bytes; more per response means bodies of the wrong size. */
 const HEAD_ALLOWANCE = 2048;
 
@@ -107,6 +110,10 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
     m.result = await load(settings.durationS);
     const after = cpuSnapshot(pids);
     m.otherCpuPercent = otherCpuPercent(before, after);
+    m.loadCpuPercent = loadCpuPercent(before, after);
+    if ((m.loadCpuPercent ?? 0) > CLIENT_BOUND_PERCENT) {
+      m.notes.push(`the load generator was busy ${Math.round(m.loadCpuPercent!)}% of its CPU: the client may have set the pace`);
+    }
     m.cpuUsPerResponse = serverCpuPerResponseUs(before, after, m.result.good);
     m.problems.push(...failures(m.result), ...byteCountProblems(scenario, m.result));
     if (m.result.minPerSecond === 0) m.problems.push('a one-second sample had no responses at all (stall)');

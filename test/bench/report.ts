@@ -24,6 +24,8 @@ export interface SystemSummary {
   cpuUsPerResponse: number;
   /** Median CPU other processes took during the measured runs, % of one CPU. */
   otherCpuPercent: number;
+  /** Median CPU the load generator took, % of its one CPU. */
+  loadCpuPercent: number;
   /** Highest over runs of the peak sum of VmRSS over the setup's processes. */
   peakRssBytes: number;
   /** Highest over runs, per process label. */
@@ -67,6 +69,7 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     rpsPerRound: results.map((r) => r.rps),
     cpuUsPerResponse: median(numbers(runs.map((m) => m.cpuUsPerResponse))),
     otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
+    loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
     peakRssByProcess: byProcess,
     bytesPerConnection: median(numbers(idle.map((r) => r.bytesPerConnection))),
@@ -98,6 +101,7 @@ interface Column {
 const col = (title: string, right: boolean, cell: (s: SystemSummary) => string): Column => ({ title, right, cell });
 
 const SYSTEM = col('system', false, (s) => s.system);
+const LOAD_CPU = col('client cpu', true, (s) => (Number.isFinite(s.loadCpuPercent) ? `${Math.round(s.loadCpuPercent)}%` : '-'));
 const CHECK = col('check', false, (s) => (s.ok ? 'ok' : `BROKEN (${s.problems.length} problem${s.problems.length === 1 ? '' : 's'}, see below)`));
 const PEAK = col('peak RSS MiB', true, (s) => mibs(s.peakRssBytes));
 const PER_PROCESS = col('per process (peak MiB)', false, (s) => perProcess(s.peakRssByProcess));
@@ -111,6 +115,7 @@ const speed = (baseline: string): Column[] => [
   col('MB/s', true, (s) => (Number.isFinite(s.mbPerS) ? s.mbPerS.toFixed(1) : '-')),
   PEAK,
   col('cpu µs/req', true, (s) => (Number.isFinite(s.cpuUsPerResponse) ? s.cpuUsPerResponse.toFixed(0) : '-')),
+  LOAD_CPU,
   col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),
   CHECK,
   PER_PROCESS,
@@ -151,7 +156,9 @@ function numbers(values: (number | null | undefined)[]): number[] {
 }
 
 function count(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+  if (!Number.isFinite(n)) return '-';
+  // Transfers of hundreds of MiB take seconds each.
+  return n < 10 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US');
 }
 
 function ratio(n: number): string {

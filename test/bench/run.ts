@@ -195,6 +195,7 @@ const LEGEND =
   'per process: VmHWM (name.N are children of name: nginx, uWSGI, gunicorn and tsgi-runner workers)\n' +
   'idle: (sum of VmRSS with the connections held - before) / connections, after a 1 s settle each\n' +
   "cpu µs/req: CPU time the setup's processes spent per response (steadier than req/s when shared)\n" +
+  'client cpu: CPU the load generator took (% of its CPU); near 100% the client may be the limit\n' +
   "others' cpu: CPU other processes on this machine took during the measured runs (% of one CPU)\n";
 
 const BUSY_MACHINE_PERCENT = 15;
