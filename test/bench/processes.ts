@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { descendants } from './memory.js';
 
 /** CPU pinning: servers on one core, the load generator on the other (null: not pinned). */
 export interface Pinning {
@@ -92,9 +93,23 @@ export class Processes {
     return { name, code: child.exitCode, signal: child.signalCode, killed };
   }
 
-  /** Synchronous last resort (process 'exit', second Ctrl-C): SIGKILL whatever is left. */
+  /**
+   * Synchronous last resort (process 'exit', second Ctrl-C): SIGKILL whatever is left, with
+   * its descendants (nginx and uWSGI workers do not die with their master), by PID.
+   */
   killAllNow(): void {
-    for (const child of this.live.keys()) if (isRunning(child)) child.kill('SIGKILL');
+    for (const child of this.live.keys()) {
+      if (!isRunning(child)) continue;
+      const tree = descendants(child.pid!);
+      child.kill('SIGKILL');
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   }
 }
 
@@ -115,17 +130,6 @@ export function exitedWithin(child: ChildProcess, ms: number): Promise<boolean> 
     };
     child.once('exit', onExit);
   });
-}
-
-/** Resident memory of a live process in bytes (Linux /proc), null when unavailable. */
-export function residentBytes(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The last lines of a log file, to explain a process that died. */
