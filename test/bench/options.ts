@@ -15,6 +15,8 @@ export interface BenchOptions {
   sizes: Sizes;
   tool: ToolChoice;
   logLevel: string;
+  /** Also print the tables as Markdown (for the README). */
+  markdown: boolean;
 }
 
 export const USAGE = `Usage: node dist/test/bench/run.js [options]   (npm run bench -- [options])
@@ -41,6 +43,7 @@ Options:
       --tool NAME          auto|wrk|autocannon (auto: wrk if on PATH)   (default auto)
       --log-level LEVEL    tsgi-proxy and tsgi-runner log level        (default warn:
                            no access log; warnings and errors are reported)
+      --markdown           also print the tables as Markdown (for the README)
   -h, --help               show this help
 `;
 
@@ -65,6 +68,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
         'idle-connections': { type: 'string' },
         tool: { type: 'string', default: 'auto' },
         'log-level': { type: 'string', default: 'warn' },
+        markdown: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -91,6 +95,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     },
     tool: values.tool as ToolChoice,
     logLevel: values['log-level']!,
+    markdown: values.markdown ?? false,
   };
 }
 

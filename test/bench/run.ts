@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { BASELINE, SCALING_SYSTEMS, SYSTEMS } from './catalogue.js';
 import { SetupError, UsageError } from './errors.js';
 import { chooseTool, type LoadTool } from './load.js';
+import { markdown } from './markdown.js';
 import { measure, type Measurement } from './measure.js';
 import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { Processes, fileLimits, setUpPinning, type Pinning } from './processes.js';
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(header(options, tool, pinning, plans));
     const measurements: Measurement[] = [];
     const summaries: SystemSummary[] = [];
+    const tables: string[] = [];
     let sequence = 0;
     for (const { scenario, systems, baseline } of plans) {
       process.stdout.write(`\n== ${scenario.name}: ${scenario.describe}\n`);
@@ -82,10 +84,12 @@ async function main(argv: string[]): Promise<number> {
       }
       const summary = summarise(scenario.name, systems.map((s) => s.name), here, baseline);
       process.stdout.write(`\n${scenario.name === 'scaling' ? SCALING_NOTE : ''}${table(scenario.kind, summary, baseline)}\n${findings(summary)}`);
+      if (options.markdown) tables.push(markdown(scenario, summary, baseline));
       measurements.push(...here);
       summaries.push(...summary);
     }
     process.stdout.write(`\n${LEGEND}${contention(measurements)}`);
+    if (options.markdown) process.stdout.write(`\n${tables.join('\n')}`);
     const file = writeResults({ options, tool, pinning, plans, summaries, measurements });
     process.stdout.write(`\nresults: ${file}\n`);
     const broken = summaries.filter((s) => !s.ok);
