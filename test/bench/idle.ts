@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rssSum, type Root } from './memory.js';
+import { rssByProcess, sum, type Root } from './memory.js';
 import type { Processes } from './processes.js';
 
 export interface IdleResult {
@@ -21,6 +21,8 @@ export interface IdleResult {
   rssAfterBytes: number;
   /** (after - before) / held. */
   bytesPerConnection: number | null;
+  /** The same per process (which one pays: the proxy, nginx's worker …). */
+  bytesPerConnectionByProcess: Record<string, number>;
 }
 
 export interface IdleRun {
@@ -48,7 +50,7 @@ interface ClientReport {
 
 export async function runIdle(run: IdleRun): Promise<IdleResult> {
   await sleep(SETTLE_MS, undefined, { signal: run.signal });
-  const before = rssSum(run.roots);
+  const before = rssByProcess(run.roots);
   const client = run.processes.spawn('idle-client', process.execPath, [`${run.root}dist/test/bench/idle-client.js`, String(run.port), String(run.connections)], {
     cwd: run.root,
     cpu: run.loadCpu,
@@ -72,7 +74,7 @@ export async function runIdle(run: IdleRun): Promise<IdleResult> {
   try {
     const ready = await next('READY');
     await sleep(SETTLE_MS, undefined, { signal: run.signal });
-    const after = rssSum(run.roots);
+    const after = rssByProcess(run.roots);
     client.stdin!.write('check\n');
     const done = await next('DONE');
     return {
@@ -81,9 +83,10 @@ export async function runIdle(run: IdleRun): Promise<IdleResult> {
       stillOpen: done.open,
       failures: ready.failures,
       openingMs: ready.openingMs ?? NaN,
-      rssBeforeBytes: before,
-      rssAfterBytes: after,
-      bytesPerConnection: ready.open > 0 ? (after - before) / ready.open : null,
+      rssBeforeBytes: sum(before),
+      rssAfterBytes: sum(after),
+      bytesPerConnection: ready.open > 0 ? (sum(after) - sum(before)) / ready.open : null,
+      bytesPerConnectionByProcess: Object.fromEntries(Object.keys(after).map((label) => [label, (after[label]! - (before[label] ?? 0)) / Math.max(1, ready.open)])),
     };
   } finally {
     await run.processes.stop(client, 2000);

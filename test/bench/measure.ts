@@ -48,6 +48,8 @@ export interface MeasureSettings {
 
 const STOP_GRACE_MS = 5000;
 const CLIENT_BOUND_PERCENT = 90;
+/** Connections of the idle scenario's warm-up load (then closed, before the baseline). */
+const WARM_CONNECTIONS = 50;
 /** Response heads are a few hundred bytes; more per response means bodies of the wrong size. */
 const HEAD_ALLOWANCE = 2048;
 
@@ -88,6 +90,11 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
   m.responseHeaders = (await checkHello(url)).rawHeaders;
   if (scenario.path === '/json') await checkJson(url);
   if (scenario.kind === 'idle') {
+    // The baseline is taken warm: JIT and lazily allocated buffers are not a connection's cost.
+    if (settings.warmupS > 0) {
+      m.warmup = await settings.tool.run({ url, connections: WARM_CONNECTIONS, durationS: settings.warmupS, expectBody: scenario.expectBody ?? undefined, signal: ctx.signal });
+      for (const failure of failures(m.warmup)) m.problems.push(`warm-up: ${failure}`);
+    }
     m.idle = await runIdle({
       root: ctx.root,
       port: Number(new URL(url).port),

@@ -67,11 +67,15 @@ export function setupProcesses(roots: readonly Root[]): Map<string, number> {
   return labelled;
 }
 
-/** Sum of VmRSS over the setup now. */
-export function rssSum(roots: readonly Root[]): number {
-  let sum = 0;
-  for (const pid of setupProcesses(roots).values()) sum += statusBytes(pid, 'VmRSS') ?? 0;
-  return sum;
+/** VmRSS of each of the setup's processes now, by label. */
+export function rssByProcess(roots: readonly Root[]): Record<string, number> {
+  const rss: Record<string, number> = {};
+  for (const [label, pid] of setupProcesses(roots)) rss[label] = statusBytes(pid, 'VmRSS') ?? 0;
+  return rss;
+}
+
+export function sum(values: Record<string, number>): number {
+  return Object.values(values).reduce((a, b) => a + b, 0);
 }
 
 export class MemorySampler {

@@ -32,6 +32,8 @@ export interface SystemSummary {
   peakRssByProcess: Record<string, number>;
   /** Idle scenario: median RSS delta per held connection, and connections held. */
   bytesPerConnection: number;
+  /** Idle scenario: the median delta per connection of each process. */
+  bytesPerConnectionByProcess: Record<string, number>;
   connectionsHeld: number;
   problems: string[];
   notes: string[];
@@ -73,10 +75,16 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
     peakRssByProcess: byProcess,
     bytesPerConnection: median(numbers(idle.map((r) => r.bytesPerConnection))),
+    bytesPerConnectionByProcess: medianByLabel(idle.map((r) => r.bytesPerConnectionByProcess)),
     connectionsHeld: median(idle.map((r) => r.held)),
     problems: byRounds(runs, (m) => m.problems),
     notes: byRounds(runs, (m) => m.notes),
   };
+}
+
+function medianByLabel(records: readonly Record<string, number>[]): Record<string, number> {
+  const labels = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  return Object.fromEntries(labels.map((label) => [label, median(numbers(records.map((r) => r[label])))]));
 }
 
 /** Each distinct message once, with the rounds it came up in ("rounds 1, 3: ..."). */
@@ -128,7 +136,7 @@ const memory = (baseline: string): Column[] => [
   col(`vs ${baseline}`, true, (s) => ratio(s.ratio)),
   PEAK,
   CHECK,
-  PER_PROCESS,
+  col('KiB/connection by process', false, (s) => kibByProcess(s.bytesPerConnectionByProcess)),
 ];
 
 export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], baseline: string): string {
@@ -141,6 +149,10 @@ export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], b
       .join('  ')
       .trimEnd();
   return [line(columns.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function kibByProcess(values: Record<string, number>): string {
+  return Object.entries(values).map(([label, bytes]) => `${label} ${Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-'}`).join(', ') || '-';
 }
 
 function perProcess(peaks: Record<string, number>): string {
