@@ -6,20 +6,20 @@
  * asserted. The run fails (exit 1) when any system gave an error, a non-2xx, a wrong body or
  * byte count: a broken system must not look fast.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASELINE, SCALING_SYSTEMS, SYSTEMS } from './catalogue.js';
 import { SetupError, UsageError } from './errors.js';
 import { chooseTool, type LoadTool } from './load.js';
 import { markdown } from './markdown.js';
 import { measure, type Measurement } from './measure.js';
 import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
-import { Processes, fileLimits, setUpPinning, type Pinning } from './processes.js';
+import { openFiles, plan, type Plan } from './plan.js';
+import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
-import { scenarios, type Scenario } from './scenarios.js';
-import type { System, SystemContext } from './systems.js';
+import { writeResults } from './results.js';
+import type { SystemContext } from './systems.js';
 
 const EXIT = { OK: 0, BROKEN: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,13 +28,6 @@ const BUILT = ['dist/proxy/cli.js', 'dist/runner/cli.js', 'dist/test/bench/node-
 
 class Interrupted extends Error {
   override readonly name = 'Interrupted';
-}
-
-/** One scenario's plan: the systems it runs (missing ones are reported and skipped). */
-interface Plan {
-  scenario: Scenario;
-  systems: System[];
-  baseline: string;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -90,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write(`\n${LEGEND}${contention(measurements)}`);
     if (options.markdown) process.stdout.write(`\n${tables.join('\n')}`);
-    const file = writeResults({ options, tool, pinning, plans, summaries, measurements });
+    const file = writeResults(RESULTS_DIR, { options, tool, pinning, plans, summaries, measurements });
     process.stdout.write(`\nresults: ${file}\n`);
     const broken = summaries.filter((s) => !s.ok);
     if (broken.length === 0) return EXIT.OK;
@@ -106,47 +99,6 @@ async function main(argv: string[]): Promise<number> {
     processes.killAllNow();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function plan(options: BenchOptions): Plan[] {
-  const all = scenarios(options.sizes);
-  const unknownScenario = options.scenarios?.find((name) => !all.some((s) => s.name === name));
-  if (unknownScenario) throw new SetupError(`--scenario: no scenario "${unknownScenario}" (${all.map((s) => s.name).join(', ')})`);
-  const known = [...SYSTEMS, ...SCALING_SYSTEMS].map((s) => s.name);
-  const unknownSystem = options.systems?.find((name) => !known.includes(name));
-  if (unknownSystem) throw new SetupError(`--systems: no system "${unknownSystem}" (${[...new Set(known)].join(', ')})`);
-  const chosen = (list: readonly System[]) => list.filter((s) => !options.systems || options.systems.includes(s.name)).filter(available);
-  return all
-    .filter((s) => !options.scenarios || options.scenarios.includes(s.name))
-    .map((scenario) =>
-      scenario.name === 'scaling'
-        ? { scenario, systems: options.systems ? SCALING_SYSTEMS.filter((s) => options.systems!.includes('tsgi') || options.systems!.includes(s.name)) : [...SCALING_SYSTEMS], baseline: 'tsgi' }
-        : { scenario, systems: chosen(SYSTEMS), baseline: BASELINE },
-    )
-    .filter((p) => p.systems.length > 0);
-}
-
-const skipped = new Set<string>();
-
-function available(system: System): boolean {
-  const missing = system.missing();
-  if (missing && !skipped.has(system.name)) {
-    skipped.add(system.name);
-    process.stdout.write(`skipped: ${system.name} (${missing})\n`);
-  }
-  return missing === null;
-}
-
-/** The idle scenario needs a descriptor per connection in the client and the servers. */
-function openFiles(plans: readonly Plan[]): { soft: number; hard: number } | null {
-  const needed = Math.max(0, ...plans.filter((p) => p.scenario.kind === 'idle').map((p) => p.scenario.connections)) + 1024;
-  const limits = fileLimits();
-  if (!limits || limits.soft >= needed) return null;
-  if (limits.hard < needed) {
-    throw new SetupError(`the idle scenario needs ${needed} open files per process; the hard limit is ${limits.hard} (raise it, or use --idle-connections)`);
-  }
-  process.stdout.write(`open files: soft limit ${limits.soft} raised to ${needed} for the processes we start (prlimit)\n`);
-  return { soft: needed, hard: limits.hard };
 }
 
 /** Handlers only record the signal (the run stops and cleans up); a second one kills at once. */
@@ -220,36 +172,6 @@ function findings(summaries: readonly SystemSummary[]): string {
     for (const note of s.notes) lines.push(`  ${s.system}: note ${note}`);
   }
   return lines.length ? `${lines.join('\n')}\n` : 'no errors, non-2xx, wrong bodies, stalls or log findings in any run\n';
-}
-
-interface Results {
-  options: BenchOptions;
-  tool: LoadTool;
-  pinning: Pinning;
-  plans: Plan[];
-  summaries: SystemSummary[];
-  measurements: Measurement[];
-}
-
-function writeResults({ options, tool, pinning, plans, summaries, measurements }: Results): string {
-  const date = new Date().toISOString();
-  const json = {
-    benchmark: 'tsgi suite (issue #7)',
-    date,
-    node: process.version,
-    cpu: { count: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
-    pinning,
-    loadGenerator: { name: tool.name, version: tool.version, limits: tool.limits },
-    options,
-    scenarios: plans.map((p) => ({ ...p.scenario, baseline: p.baseline, systems: p.systems.map((s) => ({ name: s.name, describe: s.describe })) })),
-    skipped: [...skipped],
-    summary: summaries,
-    measurements,
-  };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `bench-${date.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(json, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value), 2)}\n`);
-  return file;
 }
 
 main(process.argv.slice(2)).then(
