@@ -16,6 +16,7 @@ interface AutocannonResult {
   '2xx': number;
   statusCodeStats: Record<string, { count: number }>;
   requests: { total: number; min: number };
+  throughput: { total: number };
 }
 
 interface AutocannonInstance {
@@ -65,6 +66,7 @@ function summarise(result: AutocannonResult, latency: LatencyHistogram): LoadRes
     good,
     durationS: result.duration,
     rps: result.duration > 0 ? good / result.duration : 0,
+    bytes: result.throughput.total,
     p50Ms: latency.percentile(50),
     p99Ms: latency.percentile(99),
     non2xx: result.non2xx,

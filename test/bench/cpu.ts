@@ -40,6 +40,17 @@ export function otherCpuPercent(before: CpuSnapshot | null, after: CpuSnapshot |
 }
 
 /**
+ * CPU the load generator took (this process and its reaped children: wrk, the transfer
+ * client), in percent of one CPU: near 100 means the client, not the server, set the pace.
+ */
+export function loadCpuPercent(before: CpuSnapshot | null, after: CpuSnapshot | null): number | null {
+  if (!before || !after) return null;
+  const seconds = (after.atMs - before.atMs) / 1000;
+  const ticks = after.ourTicks - after.serverTicks - (before.ourTicks - before.serverTicks);
+  return seconds > 0 ? (ticks / HZ / seconds) * 100 : null;
+}
+
+/**
  * CPU the measured system spent per response, in microseconds: what one request costs it.
  * Much steadier than requests/s on a shared machine, where neighbours take CPU time away.
  */

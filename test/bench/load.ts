@@ -15,7 +15,7 @@ export interface LoadRun {
   connections: number;
   durationS: number;
   /** Every response body must equal this (checked where the tool can do it cheaply). */
-  expectBody: string;
+  expectBody?: string;
   signal: AbortSignal;
 }
 
@@ -26,6 +26,8 @@ export interface LoadResult {
   good: number;
   durationS: number;
   rps: number;
+  /** Bytes read from the server (response heads included), or body bytes moved by a transfer. */
+  bytes: number;
   p50Ms: number;
   p99Ms: number;
   non2xx: number;

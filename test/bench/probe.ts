@@ -7,9 +7,10 @@ import { lstat } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HELLO, jsonBody } from './endpoints.js';
 import { isRunning } from './processes.js';
 
-export const HELLO = 'Hello World!';
+export { HELLO };
 
 /** A port on 127.0.0.1 that was free a moment ago (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -33,12 +34,16 @@ export interface Response {
 
 /** One GET; with no agent the connection is closed afterwards. */
 export function get(url: string, agent: Agent | false = false, timeoutMs = 2000): Promise<Response> {
+  return getBytes(url, agent, timeoutMs).then(({ bytes, ...res }) => ({ ...res, body: bytes.toString('utf8') }));
+}
+
+function getBytes(url: string, agent: Agent | false, timeoutMs: number): Promise<Omit<Response, 'body'> & { bytes: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: req.reusedSocket }),
+        resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, bytes: Buffer.concat(chunks), reusedSocket: req.reusedSocket }),
       );
       res.on('error', reject);
     });
@@ -67,6 +72,17 @@ export async function checkHello(url: string): Promise<Response> {
   } finally {
     agent.destroy();
   }
+}
+
+const JSON_BODY = jsonBody();
+
+/** Before the json-100k load: the exact document (wrk checks only byte counts under load). */
+export async function checkJson(base: string): Promise<void> {
+  const res = await getBytes(new URL('json', base).href, false, 2000);
+  const type = header({ ...res, body: '' }, 'content-type');
+  if (res.status !== 200) throw new Error(`GET /json: status ${res.status}, expected 200`);
+  if (!type?.startsWith('application/json')) throw new Error(`GET /json: Content-Type ${JSON.stringify(type)}, expected application/json`);
+  if (!res.bytes.equals(JSON_BODY)) throw new Error(`GET /json: ${res.bytes.length} bytes that are not the expected ${JSON_BODY.length}-byte document`);
 }
 
 /** Why a response is not the hello answer every system must give; null when it is. */

@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { descendants } from './memory.js';
 
 /** CPU pinning: servers on one core, the load generator on the other (null: not pinned). */
 export interface Pinning {
@@ -25,10 +26,24 @@ export function setUpPinning(): Pinning {
 
 export interface SpawnOptions {
   cwd: string;
-  /** CPU to pin to with taskset; null runs unpinned. */
-  cpu: number | null;
+  /** CPU (or taskset CPU list such as "0,1") to pin to; null runs unpinned. */
+  cpu: number | string | null;
   /** A file for stdout and stderr, or 'pipe' to read stdout (stderr is inherited). */
   output: string | 'pipe';
+  /** 'pipe' to write to the child's stdin (default: none). */
+  input?: 'pipe';
+}
+
+/** The soft and hard limits on open files of this process (Linux /proc), null when unknown. */
+export function fileLimits(): { soft: number; hard: number } | null {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!match) return null;
+    const value = (text: string) => (text === 'unlimited' ? Infinity : Number(text));
+    return { soft: value(match[1]!), hard: value(match[2]!) };
+  } catch {
+    return null;
+  }
 }
 
 export interface StopOutcome {
@@ -43,12 +58,17 @@ export interface StopOutcome {
 export class Processes {
   private readonly live = new Map<ChildProcess, string>();
 
+  /** `openFiles`: every child's soft and hard limits on open files (prlimit); null leaves them. */
+  constructor(private readonly openFiles: { soft: number; hard: number } | null = null) {}
+
   spawn(name: string, command: string, args: string[], options: SpawnOptions): ChildProcess {
-    const [file, argv] = options.cpu === null ? [command, args] : ['taskset', ['-c', String(options.cpu), command, ...args]];
+    let [file, argv] = [command, args];
+    if (this.openFiles !== null) [file, argv] = ['prlimit', [`--nofile=${this.openFiles.soft}:${this.openFiles.hard}`, '--', file, ...argv]];
+    if (options.cpu !== null) [file, argv] = ['taskset', ['-c', String(options.cpu), file, ...argv]];
     const fd = options.output === 'pipe' ? null : openSync(options.output, 'a');
     try {
       // Own process group: a terminal Ctrl-C reaches only us, and we stop the children in order.
-      const child = spawn(file, argv, { cwd: options.cwd, detached: true, stdio: ['ignore', fd ?? 'pipe', fd ?? 'inherit'] });
+      const child = spawn(file, argv, { cwd: options.cwd, detached: true, stdio: [options.input ?? 'ignore', fd ?? 'pipe', fd ?? 'inherit'] });
       this.live.set(child, name);
       child.once('exit', () => this.live.delete(child));
       child.once('error', () => this.live.delete(child));
@@ -73,9 +93,23 @@ export class Processes {
     return { name, code: child.exitCode, signal: child.signalCode, killed };
   }
 
-  /** Synchronous last resort (process 'exit', second Ctrl-C): SIGKILL whatever is left. */
+  /**
+   * Synchronous last resort (process 'exit', second Ctrl-C): SIGKILL whatever is left, with
+   * its descendants (nginx and uWSGI workers do not die with their master), by PID.
+   */
   killAllNow(): void {
-    for (const child of this.live.keys()) if (isRunning(child)) child.kill('SIGKILL');
+    for (const child of this.live.keys()) {
+      if (!isRunning(child)) continue;
+      const tree = descendants(child.pid!);
+      child.kill('SIGKILL');
+      for (const pid of tree) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   }
 }
 
@@ -96,17 +130,6 @@ export function exitedWithin(child: ChildProcess, ms: number): Promise<boolean> 
     };
     child.once('exit', onExit);
   });
-}
-
-/** Resident memory of a live process in bytes (Linux /proc), null when unavailable. */
-export function residentBytes(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The last lines of a log file, to explain a process that died. */

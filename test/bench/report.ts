@@ -1,23 +1,40 @@
 /**
- * From measurements to the report: per system the median over rounds of requests/s, p50 and
- * p99 (each taken separately), the ratio to node:http direct, and whether every round was clean.
+ * From measurements to the report, per scenario and system: medians over runs of requests/s,
+ * p50, p99 and MB/s (each taken separately), the ratio to node:http direct, the highest peak
+ * RSS (the setup's sum, and each process's), and whether every run was clean. The idle
+ * scenario reports memory per connection instead of speed.
  */
 import type { Measurement } from './measure.js';
+import type { ScenarioKind } from './scenarios.js';
 
 export interface SystemSummary {
   system: string;
+  scenario: string;
   ok: boolean;
   rounds: number;
   rps: number;
-  /** Median requests/s over the median of node:http direct. */
+  /** Median requests/s over the median of node:http direct (idle: bytes per connection). */
   ratio: number;
   p50Ms: number;
   p99Ms: number;
+  /** Median of bytes moved per second, in MB (10^6 bytes). */
+  mbPerS: number;
   rpsPerRound: number[];
   /** Median CPU time the system's processes spent per correct response, µs. */
   cpuUsPerResponse: number;
   /** Median CPU other processes took during the measured runs, % of one CPU. */
   otherCpuPercent: number;
+  /** Median CPU the load generator took, % of its one CPU. */
+  loadCpuPercent: number;
+  /** Highest over runs of the peak sum of VmRSS over the setup's processes. */
+  peakRssBytes: number;
+  /** Highest over runs, per process label. */
+  peakRssByProcess: Record<string, number>;
+  /** Idle scenario: median RSS delta per held connection, and connections held. */
+  bytesPerConnection: number;
+  /** Idle scenario: the median delta per connection of each process. */
+  bytesPerConnectionByProcess: Record<string, number>;
+  connectionsHeld: number;
   problems: string[];
   notes: string[];
 }
@@ -29,28 +46,45 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export function summarise(systems: readonly string[], measurements: readonly Measurement[], baseline: string): SystemSummary[] {
-  const summaries = systems.map((system) => {
-    const runs = measurements.filter((m) => m.system === system);
-    const results = runs.flatMap((m) => (m.result ? [m.result] : []));
-    return {
-      system,
-      ok: runs.length > 0 && runs.every((m) => m.ok),
-      rounds: results.length,
-      rps: median(results.map((r) => r.rps)),
-      ratio: NaN,
-      p50Ms: median(results.map((r) => r.p50Ms)),
-      p99Ms: median(results.map((r) => r.p99Ms)),
-      rpsPerRound: results.map((r) => r.rps),
-      cpuUsPerResponse: median(numbers(runs.map((m) => m.cpuUsPerResponse))),
-      otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
-      problems: byRounds(runs, (m) => m.problems),
-      notes: byRounds(runs, (m) => m.notes),
-    };
-  });
-  const base = summaries.find((s) => s.system === baseline)?.rps ?? NaN;
-  for (const s of summaries) s.ratio = s.rps / base;
+export function summarise(scenario: string, systems: readonly string[], measurements: readonly Measurement[], baseline: string): SystemSummary[] {
+  const summaries = systems.map((system) => summariseOne(scenario, system, measurements.filter((m) => m.system === system && m.scenario === scenario)));
+  const base = summaries.find((s) => s.system === baseline);
+  for (const s of summaries) s.ratio = Number.isFinite(s.bytesPerConnection) ? s.bytesPerConnection / (base?.bytesPerConnection ?? NaN) : s.rps / (base?.rps ?? NaN);
   return summaries;
+}
+
+function summariseOne(scenario: string, system: string, runs: readonly Measurement[]): SystemSummary {
+  const results = runs.flatMap((m) => (m.result ? [m.result] : []));
+  const idle = runs.flatMap((m) => (m.idle ? [m.idle] : []));
+  const byProcess: Record<string, number> = {};
+  for (const m of runs) for (const [label, bytes] of Object.entries(m.memory?.peakBytes ?? {})) byProcess[label] = Math.max(byProcess[label] ?? 0, bytes);
+  return {
+    system,
+    scenario,
+    ok: runs.length > 0 && runs.every((m) => m.ok),
+    rounds: runs.length,
+    rps: median(results.map((r) => r.rps)),
+    ratio: NaN,
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: median(results.map((r) => r.p99Ms)),
+    mbPerS: median(results.map((r) => r.bytes / r.durationS / 1e6)),
+    rpsPerRound: results.map((r) => r.rps),
+    cpuUsPerResponse: median(numbers(runs.map((m) => m.cpuUsPerResponse))),
+    otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
+    loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
+    peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
+    peakRssByProcess: byProcess,
+    bytesPerConnection: median(numbers(idle.map((r) => r.bytesPerConnection))),
+    bytesPerConnectionByProcess: medianByLabel(idle.map((r) => r.bytesPerConnectionByProcess)),
+    connectionsHeld: median(idle.map((r) => r.held)),
+    problems: byRounds(runs, (m) => m.problems),
+    notes: byRounds(runs, (m) => m.notes),
+  };
+}
+
+function medianByLabel(records: readonly Record<string, number>[]): Record<string, number> {
+  const labels = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  return Object.fromEntries(labels.map((label) => [label, median(numbers(records.map((r) => r[label])))]));
 }
 
 /** Each distinct message once, with the rounds it came up in ("rounds 1, 3: ..."). */
@@ -59,45 +93,94 @@ function byRounds(runs: readonly Measurement[], messages: (m: Measurement) => st
   for (const m of runs) {
     // A log sample quotes a PID; leave it out when telling messages apart.
     for (const text of messages(m)) {
-      const key = text.replace(/\(node:\d+\)/g, '(node)');
+      const key = text.replace(/\(node:\d+\)/g, '(node)').replace(/pid \d+/g, 'pid …');
       rounds.set(key, [...(rounds.get(key) ?? []), m.round]);
     }
   }
-  return [...rounds].map(([text, r]) => `round${r.length > 1 ? 's' : ''} ${r.join(', ')}: ${text}`);
+  return [...rounds].map(([text, r]) => `run${r.length > 1 ? 's' : ''} ${r.join(', ')}: ${text}`);
 }
 
-const COLUMNS = ['system', 'req/s', 'vs node:http', 'p50 ms', 'p99 ms', 'req/s per round', 'cpu µs/req', "others' cpu", 'check'];
-const RIGHT = new Set([1, 2, 3, 4, 6, 7]);
+interface Column {
+  title: string;
+  right: boolean;
+  cell(s: SystemSummary): string;
+}
 
-export function table(summaries: readonly SystemSummary[]): string {
-  const rows = summaries.map((s) => [
-    s.system,
-    count(s.rps),
-    Number.isFinite(s.ratio) ? `${s.ratio.toFixed(2)}x` : '-',
-    ms(s.p50Ms),
-    ms(s.p99Ms),
-    s.rpsPerRound.map(count).join(' / ') || '-',
-    Number.isFinite(s.cpuUsPerResponse) ? s.cpuUsPerResponse.toFixed(0) : '-',
-    Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-',
-    s.ok ? 'ok' : `BROKEN (${s.problems.length} problem${s.problems.length === 1 ? '' : 's'}, see below)`,
-  ]);
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+const col = (title: string, right: boolean, cell: (s: SystemSummary) => string): Column => ({ title, right, cell });
+
+const SYSTEM = col('system', false, (s) => s.system);
+const LOAD_CPU = col('client cpu', true, (s) => (Number.isFinite(s.loadCpuPercent) ? `${Math.round(s.loadCpuPercent)}%` : '-'));
+const CHECK = col('check', false, (s) => (s.ok ? 'ok' : `BROKEN (${s.problems.length} problem${s.problems.length === 1 ? '' : 's'}, see below)`));
+const PEAK = col('peak RSS MiB', true, (s) => mibs(s.peakRssBytes));
+const PER_PROCESS = col('per process (peak MiB)', false, (s) => perProcess(s.peakRssByProcess));
+
+const speed = (baseline: string): Column[] => [
+  SYSTEM,
+  col('req/s', true, (s) => count(s.rps)),
+  col(`vs ${baseline}`, true, (s) => ratio(s.ratio)),
+  col('p50 ms', true, (s) => ms(s.p50Ms)),
+  col('p99 ms', true, (s) => ms(s.p99Ms)),
+  col('MB/s', true, (s) => (Number.isFinite(s.mbPerS) ? s.mbPerS.toFixed(1) : '-')),
+  PEAK,
+  col('cpu µs/req', true, (s) => (Number.isFinite(s.cpuUsPerResponse) ? s.cpuUsPerResponse.toFixed(0) : '-')),
+  LOAD_CPU,
+  col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),
+  CHECK,
+  PER_PROCESS,
+];
+
+const memory = (baseline: string): Column[] => [
+  SYSTEM,
+  col('connections', true, (s) => count(s.connectionsHeld)),
+  col('KiB/connection', true, (s) => (Number.isFinite(s.bytesPerConnection) ? (s.bytesPerConnection / 1024).toFixed(1) : '-')),
+  col(`vs ${baseline}`, true, (s) => ratio(s.ratio)),
+  PEAK,
+  CHECK,
+  col('KiB/connection by process', false, (s) => kibByProcess(s.bytesPerConnectionByProcess)),
+];
+
+export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], baseline: string): string {
+  const columns = kind === 'idle' ? memory(baseline) : speed(baseline);
+  const rows = summaries.map((s) => columns.map((c) => c.cell(s)));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => (RIGHT.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (columns[i]!.right ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return [line(columns.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function kibByProcess(values: Record<string, number>): string {
+  return Object.entries(values).map(([label, bytes]) => `${label} ${Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-'}`).join(', ') || '-';
+}
+
+function perProcess(peaks: Record<string, number>): string {
+  return Object.entries(peaks).map(([label, bytes]) => `${label} ${mibs(bytes)}`).join(', ') || '-';
+}
+
+function highest(values: number[]): number {
+  return values.length ? Math.max(...values) : NaN;
 }
 
 function numbers(values: (number | null | undefined)[]): number[] {
-  return values.filter((v): v is number => typeof v === 'number');
+  return values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 }
 
 function count(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+  if (!Number.isFinite(n)) return '-';
+  // Transfers of hundreds of MiB take seconds each.
+  return n < 10 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US');
+}
+
+function ratio(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(2)}x` : '-';
 }
 
 function ms(n: number): string {
   return Number.isFinite(n) ? n.toFixed(2) : '-';
+}
+
+function mibs(n: number): string {
+  return Number.isFinite(n) ? (n / 1024 / 1024).toFixed(0) : '-';
 }

@@ -1,11 +1,13 @@
 /**
  * The systems compared, each started as real processes on the server CPU and ready when a
  * plain GET gets the hello answer. Started processes are recorded in `ctx.started` as they
- * are spawned, so the caller stops them even when starting fails halfway.
+ * are spawned, so the caller stops them even when starting fails halfway. The nginx-fronted
+ * systems are in nginx.ts; catalogue.ts lists them all.
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LogKind } from './logs.js';
 import { freePort, get, helloMismatch, unixSocketBound, waitFor } from './probe.js';
 import type { Processes } from './processes.js';
 
@@ -13,6 +15,8 @@ export interface StartedProcess {
   name: string;
   child: ChildProcess;
   log: string;
+  /** How to read its log for findings. */
+  logKind: LogKind;
 }
 
 export interface SystemContext {
@@ -20,29 +24,48 @@ export interface SystemContext {
   root: string;
   /** This bench run's temporary directory (sockets, config, logs). */
   dir: string;
+  /** Unique per measurement: names this measurement's sockets, configs and logs. */
+  tag: string;
   round: number;
   processes: Processes;
+  /** The server CPU; null when not pinned. */
   cpu: number | null;
+  /** The load generator's CPU; null when not pinned. */
+  loadCpu: number | null;
   logLevel: string;
   signal: AbortSignal;
   /** Filled in spawn order; stopped in reverse. */
   started: StartedProcess[];
+  /** Extra node flags per process name (profile.ts: --cpu-prof); none by default. */
+  nodeFlags?: (name: string) => string[];
 }
 
 export interface System {
   name: string;
   describe: string;
-  /** Starts the processes and waits until they answer; resolves to the URL to load. */
+  /** Why this system cannot run on this machine (a program not installed), or null. */
+  missing(): string | null;
+  /** Starts the processes and waits until they answer; resolves to the base URL (with a slash). */
   start(ctx: SystemContext): Promise<string>;
 }
 
-const READY_TIMEOUT_MS = 10_000;
+export const READY_TIMEOUT_MS = 10_000;
 
-function spawnNode(ctx: SystemContext, system: string, name: string, script: string, args: string[]): ChildProcess {
-  const log = join(ctx.dir, `r${ctx.round}-${system}-${name}.log`);
-  const child = ctx.processes.spawn(name, process.execPath, [`${ctx.root}${script}`, ...args], { cwd: ctx.root, cpu: ctx.cpu, output: log });
-  ctx.started.push({ name, child, log });
+export interface SpawnAs {
+  cpu?: number | string | null;
+  logKind?: LogKind;
+}
+
+export function spawnLogged(ctx: SystemContext, name: string, command: string, args: string[], as: SpawnAs = {}): ChildProcess {
+  const log = join(ctx.dir, `${ctx.tag}-${name}.log`);
+  const cpu = as.cpu === undefined ? ctx.cpu : as.cpu;
+  const child = ctx.processes.spawn(name, command, args, { cwd: ctx.root, cpu, output: log });
+  ctx.started.push({ name, child, log, logKind: as.logKind ?? 'pino' });
   return child;
+}
+
+export function spawnNode(ctx: SystemContext, name: string, script: string, args: string[], as: SpawnAs = {}): ChildProcess {
+  return spawnLogged(ctx, name, process.execPath, [...(ctx.nodeFlags?.(name) ?? []), `${ctx.root}${script}`, ...args], as);
 }
 
 async function answers(url: string): Promise<void> {
@@ -50,18 +73,26 @@ async function answers(url: string): Promise<void> {
   if (why) throw new Error(why);
 }
 
-function ready(ctx: SystemContext, what: string, url: string): Promise<void> {
+export function ready(ctx: SystemContext, what: string, url: string): Promise<void> {
   const children = ctx.started.map((s) => s.child);
   return waitFor(what, () => answers(url), { timeoutMs: READY_TIMEOUT_MS, children, signal: ctx.signal });
 }
 
-function direct(name: string, slug: string, script: string, describe: string): System {
+export function socketReady(ctx: SystemContext, what: string, socket: string): Promise<void> {
+  const children = ctx.started.map((s) => s.child);
+  return waitFor(what, () => unixSocketBound(socket), { timeoutMs: READY_TIMEOUT_MS, children, signal: ctx.signal });
+}
+
+const always = () => null;
+
+function direct(name: string, script: string, describe: string): System {
   return {
     name,
     describe,
+    missing: always,
     async start(ctx) {
       const port = await freePort();
-      spawnNode(ctx, slug, 'server', script, [String(port)]);
+      spawnNode(ctx, 'server', script, [String(port)], { logKind: 'plain' });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, name, url);
       return url;
@@ -69,46 +100,91 @@ function direct(name: string, slug: string, script: string, describe: string): S
   };
 }
 
-export const nodeHttp = direct('node:http', 'node', 'dist/test/bench/node-hello.js', 'node:http server answering directly (the ceiling)');
-export const fastify = direct('fastify', 'fastify', 'dist/test/bench/fastify-hello.js', 'fastify answering directly');
+export const nodeHttp = direct('node:http', 'dist/test/bench/node-server.js', 'node:http server answering directly (the ceiling)');
+export const fastify = direct('fastify', 'dist/test/bench/fastify-server.js', 'fastify answering directly');
 
-export const tsgi: System = {
-  name: 'tsgi',
-  describe: 'tsgi-proxy -> tsgi-runner over a Unix socket, both on the server CPU',
-  async start(ctx) {
-    // A fresh socket per round: a runner that had to be killed leaves its file behind.
-    const socket = join(ctx.dir, `hello-r${ctx.round}.sock`);
-    const level = ['--log-level', ctx.logLevel];
-    const runner = spawnNode(ctx, 'tsgi', 'runner', 'dist/runner/cli.js', ['--socket', `unix:${socket}`, ...level, `${ctx.root}test/bench/hello-app.js`]);
-    await waitFor('tsgi-runner', () => unixSocketBound(socket), { timeoutMs: READY_TIMEOUT_MS, children: [runner], signal: ctx.signal });
-    const port = await freePort();
-    const config = join(ctx.dir, `tsgi-r${ctx.round}.conf`);
-    writeFileSync(config, proxyConfig(socket, port));
-    spawnNode(ctx, 'tsgi', 'proxy', 'dist/proxy/cli.js', ['-c', config, ...level]);
-    const url = `http://127.0.0.1:${port}/`;
-    await ready(ctx, 'tsgi-proxy', url);
-    return url;
-  },
-};
+interface TsgiShape {
+  name: string;
+  describe: string;
+  /** The proxy's `workers` directive. */
+  proxyWorkers: string;
+  runnerWorkers: number;
+  /** Both CPUs instead of the server CPU alone. */
+  bothCpus: boolean;
+}
 
-export function proxyConfig(socket: string, port: number): string {
-  return `# Generated by test/bench/hello.ts: one runner on a Unix socket, the proxy on a free local port.
+function tsgiSystem(shape: TsgiShape): System {
+  return {
+    name: shape.name,
+    describe: shape.describe,
+    missing: always,
+    async start(ctx) {
+      const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
+      const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
+      const level = ['--log-level', ctx.logLevel];
+      const runnerArgs = ['--socket', `unix:${socket}`, '--workers', String(shape.runnerWorkers), ...level, `${ctx.root}dist/test/bench/tsgi-app.js`];
+      spawnNode(ctx, 'runner', 'dist/runner/cli.js', runnerArgs, { cpu });
+      await socketReady(ctx, 'tsgi-runner', socket);
+      const port = await freePort();
+      const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
+      writeFileSync(config, proxyConfig(socket, port, shape.proxyWorkers));
+      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...level], { cpu });
+      const url = `http://127.0.0.1:${port}/`;
+      await ready(ctx, 'tsgi-proxy', url);
+      return url;
+    },
+  };
+}
 
-# One proxy process, as the direct peers are one process each.
-workers 1;
+export function proxyConfig(socket: string, port: number, workers: string): string {
+  return `# Generated by test/bench/systems.ts: one runner on a Unix socket, the proxy on a free local port.
 
-upstream hello {
+workers ${workers};
+
+upstream bench {
     server unix:${socket};
 }
 
 server {
     listen 127.0.0.1:${port};
+    # The upload scenario sends up to 256 MiB (and more with --upload-mib).
+    client_max_body_size 0;
 
     location / {
-        tsgi_pass hello;
+        tsgi_pass bench;
     }
 }
 `;
 }
 
-export const SYSTEMS: readonly System[] = [nodeHttp, fastify, tsgi];
+export const tsgi = tsgiSystem({
+  name: 'tsgi',
+  describe: 'tsgi-proxy (workers 1) -> tsgi-runner (--workers 1) over a Unix socket, all on the server CPU',
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
+});
+
+export const tsgiTwoCores = tsgiSystem({
+  name: 'tsgi 2 cores',
+  describe: 'tsgi-proxy (workers auto) -> tsgi-runner (--workers 2) on both CPUs, one of them shared with the load generator',
+  proxyWorkers: 'auto',
+  runnerWorkers: 2,
+  bothCpus: true,
+});
+
+export const fastifyProxy: System = {
+  name: 'fastify-proxy',
+  describe: 'fastify + @fastify/http-proxy (undici pool) -> node:http on a Unix socket, both on the server CPU',
+  missing: always,
+  async start(ctx) {
+    const socket = join(ctx.dir, `${ctx.tag}-backend.sock`);
+    spawnNode(ctx, 'backend', 'dist/test/bench/node-server.js', [`unix:${socket}`], { logKind: 'plain' });
+    await socketReady(ctx, 'node:http backend', socket);
+    const port = await freePort();
+    spawnNode(ctx, 'proxy', 'dist/test/bench/fastify-proxy.js', [String(port), socket], { logKind: 'plain' });
+    const url = `http://127.0.0.1:${port}/`;
+    await ready(ctx, 'fastify-proxy', url);
+    return url;
+  },
+};

@@ -13,14 +13,15 @@ const MARK = 'TSGI_BENCH ';
 // Latency percentiles come in microseconds; errors.status counts responses outside 2xx/3xx.
 const SCRIPT = `done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('${MARK}{"requests":%.0f,"durationUs":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f,"p50Us":%.1f,"p99Us":%.1f}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+  io.write(string.format('${MARK}{"requests":%.0f,"bytes":%.0f,"durationUs":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f,"p50Us":%.1f,"p99Us":%.1f}\\n',
+    summary.requests, summary.bytes, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
 `;
 
 interface WrkSummary {
   requests: number;
+  bytes: number;
   durationUs: number;
   connect: number;
   read: number;
@@ -82,6 +83,7 @@ function summarise(s: WrkSummary): LoadResult {
     good,
     durationS,
     rps: durationS > 0 ? good / durationS : 0,
+    bytes: s.bytes,
     p50Ms: s.p50Us / 1000,
     p99Ms: s.p99Us / 1000,
     non2xx: s.status,

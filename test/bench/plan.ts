@@ -1,0 +1,60 @@
+/**
+ * Which scenario runs which systems: the --scenario and --systems choices, the systems not
+ * installed here (skipped with a notice), and the open-file limit the idle scenario needs.
+ */
+import { BASELINE, SCALING_SYSTEMS, SYSTEMS } from './catalogue.js';
+import { SetupError } from './errors.js';
+import type { BenchOptions } from './options.js';
+import { fileLimits } from './processes.js';
+import { scenarios, type Scenario } from './scenarios.js';
+import type { System } from './systems.js';
+
+/** One scenario's plan: the systems it runs (missing ones are reported and skipped). */
+export interface Plan {
+  scenario: Scenario;
+  systems: System[];
+  baseline: string;
+}
+
+export function plan(options: BenchOptions): Plan[] {
+  const all = scenarios(options.sizes);
+  const unknownScenario = options.scenarios?.find((name) => !all.some((s) => s.name === name));
+  if (unknownScenario) throw new SetupError(`--scenario: no scenario "${unknownScenario}" (${all.map((s) => s.name).join(', ')})`);
+  const known = [...SYSTEMS, ...SCALING_SYSTEMS].map((s) => s.name);
+  const unknownSystem = options.systems?.find((name) => !known.includes(name));
+  if (unknownSystem) throw new SetupError(`--systems: no system "${unknownSystem}" (${[...new Set(known)].join(', ')})`);
+  const chosen = (list: readonly System[]) => list.filter((s) => !options.systems || options.systems.includes(s.name)).filter(available);
+  return all
+    .filter((s) => !options.scenarios || options.scenarios.includes(s.name))
+    .map((scenario) =>
+      scenario.name === 'scaling'
+        ? { scenario, systems: options.systems ? SCALING_SYSTEMS.filter((s) => options.systems!.includes('tsgi') || options.systems!.includes(s.name)) : [...SCALING_SYSTEMS], baseline: 'tsgi' }
+        : { scenario, systems: chosen(SYSTEMS), baseline: BASELINE },
+    )
+    .filter((p) => p.systems.length > 0);
+}
+
+/** Systems skipped because a program is missing, each reported once. */
+export const skipped = new Set<string>();
+
+function available(system: System): boolean {
+  const missing = system.missing();
+  if (missing && !skipped.has(system.name)) {
+    skipped.add(system.name);
+    process.stdout.write(`skipped: ${system.name} (${missing})\n`);
+  }
+  return missing === null;
+}
+
+/** The idle scenario needs a descriptor per connection in the client and the servers. */
+export function openFiles(plans: readonly Plan[]): { soft: number; hard: number } | null {
+  const needed = Math.max(0, ...plans.filter((p) => p.scenario.kind === 'idle').map((p) => p.scenario.connections)) + 1024;
+  const limits = fileLimits();
+  if (!limits || limits.soft >= needed) return null;
+  if (limits.hard < needed) {
+    throw new SetupError(`the idle scenario needs ${needed} open files per process; the hard limit is ${limits.hard} (raise it, or use --idle-connections)`);
+  }
+  process.stdout.write(`open files: soft limit ${limits.soft} raised to ${needed} for the processes we start (prlimit)\n`);
+  return { soft: needed, hard: limits.hard };
+}
+
