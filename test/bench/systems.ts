@@ -4,7 +4,7 @@
  * are spawned, so the caller stops them even when starting fails halfway. The nginx-fronted
  * systems are in nginx.ts; catalogue.ts lists them all.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogKind } from './logs.js';
@@ -106,6 +106,9 @@ export const fastify = direct('fastify', 'dist/test/bench/fastify-server.js', 'f
 interface TsgiShape {
   name: string;
   describe: string;
+  /** The runner's app arguments: the JavaScript bench app, or the Python one with --python. */
+  app?: (ctx: SystemContext) => string[];
+  missing?: () => string | null;
   /** The proxy's `workers` directive. */
   proxyWorkers: string;
   runnerWorkers: number;
@@ -117,12 +120,13 @@ function tsgiSystem(shape: TsgiShape): System {
   return {
     name: shape.name,
     describe: shape.describe,
-    missing: always,
+    missing: shape.missing ?? always,
     async start(ctx) {
       const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
       const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
       const level = ['--log-level', ctx.logLevel];
-      const runnerArgs = ['--socket', `unix:${socket}`, '--workers', String(shape.runnerWorkers), ...level, `${ctx.root}dist/test/bench/tsgi-app.js`];
+      const app = shape.app?.(ctx) ?? [`${ctx.root}dist/test/bench/tsgi-app.js`];
+      const runnerArgs = ['--socket', `unix:${socket}`, '--workers', String(shape.runnerWorkers), ...level, ...app];
       spawnNode(ctx, 'runner', 'dist/runner/cli.js', runnerArgs, { cpu });
       await socketReady(ctx, 'tsgi-runner', socket);
       const port = await freePort();
@@ -163,6 +167,20 @@ export const tsgi = tsgiSystem({
   proxyWorkers: '1',
   runnerWorkers: 1,
   bothCpus: false,
+});
+
+/** Debian's interpreter: the one that sees python3-msgpack. */
+const PYTHON = '/usr/bin/python3';
+
+/** tsgi in front of the same Python app nginx + uWSGI runs: the gateway compared, app held equal. */
+export const tsgiPython = tsgiSystem({
+  name: 'tsgi+python',
+  describe: 'tsgi-proxy (workers 1) -> tsgi-runner --python (--workers 1, test/bench/wsgi_app.py) over a Unix socket, all on the server CPU',
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
+  app: (ctx) => ['--python', '--python-executable', PYTHON, '--chdir', `${ctx.root}test/bench`, 'wsgi_app:application'],
+  missing: () => (spawnSync(PYTHON, ['-c', 'import msgpack'], { stdio: 'ignore' }).status === 0 ? null : `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)`),
 });
 
 export const tsgiTwoCores = tsgiSystem({

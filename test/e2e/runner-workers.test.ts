@@ -102,7 +102,7 @@ t.test('SIGHUP under load: no request fails, the new workers take over', async (
 });
 
 t.test('--max-requests with jitter recycles under load: no failure, never fewer than N-1 workers', async (t) => {
-  const { runner, proxy } = await group(t, ['--workers', '2', '--max-requests', '100', '--max-requests-jitter', '50']);
+  const { runner, proxy } = await group(t, ['--workers', '2', '--max-requests', '40', '--max-requests-jitter', '20']);
   const gone = new Set<number>();
   const draining = () => {
     const drained = runner.proc.logs.filter((l) => l.msg === 'draining worker').map((l) => l.workerPid as number);
@@ -194,7 +194,9 @@ t.test('an app that fails to load stops the master with exit 3, whatever the wor
   const started = Date.now();
   const proc = spawnCli(t, 'runner', ['--socket', `unix:${socket}`, '--workers', '4', join(FIXTURES, 'runner-broken.js')]);
   t.equal(await proc.exited, 3);
-  t.ok(Date.now() - started < 5000, 'promptly, without respawning');
+  t.notOk(proc.logs.some((l) => l.msg === 'worker died; starting a new one'), 'without respawning');
+  // Four workers fail within a second or two; a loaded machine gets an order of magnitude.
+  t.ok(Date.now() - started < 20_000, `promptly (${Date.now() - started} ms)`);
   t.match(proc.logs.map((l) => l.msg).join('\n'), /a worker cannot load the app; stopping/);
   t.notOk(existsSync(socket), 'no socket left');
 });
