@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { markAnswered } from './client-error.js';
 import { closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 
 /**
@@ -11,6 +12,9 @@ export function answer(log: Logger, res: ServerResponse, reqId: string, kind: Ht
   const body = errorBody(kind);
   if (closesConnection(kind)) {
     res.shouldKeepAlive = false;
+    // llhttp may still fail on the rest of this request (a body it cannot frame): that is
+    // the same refusal, logged once, here.
+    markAnswered(res.socket);
     // Read what is left of the body, so the close does not reset the answer away.
     res.req.resume();
   }

@@ -26,6 +26,11 @@ const LINGER_MS = 5000;
  */
 const answered = new WeakSet<Socket>();
 
+/** The proxy answered on this connection and closes it: later parser errors are not new. */
+export function markAnswered(socket: Socket | null): void {
+  if (socket) answered.add(socket);
+}
+
 export function answerClientError(log: Logger, client: ClientConfig, err: ParserError, socket: Socket): void {
   // A reset or a socket already gone: nobody to answer, and nothing the client did wrong.
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || socket.destroyed || answered.has(socket)) {

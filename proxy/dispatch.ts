@@ -103,11 +103,19 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     remoteAddress: source.remoteAddress,
     hashKey,
   });
-  exchange.start().catch((err: unknown) => {
-    options.log.error({ err, reqId: id }, 'internal error while relaying');
-    if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);
-    else res.destroy();
-  });
+  const start = () =>
+    exchange.start().catch((err: unknown) => {
+      options.log.error({ err, reqId: id }, 'internal error while relaying');
+      if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);
+      else res.destroy();
+    });
+  if (contentLength !== null) return void start();
+  // A chunked body is framed as it arrives, after this request event: let the parser finish
+  // the packet first, so that a body it cannot frame (an invalid chunk size in the same
+  // packet, the usual smuggling attempt) ends the connection before the runner hears of
+  // the request. A framing error in a later packet cancels the stream instead: the app
+  // never sees the end of such a body.
+  setImmediate(() => (req.socket && !req.socket.destroyed && !req.socket.writableEnded ? start() : undefined));
 }
 
 function expandParams(location: LocationConfig, source: VariableSource): LocationConfig['params'] {
