@@ -1,4 +1,5 @@
 import { METHODS, createServer, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Address } from '../protocol/index.js';
 import { answerClientError } from './client-error.js';
@@ -33,7 +34,7 @@ export class Listener {
       reply.hijack();
       // While stopping, answer what is in flight but let no connection live on after it;
       // keepalive_timeout 0 means no keep-alive at all (Node would read 0 as "no timeout").
-      if (listener!.closing || listener!.client.keepaliveTimeoutMs === 0) reply.raw.shouldKeepAlive = false;
+      if (listener!.closing || !listener!.keepAlive(request.raw.socket)) reply.raw.shouldKeepAlive = false;
       dispatch(listener!.routes, request.raw, reply.raw);
     };
     const client = options.hosts.fallback.client;
@@ -63,6 +64,21 @@ export class Listener {
   reroute(routes: DispatchOptions): void {
     this.routes = routes;
     applyLimits(this.app.server, routes.hosts.fallback.client);
+  }
+
+  /** Requests served per connection, for keepalive_requests. */
+  private readonly served = new WeakMap<Socket, number>();
+
+  /**
+   * May the connection stay open after this request? Not with keepalive_timeout 0 (which
+   * Node would read as "no timeout"), nor after keepalive_requests. Counted here because
+   * Node's maxRequestsPerSocket says `Connection: close` but leaves the socket open until
+   * the idle timeout, and answers 503 to pipelined requests beyond it where nginx just closes.
+   */
+  private keepAlive(socket: Socket): boolean {
+    const count = (this.served.get(socket) ?? 0) + 1;
+    this.served.set(socket, count);
+    return this.client.keepaliveTimeoutMs > 0 && count < this.client.keepaliveRequests;
   }
 
   /** The connection limits in force: the default server's. */
@@ -101,7 +117,7 @@ export class Listener {
 function createApp(
   handler: (request: FastifyRequest, reply: FastifyReply) => void,
   client: ClientConfig,
-  clientErrorHandler: (err: Error, socket: import('node:net').Socket) => void,
+  clientErrorHandler: (err: Error, socket: Socket) => void,
 ): FastifyInstance {
   const app = Fastify({
     serverFactory: (listener: RequestListener) => createHttpServer(listener, client),
@@ -157,7 +173,7 @@ function applyLimits(server: Server, client: ClientConfig): void {
   server.headersTimeout = client.headerTimeoutMs;
   server.requestTimeout = 0;
   server.keepAliveTimeout = client.keepaliveTimeoutMs;
-  server.maxRequestsPerSocket = client.keepaliveRequests;
+  server.maxRequestsPerSocket = 0; // see Listener.keepAlive
   // Node drops header lines beyond maxHeadersCount without a word; one more than allowed
   // lets request-head.ts see that there were too many and refuse.
   server.maxHeadersCount = client.maxHeaders + 1;
