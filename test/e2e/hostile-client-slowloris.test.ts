@@ -53,7 +53,7 @@ t.test('1,000 trickling connections: normal clients still served, all of them cu
     latencies.push(reply.ms);
     await sleep(100);
   }
-  t.ok(Math.max(...latencies) < 2000, `normal requests took at most ${Math.round(Math.max(...latencies))} ms`);
+  t.ok(Math.max(...latencies) < 4000, `normal requests took at most ${Math.round(Math.max(...latencies))} ms`);
 
   // Then the deadline: every loris is closed, with a 408, though it never stopped sending.
   const deadline = performance.now() + HEADER_TIMEOUT_MS + 20_000;
