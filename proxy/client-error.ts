@@ -47,6 +47,23 @@ export function answerClientError(log: Logger, client: ClientConfig, err: Parser
     socket.destroy();
     return;
   }
+  answerOnSocket(socket, kind);
+}
+
+/**
+ * CONNECT asks for a tunnel, which a gateway to applications does not open: 400 (what nginx
+ * answered before it had a 405 for it) rather than Node's silent close, and a log line.
+ */
+export function refuseConnect(log: Logger, socket: Socket): void {
+  if (answered.has(socket)) return void socket.destroy();
+  answered.add(socket);
+  const kind = HttpError.BAD_REQUEST;
+  log.warn({ code: kind.code, status: kind.status, reason: 'CONNECT method (tsgi opens no tunnels)', remoteAddress: socket.remoteAddress ?? 'unix:' }, 'client error');
+  answerOnSocket(socket, kind);
+}
+
+/** The status line and a small body straight on the socket, then a lingering close. */
+function answerOnSocket(socket: Socket, kind: HttpErrorKind): void {
   const body = errorBody(kind);
   socket.end(`HTTP/1.1 ${kind.status} ${kind.text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   // The client may still be sending: keep reading (and dropping) so the close does not reset

@@ -2,7 +2,7 @@ import { METHODS, createServer, type RequestListener, type Server } from 'node:h
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Address } from '../protocol/index.js';
-import { answerClientError } from './client-error.js';
+import { answerClientError, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
 
@@ -41,6 +41,7 @@ export class Listener {
     const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
     listener = new Listener(app, options);
     applyLimits(app.server, client);
+    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, socket));
     if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
     // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
     else await app.listen({ host: options.address.host, port: options.address.port, ipv6Only: options.address.host === '::' });
