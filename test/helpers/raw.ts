@@ -32,6 +32,29 @@ export function exchangeRaw(port: number, bytes: Buffer, waitMs = 10_000): Promi
   });
 }
 
+/** As exchangeRaw, with the bytes sent in `pieces`, `gapMs` apart (each its own packet). */
+export async function exchangeRawPieces(port: number, pieces: readonly Buffer[], gapMs: number, waitMs = 10_000): Promise<RawReply> {
+  const socket = await openRaw(port);
+  const started = performance.now();
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined); // a reset after the answer: the close below still comes
+  const closed = new Promise<boolean>((resolve) => {
+    socket.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), waitMs).unref();
+  });
+  for (const piece of pieces) {
+    if (socket.destroyed) break;
+    socket.setNoDelay(true);
+    socket.write(piece);
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+  }
+  const wasClosed = await closed;
+  socket.destroy();
+  return { text, closed: wasClosed, ms: performance.now() - started };
+}
+
 /** Opens a connection and resolves once it is established. */
 export function openRaw(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
