@@ -106,3 +106,20 @@ t.test('keepalive_timeout 0: no keep-alive at all', async (t) => {
   t.match(reply.text, /^HTTP\/1\.1 200 [^]*\r\nConnection: close\r\n/i);
   t.ok(reply.closed && reply.ms < 5000);
 });
+
+t.test('a reload changes the limits of the listening socket it keeps', async (t) => {
+  const { writeFileSync } = await import('node:fs');
+  const reloaded = await startProxy(t, dir, simpleConfig(socket, { server: 'client_max_headers 50;' }));
+  const lines = Array.from({ length: 20 }, (_, i) => `X-N${i}: ${i}\r\n`).join('');
+  const request = Buffer.from(`GET / HTTP/1.1\r\n${HOST}${lines}Connection: close\r\n\r\n`);
+  t.match((await exchangeRaw(reloaded.port, request)).text, /^HTTP\/1\.1 200 /, '22 lines under 50');
+  const port = reloaded.port;
+  writeFileSync(reloaded.configFile, simpleConfig(socket, { server: 'client_max_headers 10; client_header_timeout 1s;' }).replace('127.0.0.1:0', `127.0.0.1:${port}`));
+  const mark = reloaded.proc.logs.length;
+  reloaded.proc.child.kill('SIGHUP');
+  await reloaded.proc.waitForLog((l) => l.msg === 'configuration reloaded' && reloaded.proc.logs.indexOf(l) >= mark);
+  t.match((await exchangeRaw(port, request)).text, /^HTTP\/1\.1 431 /, 'over the new limit of 10');
+  const slow = await exchangeRaw(port, Buffer.from(`GET / HTTP/1.1\r\n${HOST}`));
+  t.match(slow.text, /^HTTP\/1\.1 408 /, 'the new client_header_timeout');
+  t.ok(slow.ms < 10_000, `after ${Math.round(slow.ms)} ms`);
+});
