@@ -80,6 +80,30 @@ t.test('split into three packets', async (t) => {
   }
 });
 
+/** Near misses that are valid HTTP: being strict must not mean refusing these. */
+const VALID: Array<[string, string]> = [
+  ['HTTP/1.0 without Host', 'GET /valid/1 HTTP/1.0\r\n\r\n'],
+  ['Transfer-Encoding in capitals', 'POST /valid/2 HTTP/1.1\r\nHost: tsgi.test\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+  ['a tab before a value, obs-text in it', 'GET /valid/3 HTTP/1.1\r\nHost: tsgi.test\r\nX-Text:\tcaf\xe9\r\nConnection: close\r\n\r\n'],
+  ['chunk extensions and a trailer', 'POST /valid/4 HTTP/1.1\r\nHost: tsgi.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3;name=value\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n'],
+  ['Content-Length: 0 on a GET', 'GET /valid/5 HTTP/1.1\r\nHost: tsgi.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'],
+];
+
+t.test('valid near misses are served', async (t) => {
+  for (const [what, request] of VALID) {
+    const reply = await exchangeRaw(proxy.port, Buffer.from(request, 'latin1'));
+    t.match(reply.text, /^HTTP\/1\.[01] 200 /, what);
+  }
+  const pipelined = await exchangeRaw(
+    proxy.port,
+    Buffer.from('POST /valid/6 HTTP/1.1\r\nHost: tsgi.test\r\nContent-Length: 4\r\n\r\nabcdGET /valid/7 HTTP/1.1\r\nHost: tsgi.test\r\nConnection: close\r\n\r\n'),
+  );
+  t.equal(pipelined.text.match(/HTTP\/1\.1 200 /g)?.length, 2, 'a request after a Content-Length body is the next request, as framed');
+  for (let i = 1; i <= 7; i++) {
+    await runner.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('complete ') && l.msg.endsWith(` /valid/${i}`));
+  }
+});
+
 t.test('none of them reached the app', async (t) => {
   // A normal request after the corpus: once the app logged it, anything sent before it has
   // been logged too (one runner connection, streams in order).
