@@ -5,6 +5,7 @@
  * the parser stops before a request event for a bad head, and a request already dispatched
  * (an error in its chunked body) is cancelled when its connection closes.
  */
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ClientConfig } from './config/types.js';
@@ -41,12 +42,18 @@ export function answerClientError(log: Logger, client: ClientConfig, err: Parser
   const kind = statusOf(err, client);
   const reason = err.reason ?? err.message;
   log.warn({ code: kind.code, status: kind.status, parser: err.code, reason, remoteAddress: socket.remoteAddress ?? 'unix:' }, 'client error');
-  // After a response head went out, a status line would corrupt it: the close is the signal.
-  const response = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (!socket.writable || response?.headersSent) {
-    socket.destroy();
+  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable) return void socket.destroy();
+  if (response && !response.writableFinished && response.req.complete) {
+    // The bad bytes came after a whole request (pipelined) whose answer is still on its way:
+    // that answer goes first, then the 400, so the client cannot take one for the other.
+    response.once('finish', () => answerOnSocket(socket, kind));
+    response.once('close', () => (response.writableFinished ? undefined : socket.destroy()));
     return;
   }
+  // The error is in the body of the request being answered. Once its head went out, a status
+  // line would corrupt the response: the close is the signal.
+  if (response?.headersSent) return void socket.destroy();
   answerOnSocket(socket, kind);
 }
 

@@ -104,6 +104,15 @@ t.test('valid near misses are served', async (t) => {
   }
 });
 
+t.test('garbage pipelined after a valid request: its answer first, then 400', async (t) => {
+  const before = proxy.proc.logs.length;
+  const reply = await exchangeRaw(proxy.port, Buffer.from('GET /valid/8 HTTP/1.1\r\nHost: tsgi.test\r\n\r\nGET /hostile/pipelined HTTP/1.1\r\nHost: tsgi.test\r\nX-A : b\r\n\r\n'));
+  t.match(reply.text, /^HTTP\/1\.1 200 [^]*\{"path":"\/valid\/8"[^]*HTTP\/1\.1 400 /, '200 for the valid one, then 400');
+  t.ok(reply.closed);
+  await proxy.proc.waitForLog((l) => refusals(l) && proxy.proc.logs.indexOf(l) >= before);
+  t.equal(proxy.proc.logs.slice(before).filter(refusals).length, 1, 'logged once');
+});
+
 t.test('none of them reached the app', async (t) => {
   // A normal request after the corpus: once the app logged it, anything sent before it has
   // been logged too (one runner connection, streams in order).
