@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { errorBody, type HttpErrorKind } from './errors.js';
+import { markAnswered } from './client-error.js';
+import { closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 
 /**
  * An answer the proxy gives itself before any upstream is involved (400, 404, 503...), with
@@ -9,6 +10,14 @@ import { errorBody, type HttpErrorKind } from './errors.js';
 export function answer(log: Logger, res: ServerResponse, reqId: string, kind: HttpErrorKind, reason: string, started: number): void {
   log[kind.status < 500 ? 'warn' : 'error']({ reqId, code: kind.code, status: kind.status, reason }, 'request failed');
   const body = errorBody(kind);
+  if (closesConnection(kind)) {
+    res.shouldKeepAlive = false;
+    // llhttp may still fail on the rest of this request (a body it cannot frame): that is
+    // the same refusal, logged once, here.
+    markAnswered(res.socket);
+    // Read what is left of the body, so the close does not reset the answer away.
+    res.req.resume();
+  }
   res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
   const ms = Math.round((performance.now() - started) * 1000) / 1000;

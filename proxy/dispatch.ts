@@ -5,6 +5,8 @@ import type { LocationConfig, ReturnRule, ServerConfig } from './config/types.js
 import { EnvironError, buildEnviron } from './environ.js';
 import { HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
+import { realAddress } from './realip.js';
+import { checkHead, type RequestHead } from './request-head.js';
 import { requestId } from './request-id.js';
 import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
@@ -26,19 +28,28 @@ export interface DispatchOptions {
 export function dispatch(options: DispatchOptions, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const id = requestId();
+  // The head is checked against the limits of the address's default server: they bound what
+  // is read before the Host is known (nginx reads the request line and headers the same way).
+  const refusal = checkHead(headOf(req), options.hosts.fallback.client);
+  if (refusal) return answer(options.log, res, id, refusal.kind, refusal.reason, started);
   const server = options.hosts.match(req.headers.host);
-  const target = parseTarget(req.method ?? 'GET', req.url ?? '/');
+  const { client } = server;
+  const target = parseTarget(req.method ?? 'GET', req.url ?? '/', { mergeSlashes: client.mergeSlashes });
   if (!target.ok) return answer(options.log, res, id, HttpError.BAD_REQUEST, target.reason, started);
   const name = serverName(server, req);
   const port = req.socket.localPort ?? hostPort(req.headers.host);
+  const peer = { address: req.socket.remoteAddress ?? 'unix:', port: req.socket.remotePort ?? 0 };
+  const remote = realAddress(peer, headerLines(req.rawHeaders, client.realIp.header), client.realIp);
   const source: VariableSource = {
     method: req.method ?? 'GET',
     target: req.url ?? '/',
     path: target.path,
     query: target.query,
     headers: req.headers,
-    remoteAddress: req.socket.remoteAddress ?? 'unix:',
-    remotePort: req.socket.remotePort ?? 0,
+    remoteAddress: remote.address,
+    remotePort: remote.port,
+    realipRemoteAddress: peer.address,
+    realipRemotePort: peer.port,
     serverName: name,
     serverPort: port,
     serverAddress: req.socket.localAddress,
@@ -61,14 +72,17 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
       target: req.url ?? '/',
       httpVersion: req.httpVersion,
       rawHeaders: req.rawHeaders,
-      remoteAddress: req.socket.remoteAddress ?? 'unix:',
-      remotePort: req.socket.remotePort ?? 0,
+      remoteAddress: remote.address,
+      remotePort: remote.port,
       serverName: name,
       serverPort: port,
       scheme: 'http',
       scriptName: location.scriptName,
       params,
       requestId: id,
+      underscoresInHeaders: client.underscoresInHeaders,
+      ignoreInvalidHeaders: client.ignoreInvalidHeaders,
+      mergeSlashes: client.mergeSlashes,
     });
   } catch (err) {
     if (err instanceof EnvironError) return answer(options.log, res, id, HttpError.BAD_REQUEST, err.message, started);
@@ -89,11 +103,19 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     remoteAddress: source.remoteAddress,
     hashKey,
   });
-  exchange.start().catch((err: unknown) => {
-    options.log.error({ err, reqId: id }, 'internal error while relaying');
-    if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);
-    else res.destroy();
-  });
+  const start = () =>
+    exchange.start().catch((err: unknown) => {
+      options.log.error({ err, reqId: id }, 'internal error while relaying');
+      if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);
+      else res.destroy();
+    });
+  if (contentLength !== null) return void start();
+  // A chunked body is framed as it arrives, after this request event: let the parser finish
+  // the packet first, so that a body it cannot frame (an invalid chunk size in the same
+  // packet, the usual smuggling attempt) ends the connection before the runner hears of
+  // the request. A framing error in a later packet cancels the stream instead: the app
+  // never sees the end of such a body.
+  setImmediate(() => (req.socket && !req.socket.destroyed && !req.socket.writableEnded ? start() : undefined));
 }
 
 function expandParams(location: LocationConfig, source: VariableSource): LocationConfig['params'] {
@@ -129,6 +151,19 @@ function answerReturn(log: Logger, res: ServerResponse, reqId: string, rule: Ret
   }
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
   log.info({ reqId, method: res.req.method, uri: res.req.url, status, bytes: body.length, ms, upstream: '-' }, 'access');
+}
+
+function headOf(req: IncomingMessage): RequestHead {
+  return { method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion, rawHeaders: req.rawHeaders };
+}
+
+/** The values of every field line named `name` (case-insensitive), in order of arrival. */
+function headerLines(raw: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name.toLowerCase()) values.push(raw[i + 1]!);
+  }
+  return values;
 }
 
 /** 0 when there is no body, null when its length is unknown (chunked). */

@@ -12,6 +12,9 @@
 //     CONTENT_LENGTH, present only when the request has them;
 //   - fields whose name contains '_' are dropped unless underscores_in_headers
 //     is on, since HTTP_X_FOO could otherwise come from 'X-Foo' or 'X_Foo';
+//     names with other characters than letters, digits, '-' and '_' are
+//     dropped too unless ignore_invalid_headers is off (which, as in nginx,
+//     also lets underscores through);
 //   - hop-by-hop fields, and those named in Connection, are not passed (the
 //     rule lives in headers.ts, shared with the response side);
 //   - tsgi_param entries come last and override.
@@ -52,12 +55,20 @@ export interface EnvironInput {
   requestId: string;
   /** Default false: fields whose name contains '_' are dropped (nginx default). */
   underscoresInHeaders?: boolean;
+  /**
+   * Default true (nginx's ignore_invalid_headers): fields whose name has a character other
+   * than letters, digits, '-' (and '_', see underscoresInHeaders) are dropped; false passes
+   * them all, underscores included, as nginx does with the directive off.
+   */
+  ignoreInvalidHeaders?: boolean;
+  /** merge_slashes, default true: see uri.ts for the path normalisation. */
+  mergeSlashes?: boolean;
 }
 
 export type Environ = Record<string, string>;
 
 export type EnvironErrorCode =
-  | TargetErrorCode // E_BAD_TARGET, E_BAD_PERCENT, E_NUL
+  | TargetErrorCode // E_BAD_TARGET, E_BAD_PERCENT, E_NUL, E_ABOVE_ROOT
   | 'E_BAD_CONTENT_LENGTH' // non-numeric, disagreeing values, or sent with Transfer-Encoding
   | 'E_BAD_HOST'; // several Host lines, or Host and :authority disagree
 
@@ -74,15 +85,14 @@ export class EnvironError extends Error {
 }
 
 export function buildEnviron(input: EnvironInput): Environ {
-  const target = parseTarget(input.method, input.target);
+  const target = parseTarget(input.method, input.target, { mergeSlashes: input.mergeSlashes !== false });
   if (!target.ok) throw new EnvironError(target.code, target.reason);
 
   const env: Environ = {
     REQUEST_METHOD: input.method,
     SCRIPT_NAME: '',
-    // Percent-decoded only: '..' and '.' segments are NOT resolved and '//'
-    // is NOT merged. A later hardening issue decides that rule (together with
-    // location matching); until then apps see the path as the client sent it.
+    // Percent-decoded and normalised as for location matching (uri.ts), so
+    // the app serves the path the location was chosen for.
     PATH_INFO: target.path,
     QUERY_STRING: target.query,
     SERVER_NAME: input.serverName,
@@ -95,7 +105,8 @@ export function buildEnviron(input: EnvironInput): Environ {
     'tsgi.request_id': input.requestId,
   };
   mount(env, input.scriptName, target.path);
-  addHeaders(env, input.rawHeaders, input.underscoresInHeaders === true);
+  const ignoreInvalid = input.ignoreInvalidHeaders !== false;
+  addHeaders(env, input.rawHeaders, { underscores: input.underscoresInHeaders === true || !ignoreInvalid, ignoreInvalid });
 
   for (const param of input.params) {
     if (param.ifNotEmpty && param.value === '') continue;
@@ -113,7 +124,12 @@ function mount(env: Environ, scriptName: string, path: string): void {
   env.PATH_INFO = path.slice(prefix.length);
 }
 
-function addHeaders(env: Environ, raw: readonly string[], underscores: boolean): void {
+interface NameRules {
+  underscores: boolean;
+  ignoreInvalid: boolean;
+}
+
+function addHeaders(env: Environ, raw: readonly string[], { underscores, ignoreInvalid }: NameRules): void {
   const connectionOptions = connectionOptionsOf(raw, underscores);
   let lengthValues: string[] | null = null;
   let transferEncoding = false;
@@ -125,6 +141,7 @@ function addHeaders(env: Environ, raw: readonly string[], underscores: boolean):
     const value = raw[i + 1]!;
     const f = fieldName(name);
     if (f.underscore && !underscores) continue;
+    if (f.invalid && ignoreInvalid) continue;
     if (connectionOptions !== null && namedByConnection(f.field, connectionOptions)) continue;
     switch (f.kind) {
       case Kind.Plain:
@@ -191,6 +208,8 @@ interface FieldName {
   /** The environ key, for Plain, Cookie and Host. */
   key: string;
   underscore: boolean;
+  /** Has a character nginx calls invalid in a name: neither letter, digit, '-' nor '_'. */
+  invalid: boolean;
 }
 
 // Building 'HTTP_' + name.toUpperCase() per header dominated the cost of
@@ -214,7 +233,8 @@ function classify(name: string): FieldName {
   const lower = name.toLowerCase();
   const field = underscore ? lower.replaceAll('_', '-') : lower;
   const key = 'HTTP_' + name.toUpperCase().replaceAll('-', '_');
-  return { kind: kindOf(name, lower, field), field, key, underscore };
+  const invalid = !/^[A-Za-z0-9_-]*$/.test(name) && name.charCodeAt(0) !== 0x3a; /* ':' pseudo-headers are HTTP/2's own */
+  return { kind: kindOf(name, lower, field), field, key, underscore, invalid };
 }
 
 function kindOf(name: string, lower: string, field: string): Kind {

@@ -7,6 +7,7 @@ export const HttpError = {
   CLIENT_TIMEOUT: { status: 408, code: 'TSGI_CLIENT_TIMEOUT', text: 'Request Timeout' },
   NO_LOCATION: { status: 404, code: 'TSGI_NO_LOCATION', text: 'Not Found' },
   BODY_TOO_LARGE: { status: 413, code: 'TSGI_BODY_TOO_LARGE', text: 'Content Too Large' },
+  URI_TOO_LONG: { status: 414, code: 'TSGI_URI_TOO_LONG', text: 'URI Too Long' },
   HEADERS_TOO_LARGE: { status: 431, code: 'TSGI_HEADERS_TOO_LARGE', text: 'Request Header Fields Too Large' },
   UPSTREAM_UNREACHABLE: { status: 502, code: 'TSGI_UPSTREAM_UNREACHABLE', text: 'Bad Gateway' },
   UPSTREAM_LOST: { status: 502, code: 'TSGI_UPSTREAM_LOST', text: 'Bad Gateway' },
@@ -15,6 +16,7 @@ export const HttpError = {
   INVALID_RESPONSE: { status: 502, code: 'TSGI_INVALID_RESPONSE', text: 'Bad Gateway' },
   OVERLOADED: { status: 503, code: 'TSGI_OVERLOADED', text: 'Service Unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, code: 'TSGI_UPSTREAM_TIMEOUT', text: 'Gateway Timeout' },
+  VERSION_NOT_SUPPORTED: { status: 505, code: 'TSGI_VERSION_NOT_SUPPORTED', text: 'HTTP Version Not Supported' },
   /** Not an answer: the client left before the response was complete (nginx logs 499). */
   CLIENT_CLOSED: { status: 499, code: 'TSGI_CLIENT_CLOSED', text: 'Client Closed Request' },
 } as const;
@@ -24,4 +26,15 @@ export type HttpErrorKind = (typeof HttpError)[keyof typeof HttpError];
 /** The small body of an error answer; plain text, like the status line it repeats. */
 export function errorBody(kind: HttpErrorKind): string {
   return `${kind.status} ${kind.text}\n`;
+}
+
+/**
+ * Answers after which nginx closes the connection (keep-alive off): the request could not be
+ * read to its end with certainty, so nothing more on this connection can be trusted to start
+ * where the client meant it to.
+ */
+const CLOSING: ReadonlySet<number> = new Set([400, 408, 413, 414, 431, 505]);
+
+export function closesConnection(kind: HttpErrorKind): boolean {
+  return CLOSING.has(kind.status);
 }

@@ -1,6 +1,9 @@
-import { METHODS } from 'node:http';
+import { METHODS, createServer, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Address } from '../protocol/index.js';
+import { answerClientError, refuseConnect } from './client-error.js';
+import type { ClientConfig } from './config/types.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
 
 export interface ListenerOptions extends DispatchOptions {
@@ -29,12 +32,16 @@ export class Listener {
     let listener: Listener | null = null;
     const handler = (request: FastifyRequest, reply: FastifyReply) => {
       reply.hijack();
-      // While stopping, answer what is in flight but let no connection live on after it.
-      if (listener!.closing) reply.raw.shouldKeepAlive = false;
+      // While stopping, answer what is in flight but let no connection live on after it;
+      // keepalive_timeout 0 means no keep-alive at all (Node would read 0 as "no timeout").
+      if (listener!.closing || !listener!.keepAlive(request.raw.socket)) reply.raw.shouldKeepAlive = false;
       dispatch(listener!.routes, request.raw, reply.raw);
     };
-    const app = createApp(handler);
+    const client = options.hosts.fallback.client;
+    const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
     listener = new Listener(app, options);
+    applyLimits(app.server, client);
+    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, socket));
     if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
     // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
     else await app.listen({ host: options.address.host, port: options.address.port, ipv6Only: options.address.host === '::' });
@@ -51,9 +58,33 @@ export class Listener {
     return `${configured.slice(0, -2)}:${bound.port}`;
   }
 
-  /** New virtual hosts and upstream groups for the requests that arrive from now on. */
+  /**
+   * New virtual hosts and upstream groups for the requests that arrive from now on, and the
+   * new default server's connection limits for the connections that open from now on.
+   */
   reroute(routes: DispatchOptions): void {
     this.routes = routes;
+    applyLimits(this.app.server, routes.hosts.fallback.client);
+  }
+
+  /** Requests served per connection, for keepalive_requests. */
+  private readonly served = new WeakMap<Socket, number>();
+
+  /**
+   * May the connection stay open after this request? Not with keepalive_timeout 0 (which
+   * Node would read as "no timeout"), nor after keepalive_requests. Counted here because
+   * Node's maxRequestsPerSocket says `Connection: close` but leaves the socket open until
+   * the idle timeout, and answers 503 to pipelined requests beyond it where nginx just closes.
+   */
+  private keepAlive(socket: Socket): boolean {
+    const count = (this.served.get(socket) ?? 0) + 1;
+    this.served.set(socket, count);
+    return this.client.keepaliveTimeoutMs > 0 && count < this.client.keepaliveRequests;
+  }
+
+  /** The connection limits in force: the default server's. */
+  get client(): ClientConfig {
+    return this.routes.hosts.fallback.client;
   }
 
   /** Bound addresses, port 0 resolved. */
@@ -84,8 +115,14 @@ export class Listener {
  * accepts, every path (even one fastify's router finds malformed — our own rules answer it),
  * and the body left unread for the relay to stream.
  */
-function createApp(handler: (request: FastifyRequest, reply: FastifyReply) => void): FastifyInstance {
+function createApp(
+  handler: (request: FastifyRequest, reply: FastifyReply) => void,
+  client: ClientConfig,
+  clientErrorHandler: (err: Error, socket: Socket) => void,
+): FastifyInstance {
   const app = Fastify({
+    serverFactory: (listener: RequestListener) => createHttpServer(listener, client),
+    clientErrorHandler,
     logger: false,
     // Requests that reach us while stopping are still relayed (fastify's 503 would refuse them).
     return503OnClosing: false,
@@ -102,4 +139,47 @@ function createApp(handler: (request: FastifyRequest, reply: FastifyReply) => vo
   app.all('*', handler);
   app.setNotFoundHandler(handler);
   return app;
+}
+
+/**
+ * Node's HTTP server with every option that decides what a hostile client can do set here,
+ * not left to defaults: the strict parser (never insecureHTTPParser), the head bounded by
+ * large_client_header_buffers, client_header_timeout for the whole head (Node's
+ * headersTimeout, checked every `checkEveryMs`), no whole-request timeout (client_body_timeout
+ * bounds each read of the body instead), and the Host check made by us (Node's own would
+ * answer 400 without a log line).
+ */
+function createHttpServer(listener: RequestListener, client: ClientConfig): Server {
+  const checkEveryMs = Math.min(1000, Math.max(100, Math.floor(client.headerTimeoutMs / 4)));
+  const server = createServer(
+    {
+      insecureHTTPParser: false,
+      requireHostHeader: false,
+      joinDuplicateHeaders: false,
+      maxHeaderSize: headBytes(client),
+      headersTimeout: client.headerTimeoutMs,
+      requestTimeout: 0,
+      connectionsCheckingInterval: checkEveryMs,
+    },
+    listener,
+  );
+  applyLimits(server, client);
+  return server;
+}
+
+/** The limits Node reads per connection (or per check): a reload changes them in place. */
+function applyLimits(server: Server, client: ClientConfig): void {
+  // Read by Node for each new connection, though @types/node does not declare it.
+  (server as Server & { maxHeaderSize: number }).maxHeaderSize = headBytes(client);
+  server.headersTimeout = client.headerTimeoutMs;
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = client.keepaliveTimeoutMs;
+  server.maxRequestsPerSocket = 0; // see Listener.keepAlive
+  // Node drops header lines beyond maxHeadersCount without a word; one more than allowed
+  // lets request-head.ts see that there were too many and refuse.
+  server.maxHeadersCount = client.maxHeaders + 1;
+}
+
+function headBytes(client: ClientConfig): number {
+  return client.headerBuffers.number * client.headerBuffers.size;
 }

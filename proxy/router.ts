@@ -18,7 +18,8 @@ export class VirtualHosts {
 
   constructor(
     readonly servers: readonly ServerConfig[],
-    private readonly fallback: ServerConfig,
+    /** The default server of the address: also the one whose connection limits apply. */
+    readonly fallback: ServerConfig,
   ) {
     for (const server of servers) {
       // The config was validated when loaded: every name parses.

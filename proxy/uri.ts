@@ -5,12 +5,24 @@
 // '%C3%A9' therefore yields the two chars '\u00c3\u00a9', never 'é'; the
 // application (or its framework) chooses the charset.
 //
-// Dot segments ('..', '.') are NOT resolved and '//' is NOT merged: a later
-// hardening issue decides that rule for location matching and PATH_INFO
-// together. Until then the path reaches the application exactly as sent,
-// only percent-decoded, and REQUEST_URI keeps the raw target.
+// Then the decoded path is normalised as nginx does before matching
+// locations, and the same path becomes PATH_INFO, so what a location checked
+// is what the application sees:
+//   - '.' segments are removed and '..' removes the segment before it; a '..'
+//     that would climb above the root is refused (400), as nginx;
+//   - with merge_slashes on (the default) runs of '/' become one '/';
+//   - an encoded slash (%2F) is decoded first and is then a '/' like any
+//     other: it separates segments, takes part in '..' and in merging. So
+//     '/a%2F..%2Fb' is '/b', never a '..' hidden from the location match.
+//     REQUEST_URI keeps the raw target for applications that must tell
+//     '%2F' from '/' (as uwsgi and nginx's $request_uri do).
 
-export type TargetErrorCode = 'E_BAD_TARGET' | 'E_BAD_PERCENT' | 'E_NUL';
+export type TargetErrorCode = 'E_BAD_TARGET' | 'E_BAD_PERCENT' | 'E_NUL' | 'E_ABOVE_ROOT';
+
+export interface TargetOptions {
+  /** merge_slashes: '//' becomes '/' (default true, as nginx). */
+  mergeSlashes?: boolean;
+}
 
 export type ParsedTarget =
   | { ok: true; path: string; query: string }
@@ -22,7 +34,7 @@ export type ParsedTarget =
  * as nginx does. 'OPTIONS *' yields the path '*'. Absolute-form and
  * authority-form targets are refused.
  */
-export function parseTarget(method: string, target: string): ParsedTarget {
+export function parseTarget(method: string, target: string, options: TargetOptions = {}): ParsedTarget {
   if (target === '*') {
     return method === 'OPTIONS'
       ? { ok: true, path: '*', query: '' }
@@ -52,8 +64,10 @@ export function parseTarget(method: string, target: string): ParsedTarget {
     if (bad !== null) return bad;
   }
 
-  const path = decodePath(target, pathEnd);
-  if (typeof path !== 'string') return path;
+  const decoded = decodePath(target, pathEnd);
+  if (typeof decoded !== 'string') return decoded;
+  const path = normalizePath(decoded, options.mergeSlashes !== false);
+  if (path === null) return { ok: false, code: 'E_ABOVE_ROOT', reason: "'..' above the root in the path" };
   const query = queryStart < 0 ? '' : target.slice(queryStart, queryEnd);
   return { ok: true, path, query };
 }
@@ -81,6 +95,36 @@ function decodePath(target: string, end: number): string | Extract<ParsedTarget,
     copied = i + 1;
   }
   return copied === 0 ? target.slice(0, end) : out + target.slice(copied, end);
+}
+
+/**
+ * Resolves '.' and '..' segments of a decoded path (which starts with '/') and, when asked,
+ * merges runs of slashes; null when a '..' climbs above the root. A path with neither a '.'
+ * segment nor '//' (nearly all of them) is returned as it is, without splitting.
+ */
+export function normalizePath(path: string, mergeSlashes: boolean): string | null {
+  if (!needsNormalizing(path, mergeSlashes)) return path;
+  const out: string[] = [];
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const last = i === segments.length - 1;
+    if (segment === '.' || (segment === '' && mergeSlashes && !last)) continue;
+    if (segment === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      continue;
+    }
+    out.push(segment);
+  }
+  // '/a/.' and '/a/..' name a directory: keep the trailing slash, as nginx does.
+  const tail = segments[segments.length - 1]!;
+  const joined = '/' + out.join('/');
+  return (tail === '.' || tail === '..') && !joined.endsWith('/') ? joined + '/' : joined;
+}
+
+function needsNormalizing(path: string, mergeSlashes: boolean): boolean {
+  return (mergeSlashes && path.includes('//')) || path.includes('/.');
 }
 
 function badByte(c: number): Extract<ParsedTarget, { ok: false }> | null {

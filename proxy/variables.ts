@@ -32,6 +32,9 @@ export interface VariableSource {
   serverAddress?: string;
   /** 'HTTP/1.1': `$server_protocol`, and the end of `$request`. */
   protocol?: string;
+  /** The connection's peer when set_real_ip_from replaced remoteAddress: `$realip_remote_addr`. */
+  realipRemoteAddress?: string;
+  realipRemotePort?: number;
 }
 
 type Getter = (source: VariableSource) => string;
@@ -58,6 +61,8 @@ const NAMED: Record<string, Getter> = {
   server_protocol: (s) => s.protocol ?? '',
   request: (s) => `${s.method} ${s.target}${s.protocol ? ` ${s.protocol}` : ''}`,
   hostname: () => hostname(),
+  realip_remote_addr: (s) => s.realipRemoteAddress ?? s.remoteAddress,
+  realip_remote_port: (s) => String(s.realipRemotePort ?? s.remotePort),
 };
 
 const PREFIXED: Array<[prefix: string, make: (rest: string) => Getter]> = [

@@ -16,7 +16,7 @@ import {
   type Inherited,
   type Scope,
 } from './scope.js';
-import type { BalanceConfig, LocationConfig, ProxyConfig, ReturnRule, ServerConfig, UpstreamConfig } from './types.js';
+import type { BalanceConfig, ClientConfig, LocationConfig, ProxyConfig, ReturnRule, ServerConfig, UpstreamConfig } from './types.js';
 
 type Upstreams = Map<string, UpstreamConfig>;
 
@@ -79,11 +79,29 @@ function checkListens(servers: readonly Scope[]): void {
 
 function buildServer(scope: Scope, outer: Inherited, upstreams: Upstreams): ServerConfig {
   const values = inherit(outer, scope);
-  const server: ServerConfig = { listen: scope.list(D.listen), serverNames: scope.list(D.serverName).flat(), locations: [] };
+  const server: ServerConfig = { listen: scope.list(D.listen), client: clientConfig(values), serverNames: scope.list(D.serverName).flat(), locations: [] };
   const rule = returnRule(scope, values);
   if (rule) server.return = rule;
   server.locations = buildLocations(scope, values, upstreams);
   return server;
+}
+
+function clientConfig(values: Inherited): ClientConfig {
+  return {
+    headerTimeoutMs: inheritedValue(values, D.clientHeaderTimeout),
+    keepaliveTimeoutMs: inheritedValue(values, D.keepaliveTimeout),
+    keepaliveRequests: inheritedValue(values, D.keepaliveRequests),
+    headerBuffers: inheritedValue(values, D.largeClientHeaderBuffers),
+    maxHeaders: inheritedValue(values, D.clientMaxHeaders),
+    underscoresInHeaders: inheritedValue(values, D.underscoresInHeaders),
+    ignoreInvalidHeaders: inheritedValue(values, D.ignoreInvalidHeaders),
+    mergeSlashes: inheritedValue(values, D.mergeSlashes),
+    realIp: {
+      from: inheritedList(values, D.setRealIpFrom),
+      header: inheritedValue(values, D.realIpHeader),
+      recursive: inheritedValue(values, D.realIpRecursive),
+    },
+  };
 }
 
 /** The locations of one block (a server or a location), checked as nginx does. */

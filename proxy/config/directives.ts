@@ -13,6 +13,7 @@ import { parseText, type Arg, type Directive } from './parser.js';
 import { RegexError, compileRegex } from './regex.js';
 import type { BalanceConfig, HealthCheckConfig, QueueConfig, ServerParameters, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
+import { parseTrustedSource, type TrustedSource } from '../realip.js';
 import { REDIRECT_CODES } from '../return.js';
 import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
 import { VariableError, compileTemplate } from '../variables.js';
@@ -57,6 +58,9 @@ export type ReturnSpec = Omit<ReturnRule, 'absolute'>;
 
 /** `tsgi_pass NAME` or `tsgi_pass ADDRESS` (an implicit single-server upstream). */
 export type PassTarget = { kind: 'upstream'; name: string } | { kind: 'address'; server: UpstreamServerConfig };
+
+/** Header lines a request may have at most: the rest of the protocol's environ keys are CGI keys and tsgi_params. */
+const MAX_HEADER_LINES = 400;
 
 const LISTEN_RULES: AddressRules = { barePort: true, zeroPort: true };
 const UPSTREAM_RULES: AddressRules = { barePort: false, zeroPort: false };
@@ -417,6 +421,170 @@ export const DIRECTIVES = {
     description: 'Largest request body accepted, else 413; 0 means unlimited.',
     example: 'client_max_body_size 10m;',
   }),
+  clientHeaderTimeout: define<number>({
+    name: 'client_header_timeout',
+    syntax: 'client_header_timeout TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '60s',
+    convert: (d) => positiveTime(d, first(d)),
+    description:
+      'Longest time for the whole request head (request line and headers) to arrive, counted from its ' +
+      'first byte (from the connection for the first request); then 408 and the connection is closed. ' +
+      'A client trickling a byte at a time (slowloris) is cut at this deadline. Read from the default ' +
+      'server of the listening address, as nginx.',
+    example: 'client_header_timeout 10s;',
+  }),
+  keepaliveTimeout: define<number>({
+    name: 'keepalive_timeout',
+    syntax: 'keepalive_timeout TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '75s',
+    convert: (d) => parseTime(first(d).value, site(d, first(d))),
+    description:
+      'How long an idle keep-alive client connection stays open after a response; 0 disables keep-alive ' +
+      '(every response closes its connection). Read from the default server of the listening address.',
+    example: 'keepalive_timeout 30s;',
+  }),
+  keepaliveRequests: define<number>({
+    name: 'keepalive_requests',
+    syntax: 'keepalive_requests NUMBER;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '1000',
+    convert: (d) => positiveInteger(d, first(d)),
+    description:
+      'Requests served on one client connection; the last one is answered with `Connection: close`. ' +
+      'Read from the default server of the listening address.',
+    example: 'keepalive_requests 100;',
+  }),
+  largeClientHeaderBuffers: define<{ number: number; size: number }>({
+    name: 'large_client_header_buffers',
+    syntax: 'large_client_header_buffers NUMBER SIZE;',
+    contexts: ['main', 'server'],
+    args: [2, 2],
+    inherit: true,
+    default: '4 8k',
+    convert: headerBuffers,
+    description:
+      'Bounds of the request head: a request line longer than SIZE gets 414, a header line longer ' +
+      'than SIZE or a head larger than NUMBER × SIZE gets 431 (nginx answers 400 for headers; tsgi ' +
+      'uses the status made for it). Read from the default server of the listening address.',
+    example: 'large_client_header_buffers 4 16k;',
+  }),
+  clientMaxHeaders: define<number>({
+    name: 'client_max_headers',
+    syntax: 'client_max_headers NUMBER;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '100',
+    convert: (d) => {
+      const n = positiveInteger(d, first(d));
+      if (n > MAX_HEADER_LINES) throw new ConfigError('E_INVALID_NUMBER', `"${d.name}" is at most ${MAX_HEADER_LINES} (the environ sent to a runner is bounded)`, site(d, first(d)));
+      return n;
+    },
+    description:
+      'Most header lines a request may have, else 431. Not in nginx (its buffers bound the count); ' +
+      `the default is Apache's LimitRequestFields. At most ${MAX_HEADER_LINES}, below the protocol's environ key limit.`,
+    example: 'client_max_headers 200;',
+  }),
+  underscoresInHeaders: define<boolean>({
+    name: 'underscores_in_headers',
+    syntax: 'underscores_in_headers on | off;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: 'off',
+    convert: onOff,
+    description:
+      'Whether header names with `_` reach the app. Off, as nginx, because `X_Foo` and `X-Foo` would ' +
+      'both become HTTP_X_FOO: a client could pose as a header a trusted proxy sets. Only dropped while ' +
+      '`ignore_invalid_headers` is on.',
+    example: 'underscores_in_headers on;',
+  }),
+  ignoreInvalidHeaders: define<boolean>({
+    name: 'ignore_invalid_headers',
+    syntax: 'ignore_invalid_headers on | off;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: 'on',
+    convert: onOff,
+    description:
+      'Drop header lines whose name is not letters, digits and `-` (and `_` with underscores_in_headers), ' +
+      'as nginx; off passes every name the HTTP parser accepts. Names with characters that are not even ' +
+      'valid in HTTP, and control bytes anywhere in a header, are refused with 400 either way.',
+    example: 'ignore_invalid_headers off;',
+  }),
+  mergeSlashes: define<boolean>({
+    name: 'merge_slashes',
+    syntax: 'merge_slashes on | off;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: 'on',
+    convert: onOff,
+    description:
+      'Whether runs of `/` in the decoded path become one before location matching and in PATH_INFO, ' +
+      'as nginx. `.` and `..` segments are always resolved, and a `..` above the root gets 400; `%2F` ' +
+      'decodes to a `/` like any other (REQUEST_URI keeps the raw target).',
+    example: 'merge_slashes off;',
+  }),
+  setRealIpFrom: define<TrustedSource>({
+    name: 'set_real_ip_from',
+    syntax: 'set_real_ip_from ADDRESS | CIDR | unix:;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    repeatable: true,
+    inherit: true,
+    convert: (d) => {
+      const source = parseTrustedSource(first(d).value);
+      if (!source) throw new ConfigError('E_INVALID_ADDRESS', `invalid address "${first(d).value}" in "${d.name}" (expected an IP, a CIDR or unix:)`, site(d, first(d)));
+      return source;
+    },
+    description:
+      'A peer (IPv4 or IPv6 address or network, `unix:` for every Unix-socket peer) trusted to say who ' +
+      'the client is in `real_ip_header`, as nginx\'s realip module. A request from any other peer keeps ' +
+      'its peer address as REMOTE_ADDR whatever X-Forwarded-For, X-Real-IP or Forwarded it sends.',
+    example: 'set_real_ip_from 10.0.0.0/8;',
+  }),
+  realIpHeader: define<string>({
+    name: 'real_ip_header',
+    syntax: 'real_ip_header FIELD;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: 'X-Real-IP',
+    convert: (d) => {
+      if (/^[A-Za-z0-9-]+$/.test(first(d).value)) return first(d).value;
+      throw new ConfigError('E_INVALID_PARAMETER', `invalid header name "${first(d).value}" in "${d.name}"`, site(d, first(d)));
+    },
+    description:
+      'The header a trusted peer names the client in: `X-Real-IP`, `X-Forwarded-For` (its lines form one ' +
+      'list) or any other field. The last address of the list (an optional port allowed) becomes ' +
+      'REMOTE_ADDR (and is what ip_hash sees); `$realip_remote_addr` keeps the peer. An invalid address ' +
+      'leaves REMOTE_ADDR as it was.',
+    example: 'real_ip_header X-Forwarded-For;',
+  }),
+  realIpRecursive: define<boolean>({
+    name: 'real_ip_recursive',
+    syntax: 'real_ip_recursive on | off;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: 'off',
+    convert: onOff,
+    description:
+      'Off: the last address of the header is the client. On: addresses are taken from the right while ' +
+      'they are trusted too (set_real_ip_from), and the first untrusted one is the client (the leftmost ' +
+      'if all are trusted), as nginx.',
+    example: 'real_ip_recursive on;',
+  }),
 } as const;
 
 /** Every directive, in table order: for lookups and for generating the reference. */
@@ -494,6 +662,24 @@ function serverParameters(d: Directive): ServerParameters {
     else throw new ConfigError('E_INVALID_PARAMETER', `invalid parameter "${arg.value}" in "server"`, site(d, arg));
   }
   return out;
+}
+
+function headerBuffers(d: Directive): { number: number; size: number } {
+  const [numberArg, sizeArg] = d.args as [Arg, Arg];
+  const number = positiveInteger(d, numberArg);
+  const size = parseSize(sizeArg.value, site(d, sizeArg));
+  // Below a kilobyte no ordinary browser request fits; Node's parser needs a bound it can hold.
+  if (size < 1024 || number * size > 1024 * 1024) {
+    throw new ConfigError('E_INVALID_SIZE', `"${d.name}" needs SIZE of at least 1k and NUMBER × SIZE of at most 1m`, site(d, sizeArg));
+  }
+  return { number, size };
+}
+
+/** A timeout of 0 would never fire (Node reads 0 as "no timeout"): refused. */
+function positiveTime(d: Directive, arg: Arg): number {
+  const ms = parseTime(arg.value, site(d, arg));
+  if (ms > 0) return ms;
+  throw new ConfigError('E_INVALID_TIME', `"${d.name}" must be greater than 0`, site(d, arg));
 }
 
 function nonNegativeInteger(d: Directive, arg: Arg): number {

@@ -5,6 +5,8 @@
  * as latin-1, one char per byte, the form Node gives request paths and headers in.
  */
 
+import type { RealIpConfig } from '../realip.js';
+
 /** A tcp host is as written (`localhost` stays), IPv6 without brackets, `*` as 0.0.0.0. */
 export type Address = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -131,8 +133,31 @@ export interface ListenConfig {
   defaultServer: boolean;
 }
 
+/**
+ * How a server treats its clients (issue #6). The connection-level ones (header timeout,
+ * keep-alive, header buffers) are read from the default server of each listening address, as
+ * nginx reads them before it knows the Host; the others apply per server.
+ */
+export interface ClientConfig {
+  /** client_header_timeout: the whole head must arrive within this, else 408. */
+  headerTimeoutMs: number;
+  /** keepalive_timeout: an idle connection is closed after this; 0 disables keep-alive. */
+  keepaliveTimeoutMs: number;
+  /** keepalive_requests: requests per connection before it is closed. */
+  keepaliveRequests: number;
+  /** large_client_header_buffers NUMBER SIZE: a request line over SIZE → 414, a header line → 431, the head over NUMBER × SIZE → 431. */
+  headerBuffers: { number: number; size: number };
+  /** client_max_headers: more header lines → 431. */
+  maxHeaders: number;
+  underscoresInHeaders: boolean;
+  ignoreInvalidHeaders: boolean;
+  mergeSlashes: boolean;
+  realIp: RealIpConfig;
+}
+
 export interface ServerConfig {
   listen: ListenConfig[];
+  client: ClientConfig;
   /**
    * As written, in order: exact and wildcard names lower-cased, `$hostname` replaced by the
    * host's name, regexes (`~...`) untouched; `""` matches requests without a Host.

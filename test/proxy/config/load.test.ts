@@ -93,6 +93,19 @@ function implicitUnix(name: string, path: string): UpstreamConfig {
   return { name, servers: [{ address: { kind: 'unix', path }, text: name, weight: 1, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, backup: false, down: false, slowStartMs: 0 }], keepalive: 2, method: { kind: 'round_robin' }, queue: null, healthCheck: null, implicit: true };
 }
 
+/** nginx's defaults for the client-facing directives (issue #6). */
+const DEFAULT_CLIENT = {
+  headerTimeoutMs: 60 * S,
+  keepaliveTimeoutMs: 75 * S,
+  keepaliveRequests: 1000,
+  headerBuffers: { number: 4, size: 8192 },
+  maxHeaders: 100,
+  underscoresInHeaders: false,
+  ignoreInvalidHeaders: true,
+  mergeSlashes: true,
+  realIp: { from: [], header: 'X-Real-IP', recursive: false },
+};
+
 t.test('a full config: defaults, inheritance, explicit and implicit upstreams', async (t) => {
   const config = parseConfig(FULL, 'full.conf');
   t.equal(config.file, 'full.conf');
@@ -140,6 +153,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
       { address: { kind: 'tcp', host: '::', port: 8080 }, text: '[::]:8080', defaultServer: false },
       { address: { kind: 'unix', path: 'run/proxy.sock' }, text: 'unix:run/proxy.sock', defaultServer: false },
     ],
+    client: DEFAULT_CLIENT,
     serverNames: ['example.com', 'www.example.com', ''],
     locations: [
       location({ uri: '/', upstream: 'app', connectTimeoutMs: 5 * S }),
@@ -164,6 +178,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
   });
   t.same(second, {
     listen: [{ address: { kind: 'tcp', host: '0.0.0.0', port: 80 }, text: '0.0.0.0:80', defaultServer: false }],
+    client: DEFAULT_CLIENT,
     serverNames: [''],
     locations: [
       location({

@@ -1,0 +1,125 @@
+// Issue #6: the limits a client meets, each with its status, over raw sockets against a real
+// proxy and runner: head sizes (414/431), header count, body size mid-stream (413, the
+// runner's stream cancelled), slow heads and bodies (408), idle and worn-out keep-alive
+// connections (closed).
+import { join } from 'node:path';
+import t from 'tap';
+import { exchangeRaw, openRaw } from '../helpers/raw.js';
+import { FIXTURES, simpleConfig, sleep, startProxy, startRunner, tempDir, type LogLine } from '../helpers/processes.js';
+
+const dir = tempDir(t);
+const socket = join(dir, 'app.sock');
+const runner = await startRunner(t, { app: join(FIXTURES, 'recording-app.js'), socket });
+const proxy = await startProxy(
+  t,
+  dir,
+  simpleConfig(socket, {
+    server: `client_header_timeout 1s; keepalive_timeout 1s; keepalive_requests 3;
+             large_client_header_buffers 2 2k; client_max_headers 10;
+             client_body_timeout 1s; client_max_body_size 10k;`,
+  }),
+);
+const HOST = 'Host: tsgi.test\r\n';
+
+const logged = (code: string, after: number) => (l: LogLine) => l.code === code && (l.msg === 'client error' || l.msg === 'request failed') && proxy.proc.logs.indexOf(l) >= after;
+const appSaw = (what: 'saw' | 'complete', uri: string) => runner.proc.logs.some((l) => l.msg === `${what} POST ${uri}`);
+
+async function refused(t: Tap.Test, request: string, status: number, code: string): Promise<void> {
+  const before = proxy.proc.logs.length;
+  const reply = await exchangeRaw(proxy.port, Buffer.from(request, 'latin1'));
+  t.match(reply.text, new RegExp(`^HTTP/1\\.1 ${status} `), `${status}`);
+  t.ok(reply.closed, 'connection closed');
+  await proxy.proc.waitForLog(logged(code, before));
+}
+
+t.test('large_client_header_buffers 2 2k: request line 414, header line 431, head 431', async (t) => {
+  await refused(t, `GET /${'a'.repeat(2100)} HTTP/1.1\r\n${HOST}\r\n`, 414, 'TSGI_URI_TOO_LONG');
+  await refused(t, `GET /${'a'.repeat(5000)} HTTP/1.1\r\n${HOST}\r\n`, 414, 'TSGI_URI_TOO_LONG');
+  await refused(t, `GET / HTTP/1.1\r\n${HOST}X-Big: ${'b'.repeat(2100)}\r\n\r\n`, 431, 'TSGI_HEADERS_TOO_LARGE');
+  await refused(t, `GET / HTTP/1.1\r\n${HOST}X-1: ${'c'.repeat(1900)}\r\nX-2: ${'c'.repeat(1900)}\r\nX-3: ${'c'.repeat(1900)}\r\n\r\n`, 431, 'TSGI_HEADERS_TOO_LARGE');
+  const fits = await exchangeRaw(proxy.port, Buffer.from(`GET /${'a'.repeat(1900)} HTTP/1.1\r\n${HOST}X-Ok: ${'d'.repeat(1900)}\r\nConnection: close\r\n\r\n`));
+  t.match(fits.text, /^HTTP\/1\.1 200 /, 'a head within the bounds passes');
+});
+
+t.test('client_max_headers 10', async (t) => {
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `X-N${i}: ${i}\r\n`).join('');
+  await refused(t, `GET / HTTP/1.1\r\n${HOST}${lines(10)}\r\n`, 431, 'TSGI_HEADERS_TOO_LARGE');
+  const fits = await exchangeRaw(proxy.port, Buffer.from(`GET / HTTP/1.1\r\n${HOST}${lines(8)}Connection: close\r\n\r\n`));
+  t.match(fits.text, /^HTTP\/1\.1 200 /, '10 lines (Host and Connection included) pass');
+});
+
+t.test('a chunked body growing past client_max_body_size: 413, the runner stream cancelled', async (t) => {
+  const before = proxy.proc.logs.length;
+  const client = await openRaw(proxy.port);
+  t.teardown(() => client.destroy());
+  let text = '';
+  client.setEncoding('latin1').on('data', (d: string) => (text += d));
+  client.write(`POST /grows HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n`);
+  const chunk = `2000\r\n${'x'.repeat(0x2000)}\r\n`; // 8 KiB
+  client.write(chunk);
+  await runner.proc.waitForLog((l) => l.msg === 'saw POST /grows');
+  client.write(chunk); // 16 KiB > 10k
+  const line = await proxy.proc.waitForLog(logged('TSGI_BODY_TOO_LARGE', before));
+  t.match(line.reason, /client_max_body_size/);
+  while (!text.includes('\r\n\r\n')) await sleep(20);
+  t.match(text, /^HTTP\/1\.1 413 /);
+  await sleep(300);
+  t.notOk(appSaw('complete', '/grows'), 'the app never saw the end of the body');
+});
+
+t.test('client_header_timeout 1s: a head that never ends gets 408 and the connection closes', async (t) => {
+  const before = proxy.proc.logs.length;
+  const reply = await exchangeRaw(proxy.port, Buffer.from(`GET /slow-head HTTP/1.1\r\n${HOST}X-Partial: `));
+  t.match(reply.text, /^HTTP\/1\.1 408 /);
+  t.ok(reply.closed);
+  t.ok(reply.ms >= 900 && reply.ms < 10_000, `closed after ${Math.round(reply.ms)} ms`);
+  const line = await proxy.proc.waitForLog(logged('TSGI_CLIENT_TIMEOUT', before));
+  t.equal(line.parser, 'ERR_HTTP_REQUEST_TIMEOUT');
+  const silent = await exchangeRaw(proxy.port, Buffer.alloc(0));
+  t.ok(silent.closed && silent.ms < 10_000, 'a connection that sends nothing is closed too');
+});
+
+t.test('client_body_timeout 1s: a body that stalls gets 408, the app never sees its end', async (t) => {
+  const before = proxy.proc.logs.length;
+  const reply = await exchangeRaw(proxy.port, Buffer.from(`POST /stalls HTTP/1.1\r\n${HOST}Content-Length: 100\r\n\r\nonly this`));
+  t.match(reply.text, /^HTTP\/1\.1 408 /);
+  t.ok(reply.ms >= 900 && reply.ms < 10_000, `after ${Math.round(reply.ms)} ms`);
+  await proxy.proc.waitForLog(logged('TSGI_CLIENT_TIMEOUT', before));
+  t.ok(appSaw('saw', '/stalls'));
+  t.notOk(appSaw('complete', '/stalls'));
+});
+
+t.test('keepalive_timeout 1s closes an idle connection; keepalive_requests 3 ends one after 3', async (t) => {
+  const idle = await exchangeRaw(proxy.port, Buffer.from(`GET /idle HTTP/1.1\r\n${HOST}\r\n`));
+  t.match(idle.text, /^HTTP\/1\.1 200 [^]*Keep-Alive: timeout=1/);
+  t.ok(idle.closed && idle.ms >= 900 && idle.ms < 10_000, `idle connection closed after ${Math.round(idle.ms)} ms`);
+  const three = `GET /one HTTP/1.1\r\n${HOST}\r\n`.repeat(3);
+  const reply = await exchangeRaw(proxy.port, Buffer.from(three));
+  t.equal(reply.text.match(/HTTP\/1\.1 200 /g)?.length, 3, 'three answers');
+  t.match(reply.text.slice(reply.text.lastIndexOf('HTTP/1.1 200')), /\r\nConnection: close\r\n/i, 'the third says close');
+  t.ok(reply.closed && reply.ms < 900, 'and the connection closes at once');
+});
+
+t.test('keepalive_timeout 0: no keep-alive at all', async (t) => {
+  const off = await startProxy(t, dir, simpleConfig(socket, { server: 'keepalive_timeout 0;' }));
+  const reply = await exchangeRaw(off.port, Buffer.from(`GET /once HTTP/1.1\r\n${HOST}\r\n`));
+  t.match(reply.text, /^HTTP\/1\.1 200 [^]*\r\nConnection: close\r\n/i);
+  t.ok(reply.closed && reply.ms < 5000);
+});
+
+t.test('a reload changes the limits of the listening socket it keeps', async (t) => {
+  const { writeFileSync } = await import('node:fs');
+  const reloaded = await startProxy(t, dir, simpleConfig(socket, { server: 'client_max_headers 50;' }));
+  const lines = Array.from({ length: 20 }, (_, i) => `X-N${i}: ${i}\r\n`).join('');
+  const request = Buffer.from(`GET / HTTP/1.1\r\n${HOST}${lines}Connection: close\r\n\r\n`);
+  t.match((await exchangeRaw(reloaded.port, request)).text, /^HTTP\/1\.1 200 /, '22 lines under 50');
+  const port = reloaded.port;
+  writeFileSync(reloaded.configFile, simpleConfig(socket, { server: 'client_max_headers 10; client_header_timeout 1s;' }).replace('127.0.0.1:0', `127.0.0.1:${port}`));
+  const mark = reloaded.proc.logs.length;
+  reloaded.proc.child.kill('SIGHUP');
+  await reloaded.proc.waitForLog((l) => l.msg === 'configuration reloaded' && reloaded.proc.logs.indexOf(l) >= mark);
+  t.match((await exchangeRaw(port, request)).text, /^HTTP\/1\.1 431 /, 'over the new limit of 10');
+  const slow = await exchangeRaw(port, Buffer.from(`GET / HTTP/1.1\r\n${HOST}`));
+  t.match(slow.text, /^HTTP\/1\.1 408 /, 'the new client_header_timeout');
+  t.ok(slow.ms < 10_000, `after ${Math.round(slow.ms)} ms`);
+});
