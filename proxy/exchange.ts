@@ -4,7 +4,7 @@ import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type R
 import type { LocationConfig } from './config/types.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
-import { responseHeaders, validStatus } from './headers.js';
+import { bodiless, checkResponseHead } from './response-head.js';
 import { UpstreamConnectionError } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
@@ -34,7 +34,6 @@ interface Failure {
   reason: string;
 }
 
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
 /**
@@ -226,22 +225,20 @@ export class Exchange implements StreamEvents {
 
   onResponse(head: ResponseHead, end: boolean): void {
     this.armRead();
-    const checked = responseHeaders(head.headers);
-    // A 1xx cannot be a final status: the client would wait for another head that never comes.
-    if (!validStatus(head.status) || head.status < 200 || !REASON.test(head.reason) || !checked.ok) {
-      const why = !checked.ok ? checked.reason : `invalid status line ${head.status} ${JSON.stringify(head.reason)}`;
-      this.stream?.cancel(ErrorCode.INVALID_RESPONSE, why);
-      return this.failTry('invalid_header', { kind: HttpError.INVALID_RESPONSE, reason: `invalid response head from runner: ${why}` });
+    const checked = checkResponseHead(head);
+    if (!checked.ok) {
+      this.stream?.cancel(ErrorCode.INVALID_RESPONSE, checked.reason);
+      return this.failTry('invalid_header', { kind: HttpError.INVALID_RESPONSE, reason: `invalid response head from runner: ${checked.reason}` });
     }
-    if (this.retryStatus(head.status)) return;
+    if (this.retryStatus(checked.status)) return;
     this.expectedLength = checked.contentLength;
     const { res } = this.x;
-    this.status = head.status;
+    this.status = checked.status;
     this.headSent = true;
     const flat: string[] = [];
     for (const [name, value] of checked.headers) flat.push(name, value);
-    if (head.reason) res.writeHead(head.status, head.reason, flat);
-    else res.writeHead(head.status, flat);
+    if (checked.reason) res.writeHead(checked.status, checked.reason, flat);
+    else res.writeHead(checked.status, flat);
     if (end) this.complete();
   }
 
@@ -313,7 +310,7 @@ export class Exchange implements StreamEvents {
 
   /** The last chunk goes out with the end of the response: one write for both. */
   private complete(last?: Uint8Array): void {
-    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && this.x.req.method !== 'HEAD') {
+    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && !bodiless(this.status, this.x.req.method)) {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.deadline.clear();

@@ -47,6 +47,17 @@ export class UpstreamConnectionError extends Error {
 const SOFTWARE = 'tsgi-proxy/0.1.0';
 /** How long a closing connection may take to flush its last frames. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Unsent bytes above which request bodies wait for the socket to drain, even with credit: a
+ * runner may grant a huge window and then not read, and the body would pile up in our memory.
+ */
+const CONGESTED_BYTES = 1024 * 1024;
+/**
+ * Unsent bytes at which the runner is judged not to read at all. Only frames that no window
+ * governs get past CONGESTED_BYTES (REQUEST heads, CREDIT, CANCEL, PING answers); a runner that
+ * floods PINGs and never reads the answers would otherwise grow this buffer without end.
+ */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
 function describe(err: unknown): string {
   try {
@@ -89,6 +100,7 @@ export class UpstreamConnection {
     this.writer = new FrameWriter(socket, setImmediate);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.lost(new UpstreamConnectionError(err.message, this.peer ? 'CLOSED' : 'CONNECT')));
     socket.on('close', () => this.lost(new UpstreamConnectionError('runner closed the connection', 'CLOSED')));
   }
@@ -189,14 +201,25 @@ export class UpstreamConnection {
 
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
     this.writer.frame(type, flags, stream, payload);
+    this.checkUnsent();
   }
 
   sendCredit(stream: number, increment: number): void {
     this.writer.credit(stream, increment);
+    this.checkUnsent();
   }
 
   sendCancel(stream: number, code: ErrorCode, reason: string): void {
     this.sendFrame(FrameType.CANCEL, 0, stream, encodeCancel({ code, reason }));
+    // A request timed out while the runner left our frames unread: it is not reading at all,
+    // so every stream on this connection is stuck. Close it (after the caller's own handling,
+    // so that request keeps its 504 and the others get 502).
+    if (code === ErrorCode.TIMEOUT && this.congested) setImmediate(() => this.stalled());
+  }
+
+  /** The runner reads too slowly for more body bytes to be queued now. */
+  get congested(): boolean {
+    return this.socket.writableLength > CONGESTED_BYTES;
   }
 
   streamClosed(stream: UpstreamStream): void {
@@ -204,6 +227,30 @@ export class UpstreamConnection {
     if (this.streams.size > 0) return;
     if (this.goaway) this.socket.end();
     else this.onIdle?.();
+  }
+
+  // ---- the runner's reading ----
+
+  /** Deferred: a send happens deep inside a stream's or the relay's own handling. */
+  private checkUnsent(): void {
+    if (this.overflowing || this.closed || this.socket.writableLength <= MAX_UNSENT_BYTES) return;
+    this.overflowing = true;
+    setImmediate(() => {
+      const reason = `runner is not reading: ${this.socket.writableLength} bytes unsent`;
+      if (!this.closed) this.fail(new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, reason));
+    });
+  }
+
+  private overflowing = false;
+
+  private stalled(): void {
+    if (this.closed || !this.congested) return;
+    this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner read nothing of ${this.socket.writableLength} unsent bytes before a request's deadline`));
+  }
+
+  /** The socket took our backlog: bodies held back by congestion may flow again. */
+  private onDrain(): void {
+    for (const stream of [...this.streams.values()]) if (!this.congested) stream.onDrain();
   }
 
   // ---- receiving ----
