@@ -58,6 +58,12 @@ const CONGESTED_BYTES = 1024 * 1024;
  * floods PINGs and never reads the answers would otherwise grow this buffer without end.
  */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/**
+ * PING answers that may wait unsent. Each is a tiny write that costs far more memory than its
+ * 18 bytes, so a byte bound comes too late for a runner that sends PINGs and never reads the
+ * answers (HTTP/2 servers bound their queued control frames the same way).
+ */
+const MAX_UNSENT_PING_ANSWERS = 1000;
 
 function describe(err: unknown): string {
   try {
@@ -298,8 +304,8 @@ export class UpstreamConnection {
       case FrameType.GOAWAY:
         return this.onGoAway(frame);
       case FrameType.PING:
-        if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
-        else this.pings.get(Buffer.from(frame.payload).toString('hex'))?.();
+        if ((frame.flags & Flags.ACK) === 0) return this.answerPing(frame.payload);
+        this.pings.get(Buffer.from(frame.payload).toString('hex'))?.();
         return;
       case FrameType.HELLO:
       case FrameType.REQUEST:
@@ -324,6 +330,16 @@ export class UpstreamConnection {
     this.decoder.setMaxFrameSize(this.limits.maxFrameSize);
     this.resolveReady(hello);
   }
+
+  private answerPing(opaque: Uint8Array): void {
+    if (this.socket.writableLength === 0) this.unsentPingAnswers = 0; // the earlier ones went out
+    if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
+      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `runner is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
+    }
+    this.sendFrame(FrameType.PING, Flags.ACK, 0, opaque);
+  }
+
+  private unsentPingAnswers = 0;
 
   private onGoAway(frame: Frame): void {
     const { lastStream, code, reason } = decodeGoAway(frame.payload);
@@ -352,9 +368,9 @@ export class UpstreamConnection {
     const err = caught instanceof ProtocolError ? caught : new ProtocolError(ErrorCode.INTERNAL_ERROR, `internal error: ${describe(caught)}`);
     if (err !== caught) this.log.error({ err: caught }, 'internal error while handling a runner frame');
     if (err.stream !== 0) {
-      const stream = this.streams.get(err.stream);
-      if (stream) stream.protocolFailure(err);
-      else this.sendCancel(err.stream, err.code, err.message);
+      // A stream that is no longer open needs no answer: answering every bad frame for a closed
+      // stream would let a runner make us write without bound.
+      this.streams.get(err.stream)?.protocolFailure(err);
       return;
     }
     this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: 0, code: err.code, reason: err.message }));
