@@ -60,6 +60,8 @@ export class Exchange implements StreamEvents {
   private status = 0;
   private bytesSent = 0;
   private bodyReceived = 0;
+  /** The client's body was read to its end (by us, not merely parsed by node:http). */
+  private bodyEnded = false;
   private expectedLength: number | null = null;
   private unacknowledged = 0;
   private waitingForDrain = false;
@@ -123,8 +125,12 @@ export class Exchange implements StreamEvents {
       throw err;
     }
     if (!hasBody) this.deadline.arm('read');
-    else if (this.x.req.complete) this.stream.endBody(); // a retry after the whole (empty) body was read
-    else this.pumpBody();
+    else if (this.bodyEnded) {
+      // A retry after the whole (empty) body was read. Not `req.complete`: that is true as soon
+      // as the parser has the body, which may still sit unread in the request stream.
+      this.stream.endBody();
+      this.deadline.arm('read');
+    } else this.pumpBody();
   }
 
   private lastFailure: Failure | null = null;
@@ -204,6 +210,7 @@ export class Exchange implements StreamEvents {
       }
     });
     req.on('end', () => {
+      this.bodyEnded = true;
       if (!this.stream) return;
       this.stream.endBody();
       this.deadline.arm('read');
