@@ -250,6 +250,7 @@ export class Exchange implements StreamEvents {
   }
 
   onData(chunk: Uint8Array, end: boolean): void {
+    if (this.aborting) return;
     this.armRead();
     this.bytesSent += chunk.length;
     if (this.expectedLength !== null && this.bytesSent > this.expectedLength) {
@@ -376,12 +377,19 @@ export class Exchange implements StreamEvents {
 
   /** The head is out: the only honest signal left is to cut the connection. */
   private abort(code: string, reason: string): void {
-    if (this.finished) return;
+    if (this.finished || this.aborting) return;
+    this.aborting = true;
     this.failureCode = code;
     this.x.log.error({ reqId: this.x.requestId, upstream: this.upstream, code, reason }, 'response aborted');
     this.deadline.clear();
-    this.x.res.destroy();
+    // The head and body already written may sit corked in the socket until the next tick (when
+    // the runner's head, body and failure came in one read): let them out first, so the client
+    // sees its response cut rather than no response at all. Nothing more is written meanwhile.
+    const { res } = this.x;
+    setImmediate(() => res.destroy());
   }
+
+  private aborting = false;
 
   private onClientClose(): void {
     if (this.finished) return;

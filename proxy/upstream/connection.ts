@@ -64,6 +64,8 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
  * answers (HTTP/2 servers bound their queued control frames the same way).
  */
 const MAX_UNSENT_PING_ANSWERS = 1000;
+/** A frame (at most our max frame size) still incomplete after this long is not coming. */
+const STUCK_IN_FRAME_MS = 1000;
 
 function describe(err: unknown): string {
   try {
@@ -220,8 +222,18 @@ export class UpstreamConnection {
     // A request timed out while the runner left our frames unread: it is not reading at all,
     // so every stream on this connection is stuck. Close it (after the caller's own handling,
     // so that request keeps its 504 and the others get 502).
-    if (code === ErrorCode.TIMEOUT && this.congested) setImmediate(() => this.stalled());
+    if (code === ErrorCode.TIMEOUT && (this.congested || this.stuckInFrame)) setImmediate(() => this.stalled());
   }
+
+  /**
+   * The runner stopped in the middle of a frame: everything it sends next would be read as
+   * that frame's payload, so no request on this connection can be answered any more.
+   */
+  private get stuckInFrame(): boolean {
+    return !this.decoder.idle && performance.now() - this.lastFrameAt > STUCK_IN_FRAME_MS;
+  }
+
+  private lastFrameAt = performance.now();
 
   /** The runner reads too slowly for more body bytes to be queued now. */
   get congested(): boolean {
@@ -250,8 +262,12 @@ export class UpstreamConnection {
   private overflowing = false;
 
   private stalled(): void {
-    if (this.closed || !this.congested) return;
-    this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner read nothing of ${this.socket.writableLength} unsent bytes before a request's deadline`));
+    if (this.closed) return;
+    if (this.congested) {
+      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner read nothing of ${this.socket.writableLength} unsent bytes before a request's deadline`));
+    } else if (this.stuckInFrame) {
+      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner stopped in the middle of a frame ${Math.round(performance.now() - this.lastFrameAt)} ms ago`));
+    }
   }
 
   /** The socket took our backlog: bodies held back by congestion may flow again. */
@@ -283,6 +299,7 @@ export class UpstreamConnection {
   }
 
   private onFrame(frame: Frame): void {
+    this.lastFrameAt = performance.now();
     if (!this.peer) return this.onHello(frame);
     switch (frame.type) {
       case FrameType.RESPONSE: {

@@ -280,5 +280,13 @@ t.test('fuzz over a real socket: random frames on a stream end in a clean answer
   const internal = proxy.proc.logs.filter((l) => /internal error/.test(String(l.msg)));
   t.same(internal.map((l) => l.err ?? l.reason), [], 'nothing but coded protocol errors');
   t.ok(proxy.proc.running, 'the proxy is alive');
-  t.equal((await fetchBuffer(bad('/ok'))).status, 200, 'and still serves the fuzzed runner');
+  // Interleaved cases can leave the connection inside a frame that never completes: the next
+  // request on it times out (504) and the proxy replaces the connection. At most that one.
+  let status = (await fetchBuffer(bad('/ok'))).status;
+  if (status === 504) {
+    t.comment('one 504: the fuzz left the connection in the middle of a frame');
+    await proxy.proc.waitForLog((l) => l.msg === 'connection to runner lost' && /middle of a frame/.test(String(l.reason)));
+    status = (await fetchBuffer(bad('/ok'))).status;
+  }
+  t.equal(status, 200, 'and still serves the fuzzed runner');
 });
