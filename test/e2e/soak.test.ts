@@ -20,6 +20,8 @@ import { pattern, patternHash } from '../helpers/http.js';
 import { FIXTURES, rss, sleep, spawnCli, startProxy, startRunner, tempDir, type RunnerHandle } from '../helpers/processes.js';
 
 const SECONDS = Number(process.env.TSGI_SOAK_SECONDS ?? 25);
+// The run, plus room for a runner restart on a busy machine and the checks after it.
+t.setTimeout(Math.max(120_000, (SECONDS + 180) * 1000));
 const CLIENTS = 24;
 /** A request still unanswered after this long is a hang: every stall below is far shorter. */
 const HANG_MS = 30_000;

@@ -27,6 +27,8 @@ import * as b from './builder.js';
 import { int, mulberry32, randomBytes, randomSplit, seed, type Random } from './random.js';
 
 const CASES = Number(process.env.TSGI_FUZZ_CASES ?? 20_000);
+// A long run may take its time (tap's 120 s is for the default count).
+t.setTimeout(Math.max(120_000, CASES * 2));
 const RUN_SEED = seed();
 t.comment(`seed ${RUN_SEED}, ${CASES} cases (replay with TSGI_SEED=${RUN_SEED} TSGI_FUZZ_CASES=${CASES})`);
 
