@@ -64,6 +64,8 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
  * answers (HTTP/2 servers bound their queued control frames the same way).
  */
 const MAX_UNSENT_PING_ANSWERS = 1000;
+/** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
+const PILED_UP_BYTES = 64 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
 
@@ -349,7 +351,9 @@ export class UpstreamConnection {
   }
 
   private answerPing(opaque: Uint8Array): void {
-    if (this.socket.writableLength === 0) this.unsentPingAnswers = 0; // the earlier ones went out
+    // Counted only while output piles up: a peer reading normally (even one sending a burst of
+    // PINGs, or while a large response is in flight) never reaches the bound.
+    if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;
     if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
       throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `runner is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
     }
