@@ -232,10 +232,11 @@ export class UpstreamConnection {
    * that frame's payload, so no request on this connection can be answered any more.
    */
   private get stuckInFrame(): boolean {
-    return !this.decoder.idle && performance.now() - this.lastFrameAt > STUCK_IN_FRAME_MS;
+    return !this.decoder.idle && performance.now() - this.frameStartedAt > STUCK_IN_FRAME_MS;
   }
 
-  private lastFrameAt = performance.now();
+  /** When the frame being received began: a read that starts on a frame boundary, or the end of the last frame. */
+  private frameStartedAt = performance.now();
 
   /** The runner reads too slowly for more body bytes to be queued now. */
   get congested(): boolean {
@@ -268,7 +269,7 @@ export class UpstreamConnection {
     if (this.congested) {
       this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner read nothing of ${this.socket.writableLength} unsent bytes before a request's deadline`));
     } else if (this.stuckInFrame) {
-      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner stopped in the middle of a frame ${Math.round(performance.now() - this.lastFrameAt)} ms ago`));
+      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner stopped in the middle of a frame begun ${Math.round(performance.now() - this.frameStartedAt)} ms ago`));
     }
   }
 
@@ -291,6 +292,7 @@ export class UpstreamConnection {
   }
 
   private onBytes(chunk: Buffer): void {
+    if (this.decoder.idle) this.frameStartedAt = performance.now();
     receiveFrames(
       this.decoder,
       chunk,
@@ -301,7 +303,7 @@ export class UpstreamConnection {
   }
 
   private onFrame(frame: Frame): void {
-    this.lastFrameAt = performance.now();
+    this.frameStartedAt = performance.now();
     if (!this.peer) return this.onHello(frame);
     switch (frame.type) {
       case FrameType.RESPONSE: {

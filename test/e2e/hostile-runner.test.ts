@@ -202,6 +202,16 @@ t.test('connection errors: coded GOAWAY, 502, and the other runner of the upstre
   t.equal((await fetchBuffer(bad('/ok'))).status, 200, 'the hostile runner is reconnected to');
 });
 
+t.test('a runner that stops inside a frame: the request is cut at its deadline, the connection replaced', async (t) => {
+  const url = bad('/partial-frame');
+  // The head was passed on (node:http sends it with the first body byte): so it is a cut.
+  const res = await send(url).catch(() => null);
+  t.equal(res ? await outcomeOf(res) : 'aborted', 'aborted', 'the response is cut at tsgi_read_timeout');
+  const lost = await proxy.proc.waitForLog((l) => l.msg === 'connection to runner lost' && /middle of a frame/.test(String(l.reason)));
+  t.match(lost.reason, /TIMEOUT/, 'closed with GOAWAY TIMEOUT');
+  t.equal((await fetchBuffer(bad('/ok'))).status, 200, 'the next request is served on a new connection');
+});
+
 /** Samples the proxy's RSS every 50 ms while `work` runs; returns the peak. */
 async function peakWhile<T>(work: () => Promise<T>): Promise<{ peak: number; result: T }> {
   let peak = rss(proxy.proc.pid);
