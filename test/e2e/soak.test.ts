@@ -252,6 +252,13 @@ t.test(`soak: ${SECONDS} s of load with crashes, stalls, restarts and reloads`, 
   const total = Object.values(tally).reduce((a, b) => a + b, 0);
   t.comment(`chaos: ${JSON.stringify(done)}; longest ms: ${JSON.stringify(took)}`);
   t.comment(`${total} requests: ${JSON.stringify(tally)}; failures: ${JSON.stringify(statuses)}`);
+  const reasons: Record<string, number> = {};
+  for (const l of proxy.proc.logs) {
+    if (l.msg !== 'request failed' && l.msg !== 'response aborted') continue;
+    const key = `${String(l.code)}: ${String(l.reason).replace(/\d+/g, 'N').slice(0, 60)}`;
+    reasons[key] = (reasons[key] ?? 0) + 1;
+  }
+  t.comment(`the proxy's reasons: ${JSON.stringify(reasons)}`);
   t.comment(`proxy RSS: ${(base / MiB).toFixed(1)} MiB after warm-up, peak ${(peak / MiB).toFixed(1)}, ${(after / MiB).toFixed(1)} after`);
   t.same(wrong.slice(0, 10), [], `no wrong answer passed off as complete (${wrong.length})`);
   t.ok(tally.ok >= 100, 'a real load went through');
