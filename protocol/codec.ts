@@ -33,6 +33,13 @@ export function unpack(payload: Uint8Array, what: string, stream = 0): unknown {
 }
 
 /**
+ * Deepest nesting of arrays and maps accepted. tsgi's payloads nest three levels (a head's
+ * headers are an array of pairs); without a bound a frame of 0x91 bytes nests 65 536 levels and
+ * msgpackr's recursive decoder spends half a second overflowing its stack on it.
+ */
+export const MAX_DEPTH = 32;
+
+/**
  * Checks that `bytes` hold exactly one value of the profile of SPEC.md §11 — nil, bool, int,
  * float, str, bin, array, map with str keys — and returns what is wrong, or null. Done on the
  * bytes, before msgpackr sees them, because msgpackr accepts more: the never-used byte 0xc1
@@ -60,6 +67,7 @@ function profileProblem(bytes: Uint8Array): string | null {
     if (depth > 0) left[depth - 1]!--;
     if (item.container) {
       if (size > 0) {
+        if (left.length >= MAX_DEPTH) return `nested deeper than ${MAX_DEPTH} levels`;
         left.push(size);
         isMap.push(item.map);
       }

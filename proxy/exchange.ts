@@ -4,7 +4,7 @@ import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type R
 import type { LocationConfig } from './config/types.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
-import { responseHeaders, validStatus } from './headers.js';
+import { bodiless, checkResponseHead } from './response-head.js';
 import { UpstreamConnectionError } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
@@ -34,7 +34,6 @@ interface Failure {
   reason: string;
 }
 
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
 /**
@@ -61,6 +60,8 @@ export class Exchange implements StreamEvents {
   private status = 0;
   private bytesSent = 0;
   private bodyReceived = 0;
+  /** The client's body was read to its end (by us, not merely parsed by node:http). */
+  private bodyEnded = false;
   private expectedLength: number | null = null;
   private unacknowledged = 0;
   private waitingForDrain = false;
@@ -124,8 +125,12 @@ export class Exchange implements StreamEvents {
       throw err;
     }
     if (!hasBody) this.deadline.arm('read');
-    else if (this.x.req.complete) this.stream.endBody(); // a retry after the whole (empty) body was read
-    else this.pumpBody();
+    else if (this.bodyEnded) {
+      // A retry after the whole (empty) body was read. Not `req.complete`: that is true as soon
+      // as the parser has the body, which may still sit unread in the request stream.
+      this.stream.endBody();
+      this.deadline.arm('read');
+    } else this.pumpBody();
   }
 
   private lastFailure: Failure | null = null;
@@ -205,6 +210,7 @@ export class Exchange implements StreamEvents {
       }
     });
     req.on('end', () => {
+      this.bodyEnded = true;
       if (!this.stream) return;
       this.stream.endBody();
       this.deadline.arm('read');
@@ -226,26 +232,25 @@ export class Exchange implements StreamEvents {
 
   onResponse(head: ResponseHead, end: boolean): void {
     this.armRead();
-    const checked = responseHeaders(head.headers);
-    // A 1xx cannot be a final status: the client would wait for another head that never comes.
-    if (!validStatus(head.status) || head.status < 200 || !REASON.test(head.reason) || !checked.ok) {
-      const why = !checked.ok ? checked.reason : `invalid status line ${head.status} ${JSON.stringify(head.reason)}`;
-      this.stream?.cancel(ErrorCode.INVALID_RESPONSE, why);
-      return this.failTry('invalid_header', { kind: HttpError.INVALID_RESPONSE, reason: `invalid response head from runner: ${why}` });
+    const checked = checkResponseHead(head);
+    if (!checked.ok) {
+      this.stream?.cancel(ErrorCode.INVALID_RESPONSE, checked.reason);
+      return this.failTry('invalid_header', { kind: HttpError.INVALID_RESPONSE, reason: `invalid response head from runner: ${checked.reason}` });
     }
-    if (this.retryStatus(head.status)) return;
+    if (this.retryStatus(checked.status)) return;
     this.expectedLength = checked.contentLength;
     const { res } = this.x;
-    this.status = head.status;
+    this.status = checked.status;
     this.headSent = true;
     const flat: string[] = [];
     for (const [name, value] of checked.headers) flat.push(name, value);
-    if (head.reason) res.writeHead(head.status, head.reason, flat);
-    else res.writeHead(head.status, flat);
+    if (checked.reason) res.writeHead(checked.status, checked.reason, flat);
+    else res.writeHead(checked.status, flat);
     if (end) this.complete();
   }
 
   onData(chunk: Uint8Array, end: boolean): void {
+    if (this.aborting) return;
     this.armRead();
     this.bytesSent += chunk.length;
     if (this.expectedLength !== null && this.bytesSent > this.expectedLength) {
@@ -313,7 +318,7 @@ export class Exchange implements StreamEvents {
 
   /** The last chunk goes out with the end of the response: one write for both. */
   private complete(last?: Uint8Array): void {
-    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && this.x.req.method !== 'HEAD') {
+    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && !bodiless(this.status, this.x.req.method)) {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.deadline.clear();
@@ -372,12 +377,19 @@ export class Exchange implements StreamEvents {
 
   /** The head is out: the only honest signal left is to cut the connection. */
   private abort(code: string, reason: string): void {
-    if (this.finished) return;
+    if (this.finished || this.aborting) return;
+    this.aborting = true;
     this.failureCode = code;
     this.x.log.error({ reqId: this.x.requestId, upstream: this.upstream, code, reason }, 'response aborted');
     this.deadline.clear();
-    this.x.res.destroy();
+    // The head and body already written may sit corked in the socket until the next tick (when
+    // the runner's head, body and failure came in one read): let them out first, so the client
+    // sees its response cut rather than no response at all. Nothing more is written meanwhile.
+    const { res } = this.x;
+    setImmediate(() => res.destroy());
   }
+
+  private aborting = false;
 
   private onClientClose(): void {
     if (this.finished) return;

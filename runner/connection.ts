@@ -191,7 +191,7 @@ export class RunnerConnection implements StreamHost {
         decodeCancel(frame.payload, frame.stream);
         return this.streams.get(frame.stream)?.onCancel();
       case FrameType.PING:
-        if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
+        if ((frame.flags & Flags.ACK) === 0) this.answerPing(frame.payload);
         return;
       case FrameType.GOAWAY:
         return this.drain('peer sent GOAWAY');
@@ -202,6 +202,22 @@ export class RunnerConnection implements StreamHost {
         return; // unknown frame types are skipped (SPEC.md §2 rule 4)
     }
   }
+
+  /**
+   * A peer that sends PINGs and reads none of the answers would grow our unsent output without
+   * end (each tiny write costs far more memory than its bytes): past a bound it is closed.
+   */
+  private answerPing(opaque: Uint8Array): void {
+    // Counted only while output piles up: a peer reading normally (even one sending a burst of
+    // PINGs, or while a large response is in flight) never reaches the bound.
+    if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;
+    if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
+      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `peer is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
+    }
+    this.sendFrame(FrameType.PING, Flags.ACK, 0, opaque);
+  }
+
+  private unsentPingAnswers = 0;
 
   private onHello(frame: Frame): void {
     if (frame.type !== FrameType.HELLO) {
@@ -296,6 +312,10 @@ export class RunnerConnection implements StreamHost {
 }
 
 const NO_PAYLOAD = new Uint8Array(0);
+/** PING answers that may wait unsent before the peer is judged not to read (as in the proxy). */
+const MAX_UNSENT_PING_ANSWERS = 1000;
+/** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
+const PILED_UP_BYTES = 64 * 1024;
 
 function internalError(err: unknown, log: Logger): ProtocolError {
   log.error({ err }, 'internal error while handling a frame');

@@ -47,6 +47,27 @@ export class UpstreamConnectionError extends Error {
 const SOFTWARE = 'tsgi-proxy/0.1.0';
 /** How long a closing connection may take to flush its last frames. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Unsent bytes above which request bodies wait for the socket to drain, even with credit: a
+ * runner may grant a huge window and then not read, and the body would pile up in our memory.
+ */
+const CONGESTED_BYTES = 1024 * 1024;
+/**
+ * Unsent bytes at which the runner is judged not to read at all. Only frames that no window
+ * governs get past CONGESTED_BYTES (REQUEST heads, CREDIT, CANCEL, PING answers); a runner that
+ * floods PINGs and never reads the answers would otherwise grow this buffer without end.
+ */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/**
+ * PING answers that may wait unsent. Each is a tiny write that costs far more memory than its
+ * 18 bytes, so a byte bound comes too late for a runner that sends PINGs and never reads the
+ * answers (HTTP/2 servers bound their queued control frames the same way).
+ */
+const MAX_UNSENT_PING_ANSWERS = 1000;
+/** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
+const PILED_UP_BYTES = 64 * 1024;
+/** A frame (at most our max frame size) still incomplete after this long is not coming. */
+const STUCK_IN_FRAME_MS = 1000;
 
 function describe(err: unknown): string {
   try {
@@ -89,6 +110,7 @@ export class UpstreamConnection {
     this.writer = new FrameWriter(socket, setImmediate);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.lost(new UpstreamConnectionError(err.message, this.peer ? 'CLOSED' : 'CONNECT')));
     socket.on('close', () => this.lost(new UpstreamConnectionError('runner closed the connection', 'CLOSED')));
   }
@@ -189,14 +211,36 @@ export class UpstreamConnection {
 
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
     this.writer.frame(type, flags, stream, payload);
+    this.checkUnsent();
   }
 
   sendCredit(stream: number, increment: number): void {
     this.writer.credit(stream, increment);
+    this.checkUnsent();
   }
 
   sendCancel(stream: number, code: ErrorCode, reason: string): void {
     this.sendFrame(FrameType.CANCEL, 0, stream, encodeCancel({ code, reason }));
+    // A request timed out while the runner left our frames unread: it is not reading at all,
+    // so every stream on this connection is stuck. Close it (after the caller's own handling,
+    // so that request keeps its 504 and the others get 502).
+    if (code === ErrorCode.TIMEOUT && (this.congested || this.stuckInFrame)) setImmediate(() => this.stalled());
+  }
+
+  /**
+   * The runner stopped in the middle of a frame: everything it sends next would be read as
+   * that frame's payload, so no request on this connection can be answered any more.
+   */
+  private get stuckInFrame(): boolean {
+    return !this.decoder.idle && performance.now() - this.frameStartedAt > STUCK_IN_FRAME_MS;
+  }
+
+  /** When the frame being received began: a read that starts on a frame boundary, or the end of the last frame. */
+  private frameStartedAt = performance.now();
+
+  /** The runner reads too slowly for more body bytes to be queued now. */
+  get congested(): boolean {
+    return this.socket.writableLength > CONGESTED_BYTES;
   }
 
   streamClosed(stream: UpstreamStream): void {
@@ -204,6 +248,34 @@ export class UpstreamConnection {
     if (this.streams.size > 0) return;
     if (this.goaway) this.socket.end();
     else this.onIdle?.();
+  }
+
+  // ---- the runner's reading ----
+
+  /** Deferred: a send happens deep inside a stream's or the relay's own handling. */
+  private checkUnsent(): void {
+    if (this.overflowing || this.closed || this.socket.writableLength <= MAX_UNSENT_BYTES) return;
+    this.overflowing = true;
+    setImmediate(() => {
+      const reason = `runner is not reading: ${this.socket.writableLength} bytes unsent`;
+      if (!this.closed) this.fail(new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, reason));
+    });
+  }
+
+  private overflowing = false;
+
+  private stalled(): void {
+    if (this.closed) return;
+    if (this.congested) {
+      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner read nothing of ${this.socket.writableLength} unsent bytes before a request's deadline`));
+    } else if (this.stuckInFrame) {
+      this.fail(new ProtocolError(ErrorCode.TIMEOUT, `runner stopped in the middle of a frame begun ${Math.round(performance.now() - this.frameStartedAt)} ms ago`));
+    }
+  }
+
+  /** The socket took our backlog: bodies held back by congestion may flow again. */
+  private onDrain(): void {
+    for (const stream of [...this.streams.values()]) if (!this.congested) stream.onDrain();
   }
 
   // ---- receiving ----
@@ -220,6 +292,7 @@ export class UpstreamConnection {
   }
 
   private onBytes(chunk: Buffer): void {
+    if (this.decoder.idle) this.frameStartedAt = performance.now();
     receiveFrames(
       this.decoder,
       chunk,
@@ -230,6 +303,7 @@ export class UpstreamConnection {
   }
 
   private onFrame(frame: Frame): void {
+    this.frameStartedAt = performance.now();
     if (!this.peer) return this.onHello(frame);
     switch (frame.type) {
       case FrameType.RESPONSE: {
@@ -251,8 +325,8 @@ export class UpstreamConnection {
       case FrameType.GOAWAY:
         return this.onGoAway(frame);
       case FrameType.PING:
-        if ((frame.flags & Flags.ACK) === 0) this.sendFrame(FrameType.PING, Flags.ACK, 0, frame.payload);
-        else this.pings.get(Buffer.from(frame.payload).toString('hex'))?.();
+        if ((frame.flags & Flags.ACK) === 0) return this.answerPing(frame.payload);
+        this.pings.get(Buffer.from(frame.payload).toString('hex'))?.();
         return;
       case FrameType.HELLO:
       case FrameType.REQUEST:
@@ -277,6 +351,18 @@ export class UpstreamConnection {
     this.decoder.setMaxFrameSize(this.limits.maxFrameSize);
     this.resolveReady(hello);
   }
+
+  private answerPing(opaque: Uint8Array): void {
+    // Counted only while output piles up: a peer reading normally (even one sending a burst of
+    // PINGs, or while a large response is in flight) never reaches the bound.
+    if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;
+    if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
+      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `runner is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
+    }
+    this.sendFrame(FrameType.PING, Flags.ACK, 0, opaque);
+  }
+
+  private unsentPingAnswers = 0;
 
   private onGoAway(frame: Frame): void {
     const { lastStream, code, reason } = decodeGoAway(frame.payload);
@@ -305,9 +391,9 @@ export class UpstreamConnection {
     const err = caught instanceof ProtocolError ? caught : new ProtocolError(ErrorCode.INTERNAL_ERROR, `internal error: ${describe(caught)}`);
     if (err !== caught) this.log.error({ err: caught }, 'internal error while handling a runner frame');
     if (err.stream !== 0) {
-      const stream = this.streams.get(err.stream);
-      if (stream) stream.protocolFailure(err);
-      else this.sendCancel(err.stream, err.code, err.message);
+      // A stream that is no longer open needs no answer: answering every bad frame for a closed
+      // stream would let a runner make us write without bound.
+      this.streams.get(err.stream)?.protocolFailure(err);
       return;
     }
     this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: 0, code: err.code, reason: err.message }));

@@ -30,6 +30,8 @@ export interface StreamEvents {
 /** What a stream needs from its connection. */
 export interface StreamHost {
   readonly peerMaxFrameSize: number;
+  /** The socket holds more unsent bytes than it should: hold the body back even with credit. */
+  readonly congested: boolean;
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
   sendCredit(stream: number, increment: number): void;
   sendCancel(stream: number, code: ErrorCode, reason: string): void;
@@ -76,7 +78,7 @@ export class UpstreamStream {
   writeBody(chunk: Uint8Array): boolean {
     if (this.closed || this.requestEnded) return false;
     const rest = this.sendNow(chunk);
-    if (rest.length === 0 && this.sendWindow.credit > 0) return true;
+    if (rest.length === 0 && this.sendWindow.credit > 0 && !this.host.congested) return true;
     // The caller pauses its source now, so at most this one chunk waits here.
     if (rest.length > 0) this.pending = this.pending ? concat(this.pending, rest) : rest;
     this.blocked = true;
@@ -136,13 +138,28 @@ export class UpstreamStream {
 
   onCredit(increment: number): void {
     this.sendWindow.grant(increment, this.id);
-    if (this.pending) {
-      const rest = this.sendNow(this.pending);
-      this.pending = rest.length > 0 ? rest : null;
-      if (this.pending) return;
-      if (this.pendingEnd) return this.endBody();
-    }
-    if (!this.blocked || this.sendWindow.credit === 0) return;
+    if (this.pending) return this.sendPending();
+    this.resume();
+  }
+
+  /** The connection's socket drained: a body held back by congestion may go on. */
+  onDrain(): void {
+    if (this.closed) return;
+    if (this.pending && this.sendWindow.credit > 0) return this.sendPending();
+    this.resume();
+  }
+
+  /** The one chunk that waited for credit goes first; only then may the caller resume. */
+  private sendPending(): void {
+    const rest = this.sendNow(this.pending!);
+    this.pending = rest.length > 0 ? rest : null;
+    if (this.pending) return;
+    if (this.pendingEnd) return this.endBody();
+    this.resume();
+  }
+
+  private resume(): void {
+    if (!this.blocked || this.sendWindow.credit === 0 || this.host.congested) return;
     this.blocked = false;
     this.events.onWritable();
   }

@@ -462,6 +462,13 @@ const PAYLOADS: PayloadCase[] = [
     payload: Buffer.concat([hx('85'), msgpack(HELLO_OK).subarray(1), hx('01 01')]),
     error: 'PROTOCOL_ERROR',
   },
+  {
+    name: 'hello-nested-too-deep',
+    description: 'Nesting 33 levels deep (the map, then 32 arrays one inside the other, under an unknown key; SPEC §11 allows 32): refused before any value is built.',
+    decode: 'hello',
+    payload: Buffer.concat([hx('85'), msgpack(HELLO_OK).subarray(1), str('deep'), Buffer.alloc(32, 0x91), hx('c0')]),
+    error: 'PROTOCOL_ERROR',
+  },
   { name: 'environ-c1', description: 'The payload is the single never-used byte 0xc1.', decode: 'environ', payload: hx('c1'), error: 'PROTOCOL_ERROR' },
   { name: 'environ-truncated', description: 'A fixmap of 2 entries that ends after its first key.', decode: 'environ', payload: hx('82 a1 61'), error: 'PROTOCOL_ERROR' },
   {

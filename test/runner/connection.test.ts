@@ -959,3 +959,22 @@ t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer 
   await sleep(20);
   t.same(events.slice(-2), ['finished /fail-before-head', 'failed /fail-before-head'], 'an app exception is counted');
 });
+
+t.test('a peer that floods PINGs and reads no answer is closed with FLOW_CONTROL_ERROR', async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+  const { peer } = await connected(t, { log });
+  peer.send(encodePing(new Uint8Array(8), false));
+  await peer.nextOf(FrameType.PING, 'an answer to one PING');
+  // 20 000 PINGs while we read nothing: the answers pile up on the runner's side.
+  peer.socket.pause();
+  const burst = Buffer.concat(Array.from({ length: 2000 }, () => encodePing(new Uint8Array(8), false)));
+  for (let i = 0; i < 10; i++) peer.send(burst);
+  await sleep(200);
+  peer.socket.resume();
+  // The runner closes with unread PINGs in its queue, so the kernel resets the connection and
+  // its GOAWAY may never arrive: its log says what it did.
+  await peer.closedByRunner();
+  const closing = lines.map((l) => JSON.parse(l) as { msg: string; code?: string; err?: string }).find((l) => l.msg === 'protocol error, closing connection');
+  t.match(closing, { code: 'FLOW_CONTROL_ERROR', err: /not reading/ });
+});

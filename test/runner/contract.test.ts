@@ -513,6 +513,8 @@ t.test('contract violations become a 500', async (t) => {
     ['a header value with NUL', [['X-A', 'a\0b']]],
     ['a header value above latin-1', [['X-A', 'caf\u20ac']]],
     ['a header that is not a pair', [['X-A', 'b', 'c']]],
+    ['a hop-by-hop header (Connection)', [['Connection', 'close']]],
+    ['a hop-by-hop header (Transfer-Encoding)', [['transfer-encoding', 'chunked']]],
     ['headers that are not an array', { 'X-A': 'b' }],
   ];
   for (const [name, value] of headers) {
