@@ -93,9 +93,11 @@ class Profile(unittest.TestCase):
         with self.assertRaises(ProtocolError):
             unpack(bytes.fromhex('a2c328'), 'test')
 
-    def test_deep_nesting_is_not_recursion(self):
-        deep = b'\x91' * 100000 + b'\xc0'
-        self.assertIsNone(profile_problem(deep))
+    def test_nesting_is_bounded_without_recursion(self):
+        # 32 levels are the limit (as protocol/codec.ts); 100 000 are refused without recursing.
+        self.assertIsNone(profile_problem(b'\x91' * 32 + b'\xc0'))
+        self.assertIn('nested deeper than 32', profile_problem(b'\x91' * 33 + b'\xc0'))
+        self.assertIn('nested deeper than 32', profile_problem(b'\x91' * 100000 + b'\xc0'))
 
 
 if __name__ == '__main__':

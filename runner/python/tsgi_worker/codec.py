@@ -68,6 +68,11 @@ _OTHERS = {
 
 _ITEMS = tuple(_describe(token) for token in range(256))
 
+# Deepest nesting of arrays and maps accepted, as protocol/codec.ts MAX_DEPTH: tsgi's payloads
+# nest three levels, and a frame of 0x91 bytes would otherwise nest 65 536 deep and exhaust
+# msgpack's recursion.
+MAX_DEPTH = 32
+
 
 def profile_problem(data):
     """What is wrong with `data` as exactly one profile value, or None."""
@@ -97,6 +102,8 @@ def profile_problem(data):
             left[-1] -= 1
         if container:
             if size > 0:
+                if len(left) >= MAX_DEPTH:
+                    return 'nested deeper than %d levels' % MAX_DEPTH
                 left.append(size)
                 is_map.append(map_)
         else:
