@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
 import { ContractError } from './contract.js';
 import { environToRequest } from './fetch-request.js';
+import { isHopByHop } from './hop-by-hop.js';
 
 /**
  * A Fetch API handler: Hono's `app.fetch`, a Cloudflare-style `{ fetch }` or a plain function.
@@ -85,10 +86,13 @@ function statusLine(response: Response): string {
 
 /**
  * Iterating a Headers yields each Set-Cookie on its own (Fetch's "sort and combine" keeps them
- * apart, as getSetCookie() does); the other repeated names come joined with ", ".
+ * apart, as getSetCookie() does); the other repeated names come joined with ", ". Connection
+ * fields are the transport's (hop-by-hop.ts).
  */
 function responseHeaders(response: Response): Header[] {
-  return [...response.headers];
+  const headers: Header[] = [];
+  for (const pair of response.headers) if (!isHopByHop(pair[0])) headers.push(pair);
+  return headers;
 }
 
 function describe(value: unknown): string {

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
 import { PairEnd } from './duplex-pair.js';
 import { headerPairs, requestTarget } from './request-head.js';
+import { isHopByHop } from './hop-by-hop.js';
 
 /**
  * Hosts a Node `(req, res)` request listener (node:http, Express, Connect...) under the WSGI
@@ -44,9 +45,6 @@ function privateServer(listener: RequestListener, fail: (socket: object, err: un
 }
 
 const DONE: IteratorResult<Chunk> = { done: true, value: undefined };
-
-/** Hop-by-hop fields of the private connection, not of the response the proxy sends. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 
 /** One request through the listener, as the async iterator of its response body. */
 class NodeExchange implements AsyncIterableIterator<Chunk> {
@@ -177,7 +175,7 @@ function responseHeaders(response: IncomingMessage): Header[] {
   const headers: Header[] = [];
   const raw = response.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) headers.push([raw[i]!, raw[i + 1]!]);
+    if (!isHopByHop(raw[i]!)) headers.push([raw[i]!, raw[i + 1]!]);
   }
   return headers;
 }

@@ -121,6 +121,16 @@ t.test('status, reason and headers of the Response', async (t) => {
   t.equal(sink.body, 'body');
 });
 
+t.test("connection fields are the transport's: dropped, not a 500", async (t) => {
+  // What Hono's stream() and streamSSE() set on their Responses.
+  const headers = new Headers({ 'Content-Type': 'text/event-stream', 'Transfer-Encoding': 'chunked', Connection: 'keep-alive', 'Keep-Alive': 'timeout=5', Upgrade: 'h2c', 'X-Kept': 'yes' });
+  const { sink, done } = run(() => new Response('data: 1\n\n', { headers }));
+  t.equal(await done, 'ok');
+  t.equal(sink.head?.status, 200);
+  t.same(sink.head?.headers.map(([n]) => n).sort(), ['content-type', 'x-kept']);
+  t.equal(sink.body, 'data: 1\n\n');
+});
+
 t.test('the handler sees the URL, the method and the environ', async (t) => {
   let seen: { url: string; method: string; id: unknown } | null = null;
   const { sink, done } = run(
