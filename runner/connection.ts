@@ -7,6 +7,7 @@ import {
   FrameDecoder,
   FrameType,
   FrameWriter,
+  MAX_STREAM_ID,
   PROTOCOL_VERSION,
   ProtocolError,
   decodeCancel,
@@ -62,10 +63,17 @@ export interface RequestObserver {
 const SOFTWARE = 'tsgi-runner/0.1.0';
 /**
  * A draining connection with no stream left waits this long for the proxy to close it before
- * closing it itself: REQUESTs the proxy sent before it saw our GOAWAY must still be answered
- * with REFUSED_STREAM (so it retries them elsewhere), not hit a closed socket.
+ * closing it itself: a REQUEST that still arrives must be answered with REFUSED_STREAM (so the
+ * proxy retries it elsewhere), not hit a closed socket.
  */
 const DRAIN_LINGER_MS = 1000;
+/**
+ * The first GOAWAY of a drain is followed by a PING; its answer proves the proxy has read the
+ * GOAWAY. A proxy that does not answer within this long gets the final GOAWAY anyway.
+ */
+const DRAIN_FENCE_MS = 2000;
+/** The PING payload of that fence. */
+const DRAIN_FENCE = new TextEncoder().encode('drainack');
 
 /**
  * The runner's end of one proxy connection: handshake, stream dispatch, flow control, drain.
@@ -82,7 +90,12 @@ export class RunnerConnection implements StreamHost {
   private lastStream = 0;
   /** Per stream: its environ for the observer, and its deadline timer. */
   private readonly tracked = new Map<RunnerStream, { environ: Record<string, string>; deadline: NodeJS.Timeout | null; slot: number }>();
+  /** GOAWAY sent: the proxy opens no new stream here (those already on their way are served). */
   private draining = false;
+  private drainReason = '';
+  /** The final GOAWAY sent (lastStream = the last REQUEST received): later REQUESTs are refused. */
+  private refusing = false;
+  private fenceTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   peerMaxFrameSize = 16 * 1024;
@@ -108,11 +121,39 @@ export class RunnerConnection implements StreamHost {
     return this.streams.size;
   }
 
-  /** Graceful: no new streams, finish the open ones, then close (SPEC.md §4 Goaway). */
-  drain(reason = 'shutting down'): void {
+  /**
+   * Graceful: no new streams, finish the open ones, then close (SPEC.md §4 Goaway). In two
+   * steps, as HTTP/2 servers shut down (RFC 9113 §6.8): a GOAWAY with the highest stream id
+   * tells the proxy to open no more streams here while every REQUEST it sent before reading it
+   * is still served; the answer to the PING that follows proves nothing more is on its way, and
+   * the final GOAWAY names the last stream. So a drain refuses no request the proxy sent in
+   * good faith (a refused request whose body the proxy has begun to send cannot be retried).
+   * `announced`: the proxy itself sent GOAWAY, so it opens no stream anyway: one step.
+   */
+  drain(reason = 'shutting down', announced = false): void {
     if (this.draining || this.closed) return;
     this.draining = true;
-    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason }));
+    this.drainReason = reason;
+    if (announced) this.refuseNewStreams();
+    else if (this.peer) this.announceDrain();
+    // Before the handshake a GOAWAY would read as a refused handshake: onHello announces the
+    // drain after our HELLO; a proxy that never sends its HELLO is refused after the fence time.
+    else this.fenceTimer = setTimeout(() => this.refuseNewStreams(), DRAIN_FENCE_MS);
+  }
+
+  private announceDrain(): void {
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: MAX_STREAM_ID, code: ErrorCode.NO_ERROR, reason: this.drainReason }));
+    this.sendFrame(FrameType.PING, 0, 0, DRAIN_FENCE);
+    this.fenceTimer = setTimeout(() => this.refuseNewStreams(), DRAIN_FENCE_MS);
+  }
+
+  /** The final GOAWAY: streams up to the last REQUEST received finish, later ones are refused. */
+  private refuseNewStreams(): void {
+    if (this.refusing || this.closed) return;
+    this.refusing = true;
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: ErrorCode.NO_ERROR, reason: this.drainReason }));
     if (this.streams.size === 0) this.closeWhenIdle();
   }
 
@@ -146,7 +187,7 @@ export class RunnerConnection implements StreamHost {
       this.options.watchdog?.untrack(tracked.slot);
       this.options.observer?.finished(tracked.environ);
     }
-    if (this.draining && this.streams.size === 0) this.closeWhenIdle();
+    if (this.refusing && this.streams.size === 0) this.closeWhenIdle();
   }
 
   // ---- receiving ----
@@ -192,9 +233,11 @@ export class RunnerConnection implements StreamHost {
         return this.streams.get(frame.stream)?.onCancel();
       case FrameType.PING:
         if ((frame.flags & Flags.ACK) === 0) this.answerPing(frame.payload);
+        else if (this.draining && isFence(frame.payload)) this.refuseNewStreams();
         return;
       case FrameType.GOAWAY:
-        return this.drain('peer sent GOAWAY');
+        if (this.draining) return this.refuseNewStreams();
+        return this.drain('peer sent GOAWAY', true);
       case FrameType.HELLO:
       case FrameType.RESPONSE:
         throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `unexpected ${FrameType[frame.type]} from the proxy`);
@@ -243,6 +286,7 @@ export class RunnerConnection implements StreamHost {
       accepts: true,
     };
     this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(ours));
+    if (this.draining && !this.refusing) this.announceDrain();
   }
 
   /** Only DATA/CREDIT for streams we know; a closed stream's stragglers are ignored. */
@@ -259,8 +303,8 @@ export class RunnerConnection implements StreamHost {
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `REQUEST on stream ${frame.stream}, not above ${this.lastStream}`);
     }
     this.lastStream = frame.stream;
-    if (this.draining || this.streams.size >= this.maxStreams) {
-      const why = this.draining ? 'runner is draining' : `over max streams (${this.maxStreams})`;
+    if (this.refusing || this.streams.size >= this.maxStreams) {
+      const why = this.refusing ? 'runner is draining' : `over max streams (${this.maxStreams})`;
       this.sendFrame(FrameType.CANCEL, 0, frame.stream, encodeCancel({ code: ErrorCode.REFUSED_STREAM, reason: why }));
       return;
     }
@@ -305,6 +349,7 @@ export class RunnerConnection implements StreamHost {
   private onClose(): void {
     this.closed = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
     for (const stream of [...this.streams.values()]) stream.onCancel();
     this.resolveDone();
   }
@@ -312,10 +357,15 @@ export class RunnerConnection implements StreamHost {
 }
 
 const NO_PAYLOAD = new Uint8Array(0);
+
 /** PING answers that may wait unsent before the peer is judged not to read (as in the proxy). */
 const MAX_UNSENT_PING_ANSWERS = 1000;
 /** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
 const PILED_UP_BYTES = 64 * 1024;
+
+function isFence(payload: Uint8Array): boolean {
+  return payload.length === DRAIN_FENCE.length && payload.every((byte, i) => byte === DRAIN_FENCE[i]);
+}
 
 function internalError(err: unknown, log: Logger): ProtocolError {
   log.error({ err }, 'internal error while handling a frame');

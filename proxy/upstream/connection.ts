@@ -353,6 +353,8 @@ export class UpstreamConnection {
   }
 
   private answerPing(opaque: Uint8Array): void {
+    // Retired and idle, we closed our side: the runner's drain fence is answered by that close.
+    if (this.socket.writableEnded) return;
     // Counted only while output piles up: a peer reading normally (even one sending a burst of
     // PINGs, or while a large response is in flight) never reaches the bound.
     if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;

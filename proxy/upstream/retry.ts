@@ -49,10 +49,12 @@ export interface RetryState {
 /** May this failure move the request to the next server? */
 export function mayRetry(policy: RetryPolicy, failure: TryFailure, state: RetryState): boolean {
   if (!state.bodyReplayable) return false;
-  if (policy.tries > 0 && state.tries >= policy.tries) return false;
   if (policy.timeoutMs > 0 && state.now - state.startedAt >= policy.timeoutMs) return false;
-  // A refused stream never ran anywhere: always safe, whatever the method or the policy.
+  // A refused stream never ran anywhere: always safe, whatever the method or the policy, and
+  // not a try spent (nginx retries a connection closed before the upstream took the request);
+  // the caller bounds how many refusals one request may meet.
   if (failure === 'refused') return true;
+  if (policy.tries > 0 && state.tries >= policy.tries) return false;
   if (!policy.conditions.has(failure as NextUpstreamCondition)) return false;
   return !state.mayHaveRun || IDEMPOTENT.has(state.method) || policy.conditions.has('non_idempotent');
 }

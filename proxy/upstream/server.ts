@@ -173,6 +173,10 @@ export class UpstreamServer {
   }
 
   private adopt(connection: UpstreamConnection): void {
+    // A worker that began to drain (GOAWAY) or went right after the handshake, before we got
+    // here: its retirement already happened, so it must not join the pool (nothing would
+    // ever remove it).
+    if (!connection.available) return;
     const { hello } = connection;
     this.options.log.info({ upstream: this.name, runnerPid: hello.pid, worker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);

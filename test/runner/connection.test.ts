@@ -18,6 +18,7 @@ import {
   FrameDecoder,
   FrameType,
   MAX_FRAME_SIZE_LIMIT,
+  MAX_STREAM_ID,
   PROTOCOL_VERSION,
   decodeCancel,
   decodeGoAway,
@@ -718,17 +719,29 @@ t.test('unknown frame types are skipped', async (t) => {
 
 // ---------------------------------------------------------------- drain, concurrency
 
-t.test('drain: GOAWAY NO_ERROR, in-flight finishes, new streams refused, then close', async (t) => {
+/** The drain's first GOAWAY (no stream refused yet) and the PING fence after it. */
+async function drainAnnounced(t: T, peer: Peer): Promise<Frame> {
+  t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { lastStream: MAX_STREAM_ID, code: ErrorCode.NO_ERROR }, 'first GOAWAY: open no more streams');
+  const fence = await peer.nextOf(FrameType.PING);
+  t.equal(fence.flags & Flags.ACK, 0, 'then a PING');
+  return fence;
+}
+
+t.test('drain: GOAWAY NO_ERROR, in-flight and crossing requests finish, new streams refused after the fence, then close', async (t) => {
   const { server, path, peer } = await connected(t);
   const slow = request(1, '/slow');
   peer.send(slow.frame);
   await peer.waitFor(() => peer.received(1) > 0, 'the first chunk of the slow response');
   const drained = server.drain(5000);
-  const frame = await peer.nextOf(FrameType.GOAWAY);
-  t.match(goaway(frame), { lastStream: 1, code: ErrorCode.NO_ERROR });
+  const fence = await drainAnnounced(t, peer);
   t.notOk(existsSync(path), 'the socket file is removed at once');
+  // Sent before the proxy read the GOAWAY: served, not refused.
   peer.send(request(3, '/hello').frame);
-  const refused = await peer.response(3);
+  t.equal((await peer.response(3)).text, 'Hello World!', 'a REQUEST that crossed the first GOAWAY is served');
+  peer.send(encodePing(fence.payload, true));
+  t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { lastStream: 3, code: ErrorCode.NO_ERROR }, 'the fence answered: the final GOAWAY names the last stream');
+  peer.send(request(5, '/hello').frame);
+  const refused = await peer.response(5);
   t.equal(refused.cancel?.code, ErrorCode.REFUSED_STREAM);
   t.equal(peer.stream(1).ended, false, 'the in-flight request is still open');
   fixture.release(slow.id);
@@ -739,17 +752,29 @@ t.test('drain: GOAWAY NO_ERROR, in-flight finishes, new streams refused, then cl
   t.equal(await drained, true, 'drain reports a clean stop');
 });
 
-t.test('drain with no streams: GOAWAY, then closed within a short linger', async (t) => {
+t.test('drain with no streams: GOAWAY, fence, final GOAWAY, then closed within a short linger', async (t) => {
   const { server, peer } = await connected(t);
   const drained = server.drain(5000);
+  const fence = await drainAnnounced(t, peer);
+  peer.send(encodePing(fence.payload, true));
   t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { code: ErrorCode.NO_ERROR, lastStream: 0 });
   await peer.closedByRunner();
   t.equal(await drained, true);
 });
 
-t.test('drain: a REQUEST that crossed the GOAWAY is refused, not cut; the proxy closing ends it at once', async (t) => {
+t.test('drain: a proxy that never answers the fence gets the final GOAWAY anyway', async (t) => {
+  const { server, peer } = await connected(t);
+  const drained = server.drain(10_000);
+  await drainAnnounced(t, peer);
+  t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { code: ErrorCode.NO_ERROR, lastStream: 0 });
+  await peer.closedByRunner();
+  t.equal(await drained, true);
+});
+
+t.test('drain: a REQUEST after the final GOAWAY is refused, not cut; the proxy closing ends it at once', async (t) => {
   const { server, peer } = await connected(t);
   const drained = server.drain(5000);
+  peer.send(encodePing((await drainAnnounced(t, peer)).payload, true));
   await peer.nextOf(FrameType.GOAWAY);
   peer.send(request(1, '/hello').frame);
   t.match((await peer.response(1)).cancel, { code: ErrorCode.REFUSED_STREAM }, 'refused: safe to retry elsewhere');
@@ -757,6 +782,18 @@ t.test('drain: a REQUEST that crossed the GOAWAY is refused, not cut; the proxy 
   peer.socket.end();
   t.equal(await drained, true);
   t.ok(Date.now() - started < 500, 'closed as soon as the proxy closed');
+});
+
+t.test('drain before the handshake: HELLO first, then the GOAWAY', async (t) => {
+  const { server, path } = await startServer(t);
+  const peer = await Peer.connect(t, path);
+  await sleep(50); // accepted by the server, no HELLO yet
+  const drained = server.drain(5000);
+  await peer.handshake();
+  peer.send(encodePing((await drainAnnounced(t, peer)).payload, true));
+  t.match(goaway(await peer.nextOf(FrameType.GOAWAY)), { code: ErrorCode.NO_ERROR, lastStream: 0 });
+  await peer.closedByRunner();
+  t.equal(await drained, true);
 });
 
 t.test('a GOAWAY from the proxy drains the connection', async (t) => {

@@ -1,0 +1,124 @@
+// End to end: a runner reload (SIGHUP), recycling (--max-requests) and shrinking (SIGTTOU) are
+// hitless. N keep-alive clients send GETs and bodied PUT/POSTs through a real proxy to
+// `tsgi-runner --workers 2` while the master is made to replace its workers over and over;
+// every request must succeed — none may fail because the worker it reached was draining.
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { FIXTURES, simpleConfig, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+
+t.setTimeout(180_000);
+const APP = join(FIXTURES, 'app.js');
+const CLIENTS = 12;
+const ROUNDS = 5;
+const SIZES = [0, 1, 1000, 65536, 300_000];
+
+interface Outcome {
+  ok: boolean;
+  detail: string;
+}
+
+function exchange(agent: Agent, url: string): Promise<Outcome> {
+  const kind = Math.floor(Math.random() * 3);
+  const body = kind === 0 ? undefined : randomBytes(SIZES[Math.floor(Math.random() * SIZES.length)]!);
+  const method = kind === 0 ? 'GET' : kind === 1 ? 'PUT' : 'POST';
+  const path = kind === 0 ? '/hello' : kind === 1 ? '/echo' : '/upload-hash';
+  const expected =
+    kind === 0 ? Buffer.from('Hello World!') : kind === 1 ? body! : Buffer.from(JSON.stringify({ bytes: body!.length, sha256: createHash('sha256').update(body!).digest('hex') }));
+  return new Promise((resolve) => {
+    const req = request(`${url}${path}`, { method, agent, headers: body ? { 'Content-Length': body.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (err) => resolve({ ok: false, detail: `${method} ${path}: ${err.message}` }));
+      res.on('end', () => {
+        const got = Buffer.concat(chunks);
+        if (res.statusCode !== 200) return resolve({ ok: false, detail: `${method} ${path}: ${res.statusCode} ${got.toString().slice(0, 80)}` });
+        resolve(got.equals(expected) ? { ok: true, detail: '' } : { ok: false, detail: `${method} ${path}: wrong body` });
+      });
+    });
+    req.on('error', (err) => resolve({ ok: false, detail: `${method} ${path}: ${err.message}` }));
+    req.end(body);
+  });
+}
+
+/** `clients` keep-alive request loops until `until` resolves. */
+async function load(url: string, clients: number, until: Promise<unknown>) {
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  let running = true;
+  void until.finally(() => (running = false));
+  const failures: string[] = [];
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (running) {
+        const outcome = await exchange(agent, url);
+        if (outcome.ok) ok++;
+        else failures.push(outcome.detail);
+      }
+    }),
+  );
+  agent.destroy();
+  return { ok, failures };
+}
+
+/** Workers the runner's statistics show ready. */
+function readyWorkers(stats: string): Promise<number> {
+  return new Promise((resolve) => {
+    let text = '';
+    const conn = connect({ path: stats });
+    conn.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    conn.on('error', () => resolve(0));
+    conn.on('end', () => {
+      try {
+        resolve((JSON.parse(text) as { workers: Array<{ status: string }> }).workers.filter((w) => w.status === 'ready').length);
+      } catch {
+        resolve(0);
+      }
+    });
+  });
+}
+
+t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => {
+  const dir = tempDir(t);
+  const socket = join(dir, 'app.sock');
+  const stats = join(dir, 'stats.sock');
+  const runner = await startRunner(t, { app: APP, socket, args: ['--workers', '2', '--stats', `unix:${stats}`, '--max-requests', '40', '--max-requests-jitter', '20'] });
+  const proxy = await startProxy(t, dir, simpleConfig(socket, { location: 'client_max_body_size 16m;' }));
+  const reloaded = () => runner.proc.logs.filter((l) => l.msg === 'reloaded').length;
+  /** Polls (up to a minute: the machine may be busy) until `done` holds. */
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 3000 && !done(); i++) await sleep(20);
+  };
+  const chaos = (async () => {
+    await sleep(500);
+    for (let round = 0; round < ROUNDS; round++) {
+      const before = reloaded();
+      runner.proc.child.kill('SIGHUP');
+      await until(() => reloaded() > before);
+      await sleep(100 + Math.random() * 200);
+      if (round % 2 === 1) {
+        // One worker more, then one less: the one with the highest index drains.
+        runner.proc.child.kill('SIGTTIN');
+        for (let i = 0; i < 600 && (await readyWorkers(stats)) < 3; i++) await sleep(100);
+        runner.proc.child.kill('SIGTTOU');
+        await sleep(200);
+      }
+    }
+    await sleep(500);
+  })();
+  const { ok, failures } = await load(proxy.url, CLIENTS, chaos);
+  const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
+  t.comment(`${ok} requests succeeded; ${reloaded()} reloads, ${recycled} recycles; ${failures.length} failed`);
+  const reasons: Record<string, number> = {};
+  for (const l of proxy.proc.logs) {
+    if (l.msg !== 'request failed' && l.msg !== 'response aborted' && l.msg !== 'trying the next upstream server') continue;
+    const key = `${String(l.msg)} ${String(l.code ?? l.failure)}: ${String(l.reason).replace(/\d+/g, 'N').slice(0, 70)}`;
+    reasons[key] = (reasons[key] ?? 0) + 1;
+  }
+  t.comment(`the proxy's reasons: ${JSON.stringify(reasons, null, 1)}`);
+  t.ok(ok > 200, 'a real load went through');
+  t.equal(reloaded(), ROUNDS, 'every reload completed');
+  t.same(failures.slice(0, 10), [], `no request failed (${failures.length})`);
+});
