@@ -376,7 +376,7 @@ export const DIRECTIVES = {
     inherit: true,
     default: '0',
     convert: (d) => nonNegativeInteger(d, first(d)),
-    description: 'Most tries a request may make across servers; 0 means no limit.',
+    description: 'Most tries a request may make across servers; 0 means no limit. A request a runner refused (it never ran) is not a try.',
     example: 'tsgi_next_upstream_tries 3;',
   }),
   tsgiNextUpstreamTimeout: define<number>({
