@@ -366,8 +366,12 @@ class Drain(unittest.TestCase):
         sock.settimeout(10)
         sock.connect(self.worker.path)
         try:
-            time.sleep(0.3)  # the worker accepts it
+            # One accept thread, in order: once a later connection has its HELLO, this one is
+            # accepted (and waits for our HELLO).
+            later = self.worker.connect()
             self.worker.send({'t': 'drain'})
+            self.first_step(later)
+            later.close()
             time.sleep(0.3)
             decoder = FrameDecoder(MAX_FRAME_SIZE_LIMIT)
             sock.sendall(encode_frame(FrameType.HELLO, 0, 0, encode_hello({'version': 1, 'role': 'proxy', 'maxFrameSize': 65536, 'initialWindow': 65536})))
