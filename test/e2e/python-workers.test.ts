@@ -1,12 +1,16 @@
 // End to end: Python workers under tsgi-runner's master, behind a real tsgi-proxy: harakiri
 // (504, then a new worker), several workers on one socket, reload without a failed request,
-// a clean SIGTERM, an app that cannot be imported. Every process is stopped by PID.
+// reloads and recycles under a load of bodied requests without a refused stream, a clean
+// SIGTERM, an app that cannot be imported. Every process is stopped by PID.
+import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
 import { sleep, spawnCli, tempDir } from '../helpers/processes.js';
 import { PYTHON, PYTHON_APPS, children, fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
 
+t.setTimeout(240_000);
 const missing = pythonMissing();
 if (missing) t.plan(0, missing);
 const group = (t: Parameters<typeof pythonGroup>[0], args: string[]) => pythonGroup(t, 'validated_app:app', args);
@@ -74,6 +78,83 @@ t.test('--workers 2: both serve, each names its pid; SIGTERM stops cleanly', asy
 
   runner.proc.child.kill('SIGTERM');
   t.equal(await runner.proc.exited, 0);
+});
+
+// As test/e2e/reload-hitless.test.ts for the JavaScript worker: keep-alive clients send GETs and
+// PUT/POST bodies while the workers are recycled (--max-requests) and reloaded (SIGHUP) over and
+// over; the two-step drain (SPEC.md section 4, Goaway) must serve every REQUEST the proxy sent
+// before it read the GOAWAY, so nothing fails and the proxy sees no stream refused.
+const SIZES = [0, 1, 1000, 65536, 300_000];
+
+function exchange(agent: Agent, url: string): Promise<string | null> {
+  const kind = Math.floor(Math.random() * 3);
+  const body = kind === 0 ? undefined : randomBytes(SIZES[Math.floor(Math.random() * SIZES.length)]!);
+  const method = kind === 0 ? 'GET' : kind === 1 ? 'PUT' : 'POST';
+  const path = kind === 0 ? '/pid' : '/upload';
+  return new Promise((resolve) => {
+    const req = request(`${url}${path}`, { method, agent, headers: body ? { 'Content-Length': body.length } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', (err) => resolve(`${method} ${path}: ${err.message}`));
+      res.on('end', () => {
+        const got = Buffer.concat(chunks).toString();
+        if (res.statusCode !== 200) return resolve(`${method} ${path}: ${res.statusCode} ${got.slice(0, 80)}`);
+        if (!body) return resolve(/^\d+$/.test(got) ? null : `${method} ${path}: wrong body`);
+        const value = JSON.parse(got) as { length: number; sha256: string };
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        resolve(value.length === body.length && value.sha256 === sha256 ? null : `${method} ${path}: wrong body`);
+      });
+    });
+    req.on('error', (err) => resolve(`${method} ${path}: ${err.message}`));
+    req.end(body);
+  });
+}
+
+t.test('recycles and reloads under a load of bodied requests refuse no stream', async (t) => {
+  const ROUNDS = 4;
+  const CLIENTS = 8;
+  const { runner, proxy } = await group(t, ['--workers', '2', '--threads', '4', '--max-requests', '20', '--max-requests-jitter', '10']);
+  const reloaded = () => runner.proc.logs.filter((l) => l.msg === 'reloaded').length;
+  const chaos = (async () => {
+    await sleep(1000);
+    for (let round = 0; round < ROUNDS; round++) {
+      const before = reloaded();
+      runner.proc.child.kill('SIGHUP');
+      // Polls up to a minute: the machine may be busy.
+      for (let i = 0; i < 3000 && reloaded() <= before; i++) await sleep(20);
+      await sleep(300 + Math.random() * 300);
+    }
+    await sleep(1000);
+  })();
+  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+  let running = true;
+  void chaos.finally(() => (running = false));
+  const failures: string[] = [];
+  let ok = 0;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (running) {
+        const failure = await exchange(agent, proxy.url);
+        if (failure === null) ok++;
+        else failures.push(failure);
+      }
+    }),
+  );
+  agent.destroy();
+  const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
+  const refusals = proxy.proc.logs.filter(
+    (l) => l.failure === 'refused' || l.code === 'TSGI_UPSTREAM_REFUSED' || /REFUSED_STREAM|going away|is draining/.test(String(l.reason ?? '')),
+  );
+  t.comment(`${ok} requests succeeded; ${reloaded()} reloads, ${recycled} recycles; ${failures.length} failed; ${refusals.length} refusals`);
+  t.ok(ok > 100, 'a real load went through');
+  t.ok(recycled > 0, 'workers were recycled');
+  t.equal(reloaded(), ROUNDS, 'every reload completed');
+  t.same(failures.slice(0, 10), [], `no request failed (${failures.length})`);
+  t.same(
+    refusals.slice(0, 5).map((l) => `${String(l.msg)}: ${String(l.reason)}`),
+    [],
+    `the proxy saw no stream refused (${refusals.length})`,
+  );
 });
 
 t.test('an app that cannot be imported stops the runner with exit 3', async (t) => {

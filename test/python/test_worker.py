@@ -2,12 +2,14 @@
 the proxy drive it: handshake, requests, flow control, errors, limits, stops."""
 
 import os
+import socket
 import time
 import unittest
 
 from client import WorkerProcess
-from tsgi_worker.frame import FrameType
-from tsgi_worker.messages import decode_cancel, decode_goaway, encode_cancel, encode_environ
+from tsgi_worker.decoder import FrameDecoder
+from tsgi_worker.frame import MAX_FRAME_SIZE_LIMIT, FrameType, encode_frame
+from tsgi_worker.messages import decode_cancel, decode_goaway, encode_cancel, encode_environ, encode_goaway, encode_hello
 
 
 class Worker(unittest.TestCase):
@@ -266,27 +268,124 @@ class Boot(unittest.TestCase):
         self.assertIn("no attribute 'nope'", self.boot_failure('worker_apps:nope'))
 
 
-class Stops(unittest.TestCase):
-    def test_drain_sends_goaway_and_exits_0_after_in_flight(self):
-        worker = WorkerProcess('worker_apps:app', threads=2)
-        try:
-            worker.message('ready')
-            client = worker.connect()
-            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
-            client.expect(FrameType.ACCEPT, 1)
-            worker.send({'t': 'drain'})
-            self.assertEqual(client.expect(FrameType.GOAWAY).type, FrameType.GOAWAY)
-            client.request(3, {})
-            head, body, _ = client.response(1)
-            self.assertEqual(body, b'slept')
-            refused = client.expect(FrameType.CANCEL, 3)
-            self.assertEqual(decode_cancel(refused.payload, 3)['code'], 6, 'REFUSED_STREAM: safe to retry elsewhere')
-            self.assertIsNone(client.frame(), 'the worker closes the idle connection')
-            client.close()
-            self.assertEqual(worker.proc.wait(10), 0)
-        finally:
-            worker.stop()
+MAX_STREAM_ID = 0xFFFFFFFF
+REFUSED_STREAM = 6
 
+
+def until(client, wanted):
+    """Frames until one satisfies `wanted` (that one last); the app threads' frames interleave."""
+    frames = []
+    while True:
+        frame = client.frame()
+        assert frame is not None, 'connection closed; got %r' % frames
+        frames.append(frame)
+        if wanted(frame):
+            return frames
+
+
+def goaway(frame):
+    return frame.type == FrameType.GOAWAY
+
+
+class Drain(unittest.TestCase):
+    """A drain takes two steps (SPEC.md section 4, Goaway): GOAWAY(2^32-1) and a PING; REQUESTs
+    that arrive meanwhile are served; the PING's answer (or 2 s) brings the final GOAWAY."""
+
+    def setUp(self):
+        self.worker = WorkerProcess('worker_apps:app', threads=2)
+        self.worker.message('ready')
+
+    def tearDown(self):
+        self.worker.stop()
+
+    def first_step(self, client):
+        frames = until(client, goaway)
+        self.assertEqual(decode_goaway(frames[-1].payload)['lastStream'], MAX_STREAM_ID, 'no stream refused yet')
+        self.assertEqual(decode_goaway(frames[-1].payload)['code'], 0)
+        ping = client.frame()
+        self.assertEqual((ping.type, ping.flags, len(ping.payload)), (FrameType.PING, 0, 8), 'the fence follows the GOAWAY')
+        return frames[:-1], ping
+
+    def test_drain_answered_fence_then_refuses(self):
+        client = self.worker.connect()
+        client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+        client.expect(FrameType.ACCEPT, 1)
+        self.worker.send({'t': 'drain'})
+        _, ping = self.first_step(client)
+        # A REQUEST the proxy sent before it read the GOAWAY: served, not refused.
+        client.request(3, {'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo'}, body=b'on its way')
+        client.send(FrameType.PING, 1, 0, ping.payload)
+        frames = until(client, goaway)
+        self.assertEqual(decode_goaway(frames[-1].payload)['lastStream'], 3, 'the final GOAWAY names the last stream')
+        client.pending[:0] = frames[:-1]
+        head, body, cancel = client.response(3)
+        self.assertEqual((head['status'], body), (200, b'on its way'), 'served')
+        self.assertNotEqual(cancel and cancel['code'], REFUSED_STREAM)
+        client.request(5, {})
+        self.assertEqual(client.response(1)[1], b'slept')
+        refused = until(client, lambda f: f.stream == 5)[-1]
+        self.assertEqual(refused.type, FrameType.CANCEL)
+        self.assertEqual(decode_cancel(refused.payload, 5)['code'], REFUSED_STREAM, 'REFUSED_STREAM: safe to retry elsewhere')
+        self.assertIsNone(client.frame(), 'the worker closes the idle connection')
+        client.close()
+        self.assertEqual(self.worker.proc.wait(10), 0)
+
+    def test_drain_unanswered_fence_ends_after_two_seconds(self):
+        client = self.worker.connect()
+        self.worker.send({'t': 'drain'})
+        started = time.monotonic()
+        self.first_step(client)
+        client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.2'})
+        self.assertEqual(client.response(1)[1], b'slept', 'served while the fence waits')
+        frames = until(client, goaway)
+        waited = time.monotonic() - started
+        self.assertEqual(decode_goaway(frames[-1].payload)['lastStream'], 1)
+        self.assertGreater(waited, 1.5, 'the final GOAWAY waited for the fence')
+        client.request(3, {})
+        refused = client.expect(FrameType.CANCEL, 3)
+        self.assertEqual(decode_cancel(refused.payload, 3)['code'], REFUSED_STREAM)
+        self.assertIsNone(client.frame())
+        client.close()
+        self.assertEqual(self.worker.proc.wait(10), 0)
+
+    def test_goaway_from_the_proxy_drains_in_one_step(self):
+        client = self.worker.connect()
+        client.request(1, {})
+        client.response(1)
+        client.send(FrameType.GOAWAY, 0, 0, encode_goaway(MAX_STREAM_ID, 0, 'proxy stops'))
+        frames = until(client, goaway)
+        self.assertEqual(decode_goaway(frames[-1].payload)['lastStream'], 1)
+        client.request(3, {})
+        refused = client.frame()
+        self.assertEqual((refused.type, refused.stream), (FrameType.CANCEL, 3), 'no PING: the proxy already stopped')
+        self.assertEqual(decode_cancel(refused.payload, 3)['code'], REFUSED_STREAM)
+        client.close()
+
+    def test_drain_before_the_handshake_says_hello_first(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(self.worker.path)
+        try:
+            # One accept thread, in order: once a later connection has its HELLO, this one is
+            # accepted (and waits for our HELLO).
+            later = self.worker.connect()
+            self.worker.send({'t': 'drain'})
+            self.first_step(later)
+            later.close()
+            time.sleep(0.3)
+            decoder = FrameDecoder(MAX_FRAME_SIZE_LIMIT)
+            sock.sendall(encode_frame(FrameType.HELLO, 0, 0, encode_hello({'version': 1, 'role': 'proxy', 'maxFrameSize': 65536, 'initialWindow': 65536})))
+            frames = []
+            while len(frames) < 3:
+                data = sock.recv(65536)
+                self.assertTrue(data, 'closed after %r' % frames)
+                frames.extend(decoder.push(data))
+            self.assertEqual([f.type for f in frames[:3]], [FrameType.HELLO, FrameType.GOAWAY, FrameType.PING])
+            self.assertEqual(decode_goaway(frames[1].payload)['lastStream'], MAX_STREAM_ID)
+        finally:
+            sock.close()
+
+class Stops(unittest.TestCase):
     def test_quit_cuts_in_flight_and_exits_5(self):
         worker = WorkerProcess('worker_apps:app')
         try:

@@ -3,7 +3,8 @@
 A reader thread decodes frames and dispatches them; app calls run on the worker's thread pool.
 Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
 is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
-END. A protocol violation closes the connection with a GOAWAY carrying the error code.
+END. A protocol violation closes the connection with a GOAWAY carrying the error code. A drain
+takes two steps (SPEC.md section 4, Goaway), as in runner/connection.ts.
 """
 
 import os
@@ -12,7 +13,7 @@ import threading
 
 from .errors import ErrorCode, ProtocolError, error_code_name
 from .decoder import FrameDecoder
-from .frame import ACK, END_STREAM, HEADER_SIZE, MIN_FRAME_SIZE, FrameType, encode_credit, encode_frame, encode_header, read_u32
+from .frame import ACK, END_STREAM, HEADER_SIZE, MAX_STREAM_ID, MIN_FRAME_SIZE, FrameType, encode_credit, encode_frame, encode_header, read_u32
 from .input import ClientDisconnected
 from .messages import (
     PROTOCOL_VERSION,
@@ -30,9 +31,14 @@ SOFTWARE = 'tsgi-runner-python/0.1.0'
 RECV_SIZE = 256 * 1024
 # Above this a payload is written after its header (sendmsg) instead of copied next to it.
 COPY_LIMIT = 16 * 1024
-# A draining connection with no stream left waits this long for the proxy to close it: REQUESTs
-# sent before the proxy saw our GOAWAY must still be refused (REFUSED_STREAM), not hit a close.
+# A draining connection with no stream left waits this long for the proxy to close it: a REQUEST
+# that still arrives must be refused (REFUSED_STREAM, so the proxy retries it), not hit a close.
 DRAIN_LINGER_S = 1.0
+# The first GOAWAY of a drain is followed by a PING; its answer proves the proxy has read the
+# GOAWAY. A proxy that does not answer within this long gets the final GOAWAY anyway.
+DRAIN_FENCE_S = 2.0
+# The PING payload of that fence (as the JavaScript worker's).
+DRAIN_FENCE = b'drainack'
 
 
 class Connection:
@@ -45,10 +51,16 @@ class Connection:
         self.peer_max_frame_size = MIN_FRAME_SIZE
         self.streams = {}
         self.last_stream = 0
+        # GOAWAY sent: the proxy opens no new stream here (those already on their way are served).
         self.draining = False
+        # The final GOAWAY sent (lastStream = the last REQUEST received): later REQUESTs are refused.
+        self.refusing = False
         self.closed = False
         self.done = threading.Event()
-        self._lock = threading.Lock()  # streams, draining, closed
+        self._lock = threading.Lock()  # streams, last_stream, draining, refusing, closed, timers
+        self._drain_reason = ''
+        self._hello_sent = False
+        self._fence = None
         self._write_lock = threading.Lock()
         self._broken = False  # the socket failed or was closed: nothing more is written
         self._linger = None
@@ -73,16 +85,68 @@ class Connection:
         with self._lock:
             return len(self.streams)
 
-    def drain(self, reason='shutting down'):
-        """Graceful: no new streams, the open ones finish, then the socket is closed."""
+    def drain(self, reason='shutting down', announced=False):
+        """Graceful: no new streams, the open ones finish, then the socket is closed.
+
+        In two steps, as HTTP/2 servers shut down (RFC 9113 section 6.8): a GOAWAY with the
+        highest stream id tells the proxy to open no more streams here while every REQUEST it
+        sent before reading it is still served; the answer to the PING that follows proves
+        nothing more is on its way, and the final GOAWAY names the last stream. So a drain
+        refuses no request the proxy sent in good faith (one whose body the proxy has begun to
+        send could not be retried). `announced`: the proxy itself sent GOAWAY, so it opens no
+        stream anyway: one step.
+        """
         with self._lock:
             if self.draining or self.closed:
                 return
             self.draining = True
+            self._drain_reason = reason
+            handshaken = self._hello_sent
+            if not announced and not handshaken:
+                # Before the handshake a GOAWAY would read as a refused handshake: _on_hello
+                # announces the drain after our HELLO; a proxy that never sends its HELLO is
+                # refused after the fence time.
+                self._fence = self._timer(DRAIN_FENCE_S, self._refuse_new_streams)
+        if announced:
+            self._refuse_new_streams()
+        elif handshaken:
+            self._announce_drain()
+
+    def _announce_drain(self):
+        """The first GOAWAY (no stream refused yet) and the PING whose answer ends the fence."""
+        # Under the write lock: the final GOAWAY (whose sender sets `refusing` first) cannot
+        # go out before this one.
+        with self._write_lock:
+            with self._lock:
+                if self.refusing or self.closed:
+                    return
+                if self._fence is not None:
+                    self._fence.cancel()
+                self._fence = self._timer(DRAIN_FENCE_S, self._refuse_new_streams)
+            self._write(FrameType.GOAWAY, 0, 0, encode_goaway(MAX_STREAM_ID, ErrorCode.NO_ERROR, self._drain_reason))
+            self._write(FrameType.PING, 0, 0, DRAIN_FENCE)
+
+    def _refuse_new_streams(self):
+        """The final GOAWAY: streams up to the last REQUEST received finish, later ones are refused."""
+        with self._lock:
+            if self.refusing or self.closed:
+                return
+            self.refusing = True
+            if self._fence is not None:
+                self._fence.cancel()
+            # Taken with `refusing` set, under the lock _on_request holds: every stream up to
+            # it has been admitted, every later one will be refused.
+            last = self.last_stream
             idle = not self.streams
-        self.send_frame(FrameType.GOAWAY, 0, 0, encode_goaway(self.last_stream, ErrorCode.NO_ERROR, reason))
+        self.send_frame(FrameType.GOAWAY, 0, 0, encode_goaway(last, ErrorCode.NO_ERROR, self._drain_reason))
         if idle:
             self._close_when_idle()
+
+    def _timer(self, seconds, action):
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def destroy(self):
         """Abrupt: cancel every stream (their apps are released) and drop the socket."""
@@ -245,9 +309,13 @@ class Connection:
         if type_ == FrameType.PING:
             if not frame.flags & ACK:
                 self.send_frame(FrameType.PING, ACK, 0, bytes(frame.payload))
+            elif self.draining and bytes(frame.payload) == DRAIN_FENCE:
+                self._refuse_new_streams()
             return
         if type_ == FrameType.GOAWAY:
-            return self.drain('peer sent GOAWAY')
+            if self.draining:
+                return self._refuse_new_streams()
+            return self.drain('peer sent GOAWAY', announced=True)
         if type_ in (FrameType.HELLO, FrameType.RESPONSE):
             raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'unexpected %s from the proxy' % FrameType(type_).name)
         # Unknown frame types are skipped (SPEC.md section 2, rule 4).
@@ -277,6 +345,11 @@ class Connection:
         ours['software'] = SOFTWARE
         ours['accepts'] = True
         self.send_frame(FrameType.HELLO, 0, 0, encode_hello(ours))
+        with self._lock:
+            self._hello_sent = True
+            announce = self.draining and not self.refusing
+        if announce:
+            self._announce_drain()
 
     def _stream(self, frame):
         """The open stream a DATA/CREDIT is for; None for a closed one (stragglers are ignored)."""
@@ -289,19 +362,26 @@ class Connection:
     def _on_request(self, frame):
         if frame.stream <= self.last_stream:
             raise ProtocolError(ErrorCode.PROTOCOL_ERROR, 'REQUEST on stream %d, not above %d' % (frame.stream, self.last_stream))
-        self.last_stream = frame.stream
+        try:
+            environ, bad = decode_environ(frame.payload, frame.stream), None
+        except ProtocolError as err:
+            environ, bad = None, err
+        # One lock for the id, the check and the admission: the final GOAWAY (_refuse_new_streams)
+        # names every stream admitted before it and none refused after it.
         with self._lock:
-            refuse = 'runner is draining' if self.draining else None
+            self.last_stream = frame.stream
+            refuse = 'runner is draining' if self.refusing else None
             if refuse is None and len(self.streams) >= self.host.max_streams:
                 refuse = 'over max streams (%d)' % self.host.max_streams
+            if refuse is None and bad is None:
+                ended = bool(frame.flags & END_STREAM)
+                stream = Stream(frame.stream, self, self.peer['initialWindow'], self.host.initial_window, ended, environ)
+                self.streams[frame.stream] = stream
         if refuse is not None:
             self.send_frame(FrameType.CANCEL, 0, frame.stream, encode_cancel(ErrorCode.REFUSED_STREAM, refuse))
             return
-        environ = decode_environ(frame.payload, frame.stream)
-        ended = bool(frame.flags & END_STREAM)
-        stream = Stream(frame.stream, self, self.peer['initialWindow'], self.host.initial_window, ended, environ)
-        with self._lock:
-            self.streams[frame.stream] = stream
+        if bad is not None:
+            raise bad
         # Not ACCEPTed yet: it waits for a free thread, and a stream lost before then never ran.
         self.host.pool.submit(lambda: self._serve(stream))
 
@@ -316,7 +396,7 @@ class Connection:
     def stream_closed(self, stream):
         with self._lock:
             self.streams.pop(stream.id, None)
-            idle = self.draining and not self.streams
+            idle = self.refusing and not self.streams
         self.host.metrics.finished(stream)
         if idle:
             self._close_when_idle()
@@ -344,9 +424,11 @@ class Connection:
             pass
 
     def _on_close(self):
-        self.closed = True
-        if self._linger is not None:
-            self._linger.cancel()
+        with self._lock:
+            self.closed = True
+            for timer in (self._linger, self._fence):
+                if timer is not None:
+                    timer.cancel()
         for stream in self._open_streams():
             stream.on_cancel('the connection was lost')
         with self._write_lock:
