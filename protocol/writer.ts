@@ -1,4 +1,4 @@
-import { encodeCredit, encodeFrame, encodeHeader, type FrameType } from './frame.js';
+import { HEADER_SIZE, encodeHeader, writeHeader, writeU32, FrameType } from './frame.js';
 
 /** What the writer needs from a socket (a net.Socket fits); kept abstract so protocol/ stays pure. */
 export interface ByteSink {
@@ -10,6 +10,14 @@ export interface ByteSink {
 
 /** Above this a payload is written after its header instead of being copied into one buffer. */
 const COPY_LIMIT = 16 * 1024;
+/**
+ * Frames up to COPY_LIMIT are laid out one after the other in blocks of this size, each frame
+ * handed to the socket as a view of its block: no allocation per frame (a fresh ArrayBuffer per
+ * small frame cost more than its copy, in allocation and in GC). A region is never written
+ * twice, so the socket may hold views as long as it needs.
+ */
+const BLOCK_SIZE = 64 * 1024;
+const CREDIT_FRAME = HEADER_SIZE + 4;
 
 /**
  * Writes frames to a socket, coalescing everything written during one turn of the event loop
@@ -19,6 +27,8 @@ const COPY_LIMIT = 16 * 1024;
  */
 export class FrameWriter {
   private corked = false;
+  private block = new Uint8Array(0);
+  private used = 0;
 
   constructor(
     private readonly sink: ByteSink,
@@ -28,7 +38,11 @@ export class FrameWriter {
   frame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
     if (!this.begin()) return;
     if (payload.length <= COPY_LIMIT) {
-      this.sink.write(encodeFrame(type, flags, stream, payload));
+      const size = HEADER_SIZE + payload.length;
+      const at = this.reserve(size);
+      writeHeader(this.block, at, type, flags, stream, payload.length);
+      this.block.set(payload, at + HEADER_SIZE);
+      this.sink.write(this.block.subarray(at, at + size));
     } else {
       this.sink.write(encodeHeader(type, flags, stream, payload.length));
       this.sink.write(payload);
@@ -36,7 +50,22 @@ export class FrameWriter {
   }
 
   credit(stream: number, increment: number): void {
-    if (this.begin()) this.sink.write(encodeCredit(stream, increment));
+    if (!this.begin()) return;
+    const at = this.reserve(CREDIT_FRAME);
+    writeHeader(this.block, at, FrameType.CREDIT, 0, stream, 4);
+    writeU32(this.block, at + HEADER_SIZE, increment);
+    this.sink.write(this.block.subarray(at, at + CREDIT_FRAME));
+  }
+
+  /** Where `size` fresh bytes start in the current block (a new block when it is full). */
+  private reserve(size: number): number {
+    if (this.used + size > this.block.length) {
+      this.block = new Uint8Array(BLOCK_SIZE);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.used += size;
+    return at;
   }
 
   private begin(): boolean {

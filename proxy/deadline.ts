@@ -19,14 +19,24 @@ export const DEADLINE_DIRECTIVE: Record<DeadlineKind, string> = {
   client_send: 'send_timeout',
 };
 
+/** The timer callback: a plain function and the deadline as its argument, no closure per wait. */
+function expire(deadline: Deadline): void {
+  deadline.expire();
+}
+
+/** Who is waiting: the duration of each kind of wait, and what to do when one runs out. */
+export interface DeadlineOwner {
+  durationOf(kind: DeadlineKind): number;
+  onTimeout(kind: DeadlineKind, ms: number): void;
+}
+
 export class Deadline {
   private timer: NodeJS.Timeout | null = null;
   private current: DeadlineKind | null = null;
+  private ms = 0;
 
-  constructor(
-    private readonly durationOf: (kind: DeadlineKind) => number,
-    private readonly expired: (kind: DeadlineKind, ms: number) => void,
-  ) {}
+  /** The owner is called directly: no closures per exchange or per wait. */
+  constructor(private readonly owner: DeadlineOwner) {}
 
   get kind(): DeadlineKind | null {
     return this.current;
@@ -39,13 +49,17 @@ export class Deadline {
       return;
     }
     this.clear();
-    const ms = this.durationOf(kind);
+    this.ms = this.owner.durationOf(kind);
     this.current = kind;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.current = null;
-      this.expired(kind, ms);
-    }, ms);
+    this.timer = setTimeout(expire, this.ms, this);
+  }
+
+  /** The active wait ran out (called by its timer). */
+  expire(): void {
+    const kind = this.current!;
+    this.timer = null;
+    this.current = null;
+    this.owner.onTimeout(kind, this.ms);
   }
 
   /** Stops the wait of this kind if it is the active one. */

@@ -40,7 +40,8 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
   const port = req.socket.localPort ?? hostPort(req.headers.host);
   const peer = { address: req.socket.remoteAddress ?? 'unix:', port: req.socket.remotePort ?? 0 };
   const remote = realAddress(peer, headerLines(req.rawHeaders, client.realIp.header), client.realIp);
-  const source: VariableSource = {
+  // The variables ($host, $request_uri...) only when a rule needs them: most requests need none.
+  const source = (): VariableSource => ({
     method: req.method ?? 'GET',
     target: req.url ?? '/',
     path: target.path,
@@ -56,15 +57,15 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     protocol: `HTTP/${req.httpVersion}`,
     scheme: 'http',
     requestId: id,
-  };
+  });
   // nginx: a server-level return answers before any location is looked at.
-  if (server.return) return answerReturn(options.log, res, id, server.return, source, started);
+  if (server.return) return answerReturn(options.log, res, id, server.return, source(), started);
   const location = matchLocation(server, target.path);
   if (!location) return answer(options.log, res, id, HttpError.NO_LOCATION, `no location matches ${target.path}`, started);
   // An explicit return, or nginx's trailing-slash redirect (/app → /app/) for a prefix location.
-  if (location.return) return answerReturn(options.log, res, id, location.return, source, started);
+  if (location.return) return answerReturn(options.log, res, id, location.return, source(), started);
   const contentLength = declaredLength(req);
-  const params = expandParams(location, source);
+  const params = location.params.length === 0 ? location.params : expandParams(location, source());
   let environ;
   try {
     environ = buildEnviron({
@@ -83,13 +84,14 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
       underscoresInHeaders: client.underscoresInHeaders,
       ignoreInvalidHeaders: client.ignoreInvalidHeaders,
       mergeSlashes: client.mergeSlashes,
+      parsedTarget: target,
     });
   } catch (err) {
     if (err instanceof EnvironError) return answer(options.log, res, id, HttpError.BAD_REQUEST, err.message, started);
     throw err;
   }
   const group = groupFor(options, location);
-  const hashKey = group.method.kind === 'hash' ? expand(group.method.key, source) : '';
+  const hashKey = group.method.kind === 'hash' ? expand(group.method.key, source()) : '';
   const exchange = new Exchange({
     req,
     res,
@@ -100,26 +102,19 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
     log: options.log,
     contentLength,
     retry: retryPolicy(location),
-    remoteAddress: source.remoteAddress,
+    remoteAddress: remote.address,
     hashKey,
   });
-  const start = () =>
-    exchange.start().catch((err: unknown) => {
-      options.log.error({ err, reqId: id }, 'internal error while relaying');
-      if (!res.headersSent) answer(options.log, res, id, HttpError.UPSTREAM_UNREACHABLE, 'internal error', started);
-      else res.destroy();
-    });
-  if (contentLength !== null) return void start();
+  if (contentLength !== null) return void exchange.run();
   // A chunked body is framed as it arrives, after this request event: let the parser finish
   // the packet first, so that a body it cannot frame (an invalid chunk size in the same
   // packet, the usual smuggling attempt) ends the connection before the runner hears of
   // the request. A framing error in a later packet cancels the stream instead: the app
   // never sees the end of such a body.
-  setImmediate(() => (req.socket && !req.socket.destroyed && !req.socket.writableEnded ? start() : undefined));
+  setImmediate(() => (req.socket && !req.socket.destroyed && !req.socket.writableEnded ? void exchange.run() : undefined));
 }
 
 function expandParams(location: LocationConfig, source: VariableSource): LocationConfig['params'] {
-  if (location.params.length === 0) return location.params;
   return location.params.map((p) => ({ name: p.name, value: expand(p.value, source), ifNotEmpty: p.ifNotEmpty }));
 }
 

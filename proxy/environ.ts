@@ -63,6 +63,11 @@ export interface EnvironInput {
   ignoreInvalidHeaders?: boolean;
   /** merge_slashes, default true: see uri.ts for the path normalisation. */
   mergeSlashes?: boolean;
+  /**
+   * parseTarget(method, target, { mergeSlashes }) when the caller has it already (it matched
+   * the location with it), so the target is not parsed twice.
+   */
+  parsedTarget?: { path: string; query: string };
 }
 
 export type Environ = Record<string, string>;
@@ -85,8 +90,12 @@ export class EnvironError extends Error {
 }
 
 export function buildEnviron(input: EnvironInput): Environ {
-  const target = parseTarget(input.method, input.target, { mergeSlashes: input.mergeSlashes !== false });
-  if (!target.ok) throw new EnvironError(target.code, target.reason);
+  let target = input.parsedTarget;
+  if (target === undefined) {
+    const parsed = parseTarget(input.method, input.target, { mergeSlashes: input.mergeSlashes !== false });
+    if (!parsed.ok) throw new EnvironError(parsed.code, parsed.reason);
+    target = parsed;
+  }
 
   const env: Environ = {
     REQUEST_METHOD: input.method,

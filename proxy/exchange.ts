@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
 import type { LocationConfig } from './config/types.js';
+import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
 import { bodiless, checkResponseHead } from './response-head.js';
@@ -70,11 +71,20 @@ export class Exchange implements StreamEvents {
   private readonly deadline: Deadline;
 
   constructor(private readonly x: ExchangeRequest) {
-    this.deadline = new Deadline(
-      (kind) => this.durationOf(kind),
-      (kind, ms) => this.onTimeout(kind, ms),
-    );
+    this.deadline = new Deadline(this);
     x.res.on('close', () => this.onClientClose());
+  }
+
+  /** Relays the request; a bug of ours ends it with a 502 (or an abort), never an unhandled rejection. */
+  async run(): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      this.x.log.error({ err, reqId: this.x.requestId }, 'internal error while relaying');
+      const { res } = this.x;
+      if (!res.headersSent) answer(this.x.log, res, this.x.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.started);
+      else res.destroy();
+    }
   }
 
   async start(): Promise<void> {
@@ -82,7 +92,7 @@ export class Exchange implements StreamEvents {
     if (limit > 0 && this.x.contentLength !== null && this.x.contentLength > limit) {
       return this.reject(HttpError.BODY_TOO_LARGE, `declared body of ${this.x.contentLength} bytes over client_max_body_size ${limit}`);
     }
-    if (Object.keys(this.x.environ).length > DEFAULTS.maxEnvironKeys) {
+    if (mayHaveTooManyKeys(this.x) && Object.keys(this.x.environ).length > DEFAULTS.maxEnvironKeys) {
       return this.reject(HttpError.HEADERS_TOO_LARGE, `more than ${DEFAULTS.maxEnvironKeys} environ keys`);
     }
     await this.send();
@@ -407,6 +417,8 @@ export class Exchange implements StreamEvents {
 
   private accessLog(complete: boolean): void {
     const { req, requestId, log } = this.x;
+    // Built only when written: at the usual production level (warn) the line costs nothing.
+    if (!log.isLevelEnabled('info')) return;
     log.info(
       {
         reqId: requestId,
@@ -425,7 +437,8 @@ export class Exchange implements StreamEvents {
 
   // ---- timeouts ----
 
-  private durationOf(kind: DeadlineKind): number {
+  /** For the Deadline: how long a wait of this kind may last. */
+  durationOf(kind: DeadlineKind): number {
     const { location } = this.x;
     if (kind === 'read') return location.readTimeoutMs;
     if (kind === 'send') return location.sendTimeoutMs;
@@ -433,7 +446,8 @@ export class Exchange implements StreamEvents {
     return location.clientSendTimeoutMs;
   }
 
-  private onTimeout(kind: DeadlineKind, ms: number): void {
+  /** For the Deadline: the wait of this kind lasted `ms`. */
+  onTimeout(kind: DeadlineKind, ms: number): void {
     if (this.finished) return;
     const directive = DEADLINE_DIRECTIVE[kind];
     if (kind === 'client_send') {
@@ -449,6 +463,14 @@ export class Exchange implements StreamEvents {
     const what = kind === 'read' ? 'runner sent nothing' : 'runner accepted no body bytes';
     this.failTry('timeout', { kind: HttpError.UPSTREAM_TIMEOUT, reason: `${what} for ${ms} ms (${directive})` });
   }
+}
+
+/** The environ's fixed keys (buildEnviron's CGI keys plus CONTENT_*), an upper bound. */
+const FIXED_ENVIRON_KEYS = 16;
+
+/** An upper bound of the environ's keys (one per header line, parameter, fixed key) over the limit: count them. */
+function mayHaveTooManyKeys(x: ExchangeRequest): boolean {
+  return FIXED_ENVIRON_KEYS + x.req.rawHeaders.length / 2 + x.location.params.length > DEFAULTS.maxEnvironKeys;
 }
 
 /** The tsgi_next_upstream condition a stream failure falls under. */

@@ -37,7 +37,9 @@ export function checkResponseHead(head: ResponseHead): CheckedHead {
   if (contentLength !== null && status === 204 && contentLength !== 0) {
     return refuse(`Content-Length ${contentLength} on a 204, which has no body`);
   }
-  return { ok: true, status, reason, headers: withOneLength(headers, contentLength), contentLength };
+  // Usually there is nothing to rewrite: the head's own list is passed on, not copied.
+  const canonical = lengths.length === 0 || (lengths.length === 1 && lengths[0] === String(contentLength));
+  return { ok: true, status, reason, headers: canonical ? (headers as [string, string][]) : withOneLength(headers, contentLength), contentLength };
 }
 
 /** Repeated fields (Set-Cookie) stay separate and in order; Content-Length is kept once. */
