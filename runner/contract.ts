@@ -1,4 +1,5 @@
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse, WriteFunction } from './app.js';
+import { isHopByHop } from './hop-by-hop.js';
 
 /** Where the response goes: one stream of the protocol connection. */
 export interface ResponseSink {
@@ -256,12 +257,6 @@ const STATUS = /^([2-5]\d\d)(?: (.*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible ASCII, space, tab and obs-text; never CR, LF, NUL or other controls.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/**
- * PEP 3333: an application must not send hop-by-hop fields (wsgiref refuses them too). The
- * proxy refuses a head carrying one (502); refusing it here makes it the app's 500, logged
- * with the app's error instead of the proxy's.
- */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 function parseHead(status: unknown, headers: unknown): Head {
   const match = typeof status === 'string' ? STATUS.exec(status) : null;
@@ -273,7 +268,10 @@ function parseHead(status: unknown, headers: unknown): Head {
     const [name, raw] = pair as [unknown, unknown];
     const value = typeof raw === 'number' ? String(raw) : raw;
     if (typeof name !== 'string' || !TOKEN.test(name)) throw new ContractError(`invalid header name ${JSON.stringify(name)}`);
-    if (HOP_BY_HOP.has(name.toLowerCase())) throw new ContractError(`hop-by-hop header ${name}: an application must not send it (PEP 3333)`);
+    // PEP 3333: an application must not send hop-by-hop fields (wsgiref refuses them too). The
+    // proxy refuses a head carrying one (502); refusing it here makes it the app's 500, logged
+    // with the app's error instead of the proxy's.
+    if (isHopByHop(name)) throw new ContractError(`hop-by-hop header ${name}: an application must not send it (PEP 3333)`);
     if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
       throw new ContractError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
     }

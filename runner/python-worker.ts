@@ -49,11 +49,15 @@ export function pythonWorkerConfig(options: RunnerOptions): PythonWorkerConfig {
  * The worker's entry point. From dist/runner/ (the installed CLI) the Python sources are two
  * levels up, beside the TypeScript ones; from runner/ (tests running the sources) they are here.
  */
+let entry: string | undefined;
+
 export function pythonEntry(): string {
+  // Looked up once (checkPython at start-up), not again for every worker spawned.
+  if (entry !== undefined) return entry;
   const candidates = ['./python/tsgi_worker/__main__.py', '../../runner/python/tsgi_worker/__main__.py'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
   const found = candidates.find((path) => existsSync(path));
   if (!found) throw new Error(`the Python worker is missing (looked for ${candidates.join(', ')})`);
-  return found;
+  return (entry = found);
 }
 
 /** The worker's sources are there and `--chdir` names a directory: checked before anything is bound. */
