@@ -43,30 +43,33 @@ t.test('TCP stays on loopback unless --allow-remote', async (t) => {
   t.match(options(['--allow-remote', '-s', '0.0.0.0:9000', 'app.js']), { allowRemote: true, address: { kind: 'tcp', host: '0.0.0.0', port: 9000 } });
 });
 
+/** What an empty command line (but the APP) gives. */
+const DEFAULTS: RunnerOptions = {
+  app: 'app.js',
+  contract: 'auto',
+  python: false,
+  pythonExecutable: process.env.TSGI_PYTHON ?? 'python3',
+  chdir: null,
+  threads: 1,
+  allowRemote: false,
+  address: { kind: 'unix', path: 'tsgi.sock' },
+  mode: 0o660,
+  maxStreams: 1024,
+  gracefulTimeoutMs: 30_000,
+  logLevel: 'info',
+  workers: 1,
+  harakiriMs: 0,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
+  reloadOnRssBytes: 0,
+  stats: null,
+  chown: null,
+  uid: null,
+  gid: null,
+};
+
 t.test('defaults', async (t) => {
-  t.same(options(['app.js']), {
-    app: 'app.js',
-    contract: 'auto',
-    python: false,
-    pythonExecutable: process.env.TSGI_PYTHON ?? 'python3',
-    chdir: null,
-    threads: 1,
-    allowRemote: false,
-    address: { kind: 'unix', path: 'tsgi.sock' },
-    mode: 0o660,
-    maxStreams: 1024,
-    gracefulTimeoutMs: 30_000,
-    logLevel: 'info',
-    workers: 1,
-    harakiriMs: 0,
-    maxRequests: 0,
-    maxRequestsJitter: 0,
-    reloadOnRssBytes: 0,
-    stats: null,
-    chown: null,
-    uid: null,
-    gid: null,
-  });
+  t.same(options(['app.js']), DEFAULTS);
 });
 
 t.test('process management options', async (t) => {
@@ -97,27 +100,13 @@ t.test('every option', async (t) => {
   t.same(
     options(['--socket', 'unix:/run/tsgi/app.sock', '--chmod', '600', '--max-streams', '8', '--graceful-timeout', '5', '--log-level', 'debug', 'srv/app.js:handler']),
     {
+      ...DEFAULTS,
       app: 'srv/app.js:handler',
-      contract: 'auto',
-      python: false,
-      pythonExecutable: process.env.TSGI_PYTHON ?? 'python3',
-      chdir: null,
-      threads: 1,
-      allowRemote: false,
       address: { kind: 'unix', path: '/run/tsgi/app.sock' },
       mode: 0o600,
       maxStreams: 8,
       gracefulTimeoutMs: 5000,
       logLevel: 'debug',
-      workers: 1,
-      harakiriMs: 0,
-      maxRequests: 0,
-      maxRequestsJitter: 0,
-      reloadOnRssBytes: 0,
-      stats: null,
-      chown: null,
-      uid: null,
-      gid: null,
     },
   );
   t.same(options(['-s', '127.0.0.1:9000', 'a.js']).address, { kind: 'tcp', host: '127.0.0.1', port: 9000 }, '-s, TCP');
