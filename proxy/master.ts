@@ -35,11 +35,11 @@ export async function runPrimary(
       const wasReady = ready.delete(index);
       if (stopping) return;
       if (!wasReady) {
-        log.fatal({ worker: index, pid: worker.process.pid, code, signal }, 'proxy worker failed to start; stopping');
+        log.fatal({ worker: index, workerPid: worker.process.pid, code, signal }, 'proxy worker failed to start; stopping');
         failedBoot?.();
         return;
       }
-      log.error({ worker: index, pid: worker.process.pid, code, signal }, 'proxy worker died; starting a new one');
+      log.error({ worker: index, workerPid: worker.process.pid, code, signal }, 'proxy worker died; starting a new one');
       setTimeout(() => workers.set(index, fork(index)), 250).unref();
     });
     return worker;

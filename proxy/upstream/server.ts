@@ -178,7 +178,7 @@ export class UpstreamServer {
     // ever remove it).
     if (!connection.available) return;
     const { hello } = connection;
-    this.options.log.info({ upstream: this.name, runnerPid: hello.pid, worker: hello.worker, app: hello.app }, 'connected to runner');
+    this.options.log.info({ upstream: this.name, runnerPid: hello.pid, runnerWorker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);
     // Connections opened under load close again once idle, down to `keepalive`, but the only
     // connection to a worker stays: it is what spreads requests over the workers.

@@ -178,6 +178,7 @@ export function spawnCli(t: Teardown, cli: 'runner' | 'proxy', args: string[]): 
     killGroup(proc.child);
     await proc.exited;
     started.delete(proc.child);
+    if (proc.duplicates.length > 0) throw new Error(`${cli} log lines with a duplicate key: ${proc.duplicates.slice(0, 3).join('; ')}`);
   });
   return proc;
 }
