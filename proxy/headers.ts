@@ -1,7 +1,8 @@
 // A reverse proxy's header rules in one place, in the manner of Go's
 // net/http/httputil ReverseProxy: which fields are hop-by-hop (stripped in
-// both directions), how Content-Length is read, and what an application may
-// send back. Pure functions, no I/O.
+// both directions), the field syntax, and how Content-Length is read. What an
+// application may send back is checked in response-head.ts (which refuses
+// hop-by-hop fields instead of stripping them). Pure functions, no I/O.
 //
 // Field names are compared in lower case. The request side (environ.ts) also
 // folds '_' into '-' before comparing, so that with underscores_in_headers on
@@ -131,59 +132,4 @@ function parseDigits(s: string): number {
     n = n * 10 + d;
   }
   return Number.isSafeInteger(n) ? n : -1;
-}
-
-// ---------------------------------------------------------------------------
-// The application's response head
-
-/** A final or interim status an application may send: an integer 100–599. */
-export function validStatus(n: number): boolean {
-  return Number.isInteger(n) && n >= 100 && n <= 599;
-}
-
-export type ResponseHeadersResult =
-  | { ok: true; headers: [string, string][]; contentLength: number | null }
-  | { ok: false; reason: string };
-
-/**
- * Checks the application's response headers before any of them is forwarded
- * and strips the hop-by-hop ones. Invalid input is never repaired: the caller
- * answers 502. Repeated fields (Set-Cookie) stay separate, in order. When
- * Content-Length is present it is kept once, as a plain decimal, at the place
- * of its first occurrence.
- */
-export function responseHeaders(headers: ReadonlyArray<readonly [string, string]>): ResponseHeadersResult {
-  let connectionOptions: Set<string> | null = null;
-  const lengthValues: string[] = [];
-  for (const [name, value] of headers) {
-    if (!isToken(name)) return { ok: false, reason: `invalid header name ${JSON.stringify(name)}` };
-    if (!isFieldValue(value)) return { ok: false, reason: `invalid value for header ${name}` };
-    const lower = name.toLowerCase();
-    if (lower === 'connection') {
-      connectionOptions ??= new Set();
-      for (const token of connectionTokens(value)) connectionOptions.add(token);
-    } else if (lower === 'content-length') {
-      lengthValues.push(value);
-    }
-  }
-
-  const contentLength = parseContentLength(lengthValues);
-  if (contentLength === -1) {
-    return { ok: false, reason: `invalid Content-Length ${JSON.stringify(lengthValues.join(', '))}` };
-  }
-
-  const out: [string, string][] = [];
-  let lengthWritten = false;
-  for (const [name, value] of headers) {
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, connectionOptions)) continue;
-    if (lower === 'content-length') {
-      if (lengthWritten) continue;
-      lengthWritten = true;
-      out.push([name, String(contentLength)]);
-    } else {
-      out.push([name, value]);
-    }
-  }
-  return { ok: true, headers: out, contentLength };
 }
