@@ -1,4 +1,5 @@
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse, WriteFunction } from './app.js';
+import { ContractError } from './errors.js';
 import { isHopByHop } from './hop-by-hop.js';
 
 /** Where the response goes: one stream of the protocol connection. */
@@ -17,11 +18,6 @@ export interface ResponseSink {
 
 export interface AppLog {
   error(details: object, message: string): void;
-}
-
-/** An application broke the contract (bad status, headers, chunk type...). */
-export class ContractError extends Error {
-  override readonly name = 'ContractError';
 }
 
 const encoder = new TextEncoder();

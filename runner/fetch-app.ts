@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
-import { ContractError } from './contract.js';
+import { ContractError } from './errors.js';
 import { environToRequest } from './fetch-request.js';
 import { isHopByHop } from './hop-by-hop.js';
 

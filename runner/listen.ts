@@ -3,11 +3,8 @@ import * as net from 'node:net';
 import { connect, type Server } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Address } from '../protocol/index.js';
+import { ListenError } from './errors.js';
 
-/** Listening failed for a reason the operator must fix (a live runner on the socket, a file in the way). */
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-}
 
 /**
  * Binds `server` to `address`. For a Unix socket: a socket file left by a crashed process is

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatAddress } from '../protocol/index.js';
 import { WORKERS_ENV, WORKER_ENV } from './ipc.js';
-import { UsageError, type RunnerOptions } from './options.js';
+import { UsageError } from './errors.js';
+import type { RunnerOptions } from './options.js';
 
 /** Where the Python worker reads its settings (JSON), beside the index variables. */
 export const PYTHON_CONFIG_ENV = 'TSGI_WORKER_CONFIG';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AppLoadError } from './app-loader.js';
+import { AppLoadError } from './errors.js';
 import { EXIT } from './exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './ipc.js';
 import { WorkerMetrics } from './metrics.js';

@@ -26,22 +26,12 @@ import {
   type Frame,
   type Hello,
 } from '../../protocol/index.js';
+import { UpstreamConnectionError } from '../errors.js';
 import { UpstreamStream, type StreamEvents } from './stream.js';
 
 export interface ConnectionLimits {
   maxFrameSize: number;
   initialWindow: number;
-}
-
-/** The connection failed or was lost; every stream on it gets this. */
-export class UpstreamConnectionError extends Error {
-  override readonly name = 'UpstreamConnectionError';
-  constructor(
-    message: string,
-    readonly code: ErrorCode | 'CONNECT' | 'CLOSED' | 'TIMEOUT',
-  ) {
-    super(message);
-  }
 }
 
 const SOFTWARE = 'tsgi-proxy/0.1.0';
