@@ -7,3 +7,4 @@ export * from './flow.js';
 export { pack, unpack } from './codec.js';
 export * from './address.js';
 export * from './writer.js';
+export * from './queue.js';
