@@ -23,7 +23,8 @@
 // malformed, disagrees with itself or comes with Transfer-Encoding.
 
 import { EnvironError } from './errors.js';
-import { HOP_BY_HOP, connectionTokens, namedByConnection, parseContentLength } from './headers.js';
+import { HOP_BY_HOP } from '../protocol/index.js';
+import { connectionTokens, namedByConnection, parseContentLength } from './headers.js';
 import { parseTarget } from './uri.js';
 
 export interface EnvironInput {
