@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { EXIT } from './exit.js';
 import { WORKER_ENV } from './ipc.js';
-import { ListenError, PrivilegeError, UsageError } from './errors.js';
+import { InstallError, ListenError, PrivilegeError, UsageError } from './errors.js';
 import { bindShared, removeSocket } from './listen.js';
 import { createLogger } from './log.js';
 import { MASTER_SIGNALS, Master } from './master.js';
@@ -38,8 +38,9 @@ async function main(argv: string[]): Promise<number> {
     try {
       checkPython(options);
     } catch (err) {
-      process.stderr.write(`tsgi-runner: ${(err as Error).message}\n`);
-      return err instanceof UsageError ? EXIT.USAGE : EXIT.FAILURE;
+      if (!(err instanceof UsageError || err instanceof InstallError)) throw err;
+      process.stderr.write(`tsgi-runner: ${err.message}\n`);
+      return err.exit;
     }
   }
   const worker = process.env[WORKER_ENV];

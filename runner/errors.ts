@@ -30,6 +30,13 @@ export class ListenError extends Error {
   readonly exit = EXIT.LISTEN;
 }
 
+/** The runner's own files are incomplete (the Python worker's sources are missing): exit 1. */
+export class InstallError extends Error {
+  override readonly name = 'InstallError';
+  readonly code = 'TSGI_INSTALL';
+  readonly exit = EXIT.FAILURE;
+}
+
 /** A user or group that cannot be resolved, or privileges that cannot be dropped (exit 1). */
 export class PrivilegeError extends Error {
   override readonly name = 'PrivilegeError';
