@@ -7,3 +7,6 @@ export * from './flow.js';
 export { pack, unpack } from './codec.js';
 export * from './address.js';
 export * from './writer.js';
+export * from './queue.js';
+export * from './peer.js';
+export * from './head.js';

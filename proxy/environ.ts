@@ -22,8 +22,10 @@
 // request is refused (400) for several Host lines or a Content-Length that is
 // malformed, disagrees with itself or comes with Transfer-Encoding.
 
-import { HOP_BY_HOP, connectionTokens, namedByConnection, parseContentLength } from './headers.js';
-import { parseTarget, type TargetErrorCode } from './uri.js';
+import { EnvironError } from './errors.js';
+import { HOP_BY_HOP } from '../protocol/index.js';
+import { connectionTokens, namedByConnection, parseContentLength } from './headers.js';
+import { parseTarget } from './uri.js';
 
 export interface EnvironInput {
   /** As received (Node has already checked it against its method table). */
@@ -71,23 +73,6 @@ export interface EnvironInput {
 }
 
 export type Environ = Record<string, string>;
-
-export type EnvironErrorCode =
-  | TargetErrorCode // E_BAD_TARGET, E_BAD_PERCENT, E_NUL, E_ABOVE_ROOT
-  | 'E_BAD_CONTENT_LENGTH' // non-numeric, disagreeing values, or sent with Transfer-Encoding
-  | 'E_BAD_HOST'; // several Host lines, or Host and :authority disagree
-
-/** The request cannot be turned into an environ; the client gets a 400. */
-export class EnvironError extends Error {
-  readonly status = 400;
-  readonly code: EnvironErrorCode;
-
-  constructor(code: EnvironErrorCode, message: string) {
-    super(message);
-    this.name = 'EnvironError';
-    this.code = code;
-  }
-}
 
 export function buildEnviron(input: EnvironInput): Environ {
   let target = input.parsedTarget;

@@ -1,7 +1,12 @@
 /**
- * Every answer the proxy itself gives a client, with a stable code for logs and tests
- * (never match on message text). One place, so status, log reason and body stay in step.
+ * The proxy's catalogue of errors (the configuration's is config/errors.ts): every answer the
+ * proxy itself gives a client, with a stable code for logs and tests, and the error classes the
+ * request path throws, each with a stable `code` (never match on message text). One place, so
+ * status, log reason and body stay in step.
  */
+import type { ErrorCode } from '../protocol/index.js';
+import type { TargetErrorCode } from './uri.js';
+
 export const HttpError = {
   BAD_REQUEST: { status: 400, code: 'TSGI_BAD_REQUEST', text: 'Bad Request' },
   CLIENT_TIMEOUT: { status: 408, code: 'TSGI_CLIENT_TIMEOUT', text: 'Request Timeout' },
@@ -37,4 +42,43 @@ const CLOSING: ReadonlySet<number> = new Set([400, 408, 413, 414, 431, 505]);
 
 export function closesConnection(kind: HttpErrorKind): boolean {
   return CLOSING.has(kind.status);
+}
+
+export type EnvironErrorCode =
+  | TargetErrorCode // E_BAD_TARGET, E_BAD_PERCENT, E_NUL, E_ABOVE_ROOT
+  | 'E_BAD_CONTENT_LENGTH' // non-numeric, disagreeing values, or sent with Transfer-Encoding
+  | 'E_BAD_HOST'; // several Host lines, or Host and :authority disagree
+
+/** The request cannot be turned into an environ (environ.ts); the client gets a 400. */
+export class EnvironError extends Error {
+  override readonly name = 'EnvironError';
+  readonly status = HttpError.BAD_REQUEST.status;
+
+  constructor(
+    readonly code: EnvironErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A connection to a runner failed or was lost (upstream/connection.ts); every stream on it gets
+ * this. `code` is the wire code of the GOAWAY or protocol error when there was one, else how
+ * the connection ended: it could not be made, it closed, or the handshake timed out.
+ */
+export class UpstreamConnectionError extends Error {
+  override readonly name = 'UpstreamConnectionError';
+  constructor(
+    message: string,
+    readonly code: ErrorCode | 'CONNECT' | 'CLOSED' | 'TIMEOUT',
+  ) {
+    super(message);
+  }
+}
+
+/** Every connection to a runner is at its stream limit (upstream/server.ts): the proxy answers 503. */
+export class UpstreamBusyError extends Error {
+  override readonly name = 'UpstreamBusyError';
+  readonly code = HttpError.OVERLOADED.code;
 }

@@ -4,12 +4,10 @@ import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type R
 import type { LocationConfig } from './config/types.js';
 import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
-import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
+import { HttpError, UpstreamBusyError, UpstreamConnectionError, errorBody, type HttpErrorKind } from './errors.js';
 import { bodiless, checkResponseHead } from './response-head.js';
-import { UpstreamConnectionError } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
-import { UpstreamBusyError } from './upstream/server.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
 
 export interface ExchangeRequest {

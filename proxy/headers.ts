@@ -1,29 +1,13 @@
 // A reverse proxy's header rules in one place, in the manner of Go's
-// net/http/httputil ReverseProxy: which fields are hop-by-hop (stripped in
-// both directions), how Content-Length is read, and what an application may
-// send back. Pure functions, no I/O.
+// net/http/httputil ReverseProxy: which request fields are hop-by-hop (the
+// list itself, and the field syntax, are protocol/head.ts's, shared with the
+// runner), the Connection tokens, and how Content-Length is read. What an
+// application may send back is checked in response-head.ts (which refuses
+// hop-by-hop fields instead of stripping them). Pure functions, no I/O.
 //
 // Field names are compared in lower case. The request side (environ.ts) also
 // folds '_' into '-' before comparing, so that with underscores_in_headers on
 // 'Transfer_Encoding' cannot slip past as HTTP_TRANSFER_ENCODING.
-
-/**
- * Fields that describe one connection, never the message: a proxy removes
- * them, plus every field named by a Connection token (RFC 9110 §7.6.1).
- * Proxy-Connection and Keep-Alive are not standard but still sent (curl,
- * old clients); Trailer and TE concern the framing this proxy replaces.
- * Unlike Go, Proxy-Authenticate / Proxy-Authorization are not in the list:
- * RFC 9110 no longer calls them hop-by-hop and nginx passes them on.
- */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
 
 /**
  * Fields a Connection token may not remove: Content-Length and
@@ -45,49 +29,12 @@ export function connectionTokens(value: string): string[] {
   return tokens;
 }
 
-/** True when `name` (lower case) must be stripped given the Connection tokens seen. */
-export function isHopByHop(name: string, connectionOptions: ReadonlySet<string> | null): boolean {
-  return HOP_BY_HOP.has(name) || (connectionOptions !== null && namedByConnection(name, connectionOptions));
-}
-
 /** True when a Connection token names `name` (lower case) and may remove it. */
 export function namedByConnection(name: string, connectionOptions: ReadonlySet<string>): boolean {
   return connectionOptions.has(name) && !NOT_CONNECTION_OPTIONS.has(name);
 }
 
-// ---------------------------------------------------------------------------
-// Syntax (RFC 9110 §5.1, §5.5)
-
-// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-//         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-const TCHAR = new Uint8Array(128);
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
-
-/** An RFC 9110 token: one or more tchar. */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
-
-/**
- * A field value that is safe to put on the wire: visible ASCII, SP, HTAB and
- * obs-text (0x80–0xFF). No CR, LF, NUL, other controls or DEL, and nothing
- * above 0xFF (a header is latin-1, one char per byte, as in PEP 3333).
- */
-export function isFieldValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 ? c !== 0x09 : c === 0x7f || c > 0xff) return false;
-  }
-  return true;
-}
+// Optional white space (RFC 9110 §5.6.3)
 
 function trimOws(s: string): string {
   let start = 0;
@@ -131,59 +78,4 @@ function parseDigits(s: string): number {
     n = n * 10 + d;
   }
   return Number.isSafeInteger(n) ? n : -1;
-}
-
-// ---------------------------------------------------------------------------
-// The application's response head
-
-/** A final or interim status an application may send: an integer 100–599. */
-export function validStatus(n: number): boolean {
-  return Number.isInteger(n) && n >= 100 && n <= 599;
-}
-
-export type ResponseHeadersResult =
-  | { ok: true; headers: [string, string][]; contentLength: number | null }
-  | { ok: false; reason: string };
-
-/**
- * Checks the application's response headers before any of them is forwarded
- * and strips the hop-by-hop ones. Invalid input is never repaired: the caller
- * answers 502. Repeated fields (Set-Cookie) stay separate, in order. When
- * Content-Length is present it is kept once, as a plain decimal, at the place
- * of its first occurrence.
- */
-export function responseHeaders(headers: ReadonlyArray<readonly [string, string]>): ResponseHeadersResult {
-  let connectionOptions: Set<string> | null = null;
-  const lengthValues: string[] = [];
-  for (const [name, value] of headers) {
-    if (!isToken(name)) return { ok: false, reason: `invalid header name ${JSON.stringify(name)}` };
-    if (!isFieldValue(value)) return { ok: false, reason: `invalid value for header ${name}` };
-    const lower = name.toLowerCase();
-    if (lower === 'connection') {
-      connectionOptions ??= new Set();
-      for (const token of connectionTokens(value)) connectionOptions.add(token);
-    } else if (lower === 'content-length') {
-      lengthValues.push(value);
-    }
-  }
-
-  const contentLength = parseContentLength(lengthValues);
-  if (contentLength === -1) {
-    return { ok: false, reason: `invalid Content-Length ${JSON.stringify(lengthValues.join(', '))}` };
-  }
-
-  const out: [string, string][] = [];
-  let lengthWritten = false;
-  for (const [name, value] of headers) {
-    const lower = name.toLowerCase();
-    if (isHopByHop(lower, connectionOptions)) continue;
-    if (lower === 'content-length') {
-      if (lengthWritten) continue;
-      lengthWritten = true;
-      out.push([name, String(contentLength)]);
-    } else {
-      out.push([name, value]);
-    }
-  }
-  return { ok: true, headers: out, contentLength };
 }

@@ -75,6 +75,9 @@ export interface Binding {
  * (Binding both fails on Linux with EADDRINUSE.) Only IP literals are folded in; a host name
  * (`localhost:80`) keeps its own socket. For `[::]:80` beside `80`, bind `::` with ipv6Only, as
  * nginx does (ipv6only=on), or the two sockets collide.
+ *
+ * Not used yet: runtime.ts still binds one socket per listenGroups() entry. Wiring this into
+ * `listen` is its own issue (README, "Not yet"); until then only its tests call it.
  */
 export function bindings(config: ProxyConfig): Binding[] {
   const groups = listenGroups(config);

@@ -15,6 +15,7 @@
  * belongs to the first server that has it (nginx warns "conflicting server name" and ignores
  * the later one). Names are byte strings (latin-1), like the Host header Node hands over.
  */
+import { ServerNameError } from './config/errors.js';
 import { compileRegex } from './config/regex.js';
 
 export type ServerName =
@@ -25,10 +26,6 @@ export type ServerName =
   | { kind: 'trailing'; prefix: string }
   | { kind: 'regex'; source: string; regex: RegExp };
 
-/** Why a server name is invalid; the config layer adds the position. RegexError may come too. */
-export class ServerNameError extends Error {
-  override readonly name = 'ServerNameError';
-}
 
 /** Reads one `server_name` argument (already in byte-string form). */
 export function parseServerName(text: string): ServerName {

@@ -10,6 +10,7 @@
  * name. A `$` that does not start a name is kept as written.
  */
 import { hostname } from 'node:os';
+import { VariableError } from './config/errors.js';
 import { asciiLower, normalizeHost } from './server-names.js';
 
 export interface VariableSource {
@@ -74,10 +75,6 @@ const PREFIXED: Array<[prefix: string, make: (rest: string) => Getter]> = [
 
 export type Template = ReadonlyArray<string | Getter>;
 
-/** Why a template cannot be used; the config layer turns it into a positioned error. */
-export class VariableError extends Error {
-  override readonly name = 'VariableError';
-}
 
 const VARIABLE = /\$(?:\{([A-Za-z0-9_]*)(\}?)|([A-Za-z0-9_]+))/g;
 

@@ -2,14 +2,11 @@ import { resolve } from 'node:path';
 import type { RequestListener } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Application } from './app.js';
+import { AppLoadError } from './errors.js';
 import { fromFetchHandler, type FetchHandler } from './fetch-app.js';
 import { fromNodeListener } from './node-app.js';
 import type { Contract } from './options.js';
 
-/** Why an app could not be loaded; the runner exits with a distinct code for it. */
-export class AppLoadError extends Error {
-  override readonly name = 'AppLoadError';
-}
 
 export interface LoadedApp {
   app: Application;

@@ -2,12 +2,13 @@
 import { createRequire } from 'node:module';
 import { EXIT } from './exit.js';
 import { WORKER_ENV } from './ipc.js';
-import { ListenError, bindShared, removeSocket } from './listen.js';
+import { InstallError, ListenError, PrivilegeError, UsageError } from './errors.js';
+import { bindShared, removeSocket } from './listen.js';
 import { createLogger } from './log.js';
 import { MASTER_SIGNALS, Master } from './master.js';
-import { USAGE, UsageError, parseRunnerArgs } from './options.js';
+import { USAGE, parseRunnerArgs } from './options.js';
 import { checkPython } from './python-worker.js';
-import { PrivilegeError, chownSocket, dropPrivileges } from './privileges.js';
+import { chownSocket, dropPrivileges } from './privileges.js';
 import { SignalQueue } from './signals.js';
 import { StatsServer } from './stats.js';
 import { runWorkerProcess } from './worker-process.js';
@@ -21,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`tsgi-runner: ${err.message}\n\n${USAGE}`);
-    return EXIT.USAGE;
+    return err.exit;
   }
   if (parsed.kind === 'help') {
     process.stdout.write(USAGE);
@@ -37,8 +38,9 @@ async function main(argv: string[]): Promise<number> {
     try {
       checkPython(options);
     } catch (err) {
-      process.stderr.write(`tsgi-runner: ${(err as Error).message}\n`);
-      return err instanceof UsageError ? EXIT.USAGE : EXIT.FAILURE;
+      if (!(err instanceof UsageError || err instanceof InstallError)) throw err;
+      process.stderr.write(`tsgi-runner: ${err.message}\n`);
+      return err.exit;
     }
   }
   const worker = process.env[WORKER_ENV];
@@ -53,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ListenError)) throw err;
     log.fatal(err.message);
-    return EXIT.LISTEN;
+    return err.exit;
   }
   const master = new Master(options, socket, log, argv);
   const stats = options.stats ? new StatsServer(options.stats, () => master.stats(), log) : null;
@@ -65,15 +67,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     stats?.close();
     socket.close();
-    if (err instanceof ListenError) {
-      log.fatal(err.message);
-      return EXIT.LISTEN;
-    }
-    if (err instanceof PrivilegeError) {
-      log.fatal(err.message);
-      return EXIT.FAILURE;
-    }
-    throw err;
+    if (!(err instanceof ListenError || err instanceof PrivilegeError)) throw err;
+    log.fatal(err.message);
+    return err.exit;
   }
   try {
     const code = await master.run(signals);

@@ -9,7 +9,10 @@ import {
   FrameWriter,
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
+  PingAnswers,
   ProtocolError,
+  checkOpened,
+  checkPeerHello,
   decodeCancel,
   encodeCancel,
   decodeEnviron,
@@ -19,6 +22,7 @@ import {
   errorCodeName,
   readU32,
   receiveFrames,
+  software,
   type Frame,
   type Hello,
 } from '../protocol/index.js';
@@ -60,7 +64,7 @@ export interface RequestObserver {
   failed(environ: Record<string, string>): void;
 }
 
-const SOFTWARE = 'tsgi-runner/0.1.0';
+const SOFTWARE = software('tsgi-runner');
 /**
  * A draining connection with no stream left waits this long for the proxy to close it before
  * closing it itself: a REQUEST that still arrives must be answered with REFUSED_STREAM (so the
@@ -251,26 +255,18 @@ export class RunnerConnection implements StreamHost {
    * end (each tiny write costs far more memory than its bytes): past a bound it is closed.
    */
   private answerPing(opaque: Uint8Array): void {
-    // Counted only while output piles up: a peer reading normally (even one sending a burst of
-    // PINGs, or while a large response is in flight) never reaches the bound.
-    if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;
-    if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
-      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `peer is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
-    }
+    this.pingAnswers.count(this.socket.writableLength, 'peer');
     this.sendFrame(FrameType.PING, Flags.ACK, 0, opaque);
   }
 
-  private unsentPingAnswers = 0;
+  private readonly pingAnswers = new PingAnswers();
 
   private onHello(frame: Frame): void {
     if (frame.type !== FrameType.HELLO) {
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `expected HELLO, got frame type ${frame.type}`);
     }
     const hello = decodeHello(frame.payload);
-    if (hello.version !== PROTOCOL_VERSION) {
-      throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `protocol version ${hello.version} is not supported (this runner speaks ${PROTOCOL_VERSION})`);
-    }
-    if (hello.role !== 'proxy') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO role must be "proxy"');
+    checkPeerHello(hello, 'proxy');
     this.peer = hello;
     this.peerMaxFrameSize = hello.maxFrameSize;
     this.decoder.setMaxFrameSize(this.maxFrameSize);
@@ -292,9 +288,7 @@ export class RunnerConnection implements StreamHost {
   /** Only DATA/CREDIT for streams we know; a closed stream's stragglers are ignored. */
   private stream(frame: Frame): RunnerStream | undefined {
     const stream = this.streams.get(frame.stream);
-    if (!stream && frame.stream > this.lastStream) {
-      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[frame.type]} on stream ${frame.stream}, which was never opened`);
-    }
+    if (!stream) checkOpened(frame, this.lastStream);
     return stream;
   }
 
@@ -358,10 +352,6 @@ export class RunnerConnection implements StreamHost {
 
 const NO_PAYLOAD = new Uint8Array(0);
 
-/** PING answers that may wait unsent before the peer is judged not to read (as in the proxy). */
-const MAX_UNSENT_PING_ANSWERS = 1000;
-/** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
-const PILED_UP_BYTES = 64 * 1024;
 
 function isFence(payload: Uint8Array): boolean {
   return payload.length === DRAIN_FENCE.length && payload.every((byte, i) => byte === DRAIN_FENCE[i]);

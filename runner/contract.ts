@@ -1,5 +1,6 @@
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse, WriteFunction } from './app.js';
-import { isHopByHop } from './hop-by-hop.js';
+import { ContractError } from './errors.js';
+import { isFieldValue, isHopByHopName, isToken } from '../protocol/index.js';
 
 /** Where the response goes: one stream of the protocol connection. */
 export interface ResponseSink {
@@ -17,11 +18,6 @@ export interface ResponseSink {
 
 export interface AppLog {
   error(details: object, message: string): void;
-}
-
-/** An application broke the contract (bad status, headers, chunk type...). */
-export class ContractError extends Error {
-  override readonly name = 'ContractError';
 }
 
 const encoder = new TextEncoder();
@@ -254,9 +250,6 @@ function toBytes(chunk: unknown): Uint8Array {
 
 // A final status: 1xx would leave the client waiting for a head that never comes.
 const STATUS = /^([2-5]\d\d)(?: (.*))?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Field values: visible ASCII, space, tab and obs-text; never CR, LF, NUL or other controls.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function parseHead(status: unknown, headers: unknown): Head {
   const match = typeof status === 'string' ? STATUS.exec(status) : null;
@@ -267,12 +260,12 @@ function parseHead(status: unknown, headers: unknown): Head {
     if (!Array.isArray(pair) || pair.length !== 2) throw new ContractError(`invalid header ${describe(pair)}: expected [name, value]`);
     const [name, raw] = pair as [unknown, unknown];
     const value = typeof raw === 'number' ? String(raw) : raw;
-    if (typeof name !== 'string' || !TOKEN.test(name)) throw new ContractError(`invalid header name ${JSON.stringify(name)}`);
+    if (typeof name !== 'string' || !isToken(name)) throw new ContractError(`invalid header name ${JSON.stringify(name)}`);
     // PEP 3333: an application must not send hop-by-hop fields (wsgiref refuses them too). The
     // proxy refuses a head carrying one (502); refusing it here makes it the app's 500, logged
     // with the app's error instead of the proxy's.
-    if (isHopByHop(name)) throw new ContractError(`hop-by-hop header ${name}: an application must not send it (PEP 3333)`);
-    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
+    if (isHopByHopName(name)) throw new ContractError(`hop-by-hop header ${name}: an application must not send it (PEP 3333)`);
+    if (typeof value !== 'string' || !isFieldValue(value)) {
       throw new ContractError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
     }
     out.push([name, value]);

@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
+import { isHopByHopName } from '../protocol/index.js';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
-import { ContractError } from './contract.js';
+import { ContractError } from './errors.js';
 import { environToRequest } from './fetch-request.js';
-import { isHopByHop } from './hop-by-hop.js';
 
 /**
  * A Fetch API handler: Hono's `app.fetch`, a Cloudflare-style `{ fetch }` or a plain function.
@@ -86,12 +86,17 @@ function statusLine(response: Response): string {
 
 /**
  * Iterating a Headers yields each Set-Cookie on its own (Fetch's "sort and combine" keeps them
- * apart, as getSetCookie() does); the other repeated names come joined with ", ". Connection
- * fields are the transport's (hop-by-hop.ts).
+ * apart, as getSetCookie() does); the other repeated names come joined with ", ".
+ *
+ * Hop-by-hop fields are dropped, where a WSGI app's are refused (contract.ts, PEP 3333): fetch
+ * handlers and Node listeners set them routinely (Hono's stream() sets Transfer-Encoding:
+ * chunked, streamSSE() Connection: keep-alive; node:http writes its own), because on their
+ * usual servers the transport owns them. The adapters drop them, as a fetch server does;
+ * tsgi's transport decides the framing.
  */
 function responseHeaders(response: Response): Header[] {
   const headers: Header[] = [];
-  for (const pair of response.headers) if (!isHopByHop(pair[0])) headers.push(pair);
+  for (const pair of response.headers) if (!isHopByHopName(pair[0])) headers.push(pair);
   return headers;
 }
 

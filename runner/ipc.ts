@@ -26,6 +26,50 @@ export const WORKERS_ENV = 'TSGI_RUNNER_WORKERS';
 /** Heartbeat period; the master kills a worker silent for longer than --harakiri. */
 export const BEAT_MS = 100;
 
+/**
+ * A message a worker (JavaScript or Python) may send, checked kind by kind with the fields that
+ * kind carries: anything else on the channel is ignored, never taken for one of these.
+ */
 export function isFromWorker(message: unknown): message is FromWorker {
-  return typeof message === 'object' && message !== null && typeof (message as { t?: unknown }).t === 'string';
+  if (!isObject(message)) return false;
+  switch (message.t) {
+    case 'ready':
+      return true;
+    case 'boot-failed':
+      return typeof message.message === 'string';
+    case 'recycle':
+      return typeof message.reason === 'string';
+    case 'beat':
+      return isCounters(message.counters) && isInFlightList(message.inFlight);
+    case 'harakiri':
+      return isInFlightList(message.requests);
+    default:
+      return false;
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const COUNTERS: readonly (keyof WorkerCounters)[] = ['requests', 'inFlight', 'exceptions', 'harakiri', 'rss', 'avgLatencyMs'];
+
+function isCounters(value: unknown): value is WorkerCounters {
+  return isObject(value) && COUNTERS.every((key) => typeof value[key] === 'number');
+}
+
+function isInFlightList(value: unknown): value is InFlight[] {
+  return Array.isArray(value) && value.every(isInFlight);
+}
+
+function isInFlight(value: unknown): value is InFlight {
+  return (
+    isObject(value) &&
+    typeof value.reqId === 'string' &&
+    typeof value.method === 'string' &&
+    typeof value.path === 'string' &&
+    typeof value.startedAt === 'number'
+  );
 }

@@ -3,11 +3,7 @@ import * as net from 'node:net';
 import { connect, type Server } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Address } from '../protocol/index.js';
-
-/** Listening failed for a reason the operator must fix (a live runner on the socket, a file in the way). */
-export class ListenError extends Error {
-  override readonly name = 'ListenError';
-}
+import { ListenError } from './errors.js';
 
 /**
  * Binds `server` to `address`. For a Unix socket: a socket file left by a crashed process is
@@ -20,23 +16,9 @@ export async function listenOn(server: Server, address: Address, mode?: number):
     return;
   }
   const { path } = address;
-  if (isSocketFile(path)) {
-    if (await acceptsConnections(path)) throw new ListenError(`${path} is in use by another live process; not replacing it`);
-    unlinkSync(path);
-  }
-  // Create the socket with no permissions for others, then open it up to exactly `mode`.
-  const previous = process.umask(0o177);
-  try {
-    await bind(server, { path });
-  } finally {
-    process.umask(previous);
-  }
-  if (mode === undefined) return;
-  try {
-    chmodSync(path, mode);
-  } catch (err) {
-    throw new ListenError(`cannot set mode ${mode.toString(8)} on ${path} (${(err as NodeJS.ErrnoException).code})`);
-  }
+  await clearStaleSocket(path);
+  await privately(() => bind(server, { path }));
+  if (mode !== undefined) applyMode(path, mode);
 }
 
 /**
@@ -64,16 +46,8 @@ export async function bindShared(address: Address, mode?: number): Promise<Share
     handle = create(address.host, address.port, address.host.includes(':') ? 6 : 4);
   } else {
     const { path } = address;
-    if (isSocketFile(path)) {
-      if (await acceptsConnections(path)) throw new ListenError(`${path} is in use by another live process; not replacing it`);
-      unlinkSync(path);
-    }
-    const previous = process.umask(0o177);
-    try {
-      handle = create(path, -1, -1);
-    } finally {
-      process.umask(previous);
-    }
+    await clearStaleSocket(path);
+    handle = await privately(() => create(path, -1, -1));
   }
   const where = address.kind === 'tcp' ? `${address.host}:${address.port}` : address.path;
   if (typeof handle === 'number') {
@@ -83,13 +57,41 @@ export async function bindShared(address: Address, mode?: number): Promise<Share
   const bound = handle;
   if (address.kind === 'unix' && mode !== undefined) {
     try {
-      chmodSync(address.path, mode);
+      applyMode(address.path, mode);
     } catch (err) {
       bound.close();
-      throw new ListenError(`cannot set mode ${mode.toString(8)} on ${address.path} (${(err as NodeJS.ErrnoException).code})`);
+      throw err;
     }
   }
   return { handle: bound, fd: (bound as { fd?: number }).fd ?? -1, close: () => bound.close() };
+}
+
+/**
+ * Before binding a Unix path: a socket file left by a crashed process is removed, but one that a
+ * live process still accepts on is never stolen, and a path that is not a socket never deleted.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!isSocketFile(path)) return;
+  if (await acceptsConnections(path)) throw new ListenError(`${path} is in use by another live process; not replacing it`);
+  unlinkSync(path);
+}
+
+/** Creates a Unix socket with no permissions for others; applyMode opens it up to exactly `mode`. */
+async function privately<T>(create: () => T | Promise<T>): Promise<T> {
+  const previous = process.umask(0o177);
+  try {
+    return await create();
+  } finally {
+    process.umask(previous);
+  }
+}
+
+function applyMode(path: string, mode: number): void {
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    throw new ListenError(`cannot set mode ${mode.toString(8)} on ${path} (${(err as NodeJS.ErrnoException).code})`);
+  }
 }
 
 function isSocketFile(path: string): boolean {

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { formatAddress } from '../protocol/index.js';
+import { AsyncQueue, formatAddress } from '../protocol/index.js';
 import { listenQueue, type ListenQueue } from './backlog.js';
 import { EXIT } from './exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
@@ -64,8 +64,7 @@ export interface MasterStats {
  */
 export class Master {
   private readonly workers = new Set<Worker>();
-  private readonly queue: Event[] = [];
-  private wake: (() => void) | null = null;
+  private readonly events = new AsyncQueue<Event>();
   private target: number;
   private generation = 0;
   private announced = false;
@@ -97,7 +96,7 @@ export class Master {
     for (let index = 1; index <= this.target; index++) this.spawn(index, null);
     try {
       for (;;) {
-        const event = await this.next();
+        const event = await this.events.next();
         this.dispatch(event);
         if (this.stopping && this.workers.size === 0) return this.exitCode;
       }
@@ -122,15 +121,7 @@ export class Master {
   // ---- the loop ----
 
   private push(event: Event): void {
-    this.queue.push(event);
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  private async next(): Promise<Event> {
-    while (this.queue.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    return this.queue.shift()!;
+    this.events.push(event);
   }
 
   private dispatch(event: Event): void {

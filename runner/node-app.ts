@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Readable } from 'node:stream';
+import { isHopByHopName } from '../protocol/index.js';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
 import { PairEnd } from './duplex-pair.js';
 import { headerPairs, requestTarget } from './request-head.js';
-import { isHopByHop } from './hop-by-hop.js';
 
 /**
  * Hosts a Node `(req, res)` request listener (node:http, Express, Connect...) under the WSGI
@@ -170,12 +170,15 @@ function statusLine(response: IncomingMessage): string {
   return response.statusMessage ? `${response.statusCode} ${response.statusMessage}` : String(response.statusCode);
 }
 
-/** Every field as the listener set it (rawHeaders keeps repeats such as Set-Cookie apart). */
+/**
+ * Every field as the listener set it (rawHeaders keeps repeats such as Set-Cookie apart), but
+ * the hop-by-hop ones, which node:http writes itself (see fetch-app.ts's responseHeaders).
+ */
 function responseHeaders(response: IncomingMessage): Header[] {
   const headers: Header[] = [];
   const raw = response.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (!isHopByHop(raw[i]!)) headers.push([raw[i]!, raw[i + 1]!]);
+    if (!isHopByHopName(raw[i]!)) headers.push([raw[i]!, raw[i + 1]!]);
   }
   return headers;
 }

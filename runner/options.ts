@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AddressError, parseAddress, type Address } from '../protocol/index.js';
+import { UsageError } from './errors.js';
 
 /** Which calling convention the app follows (`--contract`); `auto` detects it from the export. */
 export type Contract = 'auto' | 'wsgi' | 'fetch' | 'node';
@@ -83,11 +84,6 @@ Signals (to the master): SIGTERM graceful stop (in-flight requests finish, up to
 --graceful-timeout); SIGINT, SIGQUIT fast stop; SIGHUP graceful reload (new workers ready
 before the old ones drain); SIGTTIN / SIGTTOU one worker more / less.
 `;
-
-/** A bad command line; the CLI prints the message and exits with status 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export type ParsedArgs = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: RunnerOptions };
 

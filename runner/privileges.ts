@@ -1,12 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync } from 'node:fs';
 import type { Address } from '../protocol/index.js';
-import { ListenError } from './listen.js';
-
-/** A user or group that cannot be resolved, or privileges that cannot be dropped (exit 1). */
-export class PrivilegeError extends Error {
-  override readonly name = 'PrivilegeError';
-}
+import { ListenError, PrivilegeError } from './errors.js';
 
 /** A user or group name (as the system's NSS resolves it, through getent) or a numeric id. */
 export function resolveId(spec: string, database: 'passwd' | 'group'): number {

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatAddress } from '../protocol/index.js';
 import { WORKERS_ENV, WORKER_ENV } from './ipc.js';
-import { UsageError, type RunnerOptions } from './options.js';
+import { InstallError, UsageError } from './errors.js';
+import type { RunnerOptions } from './options.js';
 
 /** Where the Python worker reads its settings (JSON), beside the index variables. */
 export const PYTHON_CONFIG_ENV = 'TSGI_WORKER_CONFIG';
@@ -56,7 +57,7 @@ export function pythonEntry(): string {
   if (entry !== undefined) return entry;
   const candidates = ['./python/tsgi_worker/__main__.py', '../../runner/python/tsgi_worker/__main__.py'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
   const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error(`the Python worker is missing (looked for ${candidates.join(', ')})`);
+  if (!found) throw new InstallError(`the Python worker is missing (looked for ${candidates.join(', ')})`);
   return (entry = found);
 }
 

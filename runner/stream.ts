@@ -10,7 +10,8 @@ import {
   encodeResponseHead,
 } from '../protocol/index.js';
 import type { Header } from './app.js';
-import { ContractError, type ResponseSink } from './contract.js';
+import type { ResponseSink } from './contract.js';
+import { ContractError } from './errors.js';
 import { RequestInput } from './input.js';
 
 /** What a stream needs from its connection. */

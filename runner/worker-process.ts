@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { AppLoadError } from './app-loader.js';
+import { AsyncQueue } from '../protocol/index.js';
+import { AppLoadError } from './errors.js';
 import { EXIT } from './exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './ipc.js';
 import { WorkerMetrics } from './metrics.js';
@@ -92,26 +93,14 @@ function socketHandle(): Promise<object> {
  * the master is lost (the IPC channel closed). SIGINT, SIGQUIT, SIGHUP, SIGTTIN and SIGTTOU
  * are the master's to act on: a terminal sends them to the whole process group.
  */
-function stopRequests(): { next(): Promise<Stop> } {
-  const queue: Stop[] = [];
-  let wake: (() => void) | null = null;
-  const record = (stop: Stop) => {
-    queue.push(stop);
-    const w = wake;
-    wake = null;
-    w?.();
-  };
+function stopRequests(): AsyncQueue<Stop> {
+  const stops = new AsyncQueue<Stop>();
   process.on('message', (message: ToWorker) => {
-    if (message?.t === 'drain' || message?.t === 'quit') record(message.t);
+    if (message?.t === 'drain' || message?.t === 'quit') stops.push(message.t);
   });
   // The master is gone (killed): stop at once, so the socket is free for the next runner.
-  process.on('disconnect', () => record('quit'));
-  process.on('SIGTERM', () => record('drain'));
+  process.on('disconnect', () => stops.push('quit'));
+  process.on('SIGTERM', () => stops.push('drain'));
   for (const signal of ['SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => undefined);
-  return {
-    async next() {
-      while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      return queue.shift()!;
-    },
-  };
+  return stops;
 }

@@ -8,15 +8,15 @@
 import { hostname } from 'node:os';
 import { looksLikeAddress, parseAddress, type AddressRules } from './address.js';
 import { toByteString } from './bytes.js';
-import { ConfigError, type ConfigErrorCode, type ValueSite } from './errors.js';
+import { ConfigError, RegexError, ServerNameError, VariableError, type ConfigErrorCode, type ValueSite } from './errors.js';
 import { parseText, type Arg, type Directive } from './parser.js';
-import { RegexError, compileRegex } from './regex.js';
+import { compileRegex } from './regex.js';
 import type { BalanceConfig, HealthCheckConfig, QueueConfig, ServerParameters, ListenConfig, LocationModifier, ReturnRule, TsgiParam, UpstreamServerConfig } from './types.js';
 import { parseSize, parseTime } from './units.js';
 import { parseTrustedSource, type TrustedSource } from '../realip.js';
 import { REDIRECT_CODES } from '../return.js';
-import { ServerNameError, asciiLower, parseServerName } from '../server-names.js';
-import { VariableError, compileTemplate } from '../variables.js';
+import { asciiLower, parseServerName } from '../server-names.js';
+import { compileTemplate } from '../variables.js';
 
 /** The block a directive is written in; 'main' is the top level of the file. */
 export type Context = 'main' | 'upstream' | 'server' | 'location';
@@ -627,7 +627,7 @@ function checkVariables(d: Directive, arg: Arg): string {
   try {
     compileTemplate(arg.value);
   } catch (err) {
-    if (err instanceof VariableError) throw new ConfigError('E_UNKNOWN_VARIABLE', `${err.message} in "${d.name}"`, site(d, arg));
+    if (err instanceof VariableError) throw new ConfigError(err.code, `${err.message} in "${d.name}"`, site(d, arg));
     throw err;
   }
   return arg.value;
@@ -710,7 +710,7 @@ function serverNames(d: Directive): string[] {
     try {
       return parseServerName(text).kind === 'regex' ? text : asciiLower(text);
     } catch (err) {
-      if (err instanceof ServerNameError) throw new ConfigError('E_INVALID_SERVER_NAME', err.message, site(d, arg));
+      if (err instanceof ServerNameError) throw new ConfigError(err.code, err.message, site(d, arg));
       if (err instanceof RegexError) throw invalidRegex(d, arg, text.slice(1), err);
       throw err;
     }
@@ -737,7 +737,7 @@ function locationMatch(d: Directive): LocationMatch {
 }
 
 function invalidRegex(d: Directive, arg: Arg, source: string, err: RegexError): ConfigError {
-  return new ConfigError('E_INVALID_REGEX', `invalid regex "${source}" in "${d.name}": ${err.message}`, site(d, arg));
+  return new ConfigError(err.code, `invalid regex "${source}" in "${d.name}": ${err.message}`, site(d, arg));
 }
 
 function scriptName(d: Directive): string {

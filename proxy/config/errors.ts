@@ -71,3 +71,30 @@ export class ConfigError extends Error {
 function formatPosition(at: Position): string {
   return at.line > 0 ? `${at.file}:${at.line}:${at.column}` : at.file;
 }
+
+/**
+ * Why one value cannot be used, thrown by the pure parsers outside config/ (regex.ts,
+ * ../server-names.ts, ../variables.ts), which know no position: the directive table turns it
+ * into a ConfigError with this `code` at the value's position.
+ */
+export abstract class ValueError extends Error {
+  abstract readonly code: ConfigErrorCode;
+}
+
+/** A pattern that cannot be compiled (PCRE-only syntax, or invalid as a JavaScript RegExp). */
+export class RegexError extends ValueError {
+  override readonly name = 'RegexError';
+  readonly code = 'E_INVALID_REGEX';
+}
+
+/** A server name with a misplaced "*", or empty after "." or "~". */
+export class ServerNameError extends ValueError {
+  override readonly name = 'ServerNameError';
+  readonly code = 'E_INVALID_SERVER_NAME';
+}
+
+/** A `$variable` that tsgi does not define, or a `${` without its `}`. */
+export class VariableError extends ValueError {
+  override readonly name = 'VariableError';
+  readonly code = 'E_UNKNOWN_VARIABLE';
+}

@@ -1,7 +1,7 @@
 /**
  * The directive reference, generated from the directive table so the two cannot drift:
- * `npm run docs` rewrites the block between the markers in README.md, and a test fails when
- * the README and the table disagree.
+ * `npm run docs` rewrites the block between the markers in proxy/config/DIRECTIVES.md, beside
+ * the table, and a test fails when that file and the table disagree.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ export function withReference(text: string, reference = renderReference()): stri
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const file = process.argv[2] ?? 'README.md';
+  const file = process.argv[2] ?? 'proxy/config/DIRECTIVES.md';
   writeFileSync(file, withReference(readFileSync(file, 'utf8')));
   process.stdout.write(`directive reference written to ${file}\n`);
 }

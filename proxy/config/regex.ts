@@ -7,11 +7,7 @@
  * JavaScript throws on `(?i)`, `(?>...)`, `(?P<name>...)` or possessive `a++` by itself, but
  * would take `\A`, `\z`, `\h`... for the plain letters, so those are caught here.
  */
-
-/** Why a pattern cannot be compiled; the config layer adds the position. */
-export class RegexError extends Error {
-  override readonly name = 'RegexError';
-}
+import { RegexError } from './errors.js';
 
 /** PCRE escapes that mean something else (a literal letter, mostly) in a JavaScript RegExp. */
 const PCRE_ONLY_ESCAPES = new Set(['A', 'z', 'Z', 'G', 'Q', 'E', 'h', 'H', 'v', 'V', 'R', 'K', 'X', 'C', 'N', 'e', 'a', 'g', 'o', 'p', 'P']);

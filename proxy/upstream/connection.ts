@@ -9,7 +9,10 @@ import {
   FrameWriter,
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
+  PingAnswers,
   ProtocolError,
+  checkOpened,
+  checkPeerHello,
   decodeCancel,
   decodeGoAway,
   decodeHello,
@@ -21,11 +24,13 @@ import {
   errorCodeName,
   readU32,
   receiveFrames,
+  software,
   type Address,
   type Environ,
   type Frame,
   type Hello,
 } from '../../protocol/index.js';
+import { UpstreamConnectionError } from '../errors.js';
 import { UpstreamStream, type StreamEvents } from './stream.js';
 
 export interface ConnectionLimits {
@@ -33,18 +38,7 @@ export interface ConnectionLimits {
   initialWindow: number;
 }
 
-/** The connection failed or was lost; every stream on it gets this. */
-export class UpstreamConnectionError extends Error {
-  override readonly name = 'UpstreamConnectionError';
-  constructor(
-    message: string,
-    readonly code: ErrorCode | 'CONNECT' | 'CLOSED' | 'TIMEOUT',
-  ) {
-    super(message);
-  }
-}
-
-const SOFTWARE = 'tsgi-proxy/0.1.0';
+const SOFTWARE = software('tsgi-proxy');
 /** How long a closing connection may take to flush its last frames. */
 const CLOSE_GRACE_MS = 1000;
 /**
@@ -58,14 +52,6 @@ const CONGESTED_BYTES = 1024 * 1024;
  * floods PINGs and never reads the answers would otherwise grow this buffer without end.
  */
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
-/**
- * PING answers that may wait unsent. Each is a tiny write that costs far more memory than its
- * 18 bytes, so a byte bound comes too late for a runner that sends PINGs and never reads the
- * answers (HTTP/2 servers bound their queued control frames the same way).
- */
-const MAX_UNSENT_PING_ANSWERS = 1000;
-/** Unsent output from which PING answers are counted against MAX_UNSENT_PING_ANSWERS. */
-const PILED_UP_BYTES = 64 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
 
@@ -343,10 +329,7 @@ export class UpstreamConnection {
     }
     if (frame.type !== FrameType.HELLO) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `expected HELLO, got frame type ${frame.type}`);
     const hello = decodeHello(frame.payload);
-    if (hello.version !== PROTOCOL_VERSION) {
-      throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION, `runner speaks protocol version ${hello.version}, not ${PROTOCOL_VERSION}`);
-    }
-    if (hello.role !== 'runner') throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'HELLO role must be "runner"');
+    checkPeerHello(hello, 'runner');
     this.peer = hello;
     this.decoder.setMaxFrameSize(this.limits.maxFrameSize);
     this.resolveReady(hello);
@@ -355,16 +338,11 @@ export class UpstreamConnection {
   private answerPing(opaque: Uint8Array): void {
     // Retired and idle, we closed our side: the runner's drain fence is answered by that close.
     if (this.socket.writableEnded) return;
-    // Counted only while output piles up: a peer reading normally (even one sending a burst of
-    // PINGs, or while a large response is in flight) never reaches the bound.
-    if (this.socket.writableLength < PILED_UP_BYTES) this.unsentPingAnswers = 0;
-    if (++this.unsentPingAnswers > MAX_UNSENT_PING_ANSWERS) {
-      throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `runner is not reading: over ${MAX_UNSENT_PING_ANSWERS} PING answers unsent`);
-    }
+    this.pingAnswers.count(this.socket.writableLength, 'runner');
     this.sendFrame(FrameType.PING, Flags.ACK, 0, opaque);
   }
 
-  private unsentPingAnswers = 0;
+  private readonly pingAnswers = new PingAnswers();
 
   private onGoAway(frame: Frame): void {
     const { lastStream, code, reason } = decodeGoAway(frame.payload);
@@ -381,9 +359,7 @@ export class UpstreamConnection {
   /** Only frames for streams we opened; a closed stream's stragglers are ignored. */
   private stream(frame: Frame): UpstreamStream | undefined {
     const stream = this.streams.get(frame.stream);
-    if (!stream && frame.stream >= this.nextStream) {
-      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `${FrameType[frame.type]} on stream ${frame.stream}, which was never opened`);
-    }
+    if (!stream) checkOpened(frame, this.nextStream - 1);
     return stream;
   }
 

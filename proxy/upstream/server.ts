@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../../protocol/index.js';
-import { UpstreamConnection, UpstreamConnectionError, type ConnectionLimits } from './connection.js';
+import { UpstreamBusyError, UpstreamConnectionError } from '../errors.js';
+import { UpstreamConnection, type ConnectionLimits } from './connection.js';
 
 export interface UpstreamServerOptions {
   address: Address;
@@ -14,10 +15,6 @@ const BACKOFF_MIN_MS = 50;
 /** Connections per runner address; each carries up to the runner's max streams. */
 const MAX_CONNECTIONS = 16;
 
-/** Every connection to the server is at its stream limit: the proxy answers 503. */
-export class UpstreamBusyError extends Error {
-  override readonly name = 'UpstreamBusyError';
-}
 const BACKOFF_MAX_MS = 2000;
 /** Handshake timeout for the extra connections that reach every worker. */
 const SPREAD_TIMEOUT_MS = 5000;

@@ -1,5 +1,5 @@
 /**
- * The same summaries as Markdown tables, ready for the README's benchmark section
+ * The same summaries as Markdown tables, ready for test/bench/RESULTS.md
  * (`--markdown`): one table per scenario, the columns a reader compares.
  */
 import type { SystemSummary } from './report.js';

@@ -15,7 +15,7 @@ export interface BenchOptions {
   sizes: Sizes;
   tool: ToolChoice;
   logLevel: string;
-  /** Also print the tables as Markdown (for the README). */
+  /** Also print the tables as Markdown (for test/bench/RESULTS.md). */
   markdown: boolean;
 }
 
@@ -43,7 +43,7 @@ Options:
       --tool NAME          auto|wrk|autocannon (auto: wrk if on PATH)   (default auto)
       --log-level LEVEL    tsgi-proxy and tsgi-runner log level        (default warn:
                            no access log; warnings and errors are reported)
-      --markdown           also print the tables as Markdown (for the README)
+      --markdown           also print the tables as Markdown (for test/bench/RESULTS.md)
   -h, --help               show this help
 `;
 

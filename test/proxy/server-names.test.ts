@@ -4,7 +4,8 @@ import t, { type Test } from 'tap';
 import { parseConfig } from '../../proxy/config/load.js';
 import type { ServerConfig } from '../../proxy/config/types.js';
 import { listenGroups, VirtualHosts } from '../../proxy/router.js';
-import { ServerNameError, ServerNameTable, asciiLower, normalizeHost, parseServerName } from '../../proxy/server-names.js';
+import { ServerNameError } from '../../proxy/config/errors.js';
+import { ServerNameTable, asciiLower, normalizeHost, parseServerName } from '../../proxy/server-names.js';
 
 /** The hosts of the first listen address of a config. */
 function hosts(config: string): VirtualHosts {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import t from 'tap';
-import { VariableError, compileTemplate, expand, type VariableSource } from '../../proxy/variables.js';
+import { VariableError } from '../../proxy/config/errors.js';
+import { compileTemplate, expand, type VariableSource } from '../../proxy/variables.js';
 
 const source: VariableSource = {
   method: 'POST',

@@ -6,7 +6,7 @@ import unittest
 
 from support import rng, vectors
 
-from tsgi_worker import messages
+from tsgi_worker import contract, messages
 from tsgi_worker.codec import pack, unpack
 from tsgi_worker.decoder import FrameDecoder
 from tsgi_worker.errors import ErrorCode, ProtocolError
@@ -152,3 +152,21 @@ class InvalidPayloads(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class HeadSyntaxVectors(unittest.TestCase):
+    """protocol/vectors/head.json, as test/protocol/head.test.ts runs it: the worker's contract
+    checks header names and values (and the reason) with the same rules as both TypeScript
+    endpoints. (hopByHop is not checked here: the Python worker leaves hop-by-hop fields to the
+    proxy, which refuses the head.)"""
+
+    CHECKS = {'token': contract.TOKEN, 'fieldValue': contract.FIELD_VALUE}
+
+    def test_cases(self):
+        for vector in vectors('head.json'):
+            check = self.CHECKS.get(vector['name'])
+            if check is None:
+                continue
+            for text, want in vector['cases']:
+                with self.subTest(rule=vector['name'], text=text):
+                    self.assertEqual(bool(check.match(text)), want)

@@ -37,7 +37,7 @@ import {
   type ResponseHead,
 } from '../../protocol/index.js';
 import { loadApp } from '../../runner/app-loader.js';
-import { ListenError } from '../../runner/listen.js';
+import { ListenError } from '../../runner/errors.js';
 import { RunnerServer, type RunnerServerOptions } from '../../runner/server.js';
 
 type T = Test;

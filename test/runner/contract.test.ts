@@ -4,7 +4,8 @@
  */
 import t, { type Test } from 'tap';
 import type { Application, Chunk, Header } from '../../runner/app.js';
-import { ContractError, runApplication, type AppLog, type ResponseSink } from '../../runner/contract.js';
+import { runApplication, type AppLog, type ResponseSink } from '../../runner/contract.js';
+import { ContractError } from '../../runner/errors.js';
 
 type Call =
   | { op: 'head'; status: number; reason: string; headers: Header[]; end: boolean }

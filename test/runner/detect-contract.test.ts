@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import t from 'tap';
-import { AppLoadError, detectContract, loadApp } from '../../runner/app-loader.js';
+import { detectContract, loadApp } from '../../runner/app-loader.js';
+import { AppLoadError } from '../../runner/errors.js';
 import { FIXTURES } from '../helpers/processes.js';
 import { Log, Sink } from '../helpers/sink.js';
 import { runApplication } from '../../runner/contract.js';

@@ -7,9 +7,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { AppLoadError, loadApp, parseAppSpec } from '../../runner/app-loader.js';
+import { loadApp, parseAppSpec } from '../../runner/app-loader.js';
+import { AppLoadError, UsageError } from '../../runner/errors.js';
 import type { Application, Chunk } from '../../runner/app.js';
-import { UsageError, USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
+import { USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 

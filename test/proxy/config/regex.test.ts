@@ -1,5 +1,6 @@
 import t from 'tap';
-import { RegexError, compileRegex } from '../../../proxy/config/regex.js';
+import { RegexError } from '../../../proxy/config/errors.js';
+import { compileRegex } from '../../../proxy/config/regex.js';
 
 t.test('what PCRE and JavaScript agree on compiles', async (t) => {
   const good: Array<[source: string, caseless: boolean, matches: string[], misses: string[]]> = [

@@ -3,7 +3,8 @@
 // implementation (the Python worker's tests) can run the same corpus.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { buildEnviron, EnvironError, type EnvironInput } from '../../../proxy/environ.js';
+import { buildEnviron, type EnvironInput } from '../../../proxy/environ.js';
+import { EnvironError } from '../../../proxy/errors.js';
 
 interface Case {
   description: string;

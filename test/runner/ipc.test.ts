@@ -1,0 +1,39 @@
+import t from 'tap';
+import { isFromWorker } from '../../runner/ipc.js';
+
+const counters = { requests: 3, inFlight: 1, exceptions: 0, harakiri: 0, rss: 1024, avgLatencyMs: 1.5 };
+const request = { reqId: 'r1', method: 'GET', path: '/', startedAt: 1 };
+
+t.test('every kind a worker sends is accepted', async (t) => {
+  const valid = [
+    { t: 'ready' },
+    { t: 'boot-failed', message: 'cannot load app.js' },
+    { t: 'recycle', reason: 'served 10 requests' },
+    { t: 'beat', counters, inFlight: [] },
+    { t: 'beat', counters, inFlight: [request] },
+    { t: 'harakiri', requests: [request] },
+  ];
+  for (const message of valid) t.ok(isFromWorker(message), JSON.stringify(message));
+});
+
+t.test('anything else is refused, not taken for a worker message', async (t) => {
+  const invalid: unknown[] = [
+    null,
+    'ready',
+    [],
+    {},
+    { t: 42 },
+    { t: 'unknown' },
+    { t: 'listen' },
+    { t: 'boot-failed' },
+    { t: 'recycle', reason: 1 },
+    { t: 'beat', counters, inFlight: {} },
+    { t: 'beat', counters: { ...counters, rss: '1' }, inFlight: [] },
+    { t: 'beat', counters: { requests: 1 }, inFlight: [] },
+    { t: 'beat', inFlight: [] },
+    { t: 'beat', counters, inFlight: [{ ...request, startedAt: 'now' }] },
+    { t: 'harakiri' },
+    { t: 'harakiri', requests: [null] },
+  ];
+  for (const message of invalid) t.notOk(isFromWorker(message), JSON.stringify(message));
+});
