@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer, hashBody, pattern, patternHash, send } from '../helpers/http.js';
-import { FIXTURES, peakRss, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { FIXTURES, pace, peakRss, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir(t);
@@ -118,12 +118,9 @@ t.test('a client that leaves mid-stream: the stream sees the abort', async (t) =
   const res = await send(`${proxy.url}/ticker/left`);
   await new Promise((resolve) => res.once('data', resolve));
   res.destroy();
-  let aborted = false;
-  for (let i = 0; i < 100 && !aborted; i++) {
-    await sleep(100);
-    aborted = json((await fetchBuffer(`${proxy.url}/ticker/left/aborted`)).body).aborted === true;
-  }
-  t.ok(aborted, "Hono's onAbort ran in the runner");
+  const aborted = async () => json((await fetchBuffer(`${proxy.url}/ticker/left/aborted`)).body).aborted === true;
+  await until("Hono's onAbort to run", aborted);
+  t.ok(await aborted(), "Hono's onAbort ran in the runner");
 });
 
 t.test('a 256 MiB streamed download to a client that stalls keeps memory flat', async (t) => {
@@ -152,7 +149,7 @@ t.test('a chunked upload (no Content-Length) reaches the handler whole', async (
   async function* parts() {
     for (const part of pattern(1 * MiB)) {
       yield part;
-      await sleep(1);
+      await pace(1); // a client that sends its body in pieces
     }
   }
   const reply = await fetchBuffer(`${proxy.url}/upload-hash`, { method: 'PUT', body: parts(), headers: { 'Transfer-Encoding': 'chunked' } });

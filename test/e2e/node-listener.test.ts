@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer, hashBody, pattern, patternHash, send } from '../helpers/http.js';
-import { FIXTURES, peakRss, simpleConfig, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { FIXTURES, pace, peakRss, simpleConfig, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir(t);
@@ -54,7 +54,7 @@ t.test('req.pipe(res): fixed-length and chunked uploads', async (t) => {
   t.ok(fixed.body.equals(body));
   async function* parts() {
     yield Buffer.from('one ');
-    await sleep(10);
+    await pace(10); // the second piece in a later packet
     yield Buffer.from('two');
   }
   const chunked = await fetchBuffer(`${proxy.url}/echo`, { method: 'POST', body: parts(), headers: { 'Transfer-Encoding': 'chunked' } });
@@ -89,12 +89,9 @@ t.test("a client that leaves mid-stream: the listener's res closes", async (t) =
   const res = await send(`${proxy.url}/ticker?id=left`);
   await new Promise((resolve) => res.once('data', resolve));
   res.destroy();
-  let closed = false;
-  for (let i = 0; i < 100 && !closed; i++) {
-    await sleep(100);
-    closed = json((await fetchBuffer(`${proxy.url}/ticker-closed?id=left`)).body).closed === true;
-  }
-  t.ok(closed, "res emitted 'close' before finishing");
+  const closed = async () => json((await fetchBuffer(`${proxy.url}/ticker-closed?id=left`)).body).closed === true;
+  await until("the listener's res to close", closed);
+  t.ok(await closed(), "res emitted 'close' before finishing");
 });
 
 t.test('a throw or a rejection in the listener is a 500 and the worker lives on', async (t) => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import t from 'tap';
 import { fetchBuffer, send } from '../helpers/http.js';
-import { peakRss, sleep } from '../helpers/processes.js';
+import { pace, peakRss, until } from '../helpers/processes.js';
 import { fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
 
 const MiB = 1024 * 1024;
@@ -15,13 +15,9 @@ if (missing) t.plan(0, missing);
 const group = (t: Parameters<typeof pythonGroup>[0], args: string[]) => pythonGroup(t, 'validated_app:app', args);
 
 /** Reads `url` until `ok(body)` holds (close() runs after the response ended). */
-async function until(url: string, ok: (value: Record<string, number>) => boolean): Promise<Record<string, number>> {
+async function readUntil(url: string, ok: (value: Record<string, number>) => boolean): Promise<Record<string, number>> {
   let value: Record<string, number> = {};
-  for (let i = 0; i < 100; i++) {
-    value = JSON.parse((await fetchBuffer(url)).body.toString()) as Record<string, number>;
-    if (ok(value)) break;
-    await sleep(50);
-  }
+  await until(`${url} to show the expected counts`, async () => ok((value = JSON.parse((await fetchBuffer(url)).body.toString()) as Record<string, number>))).catch(() => undefined);
   return value;
 }
 
@@ -92,9 +88,10 @@ t.test('one worker, 4 threads', async (t) => {
     t.equal(replaced.body.toString(), 'replaced by exc_info');
     const counted = await fetchBuffer(`${proxy.url}/counted`);
     t.equal(counted.body.toString(), 'ab');
-    const after = await until(`${proxy.url}/closes`, (v) => v.closes === (before.value.closes as number) + 2);
+    const after = await readUntil(`${proxy.url}/closes`, (v) => v.closes === (before.value.closes as number) + 2);
     t.equal(after.closes, (before.value.closes as number) + 2, 'close() ran once per response');
-    await sleep(200);
+    // A negative check: a window in which a second close() would show.
+    await pace(200);
     t.equal((await json(`${proxy.url}/closes`)).value.closes, after.closes, 'and never again');
   });
 
@@ -161,7 +158,7 @@ t.test('one worker, 4 threads', async (t) => {
     const res = await send(`${proxy.url}/endless`);
     await new Promise((resolve) => res.once('data', resolve));
     res.destroy();
-    const after = await until(`${proxy.url}/closes`, (v) => v.cancelled_closes === before + 1);
+    const after = await readUntil(`${proxy.url}/closes`, (v) => v.cancelled_closes === before + 1);
     t.equal(after.cancelled_closes, before + 1, 'close() ran once');
   });
 

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer, hashBody, pattern, patternHash, send } from '../helpers/http.js';
-import { FIXTURES, peakRss, simpleConfig, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { FIXTURES, pace, peakRss, simpleConfig, startProxy, startRunner, tempDir } from '../helpers/processes.js';
 
 const dir = tempDir(t);
 const socket = join(dir, 'app.sock');
@@ -51,7 +51,7 @@ t.test('body echo, chunked upload', async (t) => {
   async function* chunks() {
     for (const part of parts) {
       yield part;
-      await sleep(5);
+      await pace(5); // each piece in its own packet
     }
   }
   const reply = await fetchBuffer(`${proxy.url}/echo`, { method: 'PUT', body: chunks(), headers: { 'Transfer-Encoding': 'chunked' } });
@@ -116,8 +116,9 @@ t.test('a client leaving an app that waits between chunks: close() runs at once'
   await new Promise((resolve) => res.once('data', resolve));
   const left = Date.now();
   res.destroy();
-  await runner.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('app close()') && (l.time as number) >= left, 3000);
-  t.ok(Date.now() - left < 2000, `close() within ${Date.now() - left} ms`);
+  await runner.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('app close()') && (l.time as number) >= left);
+  // The app would wait for good: seconds on a busy machine still mean "at once".
+  t.ok(Date.now() - left < 10_000, `close() within ${Date.now() - left} ms`);
 });
 
 t.test('an odd thrown value after the head aborts the response and the runner lives on', async (t) => {
@@ -208,10 +209,10 @@ t.test('an invalid header from the app never reaches the client', async (t) => {
 
 t.test('read timeout: 504 and the request is cancelled in the runner', async (t) => {
   const started = Date.now();
-  const reply = await fetchBuffer(`${proxy.url}/slow?ms=5000`);
+  const reply = await fetchBuffer(`${proxy.url}/slow?ms=60000`);
   t.equal(reply.status, 504);
   const elapsed = Date.now() - started;
-  t.ok(elapsed >= 1900 && elapsed < 4500, `answered after ${elapsed} ms (tsgi_read_timeout 2s)`);
+  t.ok(elapsed >= 1900 && elapsed < 20_000, `answered after ${elapsed} ms (tsgi_read_timeout 2s, the app 60 s)`);
   const logged = await proxy.proc.waitForLog((l) => l.msg === 'request failed' && l.code === 'TSGI_UPSTREAM_TIMEOUT');
   t.equal(logged.status, 504);
   await runner.proc.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('app close()'));
@@ -236,7 +237,7 @@ t.test('oversized bodies: 413', async (t) => {
   async function* growing() {
     for (let i = 0; i < 10; i++) {
       yield Buffer.alloc(500, 'a');
-      await sleep(5);
+      await pace(5); // each piece in its own packet
     }
   }
   // /upload-hash reads the whole body before answering (as an app that parses a form would), so

@@ -2,18 +2,23 @@
 // hitless. N keep-alive clients send GETs and bodied PUT/POSTs through a real proxy to
 // `tsgi-runner --workers 2` while the master is made to replace its workers over and over;
 // every request must succeed — none may fail because the worker it reached was draining.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { FIXTURES, simpleConfig, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { mulberry32, randomBytes as randomBytesOf, seed } from '../protocol/random.js';
+import { FIXTURES, pace, simpleConfig, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 t.setTimeout(180_000);
 const APP = join(FIXTURES, 'app.js');
 const CLIENTS = 12;
 const ROUNDS = 5;
 const SIZES = [0, 1, 1000, 65536, 300_000];
+// The request mix is seeded; what it meets depends on timing (a seed replays the choices).
+const SEED = seed();
+const random = mulberry32(SEED);
+t.comment(`seed ${SEED} (TSGI_SEED=${SEED} replays the same choices)`);
 
 interface Outcome {
   ok: boolean;
@@ -21,8 +26,8 @@ interface Outcome {
 }
 
 function exchange(agent: Agent, url: string): Promise<Outcome> {
-  const kind = Math.floor(Math.random() * 3);
-  const body = kind === 0 ? undefined : randomBytes(SIZES[Math.floor(Math.random() * SIZES.length)]!);
+  const kind = Math.floor(random() * 3);
+  const body = kind === 0 ? undefined : randomBytesOf(random, SIZES[Math.floor(random() * SIZES.length)]!);
   const method = kind === 0 ? 'GET' : kind === 1 ? 'PUT' : 'POST';
   const path = kind === 0 ? '/hello' : kind === 1 ? '/echo' : '/upload-hash';
   const expected =
@@ -43,24 +48,34 @@ function exchange(agent: Agent, url: string): Promise<Outcome> {
   });
 }
 
-/** `clients` keep-alive request loops until `until` resolves. */
-async function load(url: string, clients: number, until: Promise<unknown>) {
+interface Tally {
+  ok: number;
+  failures: string[];
+}
+
+/** `clients` keep-alive request loops until `stop` settles, counting into `tally` as they go. */
+async function load(url: string, clients: number, tally: Tally, stop: Promise<unknown>): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   let running = true;
-  void until.finally(() => (running = false));
-  const failures: string[] = [];
-  let ok = 0;
+  const halt = () => (running = false);
+  stop.then(halt, halt);
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (running) {
         const outcome = await exchange(agent, url);
-        if (outcome.ok) ok++;
-        else failures.push(outcome.detail);
+        if (outcome.ok) tally.ok++;
+        else tally.failures.push(outcome.detail);
       }
     }),
   );
   agent.destroy();
-  return { ok, failures };
+  await stop; // the chaos's own failure (a reload that never completed) is the test's
+}
+
+/** Until `n` more requests of the load have succeeded (or one failed): the load is flowing. */
+function served(tally: Tally, n: number): Promise<void> {
+  const target = tally.ok + n;
+  return until(`${n} more requests served`, () => tally.ok >= target || tally.failures.length > 0, 120_000);
 }
 
 /** Workers the runner's statistics show ready. */
@@ -87,28 +102,26 @@ t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => 
   const runner = await startRunner(t, { app: APP, socket, args: ['--workers', '2', '--stats', `unix:${stats}`, '--max-requests', '40', '--max-requests-jitter', '20'] });
   const proxy = await startProxy(t, dir, simpleConfig(socket, { location: 'client_max_body_size 16m;' }));
   const reloaded = () => runner.proc.logs.filter((l) => l.msg === 'reloaded').length;
-  /** Polls (up to a minute: the machine may be busy) until `done` holds. */
-  const until = async (done: () => boolean) => {
-    for (let i = 0; i < 3000 && !done(); i++) await sleep(20);
-  };
+  const tally: Tally = { ok: 0, failures: [] };
   const chaos = (async () => {
-    await sleep(500);
+    await served(tally, 50);
     for (let round = 0; round < ROUNDS; round++) {
       const before = reloaded();
       runner.proc.child.kill('SIGHUP');
-      await until(() => reloaded() > before);
-      await sleep(100 + Math.random() * 200);
+      await until('the reload to complete', () => reloaded() > before, 60_000);
+      await pace(100 + random() * 200); // the rhythm of the faults: random gaps
       if (round % 2 === 1) {
         // One worker more, then one less: the one with the highest index drains.
         runner.proc.child.kill('SIGTTIN');
-        for (let i = 0; i < 600 && (await readyWorkers(stats)) < 3; i++) await sleep(100);
+        await until('a third worker ready', async () => (await readyWorkers(stats)) >= 3, 60_000);
         runner.proc.child.kill('SIGTTOU');
-        await sleep(200);
+        await served(tally, 20); // requests flow while the third one drains
       }
     }
-    await sleep(500);
+    await served(tally, 50); // and the last generation serves
   })();
-  const { ok, failures } = await load(proxy.url, CLIENTS, chaos);
+  await load(proxy.url, CLIENTS, tally, chaos);
+  const { ok, failures } = tally;
   const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
   t.comment(`${ok} requests succeeded; ${reloaded()} reloads, ${recycled} recycles; ${failures.length} failed`);
   const reasons: Record<string, number> = {};
@@ -118,7 +131,7 @@ t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => 
     reasons[key] = (reasons[key] ?? 0) + 1;
   }
   t.comment(`the proxy's reasons: ${JSON.stringify(reasons, null, 1)}`);
-  t.ok(ok > 200, 'a real load went through');
+  t.ok(ok > 100, 'a real load went through');
   t.equal(reloaded(), ROUNDS, 'every reload completed');
   t.same(failures.slice(0, 10), [], `no request failed (${failures.length})`);
 });

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, sleep, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { FIXTURES, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 const APP = join(FIXTURES, 'app.js');
 
@@ -13,24 +13,36 @@ server { listen ${listen}; ${extra} location / { tsgi_pass app; } }
 `;
 }
 
-/** Keeps `clients` concurrent request loops going until `stop` resolves; counts every outcome. */
-async function load(url: string, clients: number, until: Promise<void>) {
-  let running = true;
-  void until.then(() => (running = false));
-  const outcomes = new Map<string, number>();
-  const bodies = new Set<string>();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (running) {
-        const key = await fetchBuffer(`${url}/pid`).then(
-          (r) => (bodies.add(r.body.toString()), String(r.status)),
-          (err: Error) => `error ${err.message}`,
-        );
-        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
-      }
-    }),
-  );
-  return { outcomes, bodies };
+/** Request loops against `url` until `stop` settles, counting every outcome as they go. */
+class Load {
+  readonly outcomes = new Map<string, number>();
+  readonly bodies = new Set<string>();
+  private served = 0;
+
+  async run(url: string, clients: number, stop: Promise<unknown>): Promise<void> {
+    let running = true;
+    const halt = () => (running = false);
+    stop.then(halt, halt);
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (running) {
+          const key = await fetchBuffer(`${url}/pid`).then(
+            (r) => (this.bodies.add(r.body.toString()), String(r.status)),
+            (err: Error) => `error ${err.message}`,
+          );
+          this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+          this.served++;
+        }
+      }),
+    );
+    await stop;
+  }
+
+  /** Until `n` more requests have been answered: the load is flowing, whatever the machine's speed. */
+  answered(n: number): Promise<void> {
+    const target = this.served + n;
+    return until(`${n} more requests answered`, () => this.served >= target, 60_000);
+  }
 }
 
 t.test('SIGHUP under load moves traffic to a new upstream without a failed request', async (t) => {
@@ -41,13 +53,15 @@ t.test('SIGHUP under load moves traffic to a new upstream without a failed reque
   const pidA = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
   // The listening port stays: write the new config with the port the proxy got.
   writeFileSync(proxy.configFile, config(b.socket, `127.0.0.1:${proxy.port}`));
+  const load = new Load();
   const done = (async () => {
-    await sleep(700);
+    await load.answered(50);
     proxy.proc.child.kill('SIGHUP');
     await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded');
-    await sleep(700);
+    await load.answered(50);
   })();
-  const { outcomes, bodies } = await load(proxy.url, 8, done);
+  await load.run(proxy.url, 8, done);
+  const { outcomes, bodies } = load;
   t.same([...outcomes.keys()], ['200'], `only 200s (${outcomes.get('200')} requests)`);
   const pidB = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
   t.not(pidB, pidA, 'served by the new upstream after the reload');
@@ -72,13 +86,15 @@ t.test('workers 2: SIGHUP reloads every worker', async (t) => {
   const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
   const proxy = await startProxy(t, dir, `workers 2;\n${config(a.socket)}`);
   writeFileSync(proxy.configFile, `workers 2;\n${config(b.socket, `127.0.0.1:${proxy.port}`)}`);
+  const load = new Load();
   const done = (async () => {
-    await sleep(500);
+    await load.answered(50);
     proxy.proc.child.kill('SIGHUP');
     for (const worker of [1, 2]) await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded' && l.worker === worker);
-    await sleep(500);
+    await load.answered(50);
   })();
-  const { outcomes } = await load(proxy.url, 6, done);
+  await load.run(proxy.url, 6, done);
+  const { outcomes } = load;
   t.same([...outcomes.keys()], ['200'], 'no failed request');
   const pids = new Set<string>();
   for (let i = 0; i < 10; i++) pids.add((await fetchBuffer(`${proxy.url}/pid`, { agent: false })).body.toString());

@@ -1,18 +1,17 @@
 // End to end: the runner master's signals, failures, readiness, statistics and privileges, over
 // real processes stopped by PID (runner-workers.test.ts has the behaviour under load).
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, Proc, ROOT, childEnv, simpleConfig, sleep, spawnCli, startProxy, startRunner, tempDir, track } from '../helpers/processes.js';
+import { FIXTURES, Proc, ROOT, childEnv, simpleConfig, spawnCli, spawnNode, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 import { APP, children, childrenWhen, failed, group, load } from '../helpers/runner-workers.js';
 
 t.test('SIGTERM with long requests in flight lets them finish', async (t) => {
   const { socket, runner, proxy } = await group(t, ['--workers', '2']);
   const long = Array.from({ length: 6 }, () => fetchBuffer(`${proxy.url}/slow?ms=1200`, { agent: false }));
-  await sleep(300);
+  await until('the app to start all six', () => runner.proc.logs.filter((l) => String(l.msg).startsWith('app started')).length === 6);
   runner.proc.child.kill('SIGTERM');
   const replies = await Promise.all(long);
   t.same(replies.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
@@ -24,11 +23,9 @@ t.test('SIGTTIN / SIGTTOU: one worker more, one less; SIGINT stops at once', asy
   const { runner } = await group(t, ['--workers', '1']);
   t.equal(children(runner.proc.pid).length, 1);
   runner.proc.child.kill('SIGTTIN');
-  for (let i = 0; i < 250 && children(runner.proc.pid).length < 2; i++) await sleep(20);
-  t.equal(children(runner.proc.pid).length, 2, 'one more');
+  t.equal((await childrenWhen(runner.proc.pid, (pids) => pids.length === 2)).length, 2, 'one more');
   runner.proc.child.kill('SIGTTOU');
-  for (let i = 0; i < 250 && children(runner.proc.pid).length > 1; i++) await sleep(20);
-  t.equal(children(runner.proc.pid).length, 1, 'one less');
+  t.equal((await childrenWhen(runner.proc.pid, (pids) => pids.length === 1)).length, 1, 'one less');
   runner.proc.child.kill('SIGINT');
   t.equal(await runner.proc.exited, 0);
 });
@@ -54,12 +51,12 @@ t.test('readiness: READY=1 to systemd once the workers are ready', async (t) => 
   chmodSync(join(dir, 'systemd-notify'), 0o755);
   const socket = join(dir, 'app.sock');
   const env = { ...childEnv(), NOTIFY_SOCKET: '/run/fake-notify', PATH: `${dir}:${process.env.PATH}` };
-  const child = track(spawn(process.execPath, [join(ROOT, 'dist/runner/cli.js'), '--socket', `unix:${socket}`, '-w', '2', APP], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = spawnNode(join(ROOT, 'dist/runner/cli.js'), ['--socket', `unix:${socket}`, '-w', '2', APP], env);
   const proc = new Proc(child);
   t.teardown(() => proc.stop('SIGKILL'));
   const ready = await proc.waitForLog((l) => l.msg === 'runner ready');
   t.equal(ready.workers, 2);
-  for (let i = 0; i < 100 && !existsSync(notified); i++) await sleep(20);
+  await until('systemd-notify to be called', () => existsSync(notified));
   t.match(readFileSync(notified, 'utf8'), new RegExp(`^/run/fake-notify --pid=${proc.pid} READY=1`));
   t.equal(await proc.stop('SIGTERM'), 0);
 });
@@ -68,21 +65,13 @@ t.test('--stats serves the master and every worker as JSON', async (t) => {
   const dir = tempDir(t);
   const stats = join(dir, 'stats.sock');
   const { runner, proxy } = await group(t, ['--workers', '2', '--stats', `unix:${stats}`]);
-  t.same(failed(await load(`${proxy.url}/pid`, 4, 300)), []);
-  await sleep(300); // a heartbeat or two
-  const text = await new Promise<string>((resolve, reject) => {
-    let data = '';
-    const socket = connect({ path: stats });
-    socket.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
-    socket.on('end', () => resolve(data)).on('error', reject);
-  });
-  const doc = JSON.parse(text) as {
-    pid: number;
-    uptimeMs: number;
-    restarts: number;
-    listenQueue: { queued: number; limit: number } | null;
-    workers: Array<Record<string, number | string>>;
-  };
+  const answered = await load(`${proxy.url}/pid`, 4, 50);
+  t.same(failed(answered), []);
+  // The workers report to the master on their heartbeats: read until every request is counted.
+  const counted = (stats: Stats) => stats.workers.reduce((sum, w) => sum + (w.requests as number), 0);
+  let doc = await readStats(stats);
+  await until('the stats to count every request', async () => counted((doc = await readStats(stats))) >= answered.length);
+  t.equal(counted(doc), answered.length, 'requests are counted');
   t.equal(doc.pid, runner.proc.pid);
   t.ok(doc.uptimeMs > 0);
   // The listen queue as the OS reports it (ss, from iproute2, for a Unix socket).
@@ -94,7 +83,6 @@ t.test('--stats serves the master and every worker as JSON', async (t) => {
   for (const worker of doc.workers) {
     t.match(worker, { status: 'ready', inFlight: 0, exceptions: 0, harakiri: 0, rss: Number, avgLatencyMs: Number, lastSpawn: Number });
   }
-  t.ok(doc.workers.reduce((sum, w) => sum + (w.requests as number), 0) > 0, 'requests are counted');
   t.equal(statSync(stats).mode & 0o777, 0o600, 'the stats socket is for the operator only');
   runner.proc.child.kill('SIGTERM');
   t.equal(await runner.proc.exited, 0);
@@ -141,6 +129,24 @@ t.test('SIGHUP with an app that no longer loads: the reload is abandoned, the ol
   await runner.proc.waitForLog((l) => l.msg === 'reload failed: the new workers cannot load the app; the old ones keep serving');
   const after = await childrenWhen(runner.proc.pid, (pids) => pids.length === 2);
   t.same(after.sort(), before, 'the same workers');
-  t.same(failed(await load(`${proxy.url}/pid`, 4, 300)), [], 'still serving');
+  t.same(failed(await load(`${proxy.url}/pid`, 4, 50)), [], 'still serving');
   t.ok(runner.proc.running, 'the master did not stop');
 });
+
+interface Stats {
+  pid: number;
+  uptimeMs: number;
+  restarts: number;
+  listenQueue: { queued: number; limit: number } | null;
+  workers: Array<Record<string, number | string>>;
+}
+
+/** The runner's --stats document. */
+function readStats(path: string): Promise<Stats> {
+  return new Promise<string>((resolve, reject) => {
+    let data = '';
+    const socket = connect({ path });
+    socket.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
+    socket.on('end', () => resolve(data)).on('error', reject);
+  }).then((text) => JSON.parse(text) as Stats);
+}

@@ -3,27 +3,31 @@
 // signals, failures, readiness, statistics and privileges).
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { sleep } from '../helpers/processes.js';
-import { children, childrenWhen, failed, group, load } from '../helpers/runner-workers.js';
+import { pace, until } from '../helpers/processes.js';
+import { Load, children, childrenWhen, failed, group, load } from '../helpers/runner-workers.js';
 
 t.test('3 workers: the proxy reaches each; kill -9 of one loses at most its in-flight requests', async (t) => {
   const { runner, proxy } = await group(t, ['--workers', '3']);
   t.equal(children(runner.proc.pid).length, 3, 'three workers');
-  const warm = await load(`${proxy.url}/pid`, 20, 800);
+  const warm = await load(`${proxy.url}/pid`, 20, 600);
   t.same(failed(warm), [], 'no failure');
   const served = new Set(warm.map((o) => Number(o.body)));
   t.equal(served.size, 3, 'every worker got traffic');
 
   const victim = [...served][0]!;
-  const during = load(`${proxy.url}/pid`, 20, 2500);
-  await sleep(500);
-  const killedAt = Date.now();
+  const during = new Load(`${proxy.url}/pid`, 20);
+  await during.answered(100);
   process.kill(victim, 'SIGKILL');
-  const outcomes = await during;
+  await runner.proc.waitForLog((l) => l.msg === 'worker died; starting a new one' && l.workerPid === victim);
+  // Every connection the proxy had to the victim is lost at once (the kernel closes them all).
+  const losses = () => proxy.proc.logs.filter((l) => l.msg === 'connection to runner lost' && l.runnerPid === victim);
+  await until("the proxy to see the victim's connections lost", () => losses().length > 0);
+  await during.answered(200);
+  const outcomes = await during.stop();
   const lost = failed(outcomes);
   t.ok(lost.length <= 20, `at most the victim's in-flight requests failed (${lost.length})`);
-  t.same(failed(outcomes.filter((o) => o.startedAt >= killedAt + 1000)), [], 'everything from one second after the kill succeeded');
-  await runner.proc.waitForLog((l) => l.msg === 'worker died; starting a new one' && l.workerPid === victim);
+  const noticed = Math.max(...losses().map((l) => l.time as number));
+  t.same(failed(outcomes.filter((o) => o.startedAt > noticed)), [], 'everything sent after the proxy saw the loss succeeded');
   const now = await childrenWhen(runner.proc.pid, (pids) => pids.length === 3 && !pids.includes(victim));
   t.equal(now.length, 3, 'the worker was replaced');
   t.notOk(now.includes(victim));
@@ -32,19 +36,20 @@ t.test('3 workers: the proxy reaches each; kill -9 of one loses at most its in-f
 t.test('SIGHUP under load: no request fails, the new workers take over', async (t) => {
   const { runner, proxy } = await group(t, ['--workers', '2']);
   const before = children(runner.proc.pid);
-  const during = load(`${proxy.url}/pid`, 20, 3000);
-  await sleep(300);
+  const during = new Load(`${proxy.url}/pid`, 20);
+  await during.answered(100);
   runner.proc.child.kill('SIGHUP');
-  const outcomes = await during;
+  await runner.proc.waitForLog((l) => l.msg === 'reloaded');
+  const after = await childrenWhen(runner.proc.pid, (pids) => pids.length === 2 && !pids.some((p) => before.includes(p)));
+  const goneAt = Date.now();
+  await during.answered(100);
+  const outcomes = await during.stop();
   t.same(failed(outcomes), [], `none of ${outcomes.length} requests failed`);
   if (failed(outcomes).length) console.error(proxy.proc.logs.filter((l) => l.msg === 'request failed').slice(0, 5));
-  const reloaded = await runner.proc.waitForLog((l) => l.msg === 'reloaded');
-  for (let i = 0; i < 250 && children(runner.proc.pid).some((p) => before.includes(p)); i++) await sleep(20);
-  const after = children(runner.proc.pid);
   t.equal(after.length, 2);
   t.notOk(after.some((p) => before.includes(p)), 'the old workers are gone');
-  const late = outcomes.filter((o) => o.startedAt > (reloaded.time as number) + 300).map((o) => Number(o.body));
-  t.ok(late.every((pid) => after.includes(pid)), 'the last requests were served by new workers');
+  const late = outcomes.filter((o) => o.startedAt > goneAt).map((o) => Number(o.body));
+  t.ok(late.length > 0 && late.every((pid) => after.includes(pid)), 'requests after the old workers left were served by new ones');
 });
 
 t.test('--max-requests with jitter recycles under load: no failure, never fewer than N-1 workers', async (t) => {
@@ -63,10 +68,10 @@ t.test('--max-requests with jitter recycles under load: no failure, never fewer 
       // Workers on their way out (draining) still count among the children: subtract them.
       const serving = children(runner.proc.pid).length - draining();
       fewest = Math.min(fewest, serving);
-      await sleep(25);
+      await pace(25); // the sampling rate
     }
   })();
-  const outcomes = await load(`${proxy.url}/pid`, 20, 3000);
+  const outcomes = await load(`${proxy.url}/pid`, 20, 600);
   sampling = false;
   await sampler;
   t.same(failed(outcomes), [], `none of ${outcomes.length} requests failed`);
@@ -78,9 +83,14 @@ t.test('--max-requests with jitter recycles under load: no failure, never fewer 
 t.test('--reload-on-rss recycles a worker over the limit without failing a request', async (t) => {
   // 1 MB: every worker is over it, so workers are replaced one after the other all along.
   const { runner, proxy } = await group(t, ['--workers', '1', '--reload-on-rss', '1']);
-  const outcomes = await load(`${proxy.url}/pid`, 8, 1500);
+  const recycling = () => runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first');
+  const during = new Load(`${proxy.url}/pid`, 8);
+  // The master checks memory on the workers' heartbeats: keep the load on until it acted.
+  await until('a recycle', () => recycling().length > 0);
+  await during.answered(100);
+  const outcomes = await during.stop();
   t.same(failed(outcomes), [], `none of ${outcomes.length} requests failed`);
-  const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first');
+  const recycled = recycling();
   t.ok(recycled.length >= 1, `recycled (${recycled.length})`);
   t.match(recycled[0], { reason: /^rss \d+ MB$/ });
 });
@@ -90,7 +100,8 @@ t.test('--harakiri: a waiting request gets 504 and is cancelled; a blocked worke
   let started = Date.now();
   const waiting = await fetchBuffer(`${proxy.url}/wait`);
   t.equal(waiting.status, 504, 'the proxy answers 504');
-  t.ok(Date.now() - started < 2000, `within the deadline plus a second (${Date.now() - started} ms)`);
+  // Far sooner than never: the app waits for good (a bound an order of magnitude loose).
+  t.ok(Date.now() - started < 10_000, `within the deadline (${Date.now() - started} ms)`);
   const cut = await runner.proc.waitForLog((l) => l.msg === 'harakiri: request deadline passed, cancelling it');
   t.match(cut, { method: 'GET', path: '/wait', reqId: /./ }, 'the log names the request');
 
@@ -99,14 +110,14 @@ t.test('--harakiri: a waiting request gets 504 and is cancelled; a blocked worke
   const blocked = await fetchBuffer(`${proxy.url}/block`);
   const elapsed = Date.now() - started;
   t.equal(blocked.status, 504, 'the watchdog thread cancelled it: 504');
-  t.ok(elapsed < 2000, `within the deadline plus a second (${elapsed} ms)`);
+  t.ok(elapsed < 10_000, `within the deadline (${elapsed} ms)`);
   const killed = await runner.proc.waitForLog((l) => l.msg === 'harakiri: worker blocked past the deadline, killing it');
   t.match(killed, { requests: [{ method: 'GET', path: '/block', reqId: /./ }] }, 'the log names the request that blocked (the cancelled one is no longer in flight)');
   const after = await childrenWhen(runner.proc.pid, (pids) => pids.length === 2 && !pids.includes(killed.workerPid as number));
   t.equal(after.length, 2, 'a fresh worker replaced it');
   t.notOk(after.includes(killed.workerPid as number));
   t.ok(before.includes(killed.workerPid as number));
-  const ok = await load(`${proxy.url}/pid`, 4, 300);
+  const ok = await load(`${proxy.url}/pid`, 4, 50);
   t.same(failed(ok), [], 'the group serves again');
 });
 

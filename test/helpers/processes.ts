@@ -3,7 +3,7 @@
  * (npm test builds first), their JSON log lines captured, and every one of them stopped by PID
  * when the test ends.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ export type LogLine = Record<string, unknown> & { msg?: string };
 
 export class Proc {
   readonly logs: LogLine[] = [];
+  /** Log lines that name a key twice in one object (spawnCli's teardown fails the test on any). */
+  readonly duplicates: string[] = [];
   stderr = '';
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
   readonly exited: Promise<number | null>;
@@ -32,7 +34,17 @@ export class Proc {
       for (const raw of lines) this.onLine(raw);
     });
     child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+    // 'exit' can come before the last lines on stdout are read: a test that checks the log
+    // after `exited` must see every line the process wrote. Workers that inherited the pipe
+    // may hold it open past their master's exit, so the wait for its end is bounded.
+    const drained = new Promise<void>((resolve) => child.stdout!.once('close', resolve));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        const status = code ?? (signal ? -1 : null);
+        const bound = setTimeout(() => resolve(status), 5_000);
+        void drained.then(() => (clearTimeout(bound), resolve(status)));
+      }),
+    );
   }
 
   get pid(): number {
@@ -44,13 +56,14 @@ export class Proc {
   }
 
   /** Resolves with the first log line (past or future) that matches. */
-  waitForLog(match: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
     const seen = this.logs.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching log line in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
       this.waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-      void this.exited.then(() => setTimeout(() => reject(new Error(`process exited: ${this.stderr}`)), 50));
+      // `exited` resolves once stdout is read to its end: no line can come after it.
+      void this.exited.then(() => (clearTimeout(timer), reject(new Error(`process exited without that log line; stderr: ${this.stderr}`))));
     });
   }
 
@@ -63,6 +76,9 @@ export class Proc {
     let line: LogLine;
     try {
       line = JSON.parse(raw) as LogLine;
+      // JSON.parse keeps the last of two equal keys: a log reader (jq, Loki) may keep either.
+      const twice = duplicateKeys(raw);
+      if (twice.length > 0) this.duplicates.push(`${twice.join(', ')} twice in ${raw}`);
     } catch {
       line = { msg: raw, unparsed: true };
     }
@@ -90,11 +106,13 @@ export function childEnv(): NodeJS.ProcessEnv {
 
 /**
  * Every child we start, so none outlives the test process: teardown stops them one by one,
- * and this catches the rest if the test dies (tap's timeout sends SIGTERM).
+ * and this catches the rest if the test dies (tap's timeout sends SIGTERM). Each child leads
+ * its own process group, so one signal to the group also reaches what it started (a runner's
+ * workers), even when the child itself is already gone.
  */
-const children = new Set<ChildProcess>();
+const started = new Set<ChildProcess>();
 function killAll(): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of started) killGroup(child);
 }
 process.once('exit', killAll);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -104,20 +122,62 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+/** SIGKILL to the child's process group (a no-op once the whole group is gone). */
+export function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // ESRCH: nobody left in the group.
+  }
+}
+
+/**
+ * A watchdog for the case no handler here survives: tap kills a test file that runs past its
+ * timeout with SIGKILL. The watchdog is a detached process that reads the process group of
+ * every child from a pipe; the pipe ends when this process ends, however it ends, and then
+ * the watchdog kills every group it was told of, so no runner outlives its test.
+ */
+const WATCHDOG = `
+const groups = new Set();
+let rest = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (text) => {
+  const lines = (rest + text).split('\\n');
+  rest = lines.pop();
+  for (const line of lines) if (line) groups.add(Number(line));
+});
+process.stdin.on('close', () => {
+  for (const group of groups) try { process.kill(-group, 'SIGKILL'); } catch {}
+  process.exit(0);
+});
+`;
+let watchdog: ChildProcess | null = null;
+function watch(child: ChildProcess): void {
+  if (!watchdog) {
+    watchdog = spawn(process.execPath, ['-e', WATCHDOG], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    watchdog.unref();
+    (watchdog.stdin as unknown as { unref(): void }).unref?.();
+  }
+  watchdog.stdin!.write(`${child.pid}\n`);
+}
+
 export function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  started.add(child);
+  watch(child);
   return child;
 }
 
+/** `node file args…` from the repository root, in its own process group, tracked. */
+export function spawnNode(file: string, args: string[], env: NodeJS.ProcessEnv = childEnv()): ChildProcess {
+  return track(spawn(process.execPath, [file, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
 export function spawnCli(t: Teardown, cli: 'runner' | 'proxy', args: string[]): Proc {
-  const child = track(spawn(process.execPath, [join(ROOT, `dist/${cli}/cli.js`), ...args], { cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
-  const proc = new Proc(child);
+  const proc = new Proc(spawnNode(join(ROOT, `dist/${cli}/cli.js`), args));
   t.teardown(async () => {
-    if (proc.running) {
-      child.kill('SIGKILL');
-      await proc.exited;
-    }
+    killGroup(proc.child);
+    await proc.exited;
+    started.delete(proc.child);
   });
   return proc;
 }
@@ -185,7 +245,77 @@ function statusField(pid: number, field: string): number {
   return Number(match[1]) * 1024;
 }
 
-export function sleep(ms: number): Promise<void> {
+/**
+ * Waits for evidence: polls `condition` (a log line, a count, a file, a response) until it
+ * holds, and fails with `what` if it never does. Tests that act on a process wait with this,
+ * never for a fixed time, so a busy machine makes them slower, not wrong. The default bound is
+ * generous for the same reason: it only decides how long a real failure takes to report.
+ */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * A deliberate gap in the traffic a test makes: a slow client's rhythm, a random interval
+ * between faults of a soak. Pacing only; never a way to wait for something to happen (that
+ * is `until`).
+ */
+export function pace(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+
+/** PIDs of a process's children (a runner master's workers). */
+export function children(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Waits until the children of `pid` satisfy `ok` (a worker replaced, one more, one less); returns them. */
+export async function childrenWhen(pid: number, ok: (pids: number[]) => boolean): Promise<number[]> {
+  await until(`the workers of ${pid} to change as expected`, () => ok(children(pid))).catch(() => undefined);
+  return children(pid);
+}
+
+/** The keys that occur twice in one object of a JSON text (a scan; the text is valid JSON). */
+export function duplicateKeys(json: string): string[] {
+  const found: string[] = [];
+  const objects: Array<Set<string> | null> = []; // null for an array
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      if (expectKey && keys) {
+        const key = json.slice(i + 1, end);
+        if (keys.has(key)) found.push(key);
+        keys.add(key);
+      }
+      expectKey = false;
+      i = end;
+    } else if (c === '{') {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      objects.push(null);
+    } else if (c === '}' || c === ']') {
+      objects.pop();
+    } else if (c === ',') {
+      expectKey = objects[objects.length - 1] !== null;
+    }
+  }
+  return found;
+}
+
+/** @deprecated the last callers move to `until` (evidence) or `pace` (rhythm) in the next commits. */
+export const sleep = pace;

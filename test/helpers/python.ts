@@ -1,8 +1,9 @@
 /** The Python e2e tests' shared pieces: the interpreter, a runner + proxy group, small clients. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fetchBuffer, type RequestOptions } from './http.js';
 import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir, type Teardown } from './processes.js';
+export { children } from './processes.js';
 
 /** Debian's interpreter, which has python3-msgpack (the pyenv python3 on PATH does not). */
 export const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';
@@ -28,13 +29,4 @@ export type JsonValue = Record<string, unknown> & { strings: Record<string, stri
 export async function fetchJson(url: string, options: RequestOptions = {}): Promise<{ status: number; value: JsonValue }> {
   const reply = await fetchBuffer(url, options);
   return { status: reply.status, value: JSON.parse(reply.body.toString()) as JsonValue };
-}
-
-/** Worker PIDs under the master. */
-export function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }

@@ -2,10 +2,10 @@
  * What the runner-workers e2e tests share: a runner with the load fixture behind a proxy, a
  * load generator that keeps every outcome, and the master's worker PIDs.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fetchBuffer } from './http.js';
-import { FIXTURES, simpleConfig, sleep, startProxy, startRunner, tempDir, type Teardown } from './processes.js';
+import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir, until, type Teardown } from './processes.js';
+export { children, childrenWhen } from './processes.js';
 
 export const APP = join(FIXTURES, 'runner-load.js');
 
@@ -15,38 +15,48 @@ export interface Outcome {
   startedAt: number;
 }
 
-/** `clients` concurrent request loops against `url` for `ms`: every outcome, failures included. */
-export async function load(url: string, clients: number, ms: number): Promise<Outcome[]> {
-  const until = Date.now() + ms;
-  const outcomes: Outcome[] = [];
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (Date.now() < until) {
-        const startedAt = Date.now();
-        const reply = await fetchBuffer(url).then(
-          (r) => ({ status: r.status, body: r.body.toString() }),
-          (err: Error) => ({ status: -1, body: err.message }),
-        );
-        outcomes.push({ ...reply, startedAt });
-      }
-    }),
-  );
-  return outcomes;
-}
+/**
+ * `clients` concurrent request loops against `url`, keeping every outcome (failures included),
+ * until `stop()`. `answered(n)` resolves once n more requests have been answered, so a test
+ * acts on a process while traffic is known to flow, whatever the machine's speed.
+ */
+export class Load {
+  readonly outcomes: Outcome[] = [];
+  private running = true;
+  private readonly loops: Promise<void[]>;
 
-/** PIDs of the master's worker processes. */
-export function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
+  constructor(url: string, clients: number) {
+    this.loops = Promise.all(
+      Array.from({ length: clients }, async () => {
+        while (this.running) {
+          const startedAt = Date.now();
+          const reply = await fetchBuffer(url).then(
+            (r) => ({ status: r.status, body: r.body.toString() }),
+            (err: Error) => ({ status: -1, body: err.message }),
+          );
+          this.outcomes.push({ ...reply, startedAt });
+        }
+      }),
+    );
+  }
+
+  answered(n: number): Promise<void> {
+    const target = this.outcomes.length + n;
+    return until(`${n} more requests answered`, () => this.outcomes.length >= target, 60_000);
+  }
+
+  async stop(): Promise<Outcome[]> {
+    this.running = false;
+    await this.loops;
+    return this.outcomes;
   }
 }
 
-/** Waits (up to 5 s) until the master's children satisfy `ok`; returns them. */
-export async function childrenWhen(pid: number, ok: (pids: number[]) => boolean): Promise<number[]> {
-  for (let i = 0; i < 250 && !ok(children(pid)); i++) await sleep(20);
-  return children(pid);
+/** `clients` concurrent request loops against `url` until `requests` have been answered. */
+export async function load(url: string, clients: number, requests: number): Promise<Outcome[]> {
+  const traffic = new Load(url, clients);
+  await traffic.answered(requests);
+  return traffic.stop();
 }
 
 export async function group(t: Teardown & { teardown(fn: () => unknown): void }, args: string[]) {
