@@ -316,6 +316,3 @@ export function duplicateKeys(json: string): string[] {
   }
   return found;
 }
-
-/** @deprecated the last callers move to `until` (evidence) or `pace` (rhythm) in the next commits. */
-export const sleep = pace;
