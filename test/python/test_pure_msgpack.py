@@ -45,7 +45,7 @@ def random_value(random, depth=0):
         return (''.join(random.choice(TEXT) for _ in range(min(size, 64))) * (size // 64 + 1))[:size]
     if choice == 5:
         size = random_size(random)
-        return random.getrandbits(8 * size).to_bytes(size, 'big')
+        return (random.getrandbits(8 * size) if size else 0).to_bytes(size, 'big')  # 3.8: no getrandbits(0)
     if choice == 6:
         return ''.join(random.choice('ABCD_') for _ in range(random.randrange(0, 40)))
     # Every size at which the header changes, 15..17 only near the top (17**4 leaves otherwise).
