@@ -140,7 +140,11 @@ def _pack(value, write, depth):
     kind = type(value)
     if kind is str:
         data = value.encode('utf-8')
-        _pack_length(len(data), _FIXSTR, 32, 0xD9, 0xDA, 0xDB, write)
+        size = len(data)
+        if size < 32:  # header names and values, map keys: the common case without a call
+            write(_FIXSTR[size])
+        else:
+            _pack_length(size, _FIXSTR, 32, 0xD9, 0xDA, 0xDB, write)
         write(data)
     elif kind is int:
         _pack_int(value, write)
