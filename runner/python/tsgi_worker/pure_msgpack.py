@@ -17,7 +17,7 @@ import struct
 # The worker's payloads nest three levels; its own values never approach this.
 MAX_PACK_DEPTH = 32
 
-# One struct per fixed-size value, compiled once: (format, size) per token.
+# One compiled struct per fixed-size value: (struct, size in bytes) per token.
 _FIXED = {
     0xCA: (struct.Struct('>f'), 4),
     0xCB: (struct.Struct('>d'), 8),
