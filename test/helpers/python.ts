@@ -16,10 +16,10 @@ export function pythonMissing(): string | null {
 }
 
 /** tsgi-runner --python with `app` from test/fixtures/python, and a proxy in front of it. */
-export async function pythonGroup(t: Teardown, app: string, args: string[]) {
+export async function pythonGroup(t: Teardown, app: string, args: string[], python = PYTHON) {
   const dir = tempDir(t);
   const socket = join(dir, 'app.sock');
-  const runner = await startRunner(t, { app, socket, args: ['--python', '--python-executable', PYTHON, '--chdir', PYTHON_APPS, ...args] });
+  const runner = await startRunner(t, { app, socket, args: ['--python', '--python-executable', python, '--chdir', PYTHON_APPS, ...args] });
   const proxy = await startProxy(t, dir, simpleConfig(socket, { server: 'client_max_body_size 2g;' }));
   return { dir, socket, runner, proxy };
 }

@@ -251,10 +251,24 @@ class Boot(unittest.TestCase):
             worker.stop()
 
     def test_interpreter_without_msgpack(self):
-        worker = WorkerProcess('worker_apps:app', python_args=('-S',))  # no site-packages
+        # -S: no site-packages, so no msgpack: the worker boots on the pure-Python codec, says
+        # so once, and serves.
+        worker = WorkerProcess('worker_apps:app', python_args=('-S',))
         try:
-            self.assertIn('cannot import msgpack', worker.message('boot-failed')['message'])
-            self.assertEqual(worker.proc.wait(10), 3)
+            worker.message('ready')
+            client = worker.connect()
+            try:
+                client.request(1, {})
+                head, body, cancel = client.response(1)
+                self.assertEqual((head['status'], body, cancel), (200, b'hello', None))
+            finally:
+                client.close()
+            # Logged before `ready`; the reader thread may still be on its way to it.
+            end = time.monotonic() + 10
+            while not (codec := [line for line in list(worker.log_lines) if line['msg'] == 'MessagePack codec']) and time.monotonic() < end:
+                time.sleep(0.01)
+            self.assertEqual([line['codec'] for line in codec], ['pure-python'])
+            self.assertEqual(codec[0]['level'], 30, 'the fallback is worth an info line')
         finally:
             worker.stop()
 

@@ -1,7 +1,6 @@
 """Entry point: `python3 /path/runner/python/tsgi_worker/__main__.py` (as the master starts it)
 or `python3 -m tsgi_worker` from runner/python."""
 
-import json
 import os
 import sys
 
@@ -13,23 +12,6 @@ _root = os.path.dirname(_here)
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or '.') not in (_here, _root)]
 sys.path.insert(0, _root)
 sys.path.insert(1, os.getcwd())
-
-
-def _boot_failed(message):
-    """Without msgpack nothing else can load: tell the master (fd 3) so it stops instead of
-    respawning a worker that cannot start, and exit 3 (EXIT.APP_LOAD) as for an app."""
-    sys.stderr.write('tsgi worker: %s\n' % message)
-    try:
-        os.write(3, (json.dumps({'t': 'boot-failed', 'message': message}) + '\n').encode())
-    except OSError:
-        pass
-    os._exit(3)
-
-
-try:
-    import msgpack  # noqa: F401
-except ImportError:
-    _boot_failed('%s cannot import msgpack: install it for this interpreter (python3-msgpack, or pip install msgpack) or pick another with --python-executable' % sys.executable)
 
 from tsgi_worker.main import run  # noqa: E402
 

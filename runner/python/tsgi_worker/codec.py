@@ -1,18 +1,50 @@
 """MessagePack payloads in the profile of SPEC.md section 11, as protocol/codec.ts checks them.
 
-The `msgpack` library accepts more than the profile (extension types, the never-used byte
-0xc1 raises its own errors, non-str keys decode to ints): the bytes are checked first, in one
-pass without recursion, so every problem is a ProtocolError with a code, never another kind of
-exception.
+The bytes are checked first, in one pass without recursion, so every problem is a ProtocolError
+with a code, never another kind of exception: the `msgpack` library accepts more than the
+profile (extension types, the never-used byte 0xc1 raises its own errors, non-str keys decode
+to ints).
+
+The values are then built by the C-accelerated `msgpack` when this interpreter can import it,
+by pure_msgpack (standard library only) otherwise, so the worker runs on any Python 3.8+.
+TSGI_PURE_MSGPACK=1 forces the fallback (tests run both; the vectors hold both to the same
+bytes).
 """
 
-import msgpack
+import os
 
 from .errors import ErrorCode, ProtocolError
 
+PURE_ENV = 'TSGI_PURE_MSGPACK'
 
-def pack(value):
-    return msgpack.packb(value, use_bin_type=True)
+
+def _load_msgpack():
+    if os.environ.get(PURE_ENV, '') not in ('', '0'):
+        return None
+    try:
+        import msgpack
+    except ImportError:
+        return None
+    return msgpack
+
+
+_msgpack = _load_msgpack()
+
+if _msgpack is not None:
+    # Which implementation serves, for the worker's start-up log line.
+    CODEC = 'msgpack %s' % '.'.join(map(str, _msgpack.version))
+
+    def pack(value):
+        return _msgpack.packb(value, use_bin_type=True)
+
+    def _decode(payload):
+        return _msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True)
+else:
+    from . import pure_msgpack
+
+    CODEC = 'pure-python'
+    pack = pure_msgpack.pack
+    _decode = pure_msgpack.decode
 
 
 def unpack(payload, what, stream=0):
@@ -20,7 +52,7 @@ def unpack(payload, what, stream=0):
     problem = profile_problem(payload)
     if problem is None:
         try:
-            return msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True)
+            return _decode(payload)
         except Exception as err:  # e.g. a str that is not UTF-8
             problem = str(err) or type(err).__name__
     raise ProtocolError(ErrorCode.PROTOCOL_ERROR, '%s: invalid MessagePack (%s)' % (what, problem), stream)

@@ -27,8 +27,12 @@ from .messages import (
 from .stream import Stream
 
 SOFTWARE = 'tsgi-runner-python/0.1.0'
-# Bytes asked of the socket per read: a few frames of the default size.
-RECV_SIZE = 256 * 1024
+# Bytes asked of the socket per read: one frame of the default size. Not more: recv(n)
+# mallocs n bytes and shrinks them to what came, and above glibc's mmap threshold (128 KiB
+# until a larger block is freed) that is an mmap, mremap and munmap on every read. The C
+# msgpack happened to raise the threshold (its packb buffer is 1 MiB); without it, 256 KiB
+# reads tripled the worker's CPU per request (test/bench/PROFILE.md).
+RECV_SIZE = 64 * 1024
 # Above this a payload is written after its header (sendmsg) instead of copied next to it.
 COPY_LIMIT = 16 * 1024
 # A draining connection with no stream left waits this long for the proxy to close it: a REQUEST

@@ -16,6 +16,7 @@ import threading
 import time
 
 from .app_loader import AppLoadError, load_app
+from .codec import CODEC
 from .errors import ErrorCode
 from .ipc import MasterChannel
 from .log import Logger
@@ -46,6 +47,7 @@ def main():
     index = int(os.environ.get('TSGI_RUNNER_WORKER') or 0)
     count = int(os.environ.get('TSGI_RUNNER_WORKERS') or 1)
     log = Logger(config.get('logLevel', 'info'), {'name': 'tsgi-runner', 'worker': index})
+    log_codec(log)
     stops = queue.SimpleQueue()
     install_signals(stops)
     master = MasterChannel(IPC_FD)
@@ -69,6 +71,15 @@ def main():
     if config.get('harakiriMs'):
         start_watchdog(worker, master, log, config['harakiriMs'])
     return wait_for_stop(worker, stops, config.get('gracefulTimeoutMs') or 30000)
+
+
+def log_codec(log):
+    """Which MessagePack implementation this worker runs, once: the pure-Python fallback at
+    info level, since installing msgpack for this interpreter makes each request cheaper."""
+    if CODEC == 'pure-python':
+        log.info('MessagePack codec', codec=CODEC, python=sys.executable, hint='install msgpack for this interpreter for the C codec')
+    else:
+        log.debug('MessagePack codec', codec=CODEC, python=sys.executable)
 
 
 def install_signals(stops):
