@@ -94,9 +94,10 @@ export function tempDir(t: Teardown, prefix = 'tsgi-test-'): string {
 }
 
 /**
- * The environment for child processes, without tap's per-process instrumentation (it costs
- * over a second per spawn; the children run the built JavaScript, measured by the e2e tests'
- * assertions rather than by line coverage).
+ * The environment for child processes, without tap's variables. Note: tap's process-info
+ * plugin hooks every spawn of a test process and adds its loader to NODE_OPTIONS again, so
+ * the children are still instrumented (and their coverage counts); removing the variables
+ * here only keeps the children from inheriting the rest of tap's settings.
  */
 export function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
