@@ -259,11 +259,12 @@ export class Exchange implements StreamEvents {
     if (end) this.complete();
   }
 
-  onData(chunk: Uint8Array, end: boolean): void {
+  onData(chunk: Uint8Array, end: boolean, rest: number): void {
     if (this.aborting) return;
     this.armRead();
     this.bytesSent += chunk.length;
-    if (this.expectedLength !== null && this.bytesSent > this.expectedLength) {
+    // The whole frame is checked with its first piece: no byte of an overlong frame goes out.
+    if (this.expectedLength !== null && this.bytesSent + rest > this.expectedLength) {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
       return this.abort(HttpError.INVALID_RESPONSE.code, `body longer than Content-Length ${this.expectedLength}`);
     }
