@@ -178,6 +178,10 @@ export class RunnerConnection implements StreamHost {
     this.writer.credit(stream, increment);
   }
 
+  endData(stream: number): boolean {
+    return this.writer.endData(stream);
+  }
+
   streamClosed(stream: RunnerStream): void {
     this.streams.delete(stream.id);
     const tracked = this.tracked.get(stream);

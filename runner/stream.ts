@@ -18,6 +18,8 @@ export interface StreamHost {
   readonly peerMaxFrameSize: number;
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
   sendCredit(stream: number, increment: number): void;
+  /** Marks the stream's last DATA frame, still unsent, END_STREAM; false when there is none. */
+  endData(stream: number): boolean;
   streamClosed(stream: RunnerStream): void;
 }
 
@@ -118,7 +120,8 @@ export class RunnerStream implements ResponseSink {
       void this.drainPromise!.then(() => this.end());
       return;
     }
-    this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
+    // Usually the last chunk went out in this same turn: it carries the end, no frame of its own.
+    if (!this.host.endData(this.id)) this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
     this.endResponse();
   }
 
