@@ -80,7 +80,8 @@ const DRAIN_FENCE = new TextEncoder().encode('drainack');
  * Protocol violations close the connection with a GOAWAY carrying the error code.
  */
 export class RunnerConnection implements StreamHost {
-  private readonly decoder = new FrameDecoder();
+  /** Request bodies reach wsgi.input as the socket reads them: never assembled, never copied. */
+  private readonly decoder = new FrameDecoder(undefined, { dataInPieces: true });
   private readonly writer: FrameWriter;
   private readonly streams = new Map<number, RunnerStream>();
   private readonly maxStreams: number;
@@ -229,7 +230,7 @@ export class RunnerConnection implements StreamHost {
       case FrameType.REQUEST:
         return this.onRequest(frame);
       case FrameType.DATA:
-        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0);
+        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
       case FrameType.CANCEL:

@@ -64,9 +64,15 @@ export class RunnerStream implements ResponseSink {
 
   // ---- frames from the proxy ----
 
-  onData(payload: Uint8Array, end: boolean): void {
-    if (this.requestEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the request ended on stream ${this.id}`);
-    this.receiveWindow.receive(payload.length);
+  /**
+   * One DATA frame, or one piece of it: `rest` bytes of the frame follow; `continued` when an
+   * earlier piece was the frame's first, which alone is checked (against the whole frame).
+   */
+  onData(payload: Uint8Array, end: boolean, rest = 0, continued = false): void {
+    if (!continued) {
+      if (this.requestEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the request ended on stream ${this.id}`);
+      this.receiveWindow.receive(payload.length + rest);
+    }
     this.input.deliver(payload);
     if (end) this.endRequest();
   }
