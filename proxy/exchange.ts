@@ -268,8 +268,29 @@ export class Exchange implements StreamEvents {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
       return this.abort(HttpError.INVALID_RESPONSE.code, `body longer than Content-Length ${this.expectedLength}`);
     }
+    // A frame's first pieces wait (as views, not copies) for its last: one write per frame.
+    if (rest > 0) {
+      (this.held ??= []).push(chunk);
+      return;
+    }
+    if (this.held) return this.release(chunk, end);
     if (end) this.complete(chunk);
     else if (chunk.length > 0) this.forward(chunk);
+  }
+
+  /** The pieces of one DATA frame that arrived over several reads of the runner's socket. */
+  private held: Uint8Array[] | null = null;
+
+  /** Writes a frame's held pieces and its last one to the client in one system call. */
+  private release(last: Uint8Array, end: boolean): void {
+    const { res } = this.x;
+    const held = this.held!;
+    this.held = null;
+    res.cork();
+    for (const piece of held) if (piece.length > 0) this.forward(piece);
+    if (end) this.complete(last);
+    else if (last.length > 0) this.forward(last);
+    res.uncork();
   }
 
   /** Writes to the client; credit goes back to the runner only as the socket takes the bytes. */
