@@ -6,7 +6,7 @@ import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, errorBody, type HttpErrorKind } from './errors.js';
 import { bodiless, checkResponseHead } from './response-head.js';
-import { UpstreamConnectionError } from './upstream/connection.js';
+import { UpstreamConnectionError, type UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
 import { UpstreamBusyError } from './upstream/server.js';
@@ -101,7 +101,9 @@ export class Exchange implements StreamEvents {
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
     const { group } = this.x;
-    const choice = await group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    const picked = group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    // Awaited only when it waits in the upstream's queue: the usual request goes out in this turn.
+    const choice = picked instanceof Promise ? await picked : picked;
     if (this.finished) {
       if (choice && choice !== 'busy') group.done(choice, false); // the client left while we waited
       return;
@@ -115,14 +117,26 @@ export class Exchange implements StreamEvents {
     this.tries++;
     this.statusFailure = false;
     this.upstream = choice.server.name;
-    let connection;
-    try {
-      connection = await choice.server.acquire(this.x.location.connectTimeoutMs);
-    } catch (err) {
-      if (err instanceof UpstreamBusyError) return this.failTry('refused', { kind: HttpError.OVERLOADED, reason: err.message }, false);
-      return this.failTry('error', { kind: HttpError.UPSTREAM_UNREACHABLE, reason: (err as Error).message }, false);
-    }
+    let connection = choice.server.ready();
+    if (!connection) connection = await this.connect(choice);
+    if (!connection) return;
     if (this.finished) return this.endTry(false); // the client left while we connected
+    this.open(connection);
+  }
+
+  /** No open connection has room: open one (within tsgi_connect_timeout); null when the try failed. */
+  private async connect(choice: Choice): Promise<UpstreamConnection | null> {
+    try {
+      return await choice.server.acquire(this.x.location.connectTimeoutMs);
+    } catch (err) {
+      if (err instanceof UpstreamBusyError) this.failTry('refused', { kind: HttpError.OVERLOADED, reason: err.message }, false);
+      else this.failTry('error', { kind: HttpError.UPSTREAM_UNREACHABLE, reason: (err as Error).message }, false);
+      return null;
+    }
+  }
+
+  /** Opens the stream on `connection` and starts the request body, if any. */
+  private open(connection: UpstreamConnection): void {
     const hasBody = this.x.contentLength !== 0;
     this.acceptsStreams = connection.acceptsStreams;
     try {
