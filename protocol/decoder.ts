@@ -1,5 +1,16 @@
 import { ErrorCode, ProtocolError } from './errors.js';
-import { FrameType, HEADER_SIZE, MIN_FRAME_SIZE, readU32, type Frame } from './frame.js';
+import { Flags, FrameType, HEADER_SIZE, MIN_FRAME_SIZE, readU32, type Frame } from './frame.js';
+
+export interface DecoderOptions {
+  /**
+   * A DATA payload split across chunks is not assembled: each part is returned as soon as it
+   * arrives, as a view of its chunk, in a frame with `rest` (bytes still to come) and
+   * `continued` (not the first part) set; END_STREAM only on the last part. Body bytes are
+   * then never copied nor held back by the decoder, at the price of the receiver handling
+   * partial DATA (checking the first part against the whole frame's length).
+   */
+  dataInPieces?: boolean;
+}
 
 /**
  * Incremental frame decoder: `push(chunk)` returns the frames completed by that chunk.
@@ -17,8 +28,18 @@ export class FrameDecoder {
   private current: Frame | null = null;
   private payloadFill = 0;
   private failure: ProtocolError | null = null;
+  private readonly dataInPieces: boolean;
+  /** dataInPieces: the DATA frame being passed on, and how many of its bytes are still to come. */
+  private dataLeft = 0;
+  private dataFlags = 0;
+  private dataStream = 0;
 
-  constructor(private maxFrameSize = MIN_FRAME_SIZE) {}
+  constructor(
+    private maxFrameSize = MIN_FRAME_SIZE,
+    options: DecoderOptions = {},
+  ) {
+    this.dataInPieces = options.dataInPieces === true;
+  }
 
   /** Raised after the handshake, when our announced limit takes effect. */
   setMaxFrameSize(size: number): void {
@@ -27,7 +48,7 @@ export class FrameDecoder {
 
   /** True when no partial frame is held (a clean place for the stream to end). */
   get idle(): boolean {
-    return this.headerFill === 0 && this.current === null;
+    return this.headerFill === 0 && this.current === null && this.dataLeft === 0;
   }
 
   push(chunk: Uint8Array): Frame[] {
@@ -46,6 +67,7 @@ export class FrameDecoder {
   /** Consumes bytes from `offset`; returns the new offset. */
   private step(chunk: Uint8Array, offset: number, frames: Frame[]): number {
     if (this.current) return this.fillPayload(chunk, offset, frames);
+    if (this.dataLeft > 0) return this.nextPiece(chunk, offset, frames);
     const available = chunk.length - offset;
     let header: Uint8Array;
     let at: number;
@@ -80,10 +102,33 @@ export class FrameDecoder {
       frames.push(frame);
       return offset + length;
     }
+    if (this.dataInPieces && frame.type === FrameType.DATA) return this.firstPiece(frame, length, chunk, offset, frames);
     frame.payload = new Uint8Array(length);
     this.current = frame;
     this.payloadFill = 0;
     return this.fillPayload(chunk, offset, frames);
+  }
+
+  /** The start of a DATA frame the chunk does not hold whole: what there is of it, at once. */
+  private firstPiece(frame: Frame, length: number, chunk: Uint8Array, offset: number, frames: Frame[]): number {
+    frame.payload = chunk.subarray(offset);
+    this.dataLeft = length - frame.payload.length;
+    this.dataFlags = frame.flags;
+    this.dataStream = frame.stream;
+    frame.flags &= ~Flags.END_STREAM;
+    frame.rest = this.dataLeft;
+    frame.continued = false;
+    frames.push(frame);
+    return chunk.length;
+  }
+
+  private nextPiece(chunk: Uint8Array, offset: number, frames: Frame[]): number {
+    const take = Math.min(this.dataLeft, chunk.length - offset);
+    this.dataLeft -= take;
+    const flags = this.dataLeft === 0 ? this.dataFlags : this.dataFlags & ~Flags.END_STREAM;
+    const payload = chunk.subarray(offset, offset + take);
+    frames.push({ type: FrameType.DATA, flags, stream: this.dataStream, payload, rest: this.dataLeft, continued: true });
+    return offset + take;
   }
 
   private fillPayload(chunk: Uint8Array, offset: number, frames: Frame[]): number {

@@ -63,6 +63,14 @@ export interface Frame {
   flags: number;
   stream: number;
   payload: Uint8Array;
+  /**
+   * DATA read in pieces (FrameDecoder with `dataInPieces`): payload bytes of this frame that
+   * follow in later pieces. 0 or absent: this piece ends the frame (and alone may carry
+   * END_STREAM).
+   */
+  rest?: number;
+  /** DATA read in pieces: this piece continues a frame whose header came with an earlier one. */
+  continued?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -1,4 +1,4 @@
-import { HEADER_SIZE, encodeHeader, writeHeader, writeU32, FrameType } from './frame.js';
+import { Flags, HEADER_SIZE, encodeHeader, writeHeader, writeU32, FrameType } from './frame.js';
 
 /** What the writer needs from a socket (a net.Socket fits); kept abstract so protocol/ stays pure. */
 export interface ByteSink {
@@ -29,6 +29,10 @@ export class FrameWriter {
   private corked = false;
   private block = new Uint8Array(0);
   private used = 0;
+  /** The header of the last frame of this turn when it is DATA, still unsent (see endData). */
+  private lastData: Uint8Array | null = null;
+  private lastDataAt = 0;
+  private lastDataStream = 0;
 
   constructor(
     private readonly sink: ByteSink,
@@ -37,20 +41,40 @@ export class FrameWriter {
 
   frame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
     if (!this.begin()) return;
+    let header: Uint8Array;
+    let at = 0;
     if (payload.length <= COPY_LIMIT) {
       const size = HEADER_SIZE + payload.length;
-      const at = this.reserve(size);
+      at = this.reserve(size);
+      header = this.block;
       writeHeader(this.block, at, type, flags, stream, payload.length);
       this.block.set(payload, at + HEADER_SIZE);
       this.sink.write(this.block.subarray(at, at + size));
     } else {
-      this.sink.write(encodeHeader(type, flags, stream, payload.length));
+      header = encodeHeader(type, flags, stream, payload.length);
+      this.sink.write(header);
       this.sink.write(payload);
     }
+    this.lastData = type === FrameType.DATA && (flags & Flags.END_STREAM) === 0 ? header : null;
+    this.lastDataAt = at;
+    this.lastDataStream = stream;
+  }
+
+  /**
+   * Ends a stream on its last DATA frame instead of an empty one: true when the last frame of
+   * this turn is DATA of `stream` — still corked, so its flags can be set in place — and is
+   * now marked END_STREAM; false when the caller must send the end itself.
+   */
+  endData(stream: number): boolean {
+    if (this.lastData === null || this.lastDataStream !== stream || !this.corked || this.sink.destroyed) return false;
+    this.lastData[this.lastDataAt + 5] |= Flags.END_STREAM;
+    this.lastData = null;
+    return true;
   }
 
   credit(stream: number, increment: number): void {
     if (!this.begin()) return;
+    this.lastData = null;
     const at = this.reserve(CREDIT_FRAME);
     writeHeader(this.block, at, FrameType.CREDIT, 0, stream, 4);
     writeU32(this.block, at + HEADER_SIZE, increment);
@@ -80,6 +104,7 @@ export class FrameWriter {
 
   private readonly flush = (): void => {
     this.corked = false;
+    this.lastData = null;
     if (!this.sink.destroyed) this.sink.uncork();
   };
 }

@@ -6,6 +6,7 @@ import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, errorBody, type HttpErrorKind } from './errors.js';
 import { bodiless, checkResponseHead } from './response-head.js';
+import type { UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
@@ -99,7 +100,9 @@ export class Exchange implements StreamEvents {
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
     const { group } = this.x;
-    const choice = await group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    const picked = group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    // Awaited only when it waits in the upstream's queue: the usual request goes out in this turn.
+    const choice = picked instanceof Promise ? await picked : picked;
     if (this.finished) {
       if (choice && choice !== 'busy') group.done(choice, false); // the client left while we waited
       return;
@@ -113,14 +116,26 @@ export class Exchange implements StreamEvents {
     this.tries++;
     this.statusFailure = false;
     this.upstream = choice.server.name;
-    let connection;
-    try {
-      connection = await choice.server.acquire(this.x.location.connectTimeoutMs);
-    } catch (err) {
-      if (err instanceof UpstreamBusyError) return this.failTry('refused', { kind: HttpError.OVERLOADED, reason: err.message }, false);
-      return this.failTry('error', { kind: HttpError.UPSTREAM_UNREACHABLE, reason: (err as Error).message }, false);
-    }
+    let connection = choice.server.ready();
+    if (!connection) connection = await this.connect(choice);
+    if (!connection) return;
     if (this.finished) return this.endTry(false); // the client left while we connected
+    this.open(connection);
+  }
+
+  /** No open connection has room: open one (within tsgi_connect_timeout); null when the try failed. */
+  private async connect(choice: Choice): Promise<UpstreamConnection | null> {
+    try {
+      return await choice.server.acquire(this.x.location.connectTimeoutMs);
+    } catch (err) {
+      if (err instanceof UpstreamBusyError) this.failTry('refused', { kind: HttpError.OVERLOADED, reason: err.message }, false);
+      else this.failTry('error', { kind: HttpError.UPSTREAM_UNREACHABLE, reason: (err as Error).message }, false);
+      return null;
+    }
+  }
+
+  /** Opens the stream on `connection` and starts the request body, if any. */
+  private open(connection: UpstreamConnection): void {
     const hasBody = this.x.contentLength !== 0;
     this.acceptsStreams = connection.acceptsStreams;
     try {
@@ -257,16 +272,38 @@ export class Exchange implements StreamEvents {
     if (end) this.complete();
   }
 
-  onData(chunk: Uint8Array, end: boolean): void {
+  onData(chunk: Uint8Array, end: boolean, rest: number): void {
     if (this.aborting) return;
     this.armRead();
     this.bytesSent += chunk.length;
-    if (this.expectedLength !== null && this.bytesSent > this.expectedLength) {
+    // The whole frame is checked with its first piece: no byte of an overlong frame goes out.
+    if (this.expectedLength !== null && this.bytesSent + rest > this.expectedLength) {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
       return this.abort(HttpError.INVALID_RESPONSE.code, `body longer than Content-Length ${this.expectedLength}`);
     }
+    // A frame's first pieces wait (as views, not copies) for its last: one write per frame.
+    if (rest > 0) {
+      (this.held ??= []).push(chunk);
+      return;
+    }
+    if (this.held) return this.release(chunk, end);
     if (end) this.complete(chunk);
     else if (chunk.length > 0) this.forward(chunk);
+  }
+
+  /** The pieces of one DATA frame that arrived over several reads of the runner's socket. */
+  private held: Uint8Array[] | null = null;
+
+  /** Writes a frame's held pieces and its last one to the client in one system call. */
+  private release(last: Uint8Array, end: boolean): void {
+    const { res } = this.x;
+    const held = this.held!;
+    this.held = null;
+    res.cork();
+    for (const piece of held) if (piece.length > 0) this.forward(piece);
+    if (end) this.complete(last);
+    else if (last.length > 0) this.forward(last);
+    res.uncork();
   }
 
   /** Writes to the client; credit goes back to the runner only as the socket takes the bytes. */

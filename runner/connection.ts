@@ -84,7 +84,8 @@ const DRAIN_FENCE = new TextEncoder().encode('drainack');
  * Protocol violations close the connection with a GOAWAY carrying the error code.
  */
 export class RunnerConnection implements StreamHost {
-  private readonly decoder = new FrameDecoder();
+  /** Request bodies reach wsgi.input as the socket reads them: never assembled, never copied. */
+  private readonly decoder = new FrameDecoder(undefined, { dataInPieces: true });
   private readonly writer: FrameWriter;
   private readonly streams = new Map<number, RunnerStream>();
   private readonly maxStreams: number;
@@ -182,6 +183,10 @@ export class RunnerConnection implements StreamHost {
     this.writer.credit(stream, increment);
   }
 
+  endData(stream: number): boolean {
+    return this.writer.endData(stream);
+  }
+
   streamClosed(stream: RunnerStream): void {
     this.streams.delete(stream.id);
     const tracked = this.tracked.get(stream);
@@ -229,7 +234,7 @@ export class RunnerConnection implements StreamHost {
       case FrameType.REQUEST:
         return this.onRequest(frame);
       case FrameType.DATA:
-        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0);
+        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
       case FrameType.CANCEL:

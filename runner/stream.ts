@@ -19,6 +19,8 @@ export interface StreamHost {
   readonly peerMaxFrameSize: number;
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
   sendCredit(stream: number, increment: number): void;
+  /** Marks the stream's last DATA frame, still unsent, END_STREAM; false when there is none. */
+  endData(stream: number): boolean;
   streamClosed(stream: RunnerStream): void;
 }
 
@@ -63,9 +65,15 @@ export class RunnerStream implements ResponseSink {
 
   // ---- frames from the proxy ----
 
-  onData(payload: Uint8Array, end: boolean): void {
-    if (this.requestEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the request ended on stream ${this.id}`);
-    this.receiveWindow.receive(payload.length);
+  /**
+   * One DATA frame, or one piece of it: `rest` bytes of the frame follow; `continued` when an
+   * earlier piece was the frame's first, which alone is checked (against the whole frame).
+   */
+  onData(payload: Uint8Array, end: boolean, rest = 0, continued = false): void {
+    if (!continued) {
+      if (this.requestEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the request ended on stream ${this.id}`);
+      this.receiveWindow.receive(payload.length + rest);
+    }
     this.input.deliver(payload);
     if (end) this.endRequest();
   }
@@ -119,7 +127,8 @@ export class RunnerStream implements ResponseSink {
       void this.drainPromise!.then(() => this.end());
       return;
     }
-    this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
+    // Usually the last chunk went out in this same turn: it carries the end, no frame of its own.
+    if (!this.host.endData(this.id)) this.host.sendFrame(FrameType.DATA, Flags.END_STREAM, this.id, EMPTY);
     this.endResponse();
   }
 

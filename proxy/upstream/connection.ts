@@ -68,7 +68,8 @@ function describe(err: unknown): string {
  * runner's side of the protocol. Knows nothing of HTTP or fastify.
  */
 export class UpstreamConnection {
-  private readonly decoder = new FrameDecoder();
+  /** Response bodies are passed on as the socket reads them: never assembled, never copied. */
+  private readonly decoder = new FrameDecoder(undefined, { dataInPieces: true });
   private readonly writer: FrameWriter;
   private readonly streams = new Map<number, UpstreamStream>();
   private nextStream = 1;
@@ -298,7 +299,7 @@ export class UpstreamConnection {
         return;
       }
       case FrameType.DATA:
-        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0);
+        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
       case FrameType.CANCEL: {

@@ -99,13 +99,18 @@ export class UpstreamGroup {
   /**
    * pick(), but when every server this request may use is only busy (at max_conns) and the
    * upstream has a `queue`, wait in it — FIFO, woken as requests finish — up to its timeout.
-   * 'busy': the queue is full, or the wait timed out (the caller answers 503).
+   * 'busy': the queue is full, or the wait timed out (the caller answers 503). A promise only
+   * when the request has to wait: the usual pick costs no microtask turn.
    */
-  async pickOrWait(request: PickRequest): Promise<Choice | 'busy' | null> {
+  pickOrWait(request: PickRequest): Choice | 'busy' | null | Promise<Choice | 'busy' | null> {
     const choice = this.pick(request);
     if (choice || !this.queue || !this.onlyBusy(request.tried)) return choice;
     if (this.waiting.length >= this.queue.size) return 'busy';
-    const deadline = Date.now() + this.queue.timeoutMs;
+    return this.waitInQueue(request, this.queue.timeoutMs);
+  }
+
+  private async waitInQueue(request: PickRequest, timeoutMs: number): Promise<Choice | 'busy' | null> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return 'busy';

@@ -55,6 +55,11 @@ export class UpstreamServer {
    * A connection ready for one more stream; rejects when the runner cannot be reached
    * (UpstreamConnectionError) or every allowed connection is full (UpstreamBusyError).
    */
+  /** A connection with room for a stream, when one is open: what acquire() resolves to at once. */
+  ready(): UpstreamConnection | null {
+    return this.leastBusy();
+  }
+
   async acquire(timeoutMs: number): Promise<UpstreamConnection> {
     for (;;) {
       const best = this.leastBusy();
@@ -104,6 +109,8 @@ export class UpstreamServer {
    * to its pid), and among that worker's connections the least busy one.
    */
   private leastBusy(): UpstreamConnection | null {
+    // The usual case, one connection per runner worker: no per-pid counts to build.
+    if (this.connections.length === 1) return this.connections[0]!.hasCapacity ? this.connections[0]! : null;
     const perPid = this.streamsPerPid();
     let best: UpstreamConnection | null = null;
     let bestLoad = Infinity;

@@ -18,8 +18,12 @@ export type StreamFailure =
 /** What the relay hears from a stream. */
 export interface StreamEvents {
   onResponse(head: ResponseHead, end: boolean): void;
-  /** Response body bytes; call `consumed(n)` once they are written on, to grant more. */
-  onData(chunk: Uint8Array, end: boolean): void;
+  /**
+   * Response body bytes; call `consumed(n)` once they are written on, to grant more. `rest`:
+   * bytes of the same DATA frame still to come (a frame arrives in pieces as the socket reads
+   * it), so a limit can be checked against the whole frame before any of it is passed on.
+   */
+  onData(chunk: Uint8Array, end: boolean, rest: number): void;
   /** The request body may flow again (credit arrived). */
   onWritable(): void;
   /** The runner no longer wants the request body (it answered without reading it all). */
@@ -127,12 +131,18 @@ export class UpstreamStream {
     if (end) this.closeIfDone();
   }
 
-  onData(payload: Uint8Array, end: boolean): void {
-    if (!this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `DATA before RESPONSE on stream ${this.id}`);
-    if (this.responseEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the response ended on stream ${this.id}`);
-    this.receiveWindow.receive(payload.length);
+  /**
+   * One DATA frame, or one piece of it: `rest` bytes of the frame follow; `continued` when an
+   * earlier piece was the frame's first, which alone is checked (against the whole frame).
+   */
+  onData(payload: Uint8Array, end: boolean, rest = 0, continued = false): void {
+    if (!continued) {
+      if (!this.headReceived) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `DATA before RESPONSE on stream ${this.id}`);
+      if (this.responseEnded) throw new ProtocolError(ErrorCode.STREAM_CLOSED, `DATA after the response ended on stream ${this.id}`);
+      this.receiveWindow.receive(payload.length + rest);
+    }
     if (end) this.responseEnded = true;
-    this.events.onData(payload, end);
+    this.events.onData(payload, end, rest);
     if (end) this.closeIfDone();
   }
 

@@ -18,6 +18,7 @@ import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
+import { formatTargets, targets } from './targets.js';
 import { writeResults } from './results.js';
 import type { SystemContext } from './systems.js';
 
@@ -81,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       measurements.push(...here);
       summaries.push(...summary);
     }
+    process.stdout.write(`\n== targets (issue #12): ratios of this run's medians\n${formatTargets(targets(summaries))}\n`);
     process.stdout.write(`\n${LEGEND}${contention(measurements)}`);
     if (options.markdown) process.stdout.write(`\n${tables.join('\n')}`);
     const file = writeResults(RESULTS_DIR, { options, tool, pinning, plans, summaries, measurements });

@@ -69,3 +69,33 @@ t.test('nothing is written to a destroyed sink', async (t) => {
   turn.run();
   t.equal(sink.flushes.length + sink.pending.length + sink.corks, 0);
 });
+
+t.test('endData marks the last DATA frame of the turn END_STREAM in place, and only that one', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  const decode = (i: number) => new FrameDecoder(1 << 20).push(Buffer.concat(sink.flushes[i]!)).map((f) => [f.type, f.flags, f.stream, f.payload.length]);
+  t.notOk(writer.endData(1), 'nothing written yet');
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([1, 2, 3]));
+  t.notOk(writer.endData(2), 'the last frame is another stream\'s');
+  t.ok(writer.endData(1), 'small frame: marked');
+  t.notOk(writer.endData(1), 'once');
+  writer.frame(FrameType.DATA, 0, 3, new Uint8Array(64 * 1024));
+  t.ok(writer.endData(3), 'large frame (header written apart): marked');
+  writer.frame(FrameType.DATA, 0, 5, new Uint8Array([1]));
+  writer.credit(7, 10);
+  t.notOk(writer.endData(5), 'a frame came after it');
+  writer.frame(FrameType.RESPONSE, 0, 9, new Uint8Array([0x80]));
+  t.notOk(writer.endData(9), 'not DATA');
+  turn.run();
+  t.same(decode(0), [
+    [FrameType.DATA, Flags.END_STREAM, 1, 3],
+    [FrameType.DATA, Flags.END_STREAM, 3, 64 * 1024],
+    [FrameType.DATA, 0, 5, 1],
+    [FrameType.CREDIT, 0, 7, 4],
+    [FrameType.RESPONSE, 0, 9, 1],
+  ]);
+  writer.frame(FrameType.DATA, 0, 11, new Uint8Array([1]));
+  turn.run();
+  t.notOk(writer.endData(11), 'already flushed: too late to change');
+});
