@@ -21,6 +21,7 @@ work="$(mktemp -d /tmp/tsgi-rounds.XXXXXX)"
 chmod 755 "$work"
 hog=""
 
+suite=""
 stop_hog() {
   if [ -n "$hog" ]; then
     kill "$hog" 2>/dev/null || true
@@ -28,7 +29,13 @@ stop_hog() {
     hog=""
   fi
 }
-trap stop_hog EXIT
+# Interrupted: the round's whole process group goes too (npm, tap, the test files; each test
+# file's own watchdog then stops the proxies and runners it started).
+stop_all() {
+  [ -n "$suite" ] && kill -- "-$suite" 2>/dev/null || true
+  stop_hog
+}
+trap stop_all EXIT
 
 echo "clean clone of $(git rev-parse --short HEAD) in $work/tsgi; logs in $work"
 git clone --quiet --no-hardlinks "$PWD" "$work/tsgi"
@@ -44,13 +51,16 @@ for round in $(seq 1 "$rounds"); do
   fi
   started=$(date +%s)
   log="$work/round-$round.log"
-  if npm test >"$log" 2>&1; then
+  setsid npm test >"$log" 2>&1 &
+  suite=$!
+  if wait "$suite"; then
     verdict="pass"
     passed=$((passed + 1))
   else
     verdict="FAIL"
     failed=$((failed + 1))
   fi
+  suite=""
   stop_hog
   summary="$(grep -E '^# \{ total: ' "$log" | tail -1 || true)"
   echo "round $round: $verdict in $(($(date +%s) - started)) s ${summary#\# }"
