@@ -14,6 +14,8 @@ export const FIXTURES = join(ROOT, 'test/fixtures');
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
+  /** tap's: false once an assertion of this test (or a subtest) failed. */
+  passing?(): boolean;
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string };
@@ -65,6 +67,12 @@ export class Proc {
       // `exited` resolves once stdout is read to its end: no line can come after it.
       void this.exited.then(() => (clearTimeout(timer), reject(new Error(`process exited without that log line; stderr: ${this.stderr}`))));
     });
+  }
+
+  /** The last `n` log lines as they were written, and stderr's end. */
+  tail(n: number): string {
+    const lines = this.logs.slice(-n).map((l) => JSON.stringify(l));
+    return [...lines, ...(this.stderr ? [`stderr: ${this.stderr.slice(-2000)}`] : [])].join('\n');
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -179,6 +187,8 @@ export function spawnCli(t: Teardown, cli: 'runner' | 'proxy', args: string[]): 
     killGroup(proc.child);
     await proc.exited;
     started.delete(proc.child);
+    // A failure is diagnosed from what the processes said: their last lines go with it.
+    if (t.passing?.() === false) console.error(`last log lines of tsgi-${cli} ${proc.pid}:\n${proc.tail(40)}`);
     if (proc.duplicates.length > 0) throw new Error(`${cli} log lines with a duplicate key: ${proc.duplicates.slice(0, 3).join('; ')}`);
   });
   return proc;
