@@ -1,5 +1,5 @@
 // The runner's response head, checked before a byte of it reaches the client. The proxy does
-// not trust the runner: the JavaScript runner validates its apps' heads (runner/contract.ts),
+// not trust the runner: the JavaScript runner validates its apps' heads (runner/apps/contract.ts),
 // but a Python worker, a buggy one or a hostile one writes RESPONSE frames directly. Whatever
 // fails here is answered 502 and never repaired or forwarded. Pure functions, no I/O.
 import { HOP_BY_HOP, isFieldValue, isToken, type ResponseHead } from '../protocol/index.js';

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { EXIT } from './exit.js';
-import { WORKER_ENV } from './ipc.js';
+import { WORKER_ENV } from './supervision/ipc.js';
 import { InstallError, ListenError, PrivilegeError, UsageError } from './errors.js';
-import { bindShared, removeSocket } from './listen.js';
+import { bindShared, removeSocket } from './serving/listen.js';
 import { createLogger } from './log.js';
-import { MASTER_SIGNALS, Master } from './master.js';
+import { MASTER_SIGNALS, Master } from './supervision/master.js';
 import { USAGE, parseRunnerArgs } from './options.js';
-import { checkPython } from './python-worker.js';
-import { chownSocket, dropPrivileges } from './privileges.js';
-import { SignalQueue } from './signals.js';
-import { StatsServer } from './stats.js';
-import { runWorkerProcess } from './worker-process.js';
+import { checkPython } from './supervision/python-worker.js';
+import { chownSocket, dropPrivileges } from './supervision/privileges.js';
+import { SignalQueue } from './supervision/signals.js';
+import { StatsServer } from './supervision/stats.js';
+import { runWorkerProcess } from './serving/worker-process.js';
 
 export { EXIT };
 

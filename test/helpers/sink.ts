@@ -2,8 +2,8 @@
  * An in-memory ResponseSink for the runner's unit tests: records what the contract sends;
  * with `credit = false` each write waits for grant(), and cancel() plays the proxy leaving.
  */
-import type { Header } from '../../runner/app.js';
-import type { AppLog, ResponseSink } from '../../runner/contract.js';
+import type { Header } from '../../runner/apps/app.js';
+import type { AppLog, ResponseSink } from '../../runner/apps/contract.js';
 
 /** A sink that records what the contract sends; with `credit = false` writes wait for grant(). */
 export class Sink implements ResponseSink {

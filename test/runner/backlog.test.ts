@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import t from 'tap';
-import { listenQueue } from '../../runner/backlog.js';
+import { listenQueue } from '../../runner/supervision/backlog.js';
 
 const hasSs = (() => {
   try {

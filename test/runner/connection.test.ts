@@ -1,7 +1,7 @@
 /**
  * The runner's protocol server over a real Unix socket: a RunnerServer hosting
  * test/fixtures/runner-app.js, and a hand-driven "proxy" built from protocol/ encoders and
- * the FrameDecoder. Also runner/listen.ts: stale, live and foreign files at the socket path.
+ * the FrameDecoder. Also runner/serving/listen.ts: stale, live and foreign files at the socket path.
  */
 import { spawn } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
@@ -36,9 +36,9 @@ import {
   type Hello,
   type ResponseHead,
 } from '../../protocol/index.js';
-import { loadApp } from '../../runner/app-loader.js';
+import { loadApp } from '../../runner/apps/app-loader.js';
 import { ListenError } from '../../runner/errors.js';
-import { RunnerServer, type RunnerServerOptions } from '../../runner/server.js';
+import { RunnerServer, type RunnerServerOptions } from '../../runner/serving/server.js';
 
 type T = Test;
 

@@ -1,12 +1,12 @@
 /**
- * runner/contract.ts — an async iterable's chunks are not kept alive by the stream: each step's
+ * runner/apps/contract.ts — an async iterable's chunks are not kept alive by the stream: each step's
  * wait for a cancel must let go of the chunk once the step is done.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
-import type { Header } from '../../runner/app.js';
-import { runApplication, type ResponseSink } from '../../runner/contract.js';
+import type { Header } from '../../runner/apps/app.js';
+import { runApplication, type ResponseSink } from '../../runner/apps/contract.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -1,10 +1,10 @@
 /**
- * runner/contract.ts — the PEP 3333 rules of `runApplication`, driven through an in-memory
+ * runner/apps/contract.ts — the PEP 3333 rules of `runApplication`, driven through an in-memory
  * ResponseSink that records every call and can withhold credit or be cancelled.
  */
 import t, { type Test } from 'tap';
-import type { Application, Chunk, Header } from '../../runner/app.js';
-import { runApplication, type AppLog, type ResponseSink } from '../../runner/contract.js';
+import type { Application, Chunk, Header } from '../../runner/apps/app.js';
+import { runApplication, type AppLog, type ResponseSink } from '../../runner/apps/contract.js';
 import { ContractError } from '../../runner/errors.js';
 
 type Call =

@@ -1,16 +1,16 @@
 /**
- * runner/app-loader.ts — which calling convention an export gets: the `auto` rule, and
+ * runner/apps/app-loader.ts — which calling convention an export gets: the `auto` rule, and
  * `--contract` forcing or refusing it.
  */
 import { join } from 'node:path';
 import t from 'tap';
-import { detectContract, loadApp } from '../../runner/app-loader.js';
+import { detectContract, loadApp } from '../../runner/apps/app-loader.js';
 import { AppLoadError } from '../../runner/errors.js';
 import { FIXTURES } from '../helpers/processes.js';
 import { Log, Sink } from '../helpers/sink.js';
-import { runApplication } from '../../runner/contract.js';
-import type { Application } from '../../runner/app.js';
-import { RequestInput } from '../../runner/input.js';
+import { runApplication } from '../../runner/apps/contract.js';
+import type { Application } from '../../runner/apps/app.js';
+import { RequestInput } from '../../runner/serving/input.js';
 
 t.test('the auto rule', async (t) => {
   t.equal(detectContract({ fetch: () => new Response() }), 'fetch', 'an object with fetch');

@@ -1,15 +1,15 @@
 /**
- * runner/fetch-app.ts and runner/fetch-request.ts — a fetch-style handler under the WSGI
+ * runner/apps/fetch-app.ts and runner/apps/fetch-request.ts — a fetch-style handler under the WSGI
  * contract: the Request it sees, the response the contract sends, backpressure both ways,
  * cancellation reaching the handler's streams, and failures.
  */
 import t from 'tap';
-import type { Environ } from '../../runner/app.js';
-import { runApplication } from '../../runner/contract.js';
-import { fromFetchHandler, type FetchHandler } from '../../runner/fetch-app.js';
-import { environToRequest } from '../../runner/fetch-request.js';
-import { requestUrl } from '../../runner/request-head.js';
-import { RequestInput } from '../../runner/input.js';
+import type { Environ } from '../../runner/apps/app.js';
+import { runApplication } from '../../runner/apps/contract.js';
+import { fromFetchHandler, type FetchHandler } from '../../runner/apps/fetch-app.js';
+import { environToRequest } from '../../runner/apps/fetch-request.js';
+import { requestUrl } from '../../runner/apps/request-head.js';
+import { RequestInput } from '../../runner/serving/input.js';
 import { Log, Sink } from '../helpers/sink.js';
 
 const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isFromWorker } from '../../runner/ipc.js';
+import { isFromWorker } from '../../runner/supervision/ipc.js';
 
 const counters = { requests: 3, inFlight: 1, exceptions: 0, harakiri: 0, rss: 1024, avgLatencyMs: 1.5 };
 const request = { reqId: 'r1', method: 'GET', path: '/', startedAt: 1 };

@@ -1,14 +1,14 @@
 /**
- * runner/node-app.ts and runner/duplex-pair.ts — a Node (req, res) listener under the WSGI
+ * runner/apps/node-app.ts and runner/apps/duplex-pair.ts — a Node (req, res) listener under the WSGI
  * contract: backpressure both ways, a leaving client seen by the listener, and failures.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import t from 'tap';
-import type { Environ } from '../../runner/app.js';
-import { runApplication } from '../../runner/contract.js';
-import { PairEnd } from '../../runner/duplex-pair.js';
-import { RequestInput } from '../../runner/input.js';
-import { fromNodeListener } from '../../runner/node-app.js';
+import type { Environ } from '../../runner/apps/app.js';
+import { runApplication } from '../../runner/apps/contract.js';
+import { PairEnd } from '../../runner/apps/duplex-pair.js';
+import { RequestInput } from '../../runner/serving/input.js';
+import { fromNodeListener } from '../../runner/apps/node-app.js';
 import { Log, Sink } from '../helpers/sink.js';
 
 const tick = (ms = 10) => new Promise((resolve) => setTimeout(resolve, ms));

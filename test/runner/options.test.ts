@@ -1,15 +1,15 @@
 /**
  * The runner's command line (runner/options.ts) and how it finds the application
- * (runner/app-loader.ts): defaults, every option, and the errors an operator gets.
+ * (runner/apps/app-loader.ts): defaults, every option, and the errors an operator gets.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { loadApp, parseAppSpec } from '../../runner/app-loader.js';
+import { loadApp, parseAppSpec } from '../../runner/apps/app-loader.js';
 import { AppLoadError, UsageError } from '../../runner/errors.js';
-import type { Application, Chunk } from '../../runner/app.js';
+import type { Application, Chunk } from '../../runner/apps/app.js';
 import { USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');

@@ -1,13 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { AsyncQueue, formatAddress } from '../protocol/index.js';
+import { AsyncQueue, formatAddress } from '../../protocol/index.js';
 import { listenQueue, type ListenQueue } from './backlog.js';
-import { EXIT } from './exit.js';
+import { EXIT } from '../exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
-import type { SharedSocket } from './listen.js';
-import type { InFlight, WorkerCounters } from './metrics.js';
+import type { SharedSocket } from '../serving/listen.js';
+import type { InFlight, WorkerCounters } from '../serving/metrics.js';
 import { notifySystemd } from './notify.js';
-import type { RunnerOptions } from './options.js';
+import type { RunnerOptions } from '../options.js';
 import { spawnPythonWorker } from './python-worker.js';
 import { SignalQueue } from './signals.js';
 

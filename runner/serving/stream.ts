@@ -8,10 +8,10 @@ import {
   sendWithinCredit,
   encodeCancel,
   encodeResponseHead,
-} from '../protocol/index.js';
-import type { Header } from './app.js';
-import type { ResponseSink } from './contract.js';
-import { ContractError } from './errors.js';
+} from '../../protocol/index.js';
+import type { Header } from '../apps/app.js';
+import type { ResponseSink } from '../apps/contract.js';
+import { ContractError } from '../errors.js';
 import { RequestInput } from './input.js';
 
 /** What a stream needs from its connection. */

@@ -1,4 +1,4 @@
-import type { InFlight, WorkerCounters } from './metrics.js';
+import type { InFlight, WorkerCounters } from '../serving/metrics.js';
 
 /**
  * Messages between the master and its workers over the IPC channel of child_process.fork.

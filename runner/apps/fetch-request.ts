@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Environ } from './app.js';
 import { headerPairs, requestUrl, text } from './request-head.js';
 
-/** The environ as a Fetch API `Request`, for fetch-style handlers (runner/fetch-app.ts). */
+/** The environ as a Fetch API `Request`, for fetch-style handlers (runner/apps/fetch-app.ts). */
 export function environToRequest(environ: Environ, signal: AbortSignal): Request {
   const method = text(environ, 'REQUEST_METHOD') || 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers: requestHeaders(environ), signal };

@@ -1,8 +1,8 @@
-// The watchdog's thread (runner/watchdog.ts): when the worker's main thread is blocked, it
+// The watchdog's thread (runner/serving/watchdog.ts): when the worker's main thread is blocked, it
 // cancels the streams past their deadline with CANCEL(TIMEOUT), written straight to the socket.
 import { writeSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { ErrorCode, FrameType, encodeCancel, encodeFrame } from '../protocol/index.js';
+import { ErrorCode, FrameType, encodeCancel, encodeFrame } from '../../protocol/index.js';
 
 const { cells, base, deadlineMs, slots, aliveMs } = workerData as { cells: Int32Array; base: number; deadlineMs: number; slots: number; aliveMs: number };
 const payload = encodeCancel({ code: ErrorCode.TIMEOUT, reason: `harakiri: the worker was blocked past ${deadlineMs} ms` });

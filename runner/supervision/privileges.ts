@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync } from 'node:fs';
-import type { Address } from '../protocol/index.js';
-import { ListenError, PrivilegeError } from './errors.js';
+import type { Address } from '../../protocol/index.js';
+import { ListenError, PrivilegeError } from '../errors.js';
 
 /** A user or group name (as the system's NSS resolves it, through getent) or a numeric id. */
 export function resolveId(spec: string, database: 'passwd' | 'group'): number {

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatAddress } from '../protocol/index.js';
+import { formatAddress } from '../../protocol/index.js';
 import { WORKERS_ENV, WORKER_ENV } from './ipc.js';
-import { InstallError, UsageError } from './errors.js';
-import type { RunnerOptions } from './options.js';
+import { InstallError, UsageError } from '../errors.js';
+import type { RunnerOptions } from '../options.js';
 
 /** Where the Python worker reads its settings (JSON), beside the index variables. */
 export const PYTHON_CONFIG_ENV = 'TSGI_WORKER_CONFIG';
@@ -47,15 +47,16 @@ export function pythonWorkerConfig(options: RunnerOptions): PythonWorkerConfig {
 }
 
 /**
- * The worker's entry point. From dist/runner/ (the installed CLI) the Python sources are two
- * levels up, beside the TypeScript ones; from runner/ (tests running the sources) they are here.
+ * The worker's entry point. From dist/runner/supervision/ (the installed CLI) the Python sources
+ * are three levels up, beside the TypeScript ones; from runner/supervision/ (tests running the
+ * sources) they are one level up.
  */
 let entry: string | undefined;
 
 export function pythonEntry(): string {
   // Looked up once (checkPython at start-up), not again for every worker spawned.
   if (entry !== undefined) return entry;
-  const candidates = ['./python/tsgi_worker/__main__.py', '../../runner/python/tsgi_worker/__main__.py'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+  const candidates = ['../python/tsgi_worker/__main__.py', '../../../runner/python/tsgi_worker/__main__.py'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
   const found = candidates.find((path) => existsSync(path));
   if (!found) throw new InstallError(`the Python worker is missing (looked for ${candidates.join(', ')})`);
   return (entry = found);

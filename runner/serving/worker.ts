@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import { loadApp } from './app-loader.js';
+import { loadApp } from '../apps/app-loader.js';
 import type { RequestObserver } from './connection.js';
-import type { RunnerOptions } from './options.js';
+import type { RunnerOptions } from '../options.js';
 import { RunnerServer } from './server.js';
 import type { Watchdog } from './watchdog.js';
 
 /**
  * One worker: loads the app, then serves one listening socket. The app is loaded *before* the
  * worker listens, so a proxy never talks to a worker that cannot serve. The master
- * (runner/master.ts) starts several of these on the socket it bound.
+ * (runner/supervision/master.ts) starts several of these on the socket it bound.
  */
 export async function createWorkerServer(
   options: RunnerOptions,

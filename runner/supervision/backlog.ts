@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import type { Address } from '../protocol/index.js';
+import type { Address } from '../../protocol/index.js';
 
 /** Connections waiting to be accepted on the listening socket, and the backlog's limit. */
 export interface ListenQueue {

@@ -1,6 +1,6 @@
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse, WriteFunction } from './app.js';
-import { ContractError } from './errors.js';
-import { isFieldValue, isHopByHopName, isToken } from '../protocol/index.js';
+import { ContractError } from '../errors.js';
+import { isFieldValue, isHopByHopName, isToken } from '../../protocol/index.js';
 
 /** Where the response goes: one stream of the protocol connection. */
 export interface ResponseSink {

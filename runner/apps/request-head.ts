@@ -2,7 +2,7 @@ import type { Environ } from './app.js';
 
 /**
  * The request line and headers an environ stands for, for the adapters that hand an app an
- * HTTP request again (runner/fetch-request.ts, runner/node-app.ts).
+ * HTTP request again (runner/apps/fetch-request.ts, runner/apps/node-app.ts).
  *
  * Environ strings are byte strings (PEP 3333): each character is one byte of what the client
  * sent. The URL is rebuilt from them byte by byte, so a UTF-8 path arrives as the same UTF-8,

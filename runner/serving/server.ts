@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { formatAddress, type Address } from '../protocol/index.js';
+import { formatAddress, type Address } from '../../protocol/index.js';
 import { RunnerConnection, type ConnectionOptions } from './connection.js';
 import { listenOn, removeSocket } from './listen.js';
 

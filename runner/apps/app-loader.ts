@@ -2,10 +2,10 @@ import { resolve } from 'node:path';
 import type { RequestListener } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Application } from './app.js';
-import { AppLoadError } from './errors.js';
+import { AppLoadError } from '../errors.js';
 import { fromFetchHandler, type FetchHandler } from './fetch-app.js';
 import { fromNodeListener } from './node-app.js';
-import type { Contract } from './options.js';
+import type { Contract } from '../options.js';
 
 
 export interface LoadedApp {

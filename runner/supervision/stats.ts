@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
-import type { Address } from '../protocol/index.js';
-import { ListenError } from './errors.js';
-import { listenOn, removeSocket } from './listen.js';
+import type { Address } from '../../protocol/index.js';
+import { ListenError } from '../errors.js';
+import { listenOn, removeSocket } from '../serving/listen.js';
 
 /**
  * `--stats ADDR`: like uWSGI's stats server, every connection gets one JSON document (the

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { AsyncQueue } from '../protocol/index.js';
-import { AppLoadError } from './errors.js';
-import { EXIT } from './exit.js';
-import { BEAT_MS, WORKERS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from './ipc.js';
+import { AsyncQueue } from '../../protocol/index.js';
+import { AppLoadError } from '../errors.js';
+import { EXIT } from '../exit.js';
+import { BEAT_MS, WORKERS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from '../supervision/ipc.js';
 import { WorkerMetrics } from './metrics.js';
-import type { RunnerOptions } from './options.js';
+import type { RunnerOptions } from '../options.js';
 import type { RunnerServer } from './server.js';
 import { Watchdog } from './watchdog.js';
 import { createWorkerServer } from './worker.js';

@@ -25,9 +25,9 @@ import {
   software,
   type Frame,
   type Hello,
-} from '../protocol/index.js';
-import type { Application } from './app.js';
-import { runApplication } from './contract.js';
+} from '../../protocol/index.js';
+import type { Application } from '../apps/app.js';
+import { runApplication } from '../apps/contract.js';
 import { RunnerStream, type StreamHost } from './stream.js';
 
 export interface RunnerIdentity {
@@ -50,7 +50,7 @@ export interface ConnectionOptions {
   deadlineMs?: number;
   /** Told when each request starts and ends (the worker's counters). */
   observer?: RequestObserver;
-  /** Watches the deadlines while the event loop is blocked (runner/watchdog.ts). */
+  /** Watches the deadlines while the event loop is blocked (runner/serving/watchdog.ts). */
   watchdog?: { track(fd: number, stream: number): number; untrack(slot: number): void };
 }
 

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
-import { isHopByHopName } from '../protocol/index.js';
+import { isHopByHopName } from '../../protocol/index.js';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
-import { ContractError } from './errors.js';
+import { ContractError } from '../errors.js';
 import { environToRequest } from './fetch-request.js';
 
 /**
@@ -12,7 +12,7 @@ import { environToRequest } from './fetch-request.js';
 export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
 
 /**
- * Hosts a fetch-style handler under the WSGI contract (runner/contract.ts), so flow control,
+ * Hosts a fetch-style handler under the WSGI contract (runner/apps/contract.ts), so flow control,
  * cancellation, harakiri and the counters apply unchanged. The application returns at once an
  * iterable that calls the handler on its first step: the contract then races that call with a
  * cancel, and a client that leaves while the handler is still working aborts `request.signal`.

@@ -2,8 +2,8 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { connect, type Server } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import type { Address } from '../protocol/index.js';
-import { ListenError } from './errors.js';
+import type { Address } from '../../protocol/index.js';
+import { ListenError } from '../errors.js';
 
 /**
  * Binds `server` to `address`. For a Unix socket: a socket file left by a crashed process is

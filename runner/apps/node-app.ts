@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Readable } from 'node:stream';
-import { isHopByHopName } from '../protocol/index.js';
+import { isHopByHopName } from '../../protocol/index.js';
 import type { Application, AppResult, Chunk, Environ, Header, StartResponse } from './app.js';
 import { PairEnd } from './duplex-pair.js';
 import { headerPairs, requestTarget } from './request-head.js';
@@ -11,7 +11,7 @@ import { headerPairs, requestTarget } from './request-head.js';
  * contract. The listener needs the real http.IncomingMessage and http.ServerResponse (Express
  * swaps their prototypes for subclasses of them), so it gets them from a real, private
  * http.Server: each request is written to it as HTTP/1.1 over an in-memory connection
- * (runner/duplex-pair.ts) by node:http's own client, whose parsed response becomes the
+ * (runner/apps/duplex-pair.ts) by node:http's own client, whose parsed response becomes the
  * contract's status, headers and body. Both directions stream with backpressure end to end;
  * a client that leaves closes the connection, which the listener sees as it would a socket's.
  * The cost is one HTTP/1.1 serialisation and parse each way, in process.
