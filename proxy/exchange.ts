@@ -8,7 +8,8 @@ import { HttpError, UpstreamBusyError, UpstreamConnectionError, errorBody, type 
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
-import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type TryFailure } from './upstream/retry.js';
+import type { RetryPolicy, TryFailure } from './upstream/retry.js';
+import { RetryController, type Failure } from './upstream/retry-controller.js';
 import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/stream.js';
 
 export interface ExchangeRequest {
@@ -28,20 +29,8 @@ export interface ExchangeRequest {
   hashKey: string;
 }
 
-/** Why a try failed, and what the client gets if it is the last one. */
-interface Failure {
-  kind: HttpErrorKind;
-  reason: string;
-}
-
 /** How long an unwanted request body is read and discarded before the connection is cut. */
 const LINGER_MS = 5000;
-/**
- * Tries a request may spend on refused streams before 502: a reloading runner with many workers
- * may refuse from several draining connections in a row.
- */
-const MAX_REFUSALS = 8;
-
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
  * rules in one place: backpressure both ways (credit only for bytes the client socket took),
@@ -50,9 +39,7 @@ const MAX_REFUSALS = 8;
  */
 export class Exchange implements StreamEvents {
   private stream: UpstreamStream | null = null;
-  private choice: Choice | null = null;
-  private readonly tried = new Set<Choice['peer']>();
-  private tries = 0;
+  private readonly retries: RetryController;
   private upstream = '-';
   private headSent = false;
   private finished = false;
@@ -71,6 +58,7 @@ export class Exchange implements StreamEvents {
 
   constructor(private readonly x: ExchangeRequest) {
     this.deadline = new Deadline(this);
+    this.retries = new RetryController(x.group, x.retry, x.req.method ?? 'GET', this.started);
     x.res.on('close', () => this.onClientClose());
   }
 
@@ -100,7 +88,7 @@ export class Exchange implements StreamEvents {
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
     const { group } = this.x;
-    const picked = group.pickOrWait({ remoteAddress: this.x.remoteAddress, hashKey: this.x.hashKey, tried: this.tried });
+    const picked = this.retries.pick(this.x.remoteAddress, this.x.hashKey);
     // Awaited only when it waits in the upstream's queue: the usual request goes out in this turn.
     const choice = picked instanceof Promise ? await picked : picked;
     if (this.finished) {
@@ -109,17 +97,15 @@ export class Exchange implements StreamEvents {
     }
     if (choice === 'busy') return this.reject(HttpError.OVERLOADED, `every server of "${group.name}" is at max_conns and the queue is full or timed out`);
     if (!choice) {
-      const why = this.tries === 0 ? `no live upstreams in "${group.name}"` : 'no upstream left to try';
-      return this.reject(this.lastFailure?.kind ?? HttpError.UPSTREAM_UNREACHABLE, this.lastFailure?.reason ?? why);
+      const { kind, reason } = this.retries.exhausted();
+      return this.reject(kind, reason);
     }
-    this.choice = choice;
-    this.tries++;
-    this.statusFailure = false;
+    this.retries.begin(choice);
     this.upstream = choice.server.name;
     let connection = choice.server.ready();
     if (!connection) connection = await this.connect(choice);
     if (!connection) return;
-    if (this.finished) return this.endTry(false); // the client left while we connected
+    if (this.finished) return this.retries.end(false); // the client left while we connected
     this.open(connection);
   }
 
@@ -137,12 +123,11 @@ export class Exchange implements StreamEvents {
   /** Opens the stream on `connection` and starts the request body, if any. */
   private open(connection: UpstreamConnection): void {
     const hasBody = this.x.contentLength !== 0;
-    this.acceptsStreams = connection.acceptsStreams;
     try {
       this.stream = connection.request(this.x.environ, hasBody, this);
     } catch (err) {
       if (err instanceof ProtocolError && err.code === ErrorCode.LIMIT_EXCEEDED) {
-        this.endTry(false);
+        this.retries.end(false);
         return this.reject(HttpError.HEADERS_TOO_LARGE, err.message);
       }
       throw err;
@@ -156,57 +141,23 @@ export class Exchange implements StreamEvents {
     } else this.pumpBody();
   }
 
-  private lastFailure: Failure | null = null;
-
   /**
-   * A try failed: account for it on its server, then go to the next server when
-   * tsgi_next_upstream allows, else answer (or abort, once the head is out).
+   * A try failed: the retry controller accounts for it on its server and says whether
+   * tsgi_next_upstream allows the next one; else answer (or abort, once the head is out).
    */
   private failTry(failure: TryFailure, outcome: Failure, sent = true): void {
-    // Sent, and either accepted or from a runner that never says: it may have run in the app.
-    const mayHaveRun = sent && (!this.acceptsStreams || this.stream?.accepted !== false);
+    // Sent, on a stream the runner accepted or never says about: it may have run in the app.
+    const mayHaveRun = sent && (this.stream?.mayHaveRun ?? true);
     this.stream = null;
-    const choice = this.choice;
-    this.endTry(countsAsFailure(this.x.retry, failure));
-    // A refusal ("draining", "full") says nothing against the server: the same one may be
-    // picked again (a reloaded runner answers on a new connection), a bounded number of times.
-    if (failure === 'refused' && choice && ++this.refusals <= MAX_REFUSALS) this.tried.delete(choice.peer);
-    else if (failure === 'refused') return this.giveUp(outcome);
-    this.lastFailure = outcome;
-    const retry =
-      !this.headSent &&
-      !this.finished &&
-      this.x.group.hasUntried(this.tried) &&
-      mayRetry(this.x.retry, failure, {
-        method: this.x.req.method ?? 'GET',
-        tries: this.tries,
-        startedAt: this.started,
-        now: performance.now(),
-        mayHaveRun: mayHaveRun && failure !== 'refused',
-        bodyReplayable: this.bodyReceived === 0,
-      });
-    if (retry) {
+    const allowed = this.retries.failed(failure, outcome, mayHaveRun, this.bodyReceived === 0);
+    if (allowed && !this.headSent && !this.finished) {
       this.x.log.warn({ reqId: this.x.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
       this.deadline.clear();
       this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err)));
       return;
     }
-    this.giveUp(outcome);
-  }
-
-  private giveUp(outcome: Failure): void {
     if (this.headSent) return this.abort(outcome.kind.code, outcome.reason);
     this.reject(outcome.kind, outcome.reason);
-  }
-
-  private refusals = 0;
-  private acceptsStreams = false;
-
-  /** The current try is over; `failed` counts it against its server. */
-  private endTry(failed: boolean): void {
-    const choice = this.choice;
-    this.choice = null;
-    if (choice) this.x.group.done(choice, failed);
   }
 
   // ---- request body: client → runner ----
@@ -330,25 +281,12 @@ export class Exchange implements StreamEvents {
    * a try is left; otherwise this response is the answer (as nginx: the last one is passed on).
    */
   private retryStatus(status: number): boolean {
-    const failure = statusCondition(status);
-    if (!failure || !this.x.retry.conditions.has(failure as never)) return false;
-    const state = {
-      method: this.x.req.method ?? 'GET',
-      tries: this.tries,
-      startedAt: this.started,
-      now: performance.now(),
-      mayHaveRun: true,
-      bodyReplayable: this.bodyReceived === 0,
-    };
-    // Counted against the server even when it is the answer we pass on.
-    this.statusFailure = countsAsFailure(this.x.retry, failure);
-    if (!mayRetry(this.x.retry, failure, state) || !this.x.group.hasUntried(this.tried)) return false;
+    const failure = this.retries.retryableStatus(status, this.bodyReceived === 0);
+    if (!failure) return false;
     this.stream?.cancel(ErrorCode.CANCEL, `status ${status}: trying the next upstream server`);
     this.failTry(failure, { kind: HttpError.UPSTREAM_UNREACHABLE, reason: `status ${status}` });
     return true;
   }
-
-  private statusFailure = false;
 
   /** tsgi_read_timeout restarts on every frame from the runner, unless the client is the one we wait for. */
   private armRead(): void {
@@ -367,7 +305,7 @@ export class Exchange implements StreamEvents {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.deadline.clear();
-    this.endTry(this.statusFailure);
+    this.retries.end();
     if (last && last.length > 0) this.x.res.end(last);
     else this.x.res.end();
   }
@@ -376,7 +314,7 @@ export class Exchange implements StreamEvents {
     const { kind, reason } = classify(failure);
     if (kind === HttpError.HEADERS_TOO_LARGE) {
       this.stream = null;
-      this.endTry(false);
+      this.retries.end(false);
       return this.headSent ? this.abort(kind.code, reason) : this.reject(kind, reason);
     }
     this.failTry(tryFailure(failure), { kind, reason });
@@ -446,7 +384,7 @@ export class Exchange implements StreamEvents {
       this.failureCode ??= HttpError.CLIENT_CLOSED.code;
       this.stream?.cancel(ErrorCode.CANCEL, 'client closed the connection');
     }
-    this.endTry(false);
+    this.retries.end(false);
     this.accessLog(complete);
   }
 

@@ -34,6 +34,8 @@ export interface StreamEvents {
 /** What a stream needs from its connection. */
 export interface StreamHost {
   readonly peerMaxFrameSize: number;
+  /** The runner marks each stream it starts with ACCEPT (HELLO's `accepts`). */
+  readonly acceptsStreams: boolean;
   /** The socket holds more unsent bytes than it should: hold the body back even with credit. */
   readonly congested: boolean;
   sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
@@ -74,6 +76,14 @@ export class UpstreamStream {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * The app may have begun this request: the runner accepted it, or it never says. Only a stream
+   * a marking runner did not accept is known never to have run (safe to retry whatever the method).
+   */
+  get mayHaveRun(): boolean {
+    return this.accepted || !this.host.acceptsStreams;
   }
 
   // ---- request body, proxy → runner ----
