@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { mulberry32, randomBytes as randomBytesOf, seed } from '../protocol/random.js';
 import { fetchBuffer } from '../helpers/http.js';
-import { childrenWhen, pace, spawnCli, tempDir, until } from '../helpers/processes.js';
+import { childrenWhen, loadUntil, pace, spawnCli, tempDir, until } from '../helpers/processes.js';
 import { PYTHON, PYTHON_APPS, children, fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
 
 t.setTimeout(240_000);
@@ -124,20 +124,15 @@ t.test('recycles and reloads under a load of bodied requests refuse no stream', 
     await served(60); // and the new generation serves
   })();
   const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-  let running = true;
-  const stopLoad = () => (running = false);
-  chaos.then(stopLoad, stopLoad);
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (running) {
-        const failure = await exchange(agent, proxy.url);
-        if (failure === null) ok++;
-        else failures.push(failure);
-      }
-    }),
-  );
-  agent.destroy();
-  await chaos; // its own failure (a reload that never completed) is the test's
+  try {
+    await loadUntil(CLIENTS, chaos, async () => {
+      const failure = await exchange(agent, proxy.url);
+      if (failure === null) ok++;
+      else failures.push(failure);
+    });
+  } finally {
+    agent.destroy();
+  }
   const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
   const refusals = proxy.proc.logs.filter(
     (l) => l.failure === 'refused' || l.code === 'TSGI_UPSTREAM_REFUSED' || /REFUSED_STREAM|going away|is draining/.test(String(l.reason ?? '')),

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { mulberry32, randomBytes as randomBytesOf, seed } from '../protocol/random.js';
-import { FIXTURES, pace, simpleConfig, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
+import { FIXTURES, loadUntil, pace, simpleConfig, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 t.setTimeout(180_000);
 const APP = join(FIXTURES, 'app.js');
@@ -56,20 +56,15 @@ interface Tally {
 /** `clients` keep-alive request loops until `stop` settles, counting into `tally` as they go. */
 async function load(url: string, clients: number, tally: Tally, stop: Promise<unknown>): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  let running = true;
-  const halt = () => (running = false);
-  stop.then(halt, halt);
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (running) {
-        const outcome = await exchange(agent, url);
-        if (outcome.ok) tally.ok++;
-        else tally.failures.push(outcome.detail);
-      }
-    }),
-  );
-  agent.destroy();
-  await stop; // the chaos's own failure (a reload that never completed) is the test's
+  try {
+    await loadUntil(clients, stop, async () => {
+      const outcome = await exchange(agent, url);
+      if (outcome.ok) tally.ok++;
+      else tally.failures.push(outcome.detail);
+    });
+  } finally {
+    agent.destroy();
+  }
 }
 
 /** Until `n` more requests of the load have succeeded (or one failed): the load is flowing. */

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
+import { FIXTURES, loadUntil, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
 
 const APP = join(FIXTURES, 'app.js');
 
@@ -19,23 +19,15 @@ class Load {
   readonly bodies = new Set<string>();
   private served = 0;
 
-  async run(url: string, clients: number, stop: Promise<unknown>): Promise<void> {
-    let running = true;
-    const halt = () => (running = false);
-    stop.then(halt, halt);
-    await Promise.all(
-      Array.from({ length: clients }, async () => {
-        while (running) {
-          const key = await fetchBuffer(`${url}/pid`).then(
-            (r) => (this.bodies.add(r.body.toString()), String(r.status)),
-            (err: Error) => `error ${err.message}`,
-          );
-          this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
-          this.served++;
-        }
-      }),
-    );
-    await stop;
+  run(url: string, clients: number, stop: Promise<unknown>): Promise<void> {
+    return loadUntil(clients, stop, async () => {
+      const key = await fetchBuffer(`${url}/pid`).then(
+        (r) => (this.bodies.add(r.body.toString()), String(r.status)),
+        (err: Error) => `error ${err.message}`,
+      );
+      this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+      this.served++;
+    });
   }
 
   /** Until `n` more requests have been answered: the load is flowing, whatever the machine's speed. */

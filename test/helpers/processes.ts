@@ -273,6 +273,23 @@ export async function until(what: string, condition: () => boolean | Promise<boo
 }
 
 /**
+ * `clients` concurrent loops of `request` until `stop` settles: a load that runs exactly as
+ * long as what the test does meanwhile (reloads, kills). `stop`'s own failure is rethrown, so a
+ * fault that never completed fails the test.
+ */
+export async function loadUntil(clients: number, stop: Promise<unknown>, request: () => Promise<void>): Promise<void> {
+  let running = true;
+  const halt = () => (running = false);
+  stop.then(halt, halt);
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (running) await request();
+    }),
+  );
+  await stop;
+}
+
+/**
  * A deliberate gap in the traffic a test makes: a slow client's rhythm, a random interval
  * between faults of a soak. Pacing only; never a way to wait for something to happen (that
  * is `until`).
