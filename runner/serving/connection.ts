@@ -28,7 +28,10 @@ import {
 } from '../../protocol/index.js';
 import type { Application } from '../apps/app.js';
 import { runApplication } from '../apps/contract.js';
+import { RequestWatch, type RequestObserver, type Watchdog } from './request-watch.js';
 import { RunnerStream, type StreamHost } from './stream.js';
+
+export type { RequestObserver } from './request-watch.js';
 
 export interface RunnerIdentity {
   pid: number;
@@ -51,17 +54,7 @@ export interface ConnectionOptions {
   /** Told when each request starts and ends (the worker's counters). */
   observer?: RequestObserver;
   /** Watches the deadlines while the event loop is blocked (runner/serving/watchdog.ts). */
-  watchdog?: { track(fd: number, stream: number): number; untrack(slot: number): void };
-}
-
-/** What requests do, for a worker's counters (stats, recycling, harakiri reports). */
-export interface RequestObserver {
-  started(environ: Record<string, string>): void;
-  finished(environ: Record<string, string>): void;
-  /** The deadline passed: the stream was cancelled with TIMEOUT. */
-  timedOut(environ: Record<string, string>): void;
-  /** The application threw (the client got a 500 or an aborted response). */
-  failed(environ: Record<string, string>): void;
+  watchdog?: Watchdog;
 }
 
 const SOFTWARE = software('tsgi-runner');
@@ -93,8 +86,8 @@ export class RunnerConnection implements StreamHost {
   private readonly initialWindow: number;
   private peer: Hello | null = null;
   private lastStream = 0;
-  /** Per stream: its environ for the observer, and its deadline timer. */
-  private readonly tracked = new Map<RunnerStream, { environ: Record<string, string>; deadline: NodeJS.Timeout | null; slot: number }>();
+  /** Per open stream: its counters, harakiri deadline and watchdog slot (when any is on). */
+  private readonly watches = new Map<RunnerStream, RequestWatch>();
   /** GOAWAY sent: the proxy opens no new stream here (those already on their way are served). */
   private draining = false;
   private drainReason = '';
@@ -189,12 +182,10 @@ export class RunnerConnection implements StreamHost {
 
   streamClosed(stream: RunnerStream): void {
     this.streams.delete(stream.id);
-    const tracked = this.tracked.get(stream);
-    if (tracked) {
-      this.tracked.delete(stream);
-      if (tracked.deadline) clearTimeout(tracked.deadline);
-      this.options.watchdog?.untrack(tracked.slot);
-      this.options.observer?.finished(tracked.environ);
+    const watch = this.watches.get(stream);
+    if (watch) {
+      this.watches.delete(stream);
+      watch.end();
     }
     if (this.refusing && this.streams.size === 0) this.closeWhenIdle();
   }
@@ -311,13 +302,9 @@ export class RunnerConnection implements StreamHost {
     const ended = (frame.flags & Flags.END_STREAM) !== 0;
     const stream = new RunnerStream(frame.stream, this, this.peer!.initialWindow, this.initialWindow, ended);
     this.streams.set(frame.stream, stream);
-    const { observer, deadlineMs } = this.options;
-    if (observer || deadlineMs) {
-      observer?.started(environ);
-      const deadline = deadlineMs ? setTimeout(() => this.expire(stream, environ, deadlineMs), deadlineMs) : null;
+    if (RequestWatch.needed(this.options)) {
       const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-      const slot = this.options.watchdog && fd >= 0 ? this.options.watchdog.track(fd, frame.stream) : -1;
-      this.tracked.set(stream, { environ, deadline, slot });
+      this.watches.set(stream, new RequestWatch(stream, environ, this.options, fd));
     }
     // Every reason to refuse the stream is behind us: from here on the request may run (SPEC §4 Accept).
     this.sendFrame(FrameType.ACCEPT, 0, frame.stream, NO_PAYLOAD);
@@ -326,14 +313,6 @@ export class RunnerConnection implements StreamHost {
       this.options.log.error({ err, reqId: environ['tsgi.request_id'] }, 'internal error while serving a request');
       stream.cancel(ErrorCode.INTERNAL_ERROR, 'internal error in the runner');
     });
-  }
-
-  /** Harakiri for one request: the proxy answers 504, the app is left (its close() runs). */
-  private expire(stream: RunnerStream, environ: Record<string, string>, ms: number): void {
-    const request = { reqId: environ['tsgi.request_id'], method: environ.REQUEST_METHOD, path: environ.PATH_INFO };
-    this.options.log.warn({ ...request, deadlineMs: ms }, 'harakiri: request deadline passed, cancelling it');
-    this.options.observer?.timedOut(environ);
-    stream.cancel(ErrorCode.TIMEOUT, `harakiri: no response within ${ms} ms`);
   }
 
   private async serve(stream: RunnerStream, base: Record<string, string>): Promise<void> {
