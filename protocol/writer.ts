@@ -6,6 +6,8 @@ export interface ByteSink {
   cork(): void;
   uncork(): void;
   readonly destroyed: boolean;
+  /** end() was called: it uncorks the socket at once, so nothing written may change after it. */
+  readonly writableEnded?: boolean;
 }
 
 /** Above this a payload is written after its header instead of being copied into one buffer. */
@@ -66,7 +68,7 @@ export class FrameWriter {
    * now marked END_STREAM; false when the caller must send the end itself.
    */
   endData(stream: number): boolean {
-    if (this.lastData === null || this.lastDataStream !== stream || !this.corked || this.sink.destroyed) return false;
+    if (this.lastData === null || this.lastDataStream !== stream || !this.corked || this.sink.destroyed || this.sink.writableEnded) return false;
     this.lastData[this.lastDataAt + 5] |= Flags.END_STREAM;
     this.lastData = null;
     return true;

@@ -153,7 +153,9 @@ export class Exchange implements StreamEvents {
     if (allowed && !this.headSent && !this.finished) {
       this.x.log.warn({ reqId: this.x.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
       this.deadline.clear();
-      this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err)));
+      // Not from inside the failed connection's frame handling (a CANCEL, a lost connection):
+      // the next try starts once that handler is done with its own state.
+      queueMicrotask(() => this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err))));
       return;
     }
     if (this.headSent) return this.abort(outcome.kind.code, outcome.reason);

@@ -51,15 +51,15 @@ export class UpstreamServer {
     return total;
   }
 
-  /**
-   * A connection ready for one more stream; rejects when the runner cannot be reached
-   * (UpstreamConnectionError) or every allowed connection is full (UpstreamBusyError).
-   */
   /** A connection with room for a stream, when one is open: what acquire() resolves to at once. */
   ready(): UpstreamConnection | null {
     return this.leastBusy();
   }
 
+  /**
+   * A connection ready for one more stream; rejects when the runner cannot be reached
+   * (UpstreamConnectionError) or every allowed connection is full (UpstreamBusyError).
+   */
   async acquire(timeoutMs: number): Promise<UpstreamConnection> {
     for (;;) {
       const best = this.leastBusy();
