@@ -51,7 +51,8 @@ for round in $(seq 1 "$rounds"); do
   fi
   started=$(date +%s)
   log="$work/round-$round.log"
-  setsid npm test >"$log" 2>&1 &
+  # -w: setsid waits for npm even when it has to fork (as a group leader under job control).
+  setsid -w npm test >"$log" 2>&1 &
   suite=$!
   if wait "$suite"; then
     verdict="pass"

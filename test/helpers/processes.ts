@@ -39,7 +39,13 @@ export class Proc {
     // 'exit' can come before the last lines on stdout are read: a test that checks the log
     // after `exited` must see every line the process wrote. Workers that inherited the pipe
     // may hold it open past their master's exit, so the wait for its end is bounded.
-    const drained = new Promise<void>((resolve) => child.stdout!.once('close', resolve));
+    const drained = new Promise<void>((resolve) =>
+      child.stdout!.once('close', () => {
+        if (partial) this.onLine(partial); // a last line without its newline
+        partial = '';
+        resolve();
+      }),
+    );
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         const status = code ?? (signal ? -1 : null);
@@ -153,7 +159,8 @@ process.stdin.setEncoding('utf8');
 process.stdin.on('data', (text) => {
   const lines = (rest + text).split('\\n');
   rest = lines.pop();
-  for (const line of lines) if (line) groups.add(Number(line));
+  // "PID" adds a group, "-PID" forgets one that was stopped (its number may be reused).
+  for (const line of lines) if (line.startsWith('-')) groups.delete(Number(line.slice(1))); else if (line) groups.add(Number(line));
 });
 process.stdin.on('close', () => {
   for (const group of groups) try { process.kill(-group, 'SIGKILL'); } catch {}
@@ -168,6 +175,12 @@ function watch(child: ChildProcess): void {
     (watchdog.stdin as unknown as { unref(): void }).unref?.();
   }
   watchdog.stdin!.write(`${child.pid}\n`);
+}
+
+/** The group of `child` is gone: the watchdog must not kill that number later (pids are reused). */
+function unwatch(child: ChildProcess): void {
+  started.delete(child);
+  if (watchdog?.stdin?.writable) watchdog.stdin.write(`-${child.pid}\n`);
 }
 
 export function track(child: ChildProcess): ChildProcess {
@@ -186,7 +199,7 @@ export function spawnCli(t: Teardown, cli: 'runner' | 'proxy', args: string[]): 
   t.teardown(async () => {
     killGroup(proc.child);
     await proc.exited;
-    started.delete(proc.child);
+    unwatch(proc.child);
     // A failure is diagnosed from what the processes said: their last lines go with it.
     if (t.passing?.() === false) console.error(`last log lines of tsgi-${cli} ${proc.pid}:\n${proc.tail(40)}`);
     if (proc.duplicates.length > 0) throw new Error(`${cli} log lines with a duplicate key: ${proc.duplicates.slice(0, 3).join('; ')}`);
@@ -283,7 +296,12 @@ export async function loadUntil(clients: number, stop: Promise<unknown>, request
   stop.then(halt, halt);
   await Promise.all(
     Array.from({ length: clients }, async () => {
-      while (running) await request();
+      try {
+        while (running) await request();
+      } catch (err) {
+        halt(); // the other loops stop too, not only the test
+        throw err;
+      }
     }),
   );
   await stop;
