@@ -1,5 +1,5 @@
 """A proxy's end of the protocol for tests: a real socket, frames written and read with the
-package's codec, and a worker process started the way runner/master.ts starts it (fd 3 = the
+package's codec, and a worker process started the way runner/supervision/master.ts starts it (fd 3 = the
 IPC channel, fd 4 = the bound, not yet listening socket)."""
 
 import json

@@ -4,7 +4,7 @@ A reader thread decodes frames and dispatches them; app calls run on the worker'
 Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
 is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
 END. A protocol violation closes the connection with a GOAWAY carrying the error code. A drain
-takes two steps (SPEC.md section 4, Goaway), as in runner/connection.ts.
+takes two steps (SPEC.md section 4, Goaway), as in runner/serving/connection.ts.
 """
 
 import os

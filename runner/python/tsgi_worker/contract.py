@@ -1,4 +1,4 @@
-"""PEP 3333's server side for one request, as runner/contract.ts does it for JavaScript apps:
+"""PEP 3333's server side for one request, as runner/apps/contract.ts does it for JavaScript apps:
 start_response rules (status, headers, exc_info), headers held back until the first non-empty
 chunk, the legacy write(), a 500 for an error before the head and an aborted stream after it,
 and the result's close() called exactly once whatever happens."""

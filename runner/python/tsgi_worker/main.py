@@ -1,4 +1,4 @@
-"""A Python worker process under tsgi-runner's master (runner/master.ts).
+"""A Python worker process under tsgi-runner's master (runner/supervision/master.ts).
 
 Loads the app (a failure is reported so the master stops instead of respawning forever),
 listens on the socket the master bound (fd 4), beats every 100 ms on the IPC channel (fd 3),

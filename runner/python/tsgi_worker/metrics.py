@@ -1,4 +1,4 @@
-"""A worker's request counters, read by the heartbeat (see runner/metrics.ts for their meaning)
+"""A worker's request counters, read by the heartbeat (see runner/serving/metrics.ts for their meaning)
 and by the harakiri watchdog."""
 
 import threading
