@@ -31,7 +31,6 @@ import { runApplication } from '../apps/contract.js';
 import { RequestWatch, type RequestObserver, type Watchdog } from './request-watch.js';
 import { RunnerStream, type StreamHost } from './stream.js';
 
-export type { RequestObserver } from './request-watch.js';
 
 export interface RunnerIdentity {
   pid: number;

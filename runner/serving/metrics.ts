@@ -1,4 +1,4 @@
-import type { RequestObserver } from './connection.js';
+import type { RequestObserver } from './request-watch.js';
 
 /** A request in flight, as the master's harakiri report names it. */
 export interface InFlight {

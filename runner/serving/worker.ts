@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { loadApp } from '../apps/app-loader.js';
-import type { RequestObserver } from './connection.js';
+import type { RequestObserver } from './request-watch.js';
 import type { RunnerOptions } from '../options.js';
 import { RunnerServer } from './server.js';
 import type { Watchdog } from './watchdog.js';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { mulberry32, randomBytes as randomBytesOf, seed } from '../protocol/random.js';
 import { fetchBuffer } from '../helpers/http.js';
-import { childrenWhen, loadUntil, pace, spawnCli, tempDir, until } from '../helpers/processes.js';
-import { PYTHON, PYTHON_APPS, children, fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
+import { children, childrenWhen, loadUntil, pace, spawnCli, tempDir, until } from '../helpers/processes.js';
+import { PYTHON, PYTHON_APPS, fetchJson as json, pythonGroup, pythonMissing } from '../helpers/python.js';
 
 t.setTimeout(240_000);
 const missing = pythonMissing();

@@ -3,38 +3,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, loadUntil, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
+import { FIXTURES, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { Load, type Outcome } from '../helpers/runner-workers.js';
 
 const APP = join(FIXTURES, 'app.js');
+
+/** Each status seen (an error's message for a request that got none), in order of first sight. */
+const statusesOf = (outcomes: Outcome[]) => new Set(outcomes.map((o) => (o.status === -1 ? `error ${o.body}` : String(o.status))));
 
 function config(socket: string, listen = '127.0.0.1:0', extra = ''): string {
   return `upstream app { server unix:${socket}; }
 server { listen ${listen}; ${extra} location / { tsgi_pass app; } }
 `;
-}
-
-/** Request loops against `url` until `stop` settles, counting every outcome as they go. */
-class Load {
-  readonly outcomes = new Map<string, number>();
-  readonly bodies = new Set<string>();
-  private served = 0;
-
-  run(url: string, clients: number, stop: Promise<unknown>): Promise<void> {
-    return loadUntil(clients, stop, async () => {
-      const key = await fetchBuffer(`${url}/pid`).then(
-        (r) => (this.bodies.add(r.body.toString()), String(r.status)),
-        (err: Error) => `error ${err.message}`,
-      );
-      this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
-      this.served++;
-    });
-  }
-
-  /** Until `n` more requests have been answered: the load is flowing, whatever the machine's speed. */
-  answered(n: number): Promise<void> {
-    const target = this.served + n;
-    return until(`${n} more requests answered`, () => this.served >= target, 60_000);
-  }
 }
 
 t.test('SIGHUP under load moves traffic to a new upstream without a failed request', async (t) => {
@@ -45,16 +25,15 @@ t.test('SIGHUP under load moves traffic to a new upstream without a failed reque
   const pidA = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
   // The listening port stays: write the new config with the port the proxy got.
   writeFileSync(proxy.configFile, config(b.socket, `127.0.0.1:${proxy.port}`));
-  const load = new Load();
-  const done = (async () => {
+  const load = new Load(`${proxy.url}/pid`, 8);
+  const outcomes = await load.during(async () => {
     await load.answered(50);
     proxy.proc.child.kill('SIGHUP');
     await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded');
     await load.answered(50);
-  })();
-  await load.run(proxy.url, 8, done);
-  const { outcomes, bodies } = load;
-  t.same([...outcomes.keys()], ['200'], `only 200s (${outcomes.get('200')} requests)`);
+  });
+  const bodies = new Set(outcomes.map((o) => o.body));
+  t.same([...statusesOf(outcomes)], ['200'], `only 200s (${outcomes.length} requests)`);
   const pidB = (await fetchBuffer(`${proxy.url}/pid`)).body.toString();
   t.not(pidB, pidA, 'served by the new upstream after the reload');
   t.ok(bodies.has(pidA) && bodies.has(pidB), 'the load saw both, one after the other');
@@ -78,16 +57,14 @@ t.test('workers 2: SIGHUP reloads every worker', async (t) => {
   const b = await startRunner(t, { app: APP, socket: join(dir, 'b.sock') });
   const proxy = await startProxy(t, dir, `workers 2;\n${config(a.socket)}`);
   writeFileSync(proxy.configFile, `workers 2;\n${config(b.socket, `127.0.0.1:${proxy.port}`)}`);
-  const load = new Load();
-  const done = (async () => {
+  const load = new Load(`${proxy.url}/pid`, 6);
+  const outcomes = await load.during(async () => {
     await load.answered(50);
     proxy.proc.child.kill('SIGHUP');
     for (const worker of [1, 2]) await proxy.proc.waitForLog((l) => l.msg === 'configuration reloaded' && l.worker === worker);
     await load.answered(50);
-  })();
-  await load.run(proxy.url, 6, done);
-  const { outcomes } = load;
-  t.same([...outcomes.keys()], ['200'], 'no failed request');
+  });
+  t.same([...statusesOf(outcomes)], ['200'], 'no failed request');
   const pids = new Set<string>();
   for (let i = 0; i < 10; i++) pids.add((await fetchBuffer(`${proxy.url}/pid`, { agent: false })).body.toString());
   t.equal(pids.size, 1, 'both workers now pass to the new upstream');

@@ -5,8 +5,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, Proc, ROOT, childEnv, simpleConfig, spawnCli, spawnNode, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
-import { APP, children, childrenWhen, failed, group, load } from '../helpers/runner-workers.js';
+import { FIXTURES, Proc, ROOT, childEnv, children, childrenWhen, simpleConfig, spawnCli, spawnNode, startProxy, startRunner, tempDir, until } from '../helpers/processes.js';
+import { APP, failed, group, load } from '../helpers/runner-workers.js';
 
 t.test('SIGTERM with long requests in flight lets them finish', async (t) => {
   const { socket, runner, proxy } = await group(t, ['--workers', '2']);

@@ -3,8 +3,8 @@
 // signals, failures, readiness, statistics and privileges).
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { pace, until } from '../helpers/processes.js';
-import { Load, children, childrenWhen, failed, group, load } from '../helpers/runner-workers.js';
+import { children, childrenWhen, pace, until } from '../helpers/processes.js';
+import { Load, failed, group, load } from '../helpers/runner-workers.js';
 
 t.test('3 workers: the proxy reaches each; kill -9 of one loses at most its in-flight requests', async (t) => {
   const { runner, proxy } = await group(t, ['--workers', '3']);

@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fetchBuffer, type RequestOptions } from './http.js';
 import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir, type Teardown } from './processes.js';
-export { children } from './processes.js';
 
 /** Debian's interpreter, which has python3-msgpack (the pyenv python3 on PATH does not). */
 export const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';

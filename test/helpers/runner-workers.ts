@@ -4,8 +4,7 @@
  */
 import { join } from 'node:path';
 import { fetchBuffer } from './http.js';
-import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir, until, type Teardown } from './processes.js';
-export { children, childrenWhen } from './processes.js';
+import { FIXTURES, loadUntil, simpleConfig, startProxy, startRunner, tempDir, until, type Teardown } from './processes.js';
 
 export const APP = join(FIXTURES, 'runner-load.js');
 
@@ -22,22 +21,19 @@ export interface Outcome {
  */
 export class Load {
   readonly outcomes: Outcome[] = [];
-  private running = true;
-  private readonly loops: Promise<void[]>;
+  private halt!: () => void;
+  private readonly loops: Promise<void>;
 
   constructor(url: string, clients: number) {
-    this.loops = Promise.all(
-      Array.from({ length: clients }, async () => {
-        while (this.running) {
-          const startedAt = Date.now();
-          const reply = await fetchBuffer(url).then(
-            (r) => ({ status: r.status, body: r.body.toString() }),
-            (err: Error) => ({ status: -1, body: err.message }),
-          );
-          this.outcomes.push({ ...reply, startedAt });
-        }
-      }),
-    );
+    const stopped = new Promise<void>((resolve) => (this.halt = resolve));
+    this.loops = loadUntil(clients, stopped, async () => {
+      const startedAt = Date.now();
+      const reply = await fetchBuffer(url).then(
+        (r) => ({ status: r.status, body: r.body.toString() }),
+        (err: Error) => ({ status: -1, body: err.message }),
+      );
+      this.outcomes.push({ ...reply, startedAt });
+    });
   }
 
   answered(n: number): Promise<void> {
@@ -46,8 +42,18 @@ export class Load {
   }
 
   async stop(): Promise<Outcome[]> {
-    this.running = false;
+    this.halt();
     await this.loops;
+    return this.outcomes;
+  }
+
+  /** Runs `work` (a reload, a kill) under this load, then stops it, whether `work` succeeds or not. */
+  async during(work: () => Promise<void>): Promise<Outcome[]> {
+    try {
+      await work();
+    } finally {
+      await this.stop();
+    }
     return this.outcomes;
   }
 }
