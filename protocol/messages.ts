@@ -79,14 +79,26 @@ export function encodeEnviron(environ: Environ): Uint8Array {
   return pack(environ);
 }
 
+/**
+ * The bounds of one environ (SPEC.md, "Limits"): at most `maxKeys` keys, and its encoding fits
+ * one frame of the receiver. Null when it is within them, else why not. The proxy asks before
+ * it sends (and answers 431 itself); the runner's decoder enforces the key count and cancels
+ * with LIMIT_EXCEEDED, which the proxy answers with the same 431.
+ */
+export function environOverLimit(keys: number, bytes: number, maxFrameSize: number, maxKeys: number = DEFAULTS.maxEnvironKeys): string | null {
+  if (keys > maxKeys) return `environ has more than ${maxKeys} keys`;
+  if (bytes > maxFrameSize) return `environ of ${bytes} bytes exceeds the runner's maxFrameSize ${maxFrameSize}`;
+  return null;
+}
+
 /** REQUEST payload: a map of string keys to string values, bounded in key count. */
 export function decodeEnviron(payload: Uint8Array, stream: number, maxKeys: number = DEFAULTS.maxEnvironKeys): Environ {
   const value = asMap(unpack(payload, 'REQUEST', stream), 'REQUEST', stream);
   let count = 0;
   for (const key in value) {
-    if (++count > maxKeys) {
-      throw new ProtocolError(ErrorCode.LIMIT_EXCEEDED, `environ has more than ${maxKeys} keys`, stream);
-    }
+    // The frame fitted already: only the key count can be over.
+    const over = ++count > maxKeys ? environOverLimit(count, payload.length, Infinity, maxKeys) : null;
+    if (over) throw new ProtocolError(ErrorCode.LIMIT_EXCEEDED, over, stream);
     if (typeof value[key] !== 'string') {
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `environ value of ${JSON.stringify(key)} is not a string`, stream);
     }

@@ -6,14 +6,15 @@ import { buildEnviron } from './environ.js';
 import { EnvironError, HttpError } from './errors.js';
 import { Exchange } from './exchange.js';
 import { realAddress } from './realip.js';
-import { checkHead, type RequestHead } from './request-head.js';
+import type { RequestFacts } from './request-facts.js';
+import { checkHead } from './request-head.js';
 import { requestId } from './request-id.js';
 import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import type { NextUpstreamCondition, RetryPolicy } from './upstream/retry.js';
 import { parseTarget } from './uri.js';
-import { expand, type VariableSource } from './variables.js';
+import { expand } from './variables.js';
 
 export interface DispatchOptions {
   hosts: VirtualHosts;
@@ -27,84 +28,40 @@ export interface DispatchOptions {
  */
 export function dispatch(options: DispatchOptions, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
-  const id = requestId();
+  const request = headFacts(req);
   // The head is checked against the limits of the address's default server: they bound what
   // is read before the Host is known (nginx reads the request line and headers the same way).
-  const refusal = checkHead(headOf(req), options.hosts.fallback.client);
-  if (refusal) return answer(options.log, res, id, refusal.kind, refusal.reason, started);
-  const server = options.hosts.match(req.headers.host);
+  const refusal = checkHead(request, options.hosts.fallback.client);
+  if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started);
+  const server = options.hosts.match(hostField(request));
   const { client } = server;
-  const target = parseTarget(req.method ?? 'GET', req.url ?? '/', { mergeSlashes: client.mergeSlashes });
-  if (!target.ok) return answer(options.log, res, id, HttpError.BAD_REQUEST, target.reason, started);
-  const name = serverName(server, req);
-  const port = req.socket.localPort ?? hostPort(req.headers.host);
-  const peer = { address: req.socket.remoteAddress ?? 'unix:', port: req.socket.remotePort ?? 0 };
-  const remote = realAddress(peer, headerLines(req.rawHeaders, client.realIp.header), client.realIp);
-  // The variables ($host, $request_uri...) only when a rule needs them: most requests need none.
-  const source = (): VariableSource => ({
-    method: req.method ?? 'GET',
-    target: req.url ?? '/',
-    path: target.path,
-    query: target.query,
-    headers: req.headers,
-    remoteAddress: remote.address,
-    remotePort: remote.port,
-    realipRemoteAddress: peer.address,
-    realipRemotePort: peer.port,
-    serverName: name,
-    serverPort: port,
-    serverAddress: req.socket.localAddress,
-    protocol: `HTTP/${req.httpVersion}`,
-    scheme: 'http',
-    requestId: id,
-  });
+  const target = parseTarget(request.method, request.target, { mergeSlashes: client.mergeSlashes });
+  if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started);
+  learnConnection(request, server, target, req);
   // nginx: a server-level return answers before any location is looked at.
-  if (server.return) return answerReturn(options.log, res, id, server.return, source(), started);
-  const location = matchLocation(server, target.path);
-  if (!location) return answer(options.log, res, id, HttpError.NO_LOCATION, `no location matches ${target.path}`, started);
+  if (server.return) return answerReturn(options.log, res, server.return, request, started);
+  const location = matchLocation(server, request.path);
+  if (!location) return answer(options.log, res, request.requestId, HttpError.NO_LOCATION, `no location matches ${request.path}`, started);
   // An explicit return, or nginx's trailing-slash redirect (/app → /app/) for a prefix location.
-  if (location.return) return answerReturn(options.log, res, id, location.return, source(), started);
-  const contentLength = declaredLength(req);
-  const params = location.params.length === 0 ? location.params : expandParams(location, source());
+  if (location.return) return answerReturn(options.log, res, location.return, request, started);
+  const contentLength = declaredLength(request.headers);
+  const params = location.params.length === 0 ? location.params : expandParams(location, request);
   let environ;
   try {
-    environ = buildEnviron({
-      method: req.method ?? 'GET',
-      target: req.url ?? '/',
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      remoteAddress: remote.address,
-      remotePort: remote.port,
-      serverName: name,
-      serverPort: port,
-      scheme: 'http',
+    environ = buildEnviron(request, {
       scriptName: location.scriptName,
       params,
-      requestId: id,
       underscoresInHeaders: client.underscoresInHeaders,
       ignoreInvalidHeaders: client.ignoreInvalidHeaders,
       mergeSlashes: client.mergeSlashes,
-      parsedTarget: target,
     });
   } catch (err) {
-    if (err instanceof EnvironError) return answer(options.log, res, id, HttpError.BAD_REQUEST, err.message, started);
+    if (err instanceof EnvironError) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, err.message, started);
     throw err;
   }
   const group = groupFor(options, location);
-  const hashKey = group.method.kind === 'hash' ? expand(group.method.key, source()) : '';
-  const exchange = new Exchange({
-    req,
-    res,
-    environ,
-    location,
-    group,
-    requestId: id,
-    log: options.log,
-    contentLength,
-    retry: retryPolicy(location),
-    remoteAddress: remote.address,
-    hashKey,
-  });
+  const hashKey = group.method.kind === 'hash' ? expand(group.method.key, request) : '';
+  const exchange = new Exchange({ req, res, request, environ, location, group, log: options.log, contentLength, retry: retryPolicy(location), hashKey, started });
   if (contentLength !== null) return void exchange.run();
   // A chunked body is framed as it arrives, after this request event: let the parser finish
   // the packet first, so that a body it cannot frame (an invalid chunk size in the same
@@ -114,7 +71,49 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
   setImmediate(() => (req.socket && !req.socket.destroyed && !req.socket.writableEnded ? void exchange.run() : undefined));
 }
 
-function expandParams(location: LocationConfig, source: VariableSource): LocationConfig['params'] {
+/**
+ * The facts the request line and fields give; the rest are filled in by learnConnection
+ * once the server is known (one object, built with all its fields, completed in place).
+ */
+function headFacts(req: IncomingMessage): RequestFacts {
+  return {
+    method: req.method ?? 'GET',
+    target: req.url ?? '/',
+    httpVersion: req.httpVersion,
+    rawHeaders: req.rawHeaders,
+    headers: req.headers,
+    path: '',
+    query: '',
+    remoteAddress: '',
+    remotePort: 0,
+    realipRemoteAddress: '',
+    realipRemotePort: 0,
+    serverName: '',
+    serverPort: 0,
+    serverAddress: '',
+    scheme: 'http',
+    requestId: requestId(),
+  };
+}
+
+/** The facts that depend on the matched server and the connection: names, addresses, ports. */
+function learnConnection(request: RequestFacts, server: ServerConfig, target: { path: string; query: string }, req: IncomingMessage): void {
+  const { socket } = req;
+  request.path = target.path;
+  request.query = target.query;
+  request.serverName = serverName(server, hostField(request), socket.localAddress);
+  request.serverPort = socket.localPort ?? hostPort(hostField(request));
+  request.serverAddress = socket.localAddress ?? '';
+  request.realipRemoteAddress = socket.remoteAddress ?? 'unix:';
+  request.realipRemotePort = socket.remotePort ?? 0;
+  const peer = { address: request.realipRemoteAddress, port: request.realipRemotePort };
+  const { realIp } = server.client;
+  const remote = realIp.from.length === 0 ? peer : realAddress(peer, headerLines(request.rawHeaders, realIp.header), realIp);
+  request.remoteAddress = remote.address;
+  request.remotePort = remote.port;
+}
+
+function expandParams(location: LocationConfig, source: RequestFacts): LocationConfig['params'] {
   return location.params.map((p) => ({ name: p.name, value: expand(p.value, source), ifNotEmpty: p.ifNotEmpty }));
 }
 
@@ -137,19 +136,15 @@ function retryPolicy(location: LocationConfig): RetryPolicy {
 }
 
 /** Answers a `return` rule (444: closes the connection without a word, as nginx). */
-function answerReturn(log: Logger, res: ServerResponse, reqId: string, rule: ReturnRule, source: VariableSource, started: number): void {
-  const { status, headers, body } = returnResponse(rule, source);
+function answerReturn(log: Logger, res: ServerResponse, rule: ReturnRule, request: RequestFacts, started: number): void {
+  const { status, headers, body } = returnResponse(rule, request);
   if (status === CLOSE_CONNECTION) res.socket?.destroy();
   else {
     res.writeHead(status, headers.flat());
     res.end(Buffer.from(body, 'latin1'));
   }
   const ms = Math.round((performance.now() - started) * 1000) / 1000;
-  log.info({ reqId, method: res.req.method, uri: res.req.url, status, bytes: body.length, ms, upstream: '-' }, 'access');
-}
-
-function headOf(req: IncomingMessage): RequestHead {
-  return { method: req.method ?? 'GET', url: req.url ?? '/', httpVersion: req.httpVersion, rawHeaders: req.rawHeaders };
+  log.info({ reqId: request.requestId, method: request.method, uri: request.target, status, bytes: body.length, ms, upstream: '-' }, 'access');
 }
 
 /** The values of every field line named `name` (case-insensitive), in order of arrival. */
@@ -162,17 +157,23 @@ function headerLines(raw: readonly string[], name: string): string[] {
 }
 
 /** 0 when there is no body, null when its length is unknown (chunked). */
-function declaredLength(req: IncomingMessage): number | null {
-  if (req.headers['transfer-encoding'] !== undefined) return null;
-  const length = req.headers['content-length'];
+function declaredLength(headers: RequestFacts['headers']): number | null {
+  if (headers['transfer-encoding'] !== undefined) return null;
+  const length = headers['content-length'];
   return length === undefined ? 0 : Number(length);
 }
 
 /** nginx's $server_name: the first name of the matched server, else the Host. */
-function serverName(server: ServerConfig, req: IncomingMessage): string {
+function serverName(server: ServerConfig, host: string | undefined, localAddress: string | undefined): string {
   const first = server.serverNames[0];
   if (first && !first.includes('*') && !first.startsWith('~')) return first.startsWith('.') ? first.slice(1) : first;
-  return hostName(req.headers.host) || req.socket.localAddress || 'localhost';
+  return hostName(host) || localAddress || 'localhost';
+}
+
+/** The Host field (Node keeps one value of it; checkHead refuses a repeated one). */
+function hostField(request: RequestFacts): string | undefined {
+  const host = request.headers.host;
+  return typeof host === 'string' ? host : undefined;
 }
 
 function hostPort(host: string | undefined): number {

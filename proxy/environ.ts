@@ -25,28 +25,27 @@
 import { EnvironError } from './errors.js';
 import { HOP_BY_HOP } from '../protocol/index.js';
 import { connectionTokens, namedByConnection, parseContentLength } from './headers.js';
+import type { RequestFacts } from './request-facts.js';
 import { parseTarget } from './uri.js';
 
-export interface EnvironInput {
-  /** As received (Node has already checked it against its method table). */
-  method: string;
-  /** Raw request target, e.g. '/a%20b/c?x=1' (Node's req.url; latin-1, one char per byte). */
-  target: string;
-  /** '1.1' | '1.0' | '2.0' */
-  httpVersion: string;
-  /**
-   * Node's flat [name, value, name, value, ...] as received, values latin-1.
-   * Names and values are assumed to have passed the HTTP parser's syntax
-   * checks; HTTP/2 pseudo-headers (':path', ...) are skipped, except that
-   * ':authority' stands in for a missing Host.
-   */
-  rawHeaders: readonly string[];
-  remoteAddress: string;
-  remotePort: number;
-  /** Chosen by the caller (matched server_name, else Host, else listen address). */
-  serverName: string;
-  serverPort: number;
-  scheme: 'http' | 'https';
+/**
+ * The request's side of the environ: its facts (request-facts.ts). `path` and `query` are the
+ * target as parseTarget(method, target, { mergeSlashes }) gave them when the caller has them
+ * already (it matched the location with them), so the target is not parsed twice.
+ *
+ * rawHeaders are assumed to have passed the HTTP parser's syntax checks; HTTP/2
+ * pseudo-headers (':path', ...) are skipped, except that ':authority' stands in for a
+ * missing Host. serverName is chosen by the caller (matched server_name, else Host, else
+ * listen address).
+ */
+export type EnvironRequest = Pick<
+  RequestFacts,
+  'method' | 'target' | 'httpVersion' | 'rawHeaders' | 'remoteAddress' | 'remotePort' | 'serverName' | 'serverPort' | 'scheme' | 'requestId'
+> &
+  Partial<Pick<RequestFacts, 'path' | 'query'>>;
+
+/** The location's side of the environ: where the app is mounted, its parameters, the field-name rules. */
+export interface EnvironMount {
   /**
    * Mount prefix, '' for root, in the same byte-string form as PATH_INFO (a
    * decoded path, latin-1). One trailing '/' is ignored ('/app/' mounts '/app').
@@ -54,7 +53,6 @@ export interface EnvironInput {
   scriptName: string;
   /** tsgi_param, values already expanded. */
   params: ReadonlyArray<{ name: string; value: string; ifNotEmpty: boolean }>;
-  requestId: string;
   /** Default false: fields whose name contains '_' are dropped (nginx default). */
   underscoresInHeaders?: boolean;
   /**
@@ -65,19 +63,18 @@ export interface EnvironInput {
   ignoreInvalidHeaders?: boolean;
   /** merge_slashes, default true: see uri.ts for the path normalisation. */
   mergeSlashes?: boolean;
-  /**
-   * parseTarget(method, target, { mergeSlashes }) when the caller has it already (it matched
-   * the location with it), so the target is not parsed twice.
-   */
-  parsedTarget?: { path: string; query: string };
 }
+
+/** Both sides in one object: the form of the shared corpus's cases (test/proxy/environ/cases). */
+export type EnvironInput = EnvironRequest & EnvironMount;
 
 export type Environ = Record<string, string>;
 
-export function buildEnviron(input: EnvironInput): Environ {
-  let target = input.parsedTarget;
-  if (target === undefined) {
-    const parsed = parseTarget(input.method, input.target, { mergeSlashes: input.mergeSlashes !== false });
+export function buildEnviron(input: EnvironRequest, mount: EnvironMount): Environ {
+  let target: { path: string; query: string };
+  if (input.path !== undefined && input.query !== undefined) target = input as { path: string; query: string };
+  else {
+    const parsed = parseTarget(input.method, input.target, { mergeSlashes: mount.mergeSlashes !== false });
     if (!parsed.ok) throw new EnvironError(parsed.code, parsed.reason);
     target = parsed;
   }
@@ -98,11 +95,11 @@ export function buildEnviron(input: EnvironInput): Environ {
     'wsgi.url_scheme': input.scheme,
     'tsgi.request_id': input.requestId,
   };
-  mount(env, input.scriptName, target.path);
-  const ignoreInvalid = input.ignoreInvalidHeaders !== false;
-  addHeaders(env, input.rawHeaders, { underscores: input.underscoresInHeaders === true || !ignoreInvalid, ignoreInvalid });
+  mountAt(env, mount.scriptName, target.path);
+  const ignoreInvalid = mount.ignoreInvalidHeaders !== false;
+  addHeaders(env, input.rawHeaders, { underscores: mount.underscoresInHeaders === true || !ignoreInvalid, ignoreInvalid });
 
-  for (const param of input.params) {
+  for (const param of mount.params) {
     if (param.ifNotEmpty && param.value === '') continue;
     env[param.name] = param.value;
   }
@@ -110,7 +107,7 @@ export function buildEnviron(input: EnvironInput): Environ {
 }
 
 /** Splits the decoded path into SCRIPT_NAME and PATH_INFO at a segment boundary. */
-function mount(env: Environ, scriptName: string, path: string): void {
+function mountAt(env: Environ, scriptName: string, path: string): void {
   const prefix = scriptName.endsWith('/') ? scriptName.slice(0, -1) : scriptName;
   if (prefix === '' || !path.startsWith(prefix)) return;
   if (path.length !== prefix.length && path.charCodeAt(prefix.length) !== 0x2f /* / */) return;

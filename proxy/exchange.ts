@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { DEFAULTS, ErrorCode, ProtocolError, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
+import { DEFAULTS, ErrorCode, encodeEnviron, environOverLimit, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
 import type { LocationConfig } from './config/types.js';
+import type { RequestFacts } from './request-facts.js';
 import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, errorBody, type HttpErrorKind } from './errors.js';
@@ -15,18 +16,20 @@ import type { StreamEvents, StreamFailure, UpstreamStream } from './upstream/str
 export interface ExchangeRequest {
   req: IncomingMessage;
   res: ServerResponse;
+  /** The request's facts, as dispatch read them (its id, the client's address for ip_hash). */
+  request: RequestFacts;
   environ: Environ;
   location: LocationConfig;
   group: UpstreamGroup;
-  requestId: string;
   log: Logger;
   /** Declared request body length, null for chunked, 0 for none. */
   contentLength: number | null;
   /** tsgi_next_upstream and its limits. */
   retry: RetryPolicy;
-  /** For ip_hash and hash KEY. */
-  remoteAddress: string;
+  /** The expanded `hash KEY` of the group, '' for the other methods. */
   hashKey: string;
+  /** performance.now() when the request arrived: the access log's time counts from it. */
+  started: number;
 }
 
 /** How long an unwanted request body is read and discarded before the connection is cut. */
@@ -53,12 +56,13 @@ export class Exchange implements StreamEvents {
   private unacknowledged = 0;
   private waitingForDrain = false;
   private failureCode: string | null = null;
-  private readonly started = performance.now();
   private readonly deadline: Deadline;
+  /** The environ as sent: encoded for the first try, reused by the others. */
+  private environPayload: Uint8Array | null = null;
 
   constructor(private readonly x: ExchangeRequest) {
     this.deadline = new Deadline(this);
-    this.retries = new RetryController(x.group, x.retry, x.req.method ?? 'GET', this.started);
+    this.retries = new RetryController(x.group, x.retry, x.request.method, x.started);
     x.res.on('close', () => this.onClientClose());
   }
 
@@ -67,9 +71,9 @@ export class Exchange implements StreamEvents {
     try {
       await this.start();
     } catch (err) {
-      this.x.log.error({ err, reqId: this.x.requestId }, 'internal error while relaying');
+      this.x.log.error({ err, reqId: this.x.request.requestId }, 'internal error while relaying');
       const { res } = this.x;
-      if (!res.headersSent) answer(this.x.log, res, this.x.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.started);
+      if (!res.headersSent) answer(this.x.log, res, this.x.request.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.x.started);
       else res.destroy();
     }
   }
@@ -79,16 +83,13 @@ export class Exchange implements StreamEvents {
     if (limit > 0 && this.x.contentLength !== null && this.x.contentLength > limit) {
       return this.reject(HttpError.BODY_TOO_LARGE, `declared body of ${this.x.contentLength} bytes over client_max_body_size ${limit}`);
     }
-    if (mayHaveTooManyKeys(this.x) && Object.keys(this.x.environ).length > DEFAULTS.maxEnvironKeys) {
-      return this.reject(HttpError.HEADERS_TOO_LARGE, `more than ${DEFAULTS.maxEnvironKeys} environ keys`);
-    }
     await this.send();
   }
 
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
   private async send(): Promise<void> {
     const { group } = this.x;
-    const picked = this.retries.pick(this.x.remoteAddress, this.x.hashKey);
+    const picked = this.retries.pick(this.x.request.remoteAddress, this.x.hashKey);
     // Awaited only when it waits in the upstream's queue: the usual request goes out in this turn.
     const choice = picked instanceof Promise ? await picked : picked;
     if (this.finished) {
@@ -123,15 +124,13 @@ export class Exchange implements StreamEvents {
   /** Opens the stream on `connection` and starts the request body, if any. */
   private open(connection: UpstreamConnection): void {
     const hasBody = this.x.contentLength !== 0;
-    try {
-      this.stream = connection.request(this.x.environ, hasBody, this);
-    } catch (err) {
-      if (err instanceof ProtocolError && err.code === ErrorCode.LIMIT_EXCEEDED) {
-        this.retries.end(false);
-        return this.reject(HttpError.HEADERS_TOO_LARGE, err.message);
-      }
-      throw err;
+    const payload = (this.environPayload ??= encodeEnviron(this.x.environ));
+    const over = environOverLimit(environKeys(this.x), payload.length, connection.maxEnvironSize);
+    if (over) {
+      this.retries.end(false);
+      return this.reject(HttpError.HEADERS_TOO_LARGE, over);
     }
+    this.stream = connection.request(payload, hasBody, this);
     if (!hasBody) this.deadline.arm('read');
     else if (this.bodyEnded) {
       // A retry after the whole (empty) body was read. Not `req.complete`: that is true as soon
@@ -151,7 +150,7 @@ export class Exchange implements StreamEvents {
     this.stream = null;
     const allowed = this.retries.failed(failure, outcome, mayHaveRun, this.bodyReceived === 0);
     if (allowed && !this.headSent && !this.finished) {
-      this.x.log.warn({ reqId: this.x.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
+      this.x.log.warn({ reqId: this.x.request.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
       this.deadline.clear();
       // Not from inside the failed connection's frame handling (a CANCEL, a lost connection):
       // the next try starts once that handler is done with its own state.
@@ -303,7 +302,7 @@ export class Exchange implements StreamEvents {
 
   /** The last chunk goes out with the end of the response: one write for both. */
   private complete(last?: Uint8Array): void {
-    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && !bodiless(this.status, this.x.req.method)) {
+    if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && !bodiless(this.status, this.x.request.method)) {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
     this.deadline.clear();
@@ -330,7 +329,7 @@ export class Exchange implements StreamEvents {
     this.failureCode = kind.code;
     // Client mistakes are routine (warn); failures of ours or the runner's are errors.
     const level = kind.status < 500 ? 'warn' : 'error';
-    this.x.log[level]({ reqId: this.x.requestId, upstream: this.upstream, code: kind.code, status: kind.status, reason }, 'request failed');
+    this.x.log[level]({ reqId: this.x.request.requestId, upstream: this.upstream, code: kind.code, status: kind.status, reason }, 'request failed');
     const { res } = this.x;
     const body = errorBody(kind);
     this.status = kind.status;
@@ -365,7 +364,7 @@ export class Exchange implements StreamEvents {
     if (this.finished || this.aborting) return;
     this.aborting = true;
     this.failureCode = code;
-    this.x.log.error({ reqId: this.x.requestId, upstream: this.upstream, code, reason }, 'response aborted');
+    this.x.log.error({ reqId: this.x.request.requestId, upstream: this.upstream, code, reason }, 'response aborted');
     this.deadline.clear();
     // The head and body already written may sit corked in the socket until the next tick (when
     // the runner's head, body and failure came in one read): let them out first, so the client
@@ -391,17 +390,17 @@ export class Exchange implements StreamEvents {
   }
 
   private accessLog(complete: boolean): void {
-    const { req, requestId, log } = this.x;
+    const { request, log } = this.x;
     // Built only when written: at the usual production level (warn) the line costs nothing.
     if (!log.isLevelEnabled('info')) return;
     log.info(
       {
-        reqId: requestId,
-        method: req.method,
-        uri: req.url,
+        reqId: request.requestId,
+        method: request.method,
+        uri: request.target,
         status: this.status || HttpError.CLIENT_CLOSED.status,
         bytes: this.bytesSent,
-        ms: Math.round((performance.now() - this.started) * 1000) / 1000,
+        ms: Math.round((performance.now() - this.x.started) * 1000) / 1000,
         upstream: this.upstream,
         ...(complete ? {} : { aborted: true }),
         ...(this.failureCode ? { code: this.failureCode } : {}),
@@ -443,9 +442,13 @@ export class Exchange implements StreamEvents {
 /** The environ's fixed keys (buildEnviron's CGI keys plus CONTENT_*), an upper bound. */
 const FIXED_ENVIRON_KEYS = 16;
 
-/** An upper bound of the environ's keys (one per header line, parameter, fixed key) over the limit: count them. */
-function mayHaveTooManyKeys(x: ExchangeRequest): boolean {
-  return FIXED_ENVIRON_KEYS + x.req.rawHeaders.length / 2 + x.location.params.length > DEFAULTS.maxEnvironKeys;
+/**
+ * The environ's key count, for environOverLimit: an upper bound (one key per header line and
+ * parameter, plus the fixed ones) while that is within the limit, counted only beyond it.
+ */
+function environKeys(x: ExchangeRequest): number {
+  const bound = FIXED_ENVIRON_KEYS + x.request.rawHeaders.length / 2 + x.location.params.length;
+  return bound > DEFAULTS.maxEnvironKeys ? Object.keys(x.environ).length : bound;
 }
 
 /** The tsgi_next_upstream condition a stream failure falls under. */

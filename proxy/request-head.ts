@@ -11,16 +11,7 @@
  */
 import type { ClientConfig } from './config/types.js';
 import { HttpError, type HttpErrorKind } from './errors.js';
-
-export interface RequestHead {
-  method: string;
-  /** Raw request target (Node's req.url). */
-  url: string;
-  /** '1.0', '1.1', or what else Node read ('0.9', '2.0'). */
-  httpVersion: string;
-  /** Node's flat [name, value, ...] as received. */
-  rawHeaders: readonly string[];
-}
+import type { RequestHead } from './request-facts.js';
 
 export interface HeadRefusal {
   kind: HttpErrorKind;
@@ -48,7 +39,7 @@ function checkVersion(head: RequestHead): HeadRefusal | null {
  */
 function checkSizes(head: RequestHead, limits: HeadLimits): HeadRefusal | null {
   const { size } = limits.headerBuffers;
-  const requestLine = head.method.length + 1 + head.url.length + 1 + 'HTTP/1.1'.length + 2;
+  const requestLine = head.method.length + 1 + head.target.length + 1 + 'HTTP/1.1'.length + 2;
   if (requestLine > size) return refuse(HttpError.URI_TOO_LONG, `request line of ${requestLine} bytes over large_client_header_buffers size ${size}`);
   const raw = head.rawHeaders;
   if (raw.length / 2 > limits.maxHeaders) return refuse(HttpError.HEADERS_TOO_LARGE, `${raw.length / 2} header lines over client_max_headers ${limits.maxHeaders}`);

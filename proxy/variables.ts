@@ -11,32 +11,11 @@
  */
 import { hostname } from 'node:os';
 import { VariableError } from './config/errors.js';
+import type { RequestFacts } from './request-facts.js';
 import { asciiLower, normalizeHost } from './server-names.js';
 
-export interface VariableSource {
-  method: string;
-  /** Raw request target: `$request_uri`. */
-  target: string;
-  /** Decoded path: `$uri`. */
-  path: string;
-  /** Raw query without `?`: `$args`, `$query_string`. */
-  query: string;
-  /** Node's lower-cased header map. */
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  remoteAddress: string;
-  remotePort: number;
-  serverName: string;
-  serverPort: number;
-  scheme: string;
-  requestId: string;
-  /** The local address that accepted the connection: `$server_addr`. */
-  serverAddress?: string;
-  /** 'HTTP/1.1': `$server_protocol`, and the end of `$request`. */
-  protocol?: string;
-  /** The connection's peer when set_real_ip_from replaced remoteAddress: `$realip_remote_addr`. */
-  realipRemoteAddress?: string;
-  realipRemotePort?: number;
-}
+/** What `$variables` read: the request's facts (everything but the raw field lines). */
+export type VariableSource = Omit<RequestFacts, 'rawHeaders'>;
 
 type Getter = (source: VariableSource) => string;
 
@@ -58,12 +37,12 @@ const NAMED: Record<string, Getter> = {
   content_length: (s) => header(s, 'content-length'),
   is_args: (s) => (s.query === '' ? '' : '?'),
   https: (s) => (s.scheme === 'https' ? 'on' : ''),
-  server_addr: (s) => s.serverAddress ?? '',
-  server_protocol: (s) => s.protocol ?? '',
-  request: (s) => `${s.method} ${s.target}${s.protocol ? ` ${s.protocol}` : ''}`,
+  server_addr: (s) => s.serverAddress,
+  server_protocol: (s) => `HTTP/${s.httpVersion}`,
+  request: (s) => `${s.method} ${s.target} HTTP/${s.httpVersion}`,
   hostname: () => hostname(),
-  realip_remote_addr: (s) => s.realipRemoteAddress ?? s.remoteAddress,
-  realip_remote_port: (s) => String(s.realipRemotePort ?? s.remotePort),
+  realip_remote_addr: (s) => s.realipRemoteAddress,
+  realip_remote_port: (s) => String(s.realipRemotePort),
 };
 
 const PREFIXED: Array<[prefix: string, make: (rest: string) => Getter]> = [

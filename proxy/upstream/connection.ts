@@ -18,7 +18,6 @@ import {
   decodeHello,
   decodeResponseHead,
   encodeCancel,
-  encodeEnviron,
   encodeGoAway,
   encodeHello,
   errorCodeName,
@@ -26,7 +25,6 @@ import {
   receiveFrames,
   software,
   type Address,
-  type Environ,
   type Frame,
   type Hello,
 } from '../../protocol/index.js';
@@ -144,14 +142,10 @@ export class UpstreamConnection {
   }
 
   /**
-   * Opens a stream with the environ. Throws ProtocolError(LIMIT_EXCEEDED) when the environ
-   * does not fit one frame: the caller answers 431.
+   * Opens a stream with the encoded environ, which the caller has checked against
+   * environOverLimit(…, maxEnvironSize): it is encoded once for every try of a request.
    */
-  request(environ: Environ, hasBody: boolean, events: StreamEvents): UpstreamStream {
-    const payload = encodeEnviron(environ);
-    if (payload.length > this.peer!.maxFrameSize) {
-      throw new ProtocolError(ErrorCode.LIMIT_EXCEEDED, `environ of ${payload.length} bytes exceeds the runner's ${this.peer!.maxFrameSize}`);
-    }
+  request(payload: Uint8Array, hasBody: boolean, events: StreamEvents): UpstreamStream {
     const id = this.nextStream++;
     const stream = new UpstreamStream(id, this, events, this.peer!.initialWindow, this.limits.initialWindow, hasBody);
     this.streams.set(id, stream);

@@ -1,11 +1,12 @@
 // The checks after llhttp, as a pure function: what it lets through that nginx refuses, and
 // the large_client_header_buffers / client_max_headers bounds counted nginx's way.
 import t from 'tap';
-import { checkHead, type RequestHead } from '../../proxy/request-head.js';
+import type { RequestHead } from '../../proxy/request-facts.js';
+import { checkHead } from '../../proxy/request-head.js';
 import { normalizePath } from '../../proxy/uri.js';
 
 const LIMITS = { headerBuffers: { number: 4, size: 100 }, maxHeaders: 4 };
-const head = (over: Partial<RequestHead> = {}): RequestHead => ({ method: 'GET', url: '/', httpVersion: '1.1', rawHeaders: ['Host', 'a'], ...over });
+const head = (over: Partial<RequestHead> = {}): RequestHead => ({ method: 'GET', target: '/', httpVersion: '1.1', rawHeaders: ['Host', 'a'], ...over });
 const status = (h: RequestHead) => checkHead(h, LIMITS)?.kind.status ?? 200;
 
 t.test('versions', async (t) => {
@@ -16,9 +17,9 @@ t.test('versions', async (t) => {
 });
 
 t.test('request line: 414 past one buffer, counting the CRLF', async (t) => {
-  // 'GET ' + url + ' HTTP/1.1' + CRLF = 15 + url.length
-  t.equal(status(head({ url: '/' + 'a'.repeat(84) })), 200, '100 bytes fit');
-  t.equal(status(head({ url: '/' + 'a'.repeat(85) })), 414, '101 do not');
+  // 'GET ' + target + ' HTTP/1.1' + CRLF = 15 + target.length
+  t.equal(status(head({ target: '/' + 'a'.repeat(84) })), 200, '100 bytes fit');
+  t.equal(status(head({ target: '/' + 'a'.repeat(85) })), 414, '101 do not');
 });
 
 t.test('header lines: 431 past one buffer or past client_max_headers', async (t) => {

@@ -11,6 +11,10 @@ const source: VariableSource = {
   headers: { host: 'Example.COM:8080', 'x-forwarded-for': '10.0.0.1', cookie: 'sid=42; theme=dark', 'content-type': 'text/plain' },
   remoteAddress: '127.0.0.1',
   remotePort: 5555,
+  realipRemoteAddress: '127.0.0.1',
+  realipRemotePort: 5555,
+  serverAddress: '',
+  httpVersion: '1.1',
   serverName: 'example.com',
   serverPort: 8080,
   scheme: 'http',
@@ -83,10 +87,10 @@ t.test('more of nginx: $is_args, $https, $server_addr, $server_protocol, $reques
   t.equal(expand('[$is_args]', source), '[?]');
   t.equal(expand('[$https]', source), '[]');
   t.equal(expand('[$https]', { ...source, scheme: 'https' }), '[on]');
-  t.equal(expand('$server_addr|$server_protocol', source), '|', 'empty when the caller does not know');
-  t.equal(expand('$server_addr|$server_protocol', { ...source, serverAddress: '10.1.1.1', protocol: 'HTTP/1.1' }), '10.1.1.1|HTTP/1.1');
-  t.equal(expand('$request', { ...source, protocol: 'HTTP/1.0' }), 'POST /a%20b?x=1&Token=abc&empty= HTTP/1.0');
-  t.equal(expand('$request', source), 'POST /a%20b?x=1&Token=abc&empty=');
+  t.equal(expand('$server_addr|$server_protocol', source), '|HTTP/1.1', 'no local address (a Unix socket)');
+  t.equal(expand('$server_addr|$server_protocol', { ...source, serverAddress: '10.1.1.1', httpVersion: '1.0' }), '10.1.1.1|HTTP/1.0');
+  t.equal(expand('$request', { ...source, httpVersion: '1.0' }), 'POST /a%20b?x=1&Token=abc&empty= HTTP/1.0');
+  t.equal(expand('$request', source), 'POST /a%20b?x=1&Token=abc&empty= HTTP/1.1');
   t.equal(expand('$hostname', source), hostname());
 });
 

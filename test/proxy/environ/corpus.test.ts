@@ -35,12 +35,12 @@ for (const file of files) {
     t.equal(typeof c.description, 'string', 'has a description');
     t.not(c.environ === undefined, c.error === undefined, 'exactly one of environ / error');
     if (c.error !== undefined) {
-      const err = thrown(() => buildEnviron(c.input));
+      const err = thrown(() => buildEnviron(c.input, c.input));
       t.ok(err instanceof EnvironError, 'throws an EnvironError');
       t.match(err, { code: c.error, status: 400 });
       return;
     }
-    const env = buildEnviron(c.input);
+    const env = buildEnviron(c.input, c.input);
     t.strictSame(env, c.environ);
     for (const [key, value] of Object.entries(env)) {
       t.equal(typeof value, 'string', `${key} is a string`);
