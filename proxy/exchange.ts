@@ -233,29 +233,37 @@ export class Exchange implements StreamEvents {
       this.stream?.cancel(ErrorCode.INVALID_RESPONSE, 'body longer than its Content-Length');
       return this.abort(HttpError.INVALID_RESPONSE.code, `body longer than Content-Length ${this.expectedLength}`);
     }
-    // A frame's first pieces wait (as views, not copies) for its last: one write per frame.
-    if (rest > 0) {
-      (this.held ??= []).push(chunk);
-      return;
-    }
-    if (this.held) return this.release(chunk, end);
-    if (end) this.complete(chunk);
-    else if (chunk.length > 0) this.forward(chunk);
+    if (!this.gathering) this.gather();
+    // A client still working through earlier bytes keeps this write queued for a while: it
+    // gets a copy, so a slow client never holds on to the connection's read buffer.
+    const bytes = this.copying ? Buffer.from(chunk) : chunk;
+    if (end) this.complete(bytes);
+    else if (bytes.length > 0) this.forward(bytes);
   }
 
-  /** The pieces of one DATA frame that arrived over several reads of the runner's socket. */
-  private held: Uint8Array[] | null = null;
+  /**
+   * The DATA of one read of the runner's socket, for any number of frames and pieces, leaves
+   * in one write: the response is corked from the first piece to the end of the read.
+   */
+  private gathering = false;
+  /** The client socket had unsent bytes when the read began: its pieces are copied. */
+  private copying = false;
 
-  /** Writes a frame's held pieces and its last one to the client in one system call. */
-  private release(last: Uint8Array, end: boolean): void {
+  private gather(): void {
     const { res } = this.x;
-    const held = this.held!;
-    this.held = null;
+    this.gathering = true;
+    this.copying = res.writableLength > 0;
     res.cork();
-    for (const piece of held) if (piece.length > 0) this.forward(piece);
-    if (end) this.complete(last);
-    else if (last.length > 0) this.forward(last);
-    res.uncork();
+  }
+
+  onReadEnd(): boolean {
+    if (!this.gathering) return false;
+    this.gathering = false;
+    const { res } = this.x;
+    // end() has uncorked already; a second uncork could release a later response's cork.
+    if (!res.writableEnded) res.uncork();
+    // Views of the read buffer that the socket did not take whole are still queued.
+    return !this.copying && res.writableLength > 0;
   }
 
   /** Writes to the client; credit goes back to the runner only as the socket takes the bytes. */

@@ -11,7 +11,6 @@ import { checkPython } from './supervision/python-worker.js';
 import { chownSocket, dropPrivileges } from './supervision/privileges.js';
 import { SignalQueue } from './supervision/signals.js';
 import { StatsServer } from './supervision/stats.js';
-import { runWorkerProcess } from './serving/worker-process.js';
 
 export { EXIT };
 
@@ -45,6 +44,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const worker = process.env[WORKER_ENV];
   if (worker !== undefined) {
+    // Loaded by workers alone: the master never runs an app, and the serving code (the codec,
+    // the app contracts) would add ~10 MiB to it.
+    const { runWorkerProcess } = await import('./serving/worker-process.js');
     return runWorkerProcess(options, createLogger(options.logLevel, { name: 'tsgi-runner', worker: Number(worker) }));
   }
   const signals = new SignalQueue(MASTER_SIGNALS);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AddressError, parseAddress, type Address } from '../protocol/index.js';
+import { AddressError, parseAddress, type Address } from '../protocol/address.js';
 import { UsageError } from './errors.js';
 
 /** Which calling convention the app follows (`--contract`); `auto` detects it from the export. */

@@ -24,6 +24,12 @@ export interface StreamEvents {
    * it), so a limit can be checked against the whole frame before any of it is passed on.
    */
   onData(chunk: Uint8Array, end: boolean, rest: number): void;
+  /**
+   * The socket read that brought this stream's DATA is handled: write what was gathered from
+   * it. `chunk`s are views of the connection's read buffer, which the next read overwrites
+   * unless this returns true — a write the client socket did not take whole still refers to them.
+   */
+  onReadEnd(): boolean;
   /** The request body may flow again (credit arrived). */
   onWritable(): void;
   /** The runner no longer wants the request body (it answered without reading it all). */
@@ -42,6 +48,8 @@ export interface StreamHost {
   sendCredit(stream: number, increment: number): void;
   sendCancel(stream: number, code: ErrorCode, reason: string): void;
   streamClosed(stream: UpstreamStream): void;
+  /** This stream got DATA from the current read: call readEnd() when the read is handled. */
+  readInto(stream: UpstreamStream): void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -60,6 +68,8 @@ export class UpstreamStream {
   accepted = false;
   private responseEnded = false;
   private closed = false;
+  /** Given DATA by the read being handled (see StreamHost.readInto). */
+  private inRead = false;
 
   constructor(
     readonly id: number,
@@ -153,7 +163,17 @@ export class UpstreamStream {
     }
     if (end) this.responseEnded = true;
     this.events.onData(payload, end, rest);
+    if (!this.inRead) {
+      this.inRead = true;
+      this.host.readInto(this);
+    }
     if (end) this.closeIfDone();
+  }
+
+  /** The read is handled: true when the relay still refers to its bytes. */
+  readEnd(): boolean {
+    this.inRead = false;
+    return this.events.onReadEnd();
   }
 
   onCredit(increment: number): void {

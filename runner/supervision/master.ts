@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { AsyncQueue, formatAddress } from '../../protocol/index.js';
+import { formatAddress } from '../../protocol/address.js';
+import { AsyncQueue } from '../../protocol/queue.js';
 import { listenQueue, type ListenQueue } from './backlog.js';
 import { EXIT } from '../exit.js';
 import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatAddress } from '../../protocol/index.js';
+import { formatAddress } from '../../protocol/address.js';
 import { WORKERS_ENV, WORKER_ENV } from './ipc.js';
 import { InstallError, UsageError } from '../errors.js';
 import type { RunnerOptions } from '../options.js';

@@ -1,4 +1,4 @@
-import { AsyncQueue } from '../../protocol/index.js';
+import { AsyncQueue } from '../../protocol/queue.js';
 
 /**
  * Signals as a queue: the handlers only record what arrived (nothing else is safe or sensible

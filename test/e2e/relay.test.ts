@@ -73,6 +73,20 @@ t.test('a 256 MiB response to a client that stalls keeps memory flat', async (t)
   t.ok(peakRss(runner.proc.pid) < 200 * MiB, `runner peak RSS ${Math.round(peakRss(runner.proc.pid) / MiB)} MiB`);
 });
 
+t.test('slow and fast downloads on one runner connection: every byte of each right', async (t) => {
+  // Response bytes go to clients as views of the proxy's one read buffer; a slow client's
+  // queued writes must never see it overwritten by the next read.
+  const slow = 8 * MiB;
+  const fast = 32 * MiB;
+  const get = async (bytes: number, pause?: { everyBytes: number; ms: number }) => hashBody(await send(`${proxy.url}/big?bytes=${bytes}`), { pause });
+  const results = await Promise.all([
+    ...[0, 1, 2].map(() => get(slow, { everyBytes: 256 * 1024, ms: 20 })),
+    ...[0, 1, 2].map(() => get(fast)),
+  ]);
+  const want = (bytes: number) => ({ bytes, sha256: patternHash(bytes) });
+  t.same(results, [want(slow), want(slow), want(slow), want(fast), want(fast), want(fast)]);
+});
+
 t.test('a 256 MiB upload to an app that reads late keeps memory flat', async (t) => {
   const bytes = 256 * MiB;
   const reply = await fetchBuffer(`${proxy.url}/upload-hash?stall=1000`, {

@@ -37,16 +37,28 @@ export function send(url: string, options: RequestOptions = {}): Promise<Incomin
 }
 
 /** Hashes a response body as it streams; optionally stalls before reading and between chunks. */
-export async function hashBody(res: IncomingMessage, options: { stallMs?: number } = {}): Promise<{ sha256: string; bytes: number }> {
+/**
+ * The body's sha256 and length. `stallMs`: read nothing for that long first; `pause`: then stop
+ * reading for `ms` after every `everyBytes` (a slow client's rhythm, not a wait for an event).
+ */
+export async function hashBody(
+  res: IncomingMessage,
+  options: { stallMs?: number; pause?: { everyBytes: number; ms: number } } = {},
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
   if (options.stallMs) {
     res.pause();
     await new Promise((resolve) => setTimeout(resolve, options.stallMs));
   }
+  let nextPause = options.pause?.everyBytes ?? Infinity;
   for await (const chunk of res) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
+    if (bytes >= nextPause) {
+      nextPause = bytes + options.pause!.everyBytes;
+      await new Promise((resolve) => setTimeout(resolve, options.pause!.ms));
+    }
   }
   return { sha256: hash.digest('hex'), bytes };
 }
