@@ -10,3 +10,4 @@ export * from './writer.js';
 export * from './queue.js';
 export * from './peer.js';
 export * from './head.js';
+export * from './stream-table.js';

@@ -10,6 +10,7 @@ import {
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
   PingAnswers,
+  StreamTable,
   ProtocolError,
   checkOpened,
   checkPeerHello,
@@ -71,7 +72,8 @@ export class UpstreamConnection {
   /** Response bodies are passed on as the socket reads them: never assembled, never copied. */
   private readonly decoder = new FrameDecoder(undefined, { dataInPieces: true });
   private readonly writer: FrameWriter;
-  private readonly streams = new Map<number, UpstreamStream>();
+  /** Not a Map: see StreamTable for what a Map's churn cost. */
+  private readonly streams = new StreamTable<UpstreamStream>();
   private nextStream = 1;
   private peer: Hello | null = null;
   private goaway = false;
@@ -274,7 +276,7 @@ export class UpstreamConnection {
 
   /** The socket took our backlog: bodies held back by congestion may flow again. */
   private onDrain(): void {
-    for (const stream of [...this.streams.values()]) if (!this.congested) stream.onDrain();
+    for (const stream of this.streams.values()) if (!this.congested) stream.onDrain();
   }
 
   // ---- receiving ----
@@ -377,7 +379,7 @@ export class UpstreamConnection {
     const { lastStream, code, reason } = decodeGoAway(frame.payload);
     this.retire();
     // Streams the runner will never process were not started: safe to retry elsewhere.
-    for (const stream of [...this.streams.values()]) {
+    for (const stream of this.streams.values()) {
       if (stream.id > lastStream) stream.onCancel(ErrorCode.REFUSED_STREAM, `runner going away: ${reason}`);
     }
     if (code !== ErrorCode.NO_ERROR) {
@@ -415,7 +417,7 @@ export class UpstreamConnection {
     // After a GOAWAY (a runner draining, or our retire) the close is expected.
     if (this.peer) this.log[this.goaway ? 'debug' : 'warn']({ runnerPid: this.peer.pid, streams: this.streams.size, reason: err.message }, 'connection to runner lost');
     this.onRetire?.();
-    for (const stream of [...this.streams.values()]) stream.onConnectionLost(err);
+    for (const stream of this.streams.values()) stream.onConnectionLost(err);
     this.streams.clear();
     if (!this.peer) {
       this.socket.destroy(); // never handshaken: nothing worth flushing

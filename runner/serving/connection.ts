@@ -10,6 +10,7 @@ import {
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
   PingAnswers,
+  StreamTable,
   ProtocolError,
   checkOpened,
   checkPeerHello,
@@ -79,7 +80,8 @@ export class RunnerConnection implements StreamHost {
   /** Request bodies reach wsgi.input as the socket reads them: never assembled, never copied. */
   private readonly decoder = new FrameDecoder(undefined, { dataInPieces: true });
   private readonly writer: FrameWriter;
-  private readonly streams = new Map<number, RunnerStream>();
+  /** Not a Map: see StreamTable for what a Map's churn cost. */
+  private readonly streams = new StreamTable<RunnerStream>();
   private readonly maxStreams: number;
   private readonly maxFrameSize: number;
   private readonly initialWindow: number;
@@ -161,7 +163,7 @@ export class RunnerConnection implements StreamHost {
 
   /** Abrupt: cancel every stream (their apps are closed) and drop the socket. */
   destroy(): void {
-    for (const stream of [...this.streams.values()]) stream.onCancel();
+    for (const stream of this.streams.values()) stream.onCancel();
     this.socket.destroy();
   }
 
@@ -213,7 +215,7 @@ export class RunnerConnection implements StreamHost {
     this.options.log.warn({ code: errorCodeName(err.code), err: err.message }, 'protocol error, closing connection');
     this.sendFrame(FrameType.GOAWAY, 0, 0, encodeGoAway({ lastStream: this.lastStream, code: err.code, reason: err.message }));
     this.closed = true;
-    for (const stream of [...this.streams.values()]) stream.onCancel();
+    for (const stream of this.streams.values()) stream.onCancel();
     this.socket.end();
     this.socket.destroySoon?.();
   }
@@ -327,7 +329,7 @@ export class RunnerConnection implements StreamHost {
     this.closed = true;
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     if (this.fenceTimer) clearTimeout(this.fenceTimer);
-    for (const stream of [...this.streams.values()]) stream.onCancel();
+    for (const stream of this.streams.values()) stream.onCancel();
     this.resolveDone();
   }
 
