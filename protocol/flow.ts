@@ -36,17 +36,21 @@ export class SendWindow {
 /** The receiver's view: how much the peer may still send, and what to give back. */
 export class ReceiveWindow {
   private pending = 0;
+  /** The window the sender is granted in all (grows, see consume). */
+  private size: number;
+  private threshold: number;
 
   constructor(
     private remaining: number,
     /** Credit is returned in batches of at least this many bytes, to keep CREDIT frames few. */
     threshold: number,
+    /** How far the window may grow for a consumer that keeps up; the initial window by default. */
+    private readonly maxSize = remaining,
   ) {
+    this.size = remaining;
     // A threshold above the window would never be reached: the sender would wait forever.
     this.threshold = Math.max(1, Math.min(threshold, remaining));
   }
-
-  private readonly threshold: number;
 
   /** DATA of `n` bytes arrived; more than the window allows is a connection error. */
   receive(n: number): void {
@@ -56,12 +60,24 @@ export class ReceiveWindow {
     this.remaining -= n;
   }
 
-  /** `n` received bytes were consumed; returns the increment to send now, or 0 to wait. */
-  consume(n: number): number {
+  /**
+   * `n` received bytes were consumed; returns the increment to send now, or 0 to wait.
+   * `keepingUp`: the consumer took them as they came (nothing waited for it), so the sender is
+   * the slow side and a larger window saves round trips: the window doubles, up to maxSize,
+   * and the batches grow with it. A consumer that falls behind stops the growth, and what it
+   * can be made to hold stays bounded by maxSize.
+   */
+  consume(n: number, keepingUp = false): number {
     this.pending += n;
     if (this.pending < this.threshold) return 0;
-    const increment = this.pending;
+    let increment = this.pending;
     this.pending = 0;
+    if (keepingUp && this.size < this.maxSize) {
+      const growth = Math.min(this.size, this.maxSize - this.size);
+      this.size += growth;
+      increment += growth;
+      this.threshold *= 2;
+    }
     this.remaining += increment;
     return increment;
   }

@@ -271,7 +271,7 @@ export class Exchange implements StreamEvents {
     const { res } = this.x;
     this.unacknowledged += chunk.length;
     if (res.write(chunk)) {
-      if (!this.waitingForDrain) this.acknowledge();
+      if (!this.waitingForDrain) this.acknowledge(true);
       return;
     }
     if (this.waitingForDrain) return;
@@ -302,10 +302,11 @@ export class Exchange implements StreamEvents {
     if (!this.waitingForDrain) this.deadline.arm('read');
   }
 
-  private acknowledge(): void {
+  /** `keepingUp`: the client took the bytes at once, so its window may grow. */
+  private acknowledge(keepingUp = false): void {
     const n = this.unacknowledged;
     this.unacknowledged = 0;
-    this.stream?.consumed(n);
+    this.stream?.consumed(n, keepingUp);
   }
 
   /** The last chunk goes out with the end of the response: one write for both. */

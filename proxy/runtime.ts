@@ -7,8 +7,12 @@ import { listenGroups } from './router.js';
 import { UpstreamGroup } from './upstream/group.js';
 import { UpstreamServer } from './upstream/server.js';
 
-/** Windows and frame size the proxy announces to runners (SPEC.md §3). */
-const LIMITS = { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow };
+/**
+ * Windows and frame size the proxy announces to runners (SPEC.md §3): the protocol's default
+ * window (a response window then grows while its client keeps up, see stream.ts), and frames
+ * of 256 KiB so that a large body takes few frames and reads.
+ */
+const LIMITS = { maxFrameSize: 256 * 1024, initialWindow: DEFAULTS.initialWindow };
 
 /** How long a graceful stop waits for requests in flight before cutting them. */
 const STOP_GRACE_MS = 30_000;

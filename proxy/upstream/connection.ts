@@ -53,8 +53,8 @@ const CONGESTED_BYTES = 1024 * 1024;
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
-/** The runner's bytes are read into one buffer of this size (Node's own read size). */
-const READ_SIZE = 64 * 1024;
+/** The runner's bytes are read into one buffer of this size: a frame of our max size at once. */
+const READ_SIZE = 256 * 1024;
 
 function describe(err: unknown): string {
   try {

@@ -19,6 +19,7 @@ import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
 import { formatTargets, targets } from './targets.js';
+import { TRANSFER_CLIENT } from './transfer.js';
 import { writeResults } from './results.js';
 import type { SystemContext } from './systems.js';
 
@@ -120,7 +121,7 @@ function header(options: BenchOptions, tool: LoadTool, pinning: Pinning, plans: 
   const systems = [...new Set(plans.flatMap((p) => p.systems))];
   return [
     `tsgi benchmark suite${options.quick ? ' (--quick)' : ''}: ${plans.map((p) => p.scenario.name).join(', ')}`,
-    `load: ${tool.name} ${tool.version} for the load scenarios, node:http for transfers, idle-client.js for idle; ` +
+    `load: ${tool.name} ${tool.version} for the load scenarios, ${TRANSFER_CLIENT} for transfers, idle-client.js for idle; ` +
       `${options.warmupS} s warm-up + ${options.durationS} s measured, ${options.runs} run(s) per system interleaved, medians reported`,
     `cpu: ${pinning.note}${pinning.servers === null ? '' : '; every process of a setup shares the server CPU (except "tsgi 2 cores")'}`,
     `tsgi log level: ${options.logLevel}${options.logLevel === 'warn' ? ' (no access log)' : ''}`,

@@ -1,11 +1,20 @@
 /**
- * Large bodies, one at a time on one keep-alive connection, by our own node:http client:
- * GET /download/N must bring exactly N bytes; POST /upload streams N bytes of the pattern
- * (with backpressure) and must get back "N". Transfers repeat until the duration is over
+ * Large bodies, one at a time: GET /download/N must bring exactly N bytes; POST /upload sends
+ * N bytes of the pattern and must get back "N". Transfers repeat until the duration is over
  * (at least one). Results in the load tools' shape: requests are transfers, bytes are body
  * bytes (received for a download, sent for an upload), latency is the time per transfer.
+ *
+ * By curl when it is installed: a node:http client tops out near 1.4 GB/s of its own CPU on
+ * this kind of machine and set the pace against the fastest servers (PERF-NOTES.md), curl
+ * does not. Without curl, our own node:http client on one keep-alive connection, and the
+ * report says so.
  */
+import { execFile, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { CHUNK_BYTES, patternChunk } from './endpoints.js';
 import { LatencyHistogram } from './latency.js';
 import type { LoadResult } from './load.js';
@@ -22,8 +31,12 @@ interface Outcome {
   wrong: string | null;
 }
 
+/** Which client moves the bodies: curl when it runs here. */
+export const TRANSFER_CLIENT: 'curl' | 'node:http' = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0 ? 'curl' : 'node:http';
+
 export async function runTransfers(url: string, scenario: Scenario, durationS: number, signal: AbortSignal): Promise<LoadResult & { wrong: string[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const upload = scenario.method === 'POST' && TRANSFER_CLIENT === 'curl' ? await uploadFile(scenario.bodyBytes) : null;
   const latency = new LatencyHistogram();
   const statusCodes: Record<string, number> = {};
   const wrong: string[] = [];
@@ -38,7 +51,7 @@ export async function runTransfers(url: string, scenario: Scenario, durationS: n
       const t0 = performance.now();
       let outcome: Outcome;
       try {
-        outcome = await transfer(url, scenario, agent, signal);
+        outcome = TRANSFER_CLIENT === 'curl' ? await curlTransfer(url, scenario, upload, signal) : await transfer(url, scenario, agent, signal);
       } catch (err) {
         if (signal.aborted) throw err;
         errors += 1;
@@ -75,6 +88,47 @@ export async function runTransfers(url: string, scenario: Scenario, durationS: n
     minPerSecond: null,
     wrong: [...new Set(wrong)],
   };
+}
+
+/** The pattern, N bytes of it, in a file curl can stream (made once per size, removed at exit). */
+const files = new Map<number, string>();
+async function uploadFile(bytes: number): Promise<string> {
+  const made = files.get(bytes);
+  if (made) return made;
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-bench-upload-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, `pattern-${bytes}`);
+  const out = createWriteStream(path);
+  for (let left = bytes; left > 0; left -= CHUNK_BYTES) {
+    if (!out.write(left >= CHUNK_BYTES ? CHUNK : CHUNK.subarray(0, left))) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  out.end();
+  await finished(out);
+  files.set(bytes, path);
+  return path;
+}
+
+/** One transfer by curl: the status and byte counts from its --write-out line, the upload's answer from its output. */
+function curlTransfer(url: string, scenario: Scenario, file: string | null, signal: AbortSignal): Promise<Outcome> {
+  const target = `${url.replace(/\/$/, '')}${scenario.path}`;
+  const args = ['-sS', '--max-time', String(TRANSFER_TIMEOUT_MS / 1000), '-w', '\n%{http_code} %{size_download} %{size_upload}'];
+  // No "Expect: 100-continue": the servers differ in answering it, and it is not what is measured.
+  if (file) args.push('-X', 'POST', '-T', file, '-H', 'Expect:', '-H', 'Content-Type: application/octet-stream', '-o', '-');
+  else args.push('-o', '/dev/null');
+  return new Promise((resolve, reject) => {
+    execFile('curl', [...args, target], { signal, maxBuffer: 1024 * 1024, encoding: 'latin1' }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${scenario.name}: curl: ${stderr.trim() || err.message}`));
+      const lines = stdout.split('\n');
+      const [status, downloaded, uploaded] = lines.pop()!.split(' ').map(Number) as [number, number, number];
+      if (!file) {
+        const wrong = downloaded === scenario.bodyBytes ? null : `download: got ${downloaded} bytes, expected ${scenario.bodyBytes}`;
+        return resolve({ status, bytes: downloaded, wrong: status === 200 ? wrong : `status ${status}` });
+      }
+      const answer = lines.join('\n');
+      const wrong = answer === scenario.expectBody ? null : `upload: the app counted ${JSON.stringify(answer.slice(0, 64))}, expected ${scenario.expectBody}`;
+      resolve({ status, bytes: uploaded, wrong: status === 200 ? wrong : `status ${status}: ${answer.slice(0, 64)}` });
+    });
+  });
 }
 
 function transfer(url: string, scenario: Scenario, agent: Agent, signal: AbortSignal): Promise<Outcome> {

@@ -71,6 +71,28 @@ t.test('ReceiveWindow: credit is returned in batches of at least the threshold',
   t.match(caught(() => w.receive(1)), { code: ErrorCode.FLOW_CONTROL_ERROR }, 'only returned credit reopens the window');
 });
 
+t.test('ReceiveWindow: a consumer that keeps up grows the window, up to its maximum', async (t) => {
+  const w = new ReceiveWindow(100, 50, 400);
+  w.receive(100);
+  t.equal(w.consume(50, true), 150, 'the batch plus a doubling (100 -> 200)');
+  w.receive(150);
+  t.equal(w.consume(50, true), 0, 'the threshold doubled with it');
+  t.equal(w.consume(50, true), 300, 'the batch plus the growth to the maximum (200 -> 400)');
+  w.receive(300);
+  t.equal(w.consume(200, true), 200, 'no growth past the maximum');
+  w.receive(200);
+  t.match(caught(() => w.receive(1)), { code: ErrorCode.FLOW_CONTROL_ERROR }, 'the window is exactly the maximum');
+});
+
+t.test('ReceiveWindow: a consumer that falls behind never grows it', async (t) => {
+  const w = new ReceiveWindow(100, 50, 400);
+  w.receive(100);
+  t.equal(w.consume(60, false), 60);
+  t.equal(w.consume(40, false), 0);
+  w.receive(60);
+  t.match(caught(() => w.receive(1)), { code: ErrorCode.FLOW_CONTROL_ERROR }, 'still the initial window');
+});
+
 t.test('ReceiveWindow: the window reopens only by what was returned', async (t) => {
   const w = new ReceiveWindow(100, 60);
   w.receive(100);
