@@ -13,7 +13,7 @@ import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import type { NextUpstreamCondition, RetryPolicy } from './upstream/retry.js';
-import { parseTarget } from './uri.js';
+import { absoluteForm, parseTarget } from './uri.js';
 import { expand } from './variables.js';
 
 export interface DispatchOptions {
@@ -33,9 +33,13 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
   // is read before the Host is known (nginx reads the request line and headers the same way).
   const refusal = checkHead(request, options.hosts.fallback.client);
   if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started);
-  const server = options.hosts.match(hostField(request));
+  // An absolute-form target names the host in place of the Host field (RFC 9112 §3.2.2, nginx).
+  const absolute = absoluteForm(request.target);
+  if (absolute && !absolute.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, absolute.reason, started);
+  request.host = absolute ? absolute.authority : hostField(request);
+  const server = options.hosts.match(request.host);
   const { client } = server;
-  const target = parseTarget(request.method, request.target, { mergeSlashes: client.mergeSlashes });
+  const target = parseTarget(request.method, absolute ? absolute.rest : request.target, { mergeSlashes: client.mergeSlashes });
   if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started);
   learnConnection(request, server, target, req);
   // nginx: a server-level return answers before any location is looked at.
@@ -82,6 +86,7 @@ function headFacts(req: IncomingMessage): RequestFacts {
     httpVersion: req.httpVersion,
     rawHeaders: req.rawHeaders,
     headers: req.headers,
+    host: '',
     path: '',
     query: '',
     remoteAddress: '',
@@ -101,8 +106,8 @@ function learnConnection(request: RequestFacts, server: ServerConfig, target: { 
   const { socket } = req;
   request.path = target.path;
   request.query = target.query;
-  request.serverName = serverName(server, hostField(request), socket.localAddress);
-  request.serverPort = socket.localPort ?? hostPort(hostField(request));
+  request.serverName = serverName(server, request.host, socket.localAddress);
+  request.serverPort = socket.localPort ?? hostPort(request.host);
   request.serverAddress = socket.localAddress ?? '';
   request.realipRemoteAddress = socket.remoteAddress ?? 'unix:';
   request.realipRemotePort = socket.remotePort ?? 0;
@@ -164,19 +169,19 @@ function declaredLength(headers: RequestFacts['headers']): number | null {
 }
 
 /** nginx's $server_name: the first name of the matched server, else the Host. */
-function serverName(server: ServerConfig, host: string | undefined, localAddress: string | undefined): string {
+function serverName(server: ServerConfig, host: string, localAddress: string | undefined): string {
   const first = server.serverNames[0];
   if (first && !first.includes('*') && !first.startsWith('~')) return first.startsWith('.') ? first.slice(1) : first;
   return hostName(host) || localAddress || 'localhost';
 }
 
-/** The Host field (Node keeps one value of it; checkHead refuses a repeated one). */
-function hostField(request: RequestFacts): string | undefined {
+/** The Host field, '' without one (Node keeps one value of it; checkHead refuses a repeated one). */
+function hostField(request: RequestFacts): string {
   const host = request.headers.host;
-  return typeof host === 'string' ? host : undefined;
+  return typeof host === 'string' ? host : '';
 }
 
-function hostPort(host: string | undefined): number {
+function hostPort(host: string): number {
   const match = host ? /:(\d+)$/.exec(host) : null;
   return match ? Number(match[1]) : 80;
 }

@@ -263,7 +263,8 @@ export const DIRECTIVES = {
     default: '""',
     convert: serverNames,
     description:
-      'Names of the server, matched against the Host (without port, case-insensitively): exact ' +
+      'Names of the server, matched against the Host (without port, case-insensitively; the host of an ' +
+      'absolute-form target `GET http://host/path` takes the place of the Host, as in nginx): exact ' +
       '(`example.com`), leading wildcard (`*.example.com`; `.example.com` matches `example.com` too), ' +
       'trailing wildcard (`www.example.*`) or regex (`~^api\\d+\\.`). nginx\'s precedence: exact, longest ' +
       'leading wildcard, longest trailing wildcard, first matching regex in config order; then the ' +

@@ -189,3 +189,31 @@ t.test('a server-level return answers every path', async (t) => {
     t.equal(answer.headers.location, `https://example.org${path}`, path);
   }
 });
+
+/** Raw bytes on one connection, read until the proxy closes it (a client may send absolute-form). */
+function rawExchange(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = connect(proxy.port, '127.0.0.1', () => conn.write(text));
+    conn.setTimeout(5000, () => conn.destroy(new Error('no answer in 5 s')));
+    let reply = '';
+    conn.setEncoding('latin1').on('data', (chunk: string) => (reply += chunk));
+    conn.on('end', () => resolve(reply));
+    conn.on('error', reject);
+  });
+}
+
+t.test('an absolute-form target: its host chooses the server and is $host and HTTP_HOST (RFC 9112 §3.2.2)', async (t) => {
+  const reply = await rawExchange('GET http://WWW.Example.com/x%20y?q=1 HTTP/1.1\r\nHost: routes.test\r\nConnection: close\r\n\r\n');
+  t.match(reply, /^HTTP\/1\.1 200 /);
+  const env = JSON.parse(/\{[^]*\}/.exec(reply)![0]) as Record<string, string>; // one chunk
+  t.match(env, { SERVER: 'exact', PATH_INFO: '/x y', QUERY_STRING: 'q=1', HTTP_HOST: 'WWW.Example.com', SERVER_NAME: 'example.com' });
+  t.equal(env.REQUEST_URI, 'http://WWW.Example.com/x%20y?q=1', 'REQUEST_URI as received');
+  const health = await rawExchange('GET http://Routes.Test/health HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+  t.match(health, /^HTTP\/1\.1 200 [^]*\r\n\r\nok routes\.test\n$/, '$host');
+  const old = await rawExchange('GET https://routes.test/old/page?a=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+  t.match(old, new RegExp(`^HTTP/1\\.1 301 [^]*\\r\\nLocation: http://routes\\.test:${proxy.port}/new\\?a=1\\r\\n`), 'a redirect to its host');
+  const redirect = await rawExchange('GET http://redirect.test/x?y=1 HTTP/1.1\r\nHost: routes.test\r\nConnection: close\r\n\r\n');
+  t.match(redirect, /^HTTP\/1\.1 308 [^]*\r\nLocation: https:\/\/example\.org\/x\?y=1\r\n/, '$request_uri without the scheme and host, as nginx');
+  const ftp = await rawExchange('GET ftp://routes.test/x HTTP/1.1\r\nHost: routes.test\r\n\r\n');
+  t.match(ftp, /^HTTP\/1\.1 400 /, 'only http and https');
+});
