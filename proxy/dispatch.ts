@@ -17,27 +17,27 @@ import { absoluteForm, parseTarget } from './uri.js';
 import { expand } from './variables.js';
 
 export interface DispatchOptions {
-  hosts: VirtualHosts;
   groups: ReadonlyMap<string, UpstreamGroup>;
   log: Logger;
 }
 
 /**
- * Turns one HTTP request into an exchange with a runner: server_name and location, the
- * environ (with tsgi_param's variables), then the relay. Answers 400/404 itself.
+ * Turns one HTTP request into an exchange with a runner: server_name among `hosts` (the
+ * servers listening on the address the connection came to) and location, the environ (with
+ * tsgi_param's variables), then the relay. Answers 400/404 itself.
  */
-export function dispatch(options: DispatchOptions, req: IncomingMessage, res: ServerResponse): void {
+export function dispatch(options: DispatchOptions, hosts: VirtualHosts, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const request = headFacts(req);
   // The head is checked against the limits of the address's default server: they bound what
   // is read before the Host is known (nginx reads the request line and headers the same way).
-  const refusal = checkHead(request, options.hosts.fallback.client);
+  const refusal = checkHead(request, hosts.fallback.client);
   if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started);
   // An absolute-form target names the host in place of the Host field (RFC 9112 §3.2.2, nginx).
   const absolute = absoluteForm(request.target);
   if (absolute && !absolute.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, absolute.reason, started);
   request.host = absolute ? absolute.authority : hostField(request);
-  const server = options.hosts.match(request.host);
+  const server = hosts.match(request.host);
   const { client } = server;
   const target = parseTarget(request.method, absolute ? absolute.rest : request.target, { mergeSlashes: client.mergeSlashes });
   if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started);

@@ -251,7 +251,13 @@ export const DIRECTIVES = {
     }),
     description:
       'Where the server accepts connections: `port`, `host:port`, `[ipv6]:port`, `*:port` or `unix:/path`. ' +
-      '`default_server` makes it the server for requests whose Host matches no server_name.',
+      '`default_server` makes it the server for requests whose Host matches no server_name. As in nginx, ' +
+      'when a port has a wildcard (`listen 80;`, `[::]:80`) and specific IP addresses (`listen 127.0.0.1:80;`), ' +
+      'only the wildcard is bound, and a connection is served by the servers listening on the address it came to, ' +
+      'else by the wildcard\'s. The limits Node applies to a whole listening socket (`client_header_timeout`, ' +
+      'the idle `keepalive_timeout`, the head size NUMBER × SIZE of `large_client_header_buffers`) are then those ' +
+      'of the wildcard\'s default server. A reload that adds or removes the wildcard of a port in use is refused ' +
+      '(the new socket cannot be bound beside the old one): restart instead.',
     example: 'listen 127.0.0.1:8080 default_server;',
   }),
   serverName: define<string[]>({

@@ -2,7 +2,7 @@
 // to a temp dir) answers every path with its environ as JSON, and every server and location of
 // the config tags the environ with tsgi_param, so each answer shows where the request went.
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -216,4 +216,37 @@ t.test('an absolute-form target: its host chooses the server and is $host and HT
   t.match(redirect, /^HTTP\/1\.1 308 [^]*\r\nLocation: https:\/\/example\.org\/x\?y=1\r\n/, '$request_uri without the scheme and host, as nginx');
   const ftp = await rawExchange('GET ftp://routes.test/x HTTP/1.1\r\nHost: routes.test\r\n\r\n');
   t.match(ftp, /^HTTP\/1\.1 400 /, 'only http and https');
+});
+
+/** A port free on every address right now (the proxy binds it next; nothing else should race for it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('listen PORT beside listen 127.0.0.1:PORT: one wildcard socket, servers chosen by local address', async (t) => {
+  const port = await freePort();
+  const both = await startProxy(
+    t,
+    dir,
+    `upstream app { server unix:${socket}; }
+     server { listen *:${port}; ${loc('/', 'root', 'wildcard')} }
+     server { listen 127.0.0.1:${port}; ${loc('/', 'root', 'loopback')} }`,
+  );
+  const ask = (address: string) =>
+    new Promise<Record<string, string>>((resolve, reject) => {
+      const req = request({ host: address, port: both.port, path: '/x', headers: { Host: 'any.test' }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('latin1')) as Record<string, string>));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  t.equal(both.port, port);
+  t.match(await ask('127.0.0.1'), { SERVER: 'loopback', SERVER_PORT: String(port) }, 'the address of its own listen');
+  t.match(await ask('127.0.0.2'), { SERVER: 'wildcard', SERVER_PORT: String(port) }, 'any other address: the wildcard servers');
 });
