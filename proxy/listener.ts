@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { answerClientError, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
+import { admit } from './pipeline.js';
 import type { Binding } from './router.js';
 
 export interface ListenerRoutes extends DispatchOptions {
@@ -38,7 +39,8 @@ export class Listener {
       // While stopping, answer what is in flight but let no connection live on after it;
       // keepalive_timeout 0 means no keep-alive at all (Node would read 0 as "no timeout").
       if (listener!.closing || !listener!.keepAlive(req.socket, hosts.fallback.client)) res.shouldKeepAlive = false;
-      dispatch(routes, hosts, req, res);
+      // Pipelined requests after an unsafe one wait for its answer (pipeline.ts).
+      admit(req, res, listener!.start);
     };
     const client = routes.binding.own.fallback.client;
     const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
@@ -70,6 +72,12 @@ export class Listener {
     this.routes = routes;
     applyLimits(this.app.server, routes.binding.own.fallback.client);
   }
+
+  /** Relays a request once pipeline.ts lets it start, on the routes in force by then. */
+  private readonly start = (req: IncomingMessage, res: ServerResponse): void => {
+    const { routes } = this;
+    dispatch(routes, routes.binding.hosts(req.socket.localAddress), req, res);
+  };
 
   /** Requests served per connection, for keepalive_requests. */
   private readonly served = new WeakMap<Socket, number>();
