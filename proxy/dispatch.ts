@@ -32,20 +32,20 @@ export function dispatch(options: DispatchOptions, hosts: VirtualHosts, req: Inc
   // The head is checked against the limits of the address's default server: they bound what
   // is read before the Host is known (nginx reads the request line and headers the same way).
   const refusal = checkHead(request, hosts.fallback.client);
-  if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started);
+  if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started, hosts.fallback.client);
   // An absolute-form target names the host in place of the Host field (RFC 9112 §3.2.2, nginx).
   const absolute = absoluteForm(request.target);
-  if (absolute && !absolute.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, absolute.reason, started);
+  if (absolute && !absolute.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, absolute.reason, started, hosts.fallback.client);
   request.host = absolute ? absolute.authority : hostField(request);
   const server = hosts.match(request.host);
   const { client } = server;
   const target = parseTarget(request.method, absolute ? absolute.rest : request.target, { mergeSlashes: client.mergeSlashes });
-  if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started);
+  if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started, client);
   learnConnection(request, server, target, req);
   // nginx: a server-level return answers before any location is looked at.
   if (server.return) return answerReturn(options.log, res, server.return, request, started);
   const location = matchLocation(server, request.path);
-  if (!location) return answer(options.log, res, request.requestId, HttpError.NO_LOCATION, `no location matches ${request.path}`, started);
+  if (!location) return answer(options.log, res, request.requestId, HttpError.NO_LOCATION, `no location matches ${request.path}`, started, client);
   // An explicit return, or nginx's trailing-slash redirect (/app → /app/) for a prefix location.
   if (location.return) return answerReturn(options.log, res, location.return, request, started);
   const contentLength = declaredLength(request.headers);
@@ -60,12 +60,12 @@ export function dispatch(options: DispatchOptions, hosts: VirtualHosts, req: Inc
       mergeSlashes: client.mergeSlashes,
     });
   } catch (err) {
-    if (err instanceof EnvironError) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, err.message, started);
+    if (err instanceof EnvironError) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, err.message, started, client);
     throw err;
   }
   const group = groupFor(options, location);
   const hashKey = group.method.kind === 'hash' ? expand(group.method.key, request) : '';
-  const exchange = new Exchange({ req, res, request, environ, location, group, log: options.log, contentLength, retry: retryPolicy(location), hashKey, started });
+  const exchange = new Exchange({ req, res, request, environ, location, group, log: options.log, contentLength, retry: retryPolicy(location), hashKey, started, lingering: client });
   if (contentLength !== null) return void exchange.run();
   // A chunked body is framed as it arrives, after this request event: let the parser finish
   // the packet first, so that a body it cannot frame (an invalid chunk size in the same

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { answerClientError, refuseConnect } from './client-error.js';
+import { answerClientError, answeredOn, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
 import { admit } from './pipeline.js';
@@ -46,7 +46,7 @@ export class Listener {
     const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
     listener = new Listener(app, routes);
     applyLimits(app.server, client);
-    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, socket));
+    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, listener!.client, socket));
     const { address } = routes.binding;
     if (address.kind === 'unix') await app.listen({ path: address.path });
     // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
@@ -73,8 +73,12 @@ export class Listener {
     applyLimits(this.app.server, routes.binding.own.fallback.client);
   }
 
-  /** Relays a request once pipeline.ts lets it start, on the routes in force by then. */
+  /**
+   * Relays a request once pipeline.ts lets it start, on the routes in force by then; none
+   * pipelined after an answer that closes the connection (its body is dropped with the rest).
+   */
   private readonly start = (req: IncomingMessage, res: ServerResponse): void => {
+    if (answeredOn(req.socket)) return void req.resume();
     const { routes } = this;
     dispatch(routes, routes.binding.hosts(req.socket.localAddress), req, res);
   };

@@ -469,6 +469,36 @@ export const DIRECTIVES = {
       'Read from the default server of the listening address.',
     example: 'keepalive_requests 100;',
   }),
+  lingeringTime: define<number>({
+    name: 'lingering_time',
+    syntax: 'lingering_time TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '30s',
+    convert: (d) => positiveTime(d, first(d)),
+    description:
+      'After an answer that closes the connection while the client is still sending the request body ' +
+      '(413, a 400 or 408 before the body ended), the rest of the body is read and dropped, so the close ' +
+      'does not reset the answer away before the client has read it (nginx\'s lingering close); the ' +
+      'connection is closed when the body ends, and at the latest this long after the answer was written. ' +
+      'Also bounds the discarding of a body the app answered without reading. Not in `location` (nginx ' +
+      'allows it there).',
+    example: 'lingering_time 10s;',
+  }),
+  lingeringTimeout: define<number>({
+    name: 'lingering_timeout',
+    syntax: 'lingering_timeout TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '5s',
+    convert: (d) => positiveTime(d, first(d)),
+    description:
+      'During the lingering close (see `lingering_time`), the longest wait for more of the body; then the ' +
+      'connection is closed.',
+    example: 'lingering_timeout 2s;',
+  }),
   largeClientHeaderBuffers: define<{ number: number; size: number }>({
     name: 'large_client_header_buffers',
     syntax: 'large_client_header_buffers NUMBER SIZE;',
