@@ -32,8 +32,10 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, boun
   // ours to make (below).
   socket.destroySoon = leaveOpen;
   discardBody(req, res, bounds, (leftMs) => {
+    if (socket.destroyed) return;
     socket.end();
     const cut = setTimeout(() => socket.destroy(), Math.min(bounds.lingeringTimeoutMs, leftMs));
+    cut.unref();
     // Node closes the socket once the client has closed its side too.
     socket.once('close', () => clearTimeout(cut));
   });
@@ -56,8 +58,9 @@ export function discardBody(req: IncomingMessage, res: ServerResponse, bounds: L
     const { socket } = req;
     const until = performance.now() + bounds.lingeringTimeMs;
     const cut = () => socket.destroy();
-    const total = setTimeout(cut, bounds.lingeringTimeMs);
-    const pause = setTimeout(cut, bounds.lingeringTimeoutMs);
+    // Not what keeps the process alive: the socket is, while it is open.
+    const total = setTimeout(cut, bounds.lingeringTimeMs).unref();
+    const pause = setTimeout(cut, bounds.lingeringTimeoutMs).unref();
     // Body bytes count as activity; chunk framing alone does not (closing earlier, never later).
     const onData = () => pause.refresh();
     const stop = () => {

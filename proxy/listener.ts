@@ -34,11 +34,17 @@ export class Listener {
     let listener: Listener | null = null;
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const { routes } = listener!;
+      // Node closes the connection once the answer that said `Connection: close` is written:
+      // a request pipelined after it would never be answered, so the app does not get it.
+      if (listener!.lastTaken.has(req.socket)) return void req.resume();
       // A wildcard socket also serves the specific addresses of its port (router.ts, bindings).
       const hosts = routes.binding.hosts(req.socket.localAddress);
       // While stopping, answer what is in flight but let no connection live on after it;
       // keepalive_timeout 0 means no keep-alive at all (Node would read 0 as "no timeout").
-      if (listener!.closing || !listener!.keepAlive(req.socket, hosts.fallback.client)) res.shouldKeepAlive = false;
+      if (listener!.closing || !listener!.keepAlive(req.socket, hosts.fallback.client)) {
+        res.shouldKeepAlive = false;
+        listener!.lastTaken.add(req.socket);
+      }
       // Pipelined requests after an unsafe one wait for its answer (pipeline.ts).
       admit(req, res, listener!.start);
     };
@@ -74,17 +80,20 @@ export class Listener {
   }
 
   /**
-   * Relays a request once pipeline.ts lets it start, on the routes in force by then; none
-   * pipelined after an answer that closes the connection (its body is dropped with the rest).
+   * Relays a request once pipeline.ts lets it start, on the routes in force by then. None that
+   * could not be answered: pipelined after an answer that closes the connection, or on one
+   * Node has begun to end (the client closed its side). Its body is dropped.
    */
   private readonly start = (req: IncomingMessage, res: ServerResponse): void => {
-    if (answeredOn(req.socket)) return void req.resume();
+    if (answeredOn(req.socket) || !req.socket.writable) return void req.resume();
     const { routes } = this;
     dispatch(routes, routes.binding.hosts(req.socket.localAddress), req, res);
   };
 
   /** Requests served per connection, for keepalive_requests. */
   private readonly served = new WeakMap<Socket, number>();
+  /** Connections whose last request has come (its answer says `Connection: close`). */
+  private readonly lastTaken = new WeakSet<Socket>();
 
   /**
    * May the connection stay open after this request? Not with keepalive_timeout 0 (which

@@ -153,11 +153,17 @@ t.test('keepalive_timeout 1s closes an idle connection; keepalive_requests 3 end
   t.ok(idle.closed && idle.ms >= 900 && idle.ms < 10_000, `idle connection closed after ${Math.round(idle.ms)} ms`);
   // On a proxy whose idle timeout is long, so a close at once cannot be the timeout's.
   const worn = await startProxy(t, dir, simpleConfig(socket, { server: 'keepalive_timeout 120s; keepalive_requests 3;' }));
-  const three = `GET /one HTTP/1.1\r\n${HOST}\r\n`.repeat(3);
-  const reply = await exchangeRaw(worn.port, Buffer.from(three));
+  const four = `GET /one HTTP/1.1\r\n${HOST}\r\n`.repeat(3) + `GET /fourth HTTP/1.1\r\n${HOST}\r\n`;
+  const reply = await exchangeRaw(worn.port, Buffer.from(four));
   t.equal(reply.text.match(/HTTP\/1\.1 200 /g)?.length, 3, 'three answers');
   t.match(reply.text.slice(reply.text.lastIndexOf('HTTP/1.1 200')), /\r\nConnection: close\r\n/i, 'the third says close');
   t.ok(reply.closed && reply.ms < 12_000, `and the connection closes at once (${Math.round(reply.ms)} ms, not 120 s)`);
+  // One runner connection, streams in order: once the app logged a later request, it would
+  // have logged the fourth before it.
+  const sync = await exchangeRaw(worn.port, Buffer.from(`POST /after-fourth HTTP/1.1\r\n${HOST}Content-Length: 0\r\nConnection: close\r\n\r\n`));
+  t.match(sync.text, /^HTTP\/1\.1 200 /);
+  await until('the app to see the next request', () => appSaw('complete', '/after-fourth'));
+  t.notOk(runner.proc.logs.some((l) => String(l.msg).endsWith(' /fourth')), 'the request pipelined after the last one never reached the app');
 });
 
 t.test('keepalive_timeout 0: no keep-alive at all', async (t) => {
