@@ -480,9 +480,10 @@ export const DIRECTIVES = {
     description:
       'After an answer that closes the connection while the client is still sending the request body ' +
       '(413, a 400 or 408 before the body ended), the rest of the body is read and dropped, so the close ' +
-      'does not reset the answer away before the client has read it (nginx\'s lingering close); the ' +
-      'connection is closed when the body ends, and at the latest this long after the answer was written. ' +
-      'Also bounds the discarding of a body the app answered without reading. Not in `location` (nginx ' +
+      'does not reset the answer away before the client has read it (nginx\'s lingering close); when the ' +
+      'body has ended our side is shut, and the connection is closed once the client closes its side, at ' +
+      'the latest this long after the answer was written. Also bounds the discarding of a body the app ' +
+      'answered without reading (the connection is kept if it ends in time). Not in `location` (nginx ' +
       'allows it there).',
     example: 'lingering_time 10s;',
   }),
@@ -495,8 +496,8 @@ export const DIRECTIVES = {
     default: '5s',
     convert: (d) => positiveTime(d, first(d)),
     description:
-      'During the lingering close (see `lingering_time`), the longest wait for more of the body; then the ' +
-      'connection is closed.',
+      'During the lingering close (see `lingering_time`), the longest wait for more of the body, and then ' +
+      'for the client to close its side; past it the connection is closed.',
     example: 'lingering_timeout 2s;',
   }),
   largeClientHeaderBuffers: define<{ number: number; size: number }>({
