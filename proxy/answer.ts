@@ -1,23 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { markAnswered } from './client-error.js';
 import { closesConnection, errorBody, type HttpErrorKind } from './errors.js';
+import { closeAfterAnswer, type LingerBounds } from './linger.js';
 
 /**
  * An answer the proxy gives itself before any upstream is involved (400, 404, 503...), with
  * its two log lines: the reason (warn for a client's mistake, error for ours) and the access line.
+ * After the statuses that end the connection, the rest of the body is read within `lingering`
+ * (linger.ts); llhttp may still fail on it (a body it cannot frame): that is the same refusal,
+ * logged once, here.
  */
-export function answer(log: Logger, res: ServerResponse, reqId: string, kind: HttpErrorKind, reason: string, started: number): void {
+export function answer(log: Logger, res: ServerResponse, reqId: string, kind: HttpErrorKind, reason: string, started: number, lingering: LingerBounds): void {
   log[kind.status < 500 ? 'warn' : 'error']({ reqId, code: kind.code, status: kind.status, reason }, 'request failed');
   const body = errorBody(kind);
-  if (closesConnection(kind)) {
-    res.shouldKeepAlive = false;
-    // llhttp may still fail on the rest of this request (a body it cannot frame): that is
-    // the same refusal, logged once, here.
-    markAnswered(res.socket);
-    // Read what is left of the body, so the close does not reset the answer away.
-    res.req.resume();
-  }
+  if (closesConnection(kind)) closeAfterAnswer(res.req, res, lingering);
   res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
   const ms = Math.round((performance.now() - started) * 1000) / 1000;

@@ -18,18 +18,22 @@ interface ParserError extends Error {
   rawPacket?: Buffer;
 }
 
-/** How long an answered connection waits for the client to close before it is cut. */
-const LINGER_MS = 5000;
-
 /**
  * Connections already answered: while one lingers the parser may fail again (the client's
  * EOF in the middle of the request it was refused for); that is the same error, not a new one.
  */
 const answered = new WeakSet<Socket>();
 
-/** The proxy answered on this connection and closes it: later parser errors are not new. */
-export function markAnswered(socket: Socket | null): void {
-  if (socket) answered.add(socket);
+/**
+ * The proxy answered on this connection and closes it: later parser errors are not new, and
+ * requests pipelined after the answer are not started.
+ */
+export function markAnswered(socket: Socket): void {
+  answered.add(socket);
+}
+
+export function answeredOn(socket: Socket): boolean {
+  return answered.has(socket);
 }
 
 export function answerClientError(log: Logger, client: ClientConfig, err: ParserError, socket: Socket): void {
@@ -47,36 +51,36 @@ export function answerClientError(log: Logger, client: ClientConfig, err: Parser
   if (response && !response.writableFinished && response.req.complete) {
     // The bad bytes came after a whole request (pipelined) whose answer is still on its way:
     // that answer goes first, then the 400, so the client cannot take one for the other.
-    response.once('finish', () => answerOnSocket(socket, kind));
+    response.once('finish', () => answerOnSocket(socket, kind, client));
     response.once('close', () => (response.writableFinished ? undefined : socket.destroy()));
     return;
   }
   // The error is in the body of the request being answered. Once its head went out, a status
   // line would corrupt the response: the close is the signal.
   if (response?.headersSent) return void socket.destroy();
-  answerOnSocket(socket, kind);
+  answerOnSocket(socket, kind, client);
 }
 
 /**
  * CONNECT asks for a tunnel, which a gateway to applications does not open: 400 (what nginx
  * answered before it had a 405 for it) rather than Node's silent close, and a log line.
  */
-export function refuseConnect(log: Logger, socket: Socket): void {
+export function refuseConnect(log: Logger, client: ClientConfig, socket: Socket): void {
   if (answered.has(socket)) return void socket.destroy();
   answered.add(socket);
   const kind = HttpError.BAD_REQUEST;
   log.warn({ code: kind.code, status: kind.status, reason: 'CONNECT method (tsgi opens no tunnels)', remoteAddress: socket.remoteAddress ?? 'unix:' }, 'client error');
-  answerOnSocket(socket, kind);
+  answerOnSocket(socket, kind, client);
 }
 
 /** The status line and a small body straight on the socket, then a lingering close. */
-function answerOnSocket(socket: Socket, kind: HttpErrorKind): void {
+function answerOnSocket(socket: Socket, kind: HttpErrorKind, client: ClientConfig): void {
   const body = errorBody(kind);
   socket.end(`HTTP/1.1 ${kind.status} ${kind.text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   // The client may still be sending: keep reading (and dropping) so the close does not reset
-  // the answer away, for a bounded time.
+  // the answer away, for lingering_timeout.
   socket.resume();
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  const timer = setTimeout(() => socket.destroy(), client.lingeringTimeoutMs);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
 }

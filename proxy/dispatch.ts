@@ -13,35 +13,39 @@ import { CLOSE_CONNECTION, returnResponse } from './return.js';
 import { hostName, matchLocation, type VirtualHosts } from './router.js';
 import type { UpstreamGroup } from './upstream/group.js';
 import type { NextUpstreamCondition, RetryPolicy } from './upstream/retry.js';
-import { parseTarget } from './uri.js';
+import { absoluteForm, parseTarget } from './uri.js';
 import { expand } from './variables.js';
 
 export interface DispatchOptions {
-  hosts: VirtualHosts;
   groups: ReadonlyMap<string, UpstreamGroup>;
   log: Logger;
 }
 
 /**
- * Turns one HTTP request into an exchange with a runner: server_name and location, the
- * environ (with tsgi_param's variables), then the relay. Answers 400/404 itself.
+ * Turns one HTTP request into an exchange with a runner: server_name among `hosts` (the
+ * servers listening on the address the connection came to) and location, the environ (with
+ * tsgi_param's variables), then the relay. Answers 400/404 itself.
  */
-export function dispatch(options: DispatchOptions, req: IncomingMessage, res: ServerResponse): void {
+export function dispatch(options: DispatchOptions, hosts: VirtualHosts, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const request = headFacts(req);
   // The head is checked against the limits of the address's default server: they bound what
   // is read before the Host is known (nginx reads the request line and headers the same way).
-  const refusal = checkHead(request, options.hosts.fallback.client);
-  if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started);
-  const server = options.hosts.match(hostField(request));
+  const refusal = checkHead(request, hosts.fallback.client);
+  if (refusal) return answer(options.log, res, request.requestId, refusal.kind, refusal.reason, started, hosts.fallback.client);
+  // An absolute-form target names the host in place of the Host field (RFC 9112 §3.2.2, nginx).
+  const absolute = absoluteForm(request.target);
+  if (absolute && !absolute.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, absolute.reason, started, hosts.fallback.client);
+  request.host = absolute ? absolute.authority : hostField(request);
+  const server = hosts.match(request.host);
   const { client } = server;
-  const target = parseTarget(request.method, request.target, { mergeSlashes: client.mergeSlashes });
-  if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started);
+  const target = parseTarget(request.method, absolute ? absolute.rest : request.target, { mergeSlashes: client.mergeSlashes });
+  if (!target.ok) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, target.reason, started, client);
   learnConnection(request, server, target, req);
   // nginx: a server-level return answers before any location is looked at.
   if (server.return) return answerReturn(options.log, res, server.return, request, started);
   const location = matchLocation(server, request.path);
-  if (!location) return answer(options.log, res, request.requestId, HttpError.NO_LOCATION, `no location matches ${request.path}`, started);
+  if (!location) return answer(options.log, res, request.requestId, HttpError.NO_LOCATION, `no location matches ${request.path}`, started, client);
   // An explicit return, or nginx's trailing-slash redirect (/app → /app/) for a prefix location.
   if (location.return) return answerReturn(options.log, res, location.return, request, started);
   const contentLength = declaredLength(request.headers);
@@ -56,12 +60,12 @@ export function dispatch(options: DispatchOptions, req: IncomingMessage, res: Se
       mergeSlashes: client.mergeSlashes,
     });
   } catch (err) {
-    if (err instanceof EnvironError) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, err.message, started);
+    if (err instanceof EnvironError) return answer(options.log, res, request.requestId, HttpError.BAD_REQUEST, err.message, started, client);
     throw err;
   }
   const group = groupFor(options, location);
   const hashKey = group.method.kind === 'hash' ? expand(group.method.key, request) : '';
-  const exchange = new Exchange({ req, res, request, environ, location, group, log: options.log, contentLength, retry: retryPolicy(location), hashKey, started });
+  const exchange = new Exchange({ req, res, request, environ, location, group, log: options.log, contentLength, retry: retryPolicy(location), hashKey, started, lingering: client });
   if (contentLength !== null) return void exchange.run();
   // A chunked body is framed as it arrives, after this request event: let the parser finish
   // the packet first, so that a body it cannot frame (an invalid chunk size in the same
@@ -82,6 +86,7 @@ function headFacts(req: IncomingMessage): RequestFacts {
     httpVersion: req.httpVersion,
     rawHeaders: req.rawHeaders,
     headers: req.headers,
+    host: '',
     path: '',
     query: '',
     remoteAddress: '',
@@ -101,8 +106,8 @@ function learnConnection(request: RequestFacts, server: ServerConfig, target: { 
   const { socket } = req;
   request.path = target.path;
   request.query = target.query;
-  request.serverName = serverName(server, hostField(request), socket.localAddress);
-  request.serverPort = socket.localPort ?? hostPort(hostField(request));
+  request.serverName = serverName(server, request.host, socket.localAddress);
+  request.serverPort = socket.localPort ?? hostPort(request.host);
   request.serverAddress = socket.localAddress ?? '';
   request.realipRemoteAddress = socket.remoteAddress ?? 'unix:';
   request.realipRemotePort = socket.remotePort ?? 0;
@@ -164,19 +169,19 @@ function declaredLength(headers: RequestFacts['headers']): number | null {
 }
 
 /** nginx's $server_name: the first name of the matched server, else the Host. */
-function serverName(server: ServerConfig, host: string | undefined, localAddress: string | undefined): string {
+function serverName(server: ServerConfig, host: string, localAddress: string | undefined): string {
   const first = server.serverNames[0];
   if (first && !first.includes('*') && !first.startsWith('~')) return first.startsWith('.') ? first.slice(1) : first;
   return hostName(host) || localAddress || 'localhost';
 }
 
-/** The Host field (Node keeps one value of it; checkHead refuses a repeated one). */
-function hostField(request: RequestFacts): string | undefined {
+/** The Host field, '' without one (Node keeps one value of it; checkHead refuses a repeated one). */
+function hostField(request: RequestFacts): string {
   const host = request.headers.host;
-  return typeof host === 'string' ? host : undefined;
+  return typeof host === 'string' ? host : '';
 }
 
-function hostPort(host: string | undefined): number {
+function hostPort(host: string): number {
   const match = host ? /:(\d+)$/.exec(host) : null;
   return match ? Number(match[1]) : 80;
 }

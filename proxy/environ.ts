@@ -18,15 +18,17 @@
 //   - hop-by-hop fields, and those named in Connection, are not passed (the
 //     rule lives in headers.ts, shared with the response side);
 //   - tsgi_param entries come last and override.
-// Beyond uwsgi_params: a 'Proxy' field is never passed (httpoxy), and the
-// request is refused (400) for several Host lines or a Content-Length that is
-// malformed, disagrees with itself or comes with Transfer-Encoding.
+// Beyond uwsgi_params: a 'Proxy' field is never passed (httpoxy), the host of
+// an absolute-form target is HTTP_HOST (RFC 9112 §3.2.2; REQUEST_URI keeps the
+// target as received), and the request is refused (400) for several Host
+// lines or a Content-Length that is malformed, disagrees with itself or comes
+// with Transfer-Encoding.
 
 import { EnvironError } from './errors.js';
 import { HOP_BY_HOP } from '../protocol/index.js';
 import { connectionTokens, namedByConnection, parseContentLength } from './headers.js';
 import type { RequestFacts } from './request-facts.js';
-import { parseTarget } from './uri.js';
+import { absoluteForm, parseTarget } from './uri.js';
 
 /**
  * The request's side of the environ: its facts (request-facts.ts). `path` and `query` are the
@@ -98,6 +100,11 @@ export function buildEnviron(input: EnvironRequest, mount: EnvironMount): Enviro
   mountAt(env, mount.scriptName, target.path);
   const ignoreInvalid = mount.ignoreInvalidHeaders !== false;
   addHeaders(env, input.rawHeaders, { underscores: mount.underscoresInHeaders === true || !ignoreInvalid, ignoreInvalid });
+  // RFC 9112 §3.2.2: the host of an absolute-form target replaces the Host field, so the app
+  // builds its URLs for the host the server was chosen by. (nginx's uwsgi_pass would pass the
+  // Host field as it came.)
+  const absolute = absoluteForm(input.target);
+  if (absolute?.ok) env.HTTP_HOST = absolute.authority;
 
   for (const param of mount.params) {
     if (param.ifNotEmpty && param.value === '') continue;

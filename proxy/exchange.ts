@@ -5,7 +5,8 @@ import type { LocationConfig } from './config/types.js';
 import type { RequestFacts } from './request-facts.js';
 import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
-import { HttpError, UpstreamBusyError, UpstreamConnectionError, errorBody, type HttpErrorKind } from './errors.js';
+import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
+import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
@@ -30,10 +31,10 @@ export interface ExchangeRequest {
   hashKey: string;
   /** performance.now() when the request arrived: the access log's time counts from it. */
   started: number;
+  /** lingering_time and lingering_timeout of the server: a body answered without being read (linger.ts). */
+  lingering: LingerBounds;
 }
 
-/** How long an unwanted request body is read and discarded before the connection is cut. */
-const LINGER_MS = 5000;
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
  * rules in one place: backpressure both ways (credit only for bytes the client socket took),
@@ -73,7 +74,7 @@ export class Exchange implements StreamEvents {
     } catch (err) {
       this.x.log.error({ err, reqId: this.x.request.requestId }, 'internal error while relaying');
       const { res } = this.x;
-      if (!res.headersSent) answer(this.x.log, res, this.x.request.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.x.started);
+      if (!res.headersSent) answer(this.x.log, res, this.x.request.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.x.started, this.x.lingering);
       else res.destroy();
     }
   }
@@ -200,7 +201,7 @@ export class Exchange implements StreamEvents {
   onBodyRefused(): void {
     // The app answered in full without reading everything: discard the rest of the body.
     this.stream = null;
-    this.linger();
+    discardBody(this.x.req, this.x.res, this.x.lingering);
   }
 
   // ---- response: runner → client ----
@@ -339,33 +340,18 @@ export class Exchange implements StreamEvents {
     // Client mistakes are routine (warn); failures of ours or the runner's are errors.
     const level = kind.status < 500 ? 'warn' : 'error';
     this.x.log[level]({ reqId: this.x.request.requestId, upstream: this.upstream, code: kind.code, status: kind.status, reason }, 'request failed');
-    const { res } = this.x;
+    const { req, res } = this.x;
     const body = errorBody(kind);
     this.status = kind.status;
     this.headSent = true;
+    // 413 and the other statuses that end the connection say so in the head, then linger.
+    const closing = closesConnection(kind);
+    if (closing) closeAfterAnswer(req, res, this.x.lingering);
     res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
     this.deadline.clear();
-    if (this.x.contentLength !== 0 && !this.x.req.complete) this.linger();
-  }
-
-  /**
-   * The client is still sending a body we answered without: read and discard it, so closing
-   * does not reset the connection before the client has read our answer (nginx's lingering
-   * close) — for a bounded time counted from when our answer was fully written.
-   */
-  private linger(): void {
-    const { req, res } = this.x;
-    req.removeAllListeners('data');
-    req.resume();
-    const cut = () => {
-      const timer = setTimeout(() => req.socket?.destroy(), LINGER_MS);
-      timer.unref();
-      req.once('end', () => clearTimeout(timer));
-      req.once('close', () => clearTimeout(timer));
-    };
-    if (res.writableFinished) cut();
-    else res.once('finish', cut);
+    // Else the connection is kept for the next request once the rest of the body is dropped.
+    if (!closing && this.x.contentLength !== 0 && !req.complete) discardBody(req, res, this.x.lingering);
   }
 
   /** The head is out: the only honest signal left is to cut the connection. */

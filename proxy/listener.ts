@@ -1,13 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Address } from '../protocol/index.js';
-import { answerClientError, refuseConnect } from './client-error.js';
+import { answerClientError, answeredOn, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
+import { admit } from './pipeline.js';
+import type { Binding } from './router.js';
 
-export interface ListenerOptions extends DispatchOptions {
-  address: Address;
+export interface ListenerRoutes extends DispatchOptions {
+  /** The address to bind, and the virtual hosts for each local address a connection comes to. */
+  binding: Binding;
 }
 
 /**
@@ -19,31 +21,42 @@ export interface ListenerOptions extends DispatchOptions {
 export class Listener {
   private closing = false;
   /** Swapped whole by a reload: requests already dispatched keep the routes they started with. */
-  private routes: DispatchOptions;
+  private routes: ListenerRoutes;
 
   private constructor(
     private readonly app: FastifyInstance,
-    options: ListenerOptions,
+    routes: ListenerRoutes,
   ) {
-    this.routes = options;
+    this.routes = routes;
   }
 
-  static async start(options: ListenerOptions): Promise<Listener> {
+  static async start(routes: ListenerRoutes): Promise<Listener> {
     let listener: Listener | null = null;
     const handler = (req: IncomingMessage, res: ServerResponse) => {
+      const { routes } = listener!;
+      // Node closes the connection once the answer that said `Connection: close` is written:
+      // a request pipelined after it would never be answered, so the app does not get it.
+      if (listener!.lastTaken.has(req.socket)) return void req.resume();
+      // A wildcard socket also serves the specific addresses of its port (router.ts, bindings).
+      const hosts = routes.binding.hosts(req.socket.localAddress);
       // While stopping, answer what is in flight but let no connection live on after it;
       // keepalive_timeout 0 means no keep-alive at all (Node would read 0 as "no timeout").
-      if (listener!.closing || !listener!.keepAlive(req.socket)) res.shouldKeepAlive = false;
-      dispatch(listener!.routes, req, res);
+      if (listener!.closing || !listener!.keepAlive(req.socket, hosts.fallback.client)) {
+        res.shouldKeepAlive = false;
+        listener!.lastTaken.add(req.socket);
+      }
+      // Pipelined requests after an unsafe one wait for its answer (pipeline.ts).
+      admit(req, res, listener!.start);
     };
-    const client = options.hosts.fallback.client;
+    const client = routes.binding.own.fallback.client;
     const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
-    listener = new Listener(app, options);
+    listener = new Listener(app, routes);
     applyLimits(app.server, client);
-    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, socket));
-    if (options.address.kind === 'unix') await app.listen({ path: options.address.path });
+    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, listener!.client, socket));
+    const { address } = routes.binding;
+    if (address.kind === 'unix') await app.listen({ path: address.path });
     // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
-    else await app.listen({ host: options.address.host, port: options.address.port, ipv6Only: options.address.host === '::' });
+    else await app.listen({ host: address.host, port: address.port, ipv6Only: address.host === '::' });
     return listener;
   }
 
@@ -61,13 +74,26 @@ export class Listener {
    * New virtual hosts and upstream groups for the requests that arrive from now on, and the
    * new default server's connection limits for the connections that open from now on.
    */
-  reroute(routes: DispatchOptions): void {
+  reroute(routes: ListenerRoutes): void {
     this.routes = routes;
-    applyLimits(this.app.server, routes.hosts.fallback.client);
+    applyLimits(this.app.server, routes.binding.own.fallback.client);
   }
+
+  /**
+   * Relays a request once pipeline.ts lets it start, on the routes in force by then. None that
+   * could not be answered: pipelined after an answer that closes the connection, or on one
+   * Node has begun to end (the client closed its side). Its body is dropped.
+   */
+  private readonly start = (req: IncomingMessage, res: ServerResponse): void => {
+    if (answeredOn(req.socket) || !req.socket.writable) return void req.resume();
+    const { routes } = this;
+    dispatch(routes, routes.binding.hosts(req.socket.localAddress), req, res);
+  };
 
   /** Requests served per connection, for keepalive_requests. */
   private readonly served = new WeakMap<Socket, number>();
+  /** Connections whose last request has come (its answer says `Connection: close`). */
+  private readonly lastTaken = new WeakSet<Socket>();
 
   /**
    * May the connection stay open after this request? Not with keepalive_timeout 0 (which
@@ -75,15 +101,18 @@ export class Listener {
    * Node's maxRequestsPerSocket says `Connection: close` but leaves the socket open until
    * the idle timeout, and answers 503 to pipelined requests beyond it where nginx just closes.
    */
-  private keepAlive(socket: Socket): boolean {
+  private keepAlive(socket: Socket, client: ClientConfig): boolean {
     const count = (this.served.get(socket) ?? 0) + 1;
     this.served.set(socket, count);
-    return this.client.keepaliveTimeoutMs > 0 && count < this.client.keepaliveRequests;
+    return client.keepaliveTimeoutMs > 0 && count < client.keepaliveRequests;
   }
 
-  /** The connection limits in force: the default server's. */
+  /**
+   * The limits Node applies to the whole listening socket (head size and time, idle timeout):
+   * those of the default server of the bound address.
+   */
   get client(): ClientConfig {
-    return this.routes.hosts.fallback.client;
+    return this.routes.binding.own.fallback.client;
   }
 
   /** Bound addresses, port 0 resolved. */

@@ -7,14 +7,23 @@
  */
 export interface RequestFacts {
   method: string;
-  /** Raw request target (Node's req.url): `$request_uri`, REQUEST_URI. */
+  /**
+   * Raw request target (Node's req.url): REQUEST_URI, the access log's uri. `$request_uri` is
+   * it without the scheme and authority of an absolute-form target, as nginx's.
+   */
   target: string;
   /** '1.0', '1.1', or what else Node read ('0.9', '2.0'). */
   httpVersion: string;
   /** Node's flat [name, value, ...] as received, values latin-1. */
   rawHeaders: readonly string[];
-  /** Node's lower-cased header map (for `$http_NAME` and the Host). */
+  /** Node's lower-cased header map (for `$http_NAME`). */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The host the request names, as written (port included): the authority of an absolute-form
+   * target, which overrides the Host field (RFC 9112 §3.2.2, as nginx), else the Host field;
+   * '' without either. server_name is matched against it; `$host` is it normalised.
+   */
+  host: string;
   /** Decoded, normalised path: `$uri`, PATH_INFO before the mount point is cut off. */
   path: string;
   /** Raw query without `?`: `$args`, QUERY_STRING. */

@@ -4,8 +4,9 @@
  *
  * - 301, 302, 303, 307, 308 with a URL: `Location: URL` and a short body naming the status.
  *   A URL starting with `/` becomes `scheme://host[:port]/...` (nginx's `absolute_redirect on`,
- *   the default; `absolute_redirect off` keeps it relative): host from the Host header, else
- *   the server address or name; the port unless it is the scheme's default.
+ *   the default; `absolute_redirect off` keeps it relative): the host of an absolute-form
+ *   target, else of the Host header, else the server address or name; the port unless it is
+ *   the scheme's default.
  * - Any other code with TEXT: TEXT as the body, `Content-Type: text/plain` (nginx's default_type).
  * - A code of 400 or more without TEXT: the short body naming the status, like the proxy's own
  *   error answers. Below 400 without TEXT: an empty body.
@@ -68,15 +69,10 @@ function location(rule: ReturnRule, source: VariableSource): string {
 
 /** host[:port] for an absolute redirect, as nginx's header filter builds it. */
 function authority(source: VariableSource): string {
-  let host = normalizeHost(hostHeader(source)) || source.serverAddress || source.serverName;
+  let host = normalizeHost(source.host) || source.serverAddress || source.serverName;
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
   const defaultPort = source.scheme === 'https' ? 443 : 80;
   return source.serverPort === defaultPort || source.serverPort === 0 ? host : `${host}:${source.serverPort}`;
-}
-
-function hostHeader(source: VariableSource): string | undefined {
-  const host = source.headers.host;
-  return Array.isArray(host) ? host[0] : host;
 }
 
 const UNSAFE_IN_URL = /[^\x21-\x7e]|["<>\\^`{|}]/g;

@@ -64,6 +64,8 @@ export function listenGroups(config: ProxyConfig): ListenGroup[] {
 /** A socket to bind, and the virtual hosts for a connection by the local address it came to. */
 export interface Binding {
   address: Address;
+  /** The servers listening on the bound address itself: their default server's limits are the socket's. */
+  own: VirtualHosts;
   hosts(localAddress: string | undefined): VirtualHosts;
 }
 
@@ -74,10 +76,8 @@ export interface Binding {
  * specific ones is served by the servers listening there, the others by the wildcard's servers.
  * (Binding both fails on Linux with EADDRINUSE.) Only IP literals are folded in; a host name
  * (`localhost:80`) keeps its own socket. For `[::]:80` beside `80`, bind `::` with ipv6Only, as
- * nginx does (ipv6only=on), or the two sockets collide.
- *
- * Not used yet: runtime.ts still binds one socket per listenGroups() entry. Wiring this into
- * `listen` is its own issue (README, "Not yet"); until then only its tests call it.
+ * nginx does (ipv6only=on), or the two sockets collide. Port 0 is a port like another: `0.0.0.0:0`
+ * and `127.0.0.1:0` are one socket on the port the OS chooses.
  */
 export function bindings(config: ProxyConfig): Binding[] {
   const groups = listenGroups(config);
@@ -85,16 +85,17 @@ export function bindings(config: ProxyConfig): Binding[] {
   for (const { address } of groups) {
     if (address.kind === 'tcp' && isWildcard(address.host)) wildcards.set(familyPort(address.host, address.port), new Map());
   }
-  const bound: Array<{ address: Address; all: VirtualHosts; specific?: Map<string, VirtualHosts> }> = [];
+  const bound: Array<{ address: Address; own: VirtualHosts; specific?: Map<string, VirtualHosts> }> = [];
   for (const { address, hosts } of groups) {
     const family = address.kind === 'tcp' && !isWildcard(address.host) && isIP(address.host) ? familyPort(address.host, address.port) : '';
     const specific = wildcards.get(family);
     if (specific && address.kind === 'tcp') specific.set(canonicalIp(address.host), hosts);
-    else bound.push({ address, all: hosts, specific: address.kind === 'tcp' ? wildcards.get(familyPort(address.host, address.port)) : undefined });
+    else bound.push({ address, own: hosts, specific: address.kind === 'tcp' ? wildcards.get(familyPort(address.host, address.port)) : undefined });
   }
-  return bound.map(({ address, all, specific }) => ({
+  return bound.map(({ address, own, specific }) => ({
     address,
-    hosts: specific?.size ? (local) => (local === undefined ? undefined : specific.get(canonicalIp(local))) ?? all : () => all,
+    own,
+    hosts: specific?.size ? (local) => (local === undefined ? undefined : specific.get(canonicalIp(local))) ?? own : () => own,
   }));
 }
 

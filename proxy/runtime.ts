@@ -3,7 +3,7 @@ import { DEFAULTS, formatAddress } from '../protocol/index.js';
 import type { Address, ProxyConfig } from './config/types.js';
 import { addressKey } from './config/address.js';
 import { Listener } from './listener.js';
-import { listenGroups } from './router.js';
+import { bindings } from './router.js';
 import { UpstreamGroup } from './upstream/group.js';
 import { UpstreamServer } from './upstream/server.js';
 
@@ -58,12 +58,12 @@ export class ProxyRuntime {
       const previous = this.groups.get(name);
       if (previous) group.inheritHealth(previous);
     }
-    const wanted = listenGroups(config).map(({ address, hosts }) => ({ key: addressKey(address), address, routes: { hosts, groups, log: this.log } }));
+    const wanted = bindings(config).map((binding) => ({ key: addressKey(binding.address), routes: { binding, groups, log: this.log } }));
     const started = new Map<string, Listener>();
     try {
       for (const entry of wanted) {
         if (this.listeners.has(entry.key)) continue;
-        const listener = await Listener.start({ address: entry.address, ...entry.routes });
+        const listener = await Listener.start(entry.routes);
         // Known by the port actually bound, so a reloaded config naming that port finds it.
         entry.key = listener.boundKey(entry.key);
         started.set(entry.key, listener);

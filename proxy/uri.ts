@@ -16,6 +16,10 @@
 //     '/a%2F..%2Fb' is '/b', never a '..' hidden from the location match.
 //     REQUEST_URI keeps the raw target for applications that must tell
 //     '%2F' from '/' (as uwsgi and nginx's $request_uri do).
+//
+// An absolute-form target ('http://host:port/path?query', RFC 9112 §3.2.2,
+// which a server MUST accept) is split first: its authority names the host
+// in place of the Host field, and its path and query are read as above.
 
 export type TargetErrorCode = 'E_BAD_TARGET' | 'E_BAD_PERCENT' | 'E_NUL' | 'E_ABOVE_ROOT';
 
@@ -24,15 +28,25 @@ export interface TargetOptions {
   mergeSlashes?: boolean;
 }
 
-export type ParsedTarget =
-  | { ok: true; path: string; query: string }
-  | { ok: false; code: TargetErrorCode; reason: string };
+export type TargetError = { ok: false; code: TargetErrorCode; reason: string };
+
+export type ParsedTarget = { ok: true; path: string; query: string } | TargetError;
+
+/** An absolute-form target split: its authority, and the rest in origin form. */
+export interface AbsoluteForm {
+  ok: true;
+  /** host[:port] as written (an IPv6 literal keeps its brackets). */
+  authority: string;
+  /** The path and query after the authority; '/' stands in for an empty path, as nginx does. */
+  rest: string;
+}
 
 /**
- * Splits an origin-form target ('/path?query') into its decoded path and raw
- * query (without '?'). A fragment, which clients should not send, is dropped
- * as nginx does. 'OPTIONS *' yields the path '*'. Absolute-form and
- * authority-form targets are refused.
+ * Splits a target into its decoded path and raw query (without '?'). A
+ * fragment, which clients should not send, is dropped as nginx does.
+ * 'OPTIONS *' yields the path '*'. An absolute-form target is read after its
+ * authority (see absoluteForm); authority-form (CONNECT's) and anything else
+ * is refused.
  */
 export function parseTarget(method: string, target: string, options: TargetOptions = {}): ParsedTarget {
   if (target === '*') {
@@ -40,10 +54,48 @@ export function parseTarget(method: string, target: string, options: TargetOptio
       ? { ok: true, path: '*', query: '' }
       : { ok: false, code: 'E_BAD_TARGET', reason: `'*' target with method ${method}` };
   }
-  if (target.charCodeAt(0) !== 0x2f /* / */) {
-    return { ok: false, code: 'E_BAD_TARGET', reason: 'target is not origin-form' };
-  }
+  const absolute = absoluteForm(target);
+  if (absolute === null) return parseOriginForm(target, options);
+  return absolute.ok ? parseOriginForm(absolute.rest, options) : absolute;
+}
 
+/** `scheme://authority` at the start of a target; the scheme and authority captured. */
+const ABSOLUTE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/;
+
+/**
+ * The authority of an absolute-form target: a reg-name (letters, digits, unreserved and
+ * sub-delims, %-escapes) or a bracketed IPv6 literal, then an optional port. No userinfo: RFC
+ * 9110 §4.2.4 deprecates it and tells recipients to treat it as an error (nginx refuses it).
+ */
+const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]*)?$/;
+
+/**
+ * A target in absolute form (RFC 9112 §3.2.2: `http://host[:port]/path?query`, which a server
+ * MUST accept) split into its authority and the rest; null for an origin-form target (or `*`),
+ * whose host is the Host field's. Only the http and https schemes name something this server
+ * can serve; another scheme, a missing or empty host, or userinfo is refused.
+ */
+export function absoluteForm(target: string): AbsoluteForm | TargetError | null {
+  if (target.charCodeAt(0) === 0x2f /* / */ || target === '*') return null;
+  const match = ABSOLUTE.exec(target);
+  if (!match) return { ok: false, code: 'E_BAD_TARGET', reason: 'target is neither origin-form nor absolute-form' };
+  const scheme = match[1]!.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return { ok: false, code: 'E_BAD_TARGET', reason: `absolute-form target with scheme "${scheme}" (only http and https)` };
+  const authority = match[2]!;
+  if (authority.includes('@')) return { ok: false, code: 'E_BAD_TARGET', reason: 'userinfo in an absolute-form target' };
+  if (!AUTHORITY.test(authority)) return { ok: false, code: 'E_BAD_TARGET', reason: 'absolute-form target without a valid host' };
+  const rest = target.slice(match[0].length);
+  return { ok: true, authority, rest: rest.charCodeAt(0) === 0x2f ? rest : '/' + rest };
+}
+
+/** The target as nginx's $request_uri gives it: an absolute-form target without its scheme and authority. */
+export function originForm(target: string): string {
+  const absolute = absoluteForm(target);
+  return absolute?.ok ? absolute.rest : target;
+}
+
+/** An origin-form target ('/path?query', absoluteForm's rest included) parsed. */
+function parseOriginForm(target: string, options: TargetOptions): ParsedTarget {
   let pathEnd = target.length;
   let queryStart = -1;
   let queryEnd = target.length;
@@ -73,7 +125,7 @@ export function parseTarget(method: string, target: string, options: TargetOptio
 }
 
 /** Percent-decodes target[0, end) into a byte string. */
-function decodePath(target: string, end: number): string | Extract<ParsedTarget, { ok: false }> {
+function decodePath(target: string, end: number): string | TargetError {
   let out = '';
   let copied = 0; // target[copied, i) is pending, undecoded
   for (let i = 0; i < end; i++) {
@@ -127,7 +179,7 @@ function needsNormalizing(path: string, mergeSlashes: boolean): boolean {
   return (mergeSlashes && path.includes('//')) || path.includes('/.');
 }
 
-function badByte(c: number): Extract<ParsedTarget, { ok: false }> | null {
+function badByte(c: number): TargetError | null {
   if (c === 0) return { ok: false, code: 'E_NUL', reason: 'NUL byte in target' };
   if (c > 0xff) return { ok: false, code: 'E_BAD_TARGET', reason: 'target is not a byte string' };
   return null;

@@ -6,13 +6,15 @@
  * Values are byte strings (latin-1), like everything Node hands over from the request, and
  * follow nginx: `$http_NAME` joins repeated fields with ", " (Cookie with "; "); `$arg_NAME`
  * and `$cookie_NAME` compare names case-insensitively and give the raw (undecoded) value of the
- * first match; `$host` is the Host without port and trailing dot, lower case, else the server
- * name. A `$` that does not start a name is kept as written.
+ * first match; `$host` is the host of an absolute-form target, else the Host, without port and
+ * trailing dot, lower case, else the server name; `$request_uri` is the target without the
+ * scheme and host of an absolute form. A `$` that does not start a name is kept as written.
  */
 import { hostname } from 'node:os';
 import { VariableError } from './config/errors.js';
 import type { RequestFacts } from './request-facts.js';
 import { asciiLower, normalizeHost } from './server-names.js';
+import { originForm } from './uri.js';
 
 /** What `$variables` read: the request's facts (everything but the raw field lines). */
 export type VariableSource = Omit<RequestFacts, 'rawHeaders'>;
@@ -23,7 +25,7 @@ const NAMED: Record<string, Getter> = {
   remote_addr: (s) => s.remoteAddress,
   remote_port: (s) => String(s.remotePort),
   host: (s) => hostOf(s),
-  request_uri: (s) => s.target,
+  request_uri: (s) => originForm(s.target),
   uri: (s) => s.path,
   document_uri: (s) => s.path,
   args: (s) => s.query,
@@ -106,9 +108,12 @@ function header(s: VariableSource, name: string): string {
   return Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
 }
 
-/** nginx's $host: the Host without port and trailing dot, lower case; else the server name. */
+/**
+ * nginx's $host: the host of an absolute-form target, else the Host field, without port and
+ * trailing dot, lower case; else the server name.
+ */
 function hostOf(s: VariableSource): string {
-  return normalizeHost(header(s, 'host')) || s.serverName;
+  return normalizeHost(s.host) || s.serverName;
 }
 
 /** The raw (still percent-encoded) value of the first `name=` argument, as nginx gives it. */

@@ -91,6 +91,8 @@ function clientConfig(values: Inherited): ClientConfig {
     headerTimeoutMs: inheritedValue(values, D.clientHeaderTimeout),
     keepaliveTimeoutMs: inheritedValue(values, D.keepaliveTimeout),
     keepaliveRequests: inheritedValue(values, D.keepaliveRequests),
+    lingeringTimeMs: inheritedValue(values, D.lingeringTime),
+    lingeringTimeoutMs: inheritedValue(values, D.lingeringTimeout),
     headerBuffers: inheritedValue(values, D.largeClientHeaderBuffers),
     maxHeaders: inheritedValue(values, D.clientMaxHeaders),
     underscoresInHeaders: inheritedValue(values, D.underscoresInHeaders),

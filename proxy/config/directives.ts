@@ -251,7 +251,13 @@ export const DIRECTIVES = {
     }),
     description:
       'Where the server accepts connections: `port`, `host:port`, `[ipv6]:port`, `*:port` or `unix:/path`. ' +
-      '`default_server` makes it the server for requests whose Host matches no server_name.',
+      '`default_server` makes it the server for requests whose Host matches no server_name. As in nginx, ' +
+      'when a port has a wildcard (`listen 80;`, `[::]:80`) and specific IP addresses (`listen 127.0.0.1:80;`), ' +
+      'only the wildcard is bound, and a connection is served by the servers listening on the address it came to, ' +
+      'else by the wildcard\'s. The limits Node applies to a whole listening socket (`client_header_timeout`, ' +
+      'the idle `keepalive_timeout`, the head size NUMBER × SIZE of `large_client_header_buffers`) are then those ' +
+      'of the wildcard\'s default server. A reload that adds or removes the wildcard of a port in use is refused ' +
+      '(the new socket cannot be bound beside the old one): restart instead.',
     example: 'listen 127.0.0.1:8080 default_server;',
   }),
   serverName: define<string[]>({
@@ -263,7 +269,8 @@ export const DIRECTIVES = {
     default: '""',
     convert: serverNames,
     description:
-      'Names of the server, matched against the Host (without port, case-insensitively): exact ' +
+      'Names of the server, matched against the Host (without port, case-insensitively; the host of an ' +
+      'absolute-form target `GET http://host/path` takes the place of the Host, as in nginx): exact ' +
       '(`example.com`), leading wildcard (`*.example.com`; `.example.com` matches `example.com` too), ' +
       'trailing wildcard (`www.example.*`) or regex (`~^api\\d+\\.`). nginx\'s precedence: exact, longest ' +
       'leading wildcard, longest trailing wildcard, first matching regex in config order; then the ' +
@@ -461,6 +468,37 @@ export const DIRECTIVES = {
       'Requests served on one client connection; the last one is answered with `Connection: close`. ' +
       'Read from the default server of the listening address.',
     example: 'keepalive_requests 100;',
+  }),
+  lingeringTime: define<number>({
+    name: 'lingering_time',
+    syntax: 'lingering_time TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '30s',
+    convert: (d) => positiveTime(d, first(d)),
+    description:
+      'After an answer that closes the connection while the client is still sending the request body ' +
+      '(413, a 400 or 408 before the body ended), the rest of the body is read and dropped, so the close ' +
+      'does not reset the answer away before the client has read it (nginx\'s lingering close); when the ' +
+      'body has ended our side is shut, and the connection is closed once the client closes its side, at ' +
+      'the latest this long after the answer was written. Also bounds the discarding of a body the app ' +
+      'answered without reading (the connection is kept if it ends in time). Not in `location` (nginx ' +
+      'allows it there).',
+    example: 'lingering_time 10s;',
+  }),
+  lingeringTimeout: define<number>({
+    name: 'lingering_timeout',
+    syntax: 'lingering_timeout TIME;',
+    contexts: ['main', 'server'],
+    args: [1, 1],
+    inherit: true,
+    default: '5s',
+    convert: (d) => positiveTime(d, first(d)),
+    description:
+      'During the lingering close (see `lingering_time`), the longest wait for more of the body, and then ' +
+      'for the client to close its side; past it the connection is closed.',
+    example: 'lingering_timeout 2s;',
   }),
   largeClientHeaderBuffers: define<{ number: number; size: number }>({
     name: 'large_client_header_buffers',

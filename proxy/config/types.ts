@@ -145,6 +145,10 @@ export interface ClientConfig {
   keepaliveTimeoutMs: number;
   /** keepalive_requests: requests per connection before it is closed. */
   keepaliveRequests: number;
+  /** lingering_time: the longest a body is discarded after the answer (then the connection is cut). */
+  lingeringTimeMs: number;
+  /** lingering_timeout: the longest pause in a body being discarded. */
+  lingeringTimeoutMs: number;
   /** large_client_header_buffers NUMBER SIZE: a request line over SIZE → 414, a header line → 431, the head over NUMBER × SIZE → 431. */
   headerBuffers: { number: number; size: number };
   /** client_max_headers: more header lines → 431. */

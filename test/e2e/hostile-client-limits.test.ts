@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { exchangeRaw, openRaw } from '../helpers/raw.js';
-import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir, until, type LogLine } from '../helpers/processes.js';
+import { FIXTURES, pace, simpleConfig, startProxy, startRunner, tempDir, until, type LogLine } from '../helpers/processes.js';
 
 const dir = tempDir(t);
 const socket = join(dir, 'app.sock');
@@ -16,7 +16,8 @@ const proxy = await startProxy(
   simpleConfig(socket, {
     server: `client_header_timeout 1s; keepalive_timeout 1s; keepalive_requests 3;
              large_client_header_buffers 2 2k; client_max_headers 10;
-             client_body_timeout 1s; client_max_body_size 10k;`,
+             client_body_timeout 1s; client_max_body_size 10k;
+             lingering_timeout 1s; lingering_time 3s;`,
   }),
 );
 const HOST = 'Host: tsgi.test\r\n';
@@ -62,9 +63,66 @@ t.test('a chunked body growing past client_max_body_size: 413, the runner stream
   const line = await proxy.proc.waitForLog(logged('TSGI_BODY_TOO_LARGE', before));
   t.match(line.reason, /client_max_body_size/);
   await until('the head of the answer', () => text.includes('\r\n\r\n'));
-  t.match(text, /^HTTP\/1\.1 413 /);
+  t.match(text, /^HTTP\/1\.1 413 [^]*\r\nConnection: close\r\n/i);
   await until('the app to see its body cut', () => appSaw('cut', '/grows'));
   t.notOk(appSaw('complete', '/grows'), 'the app never saw the end of the body');
+});
+
+/** A client that goes on sending after the proxy's FIN: what it read, and when. */
+async function uploader(t: Tap.Test) {
+  const client = await openRaw(proxy.port, true);
+  t.teardown(() => client.destroy());
+  const seen = { text: '', answeredAt: 0, endedAt: 0, closedAt: 0 };
+  client.setEncoding('latin1').on('data', (d: string) => ((seen.text += d), (seen.answeredAt ||= performance.now())));
+  client.on('end', () => (seen.endedAt = performance.now()));
+  client.on('close', () => (seen.closedAt = performance.now()));
+  client.on('error', () => undefined); // a write after the close: the close is what is checked
+  return { client, seen };
+}
+
+const ANSWER_413 = /^HTTP\/1\.1 413 [^]*\r\nConnection: close\r\n[^]*\r\n413 Content Too Large\n$/i;
+
+t.test('a body over client_max_body_size sent slowly: the whole 413, the connection closed once the body ended', async (t) => {
+  const { client, seen } = await uploader(t);
+  client.write(`POST /slow-413 HTTP/1.1\r\n${HOST}Content-Length: 30000\r\n\r\n`);
+  for (let i = 0; i < 9; i++) {
+    client.write('x'.repeat(3000));
+    await pace(30); // a slow uploader
+  }
+  await until('the whole answer', () => ANSWER_413.test(seen.text));
+  t.equal(seen.endedAt, 0, 'the connection stays open for the rest of the body');
+  client.write('x'.repeat(3000) + `GET /after-413 HTTP/1.1\r\n${HOST}\r\n`);
+  await until('the FIN once the body has ended', () => seen.endedAt > 0);
+  t.match(seen.text, ANSWER_413, 'nothing after the 413: the GET pipelined after the body is not answered');
+  client.end();
+  await until('the connection to close', () => seen.closedAt > 0);
+  // One runner connection, streams in order: once the app logged a later request, it would
+  // have logged the GET before it.
+  const sync = await exchangeRaw(proxy.port, Buffer.from(`POST /sync-413 HTTP/1.1\r\n${HOST}Content-Length: 0\r\nConnection: close\r\n\r\n`));
+  t.match(sync.text, /^HTTP\/1\.1 200 /);
+  await until('the app to see the next request', () => appSaw('complete', '/sync-413'));
+  t.notOk(runner.proc.logs.some((l) => String(l.msg).includes('/after-413')), 'the app never saw the pipelined GET');
+});
+
+t.test('lingering_timeout 1s: a body that stops after the 413 is cut 1 s later', async (t) => {
+  const { client, seen } = await uploader(t);
+  client.write(`POST /stops-413 HTTP/1.1\r\n${HOST}Content-Length: 30000\r\n\r\n${'x'.repeat(1000)}`);
+  await until('the connection to be cut', () => seen.endedAt > 0, 10_000);
+  t.match(seen.text, ANSWER_413);
+  const ms = seen.endedAt - seen.answeredAt;
+  t.ok(ms >= 900 && ms < 2500, `cut ${Math.round(ms)} ms after the answer`);
+});
+
+t.test('lingering_time 3s: a body that trickles on is cut 3 s after the 413', async (t) => {
+  const { client, seen } = await uploader(t);
+  client.write(`POST /trickles-413 HTTP/1.1\r\n${HOST}Content-Length: 30000\r\n\r\n`);
+  while (seen.endedAt === 0 && seen.closedAt === 0) {
+    client.write('x'.repeat(50)); // more often than lingering_timeout, far too slowly to end
+    await pace(200);
+  }
+  t.match(seen.text, ANSWER_413);
+  const ms = (seen.endedAt || seen.closedAt) - seen.answeredAt;
+  t.ok(ms >= 2800 && ms < 4500, `cut ${Math.round(ms)} ms after the answer`);
 });
 
 t.test('client_header_timeout 1s: a head that never ends gets 408 and the connection closes', async (t) => {
@@ -95,11 +153,17 @@ t.test('keepalive_timeout 1s closes an idle connection; keepalive_requests 3 end
   t.ok(idle.closed && idle.ms >= 900 && idle.ms < 10_000, `idle connection closed after ${Math.round(idle.ms)} ms`);
   // On a proxy whose idle timeout is long, so a close at once cannot be the timeout's.
   const worn = await startProxy(t, dir, simpleConfig(socket, { server: 'keepalive_timeout 120s; keepalive_requests 3;' }));
-  const three = `GET /one HTTP/1.1\r\n${HOST}\r\n`.repeat(3);
-  const reply = await exchangeRaw(worn.port, Buffer.from(three));
+  const four = `GET /one HTTP/1.1\r\n${HOST}\r\n`.repeat(3) + `GET /fourth HTTP/1.1\r\n${HOST}\r\n`;
+  const reply = await exchangeRaw(worn.port, Buffer.from(four));
   t.equal(reply.text.match(/HTTP\/1\.1 200 /g)?.length, 3, 'three answers');
   t.match(reply.text.slice(reply.text.lastIndexOf('HTTP/1.1 200')), /\r\nConnection: close\r\n/i, 'the third says close');
   t.ok(reply.closed && reply.ms < 12_000, `and the connection closes at once (${Math.round(reply.ms)} ms, not 120 s)`);
+  // One runner connection, streams in order: once the app logged a later request, it would
+  // have logged the fourth before it.
+  const sync = await exchangeRaw(worn.port, Buffer.from(`POST /after-fourth HTTP/1.1\r\n${HOST}Content-Length: 0\r\nConnection: close\r\n\r\n`));
+  t.match(sync.text, /^HTTP\/1\.1 200 /);
+  await until('the app to see the next request', () => appSaw('complete', '/after-fourth'));
+  t.notOk(runner.proc.logs.some((l) => String(l.msg).endsWith(' /fourth')), 'the request pipelined after the last one never reached the app');
 });
 
 t.test('keepalive_timeout 0: no keep-alive at all', async (t) => {

@@ -2,7 +2,7 @@
 // to a temp dir) answers every path with its environ as JSON, and every server and location of
 // the config tags the environ with tsgi_param, so each answer shows where the request went.
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -188,4 +188,65 @@ t.test('a server-level return answers every path', async (t) => {
     t.equal(answer.status, 308, path);
     t.equal(answer.headers.location, `https://example.org${path}`, path);
   }
+});
+
+/** Raw bytes on one connection, read until the proxy closes it (a client may send absolute-form). */
+function rawExchange(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = connect(proxy.port, '127.0.0.1', () => conn.write(text));
+    conn.setTimeout(5000, () => conn.destroy(new Error('no answer in 5 s')));
+    let reply = '';
+    conn.setEncoding('latin1').on('data', (chunk: string) => (reply += chunk));
+    conn.on('end', () => resolve(reply));
+    conn.on('error', reject);
+  });
+}
+
+t.test('an absolute-form target: its host chooses the server and is $host and HTTP_HOST (RFC 9112 §3.2.2)', async (t) => {
+  const reply = await rawExchange('GET http://WWW.Example.com/x%20y?q=1 HTTP/1.1\r\nHost: routes.test\r\nConnection: close\r\n\r\n');
+  t.match(reply, /^HTTP\/1\.1 200 /);
+  const env = JSON.parse(/\{[^]*\}/.exec(reply)![0]) as Record<string, string>; // one chunk
+  t.match(env, { SERVER: 'exact', PATH_INFO: '/x y', QUERY_STRING: 'q=1', HTTP_HOST: 'WWW.Example.com', SERVER_NAME: 'example.com' });
+  t.equal(env.REQUEST_URI, 'http://WWW.Example.com/x%20y?q=1', 'REQUEST_URI as received');
+  const health = await rawExchange('GET http://Routes.Test/health HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+  t.match(health, /^HTTP\/1\.1 200 [^]*\r\n\r\nok routes\.test\n$/, '$host');
+  const old = await rawExchange('GET https://routes.test/old/page?a=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+  t.match(old, new RegExp(`^HTTP/1\\.1 301 [^]*\\r\\nLocation: http://routes\\.test:${proxy.port}/new\\?a=1\\r\\n`), 'a redirect to its host');
+  const redirect = await rawExchange('GET http://redirect.test/x?y=1 HTTP/1.1\r\nHost: routes.test\r\nConnection: close\r\n\r\n');
+  t.match(redirect, /^HTTP\/1\.1 308 [^]*\r\nLocation: https:\/\/example\.org\/x\?y=1\r\n/, '$request_uri without the scheme and host, as nginx');
+  const ftp = await rawExchange('GET ftp://routes.test/x HTTP/1.1\r\nHost: routes.test\r\n\r\n');
+  t.match(ftp, /^HTTP\/1\.1 400 /, 'only http and https');
+});
+
+/** A port free on every address right now (the proxy binds it next; nothing else should race for it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+t.test('listen PORT beside listen 127.0.0.1:PORT: one wildcard socket, servers chosen by local address', async (t) => {
+  const port = await freePort();
+  const both = await startProxy(
+    t,
+    dir,
+    `upstream app { server unix:${socket}; }
+     server { listen *:${port}; ${loc('/', 'root', 'wildcard')} }
+     server { listen 127.0.0.1:${port}; ${loc('/', 'root', 'loopback')} }`,
+  );
+  const ask = (address: string) =>
+    new Promise<Record<string, string>>((resolve, reject) => {
+      const req = request({ host: address, port: both.port, path: '/x', headers: { Host: 'any.test' }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('latin1')) as Record<string, string>));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  t.equal(both.port, port);
+  t.match(await ask('127.0.0.1'), { SERVER: 'loopback', SERVER_PORT: String(port) }, 'the address of its own listen');
+  t.match(await ask('127.0.0.2'), { SERVER: 'wildcard', SERVER_PORT: String(port) }, 'any other address: the wildcard servers');
 });

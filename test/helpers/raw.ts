@@ -55,10 +55,13 @@ export async function exchangeRawPieces(port: number, pieces: readonly Buffer[],
   return { text, closed: wasClosed, ms: performance.now() - started };
 }
 
-/** Opens a connection and resolves once it is established. */
-export function openRaw(port: number): Promise<Socket> {
+/**
+ * Opens a connection and resolves once it is established. With `allowHalfOpen`, the client goes
+ * on sending after the proxy's FIN (as a client still uploading a body does).
+ */
+export function openRaw(port: number, allowHalfOpen = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen }, () => resolve(socket));
     socket.once('error', reject);
   });
 }

@@ -13,6 +13,7 @@ const source: VariableSource = {
   path: '/old/p ath',
   query: 'x=1',
   headers: { host: 'Example.com:8080' },
+  host: 'Example.com:8080',
   remoteAddress: '10.0.0.9',
   remotePort: 40000,
   realipRemoteAddress: '10.0.0.9',
@@ -72,14 +73,17 @@ t.test('absolute_redirect off keeps a path relative; it is inherited', async (t)
 
 t.test('the host and port of an absolute redirect', async (t) => {
   const location = (s: Partial<VariableSource>): string => returnResponse(rule('return 301 /x;'), { ...source, ...s }).headers[0]![1];
-  t.equal(location({ headers: { host: 'a.test' }, serverPort: 80 }), 'http://a.test/x', 'port 80 is left out for http');
-  t.equal(location({ headers: { host: 'a.test' }, scheme: 'https', serverPort: 443 }), 'https://a.test/x');
-  t.equal(location({ headers: { host: 'a.test:9' }, scheme: 'https', serverPort: 80 }), 'https://a.test:80/x', 'the port is the one that accepted');
-  t.equal(location({ headers: { host: 'A.TEST.' }, serverPort: 80 }), 'http://a.test/x', 'the host as nginx normalises it');
-  t.equal(location({ headers: {}, serverPort: 80, serverAddress: '127.0.0.1' }), 'http://127.0.0.1/x', 'no Host: the local address');
-  t.equal(location({ headers: {}, serverPort: 80, serverAddress: '::1' }), 'http://[::1]/x');
-  t.equal(location({ headers: {}, serverPort: 80 }), 'http://example.com/x', 'else the server name');
-  t.equal(location({ headers: { host: ['b.test', 'c.test'] }, serverPort: 0 }), 'http://b.test/x', 'port 0 (a unix socket): none');
+  t.equal(location({ host: 'a.test', serverPort: 80 }), 'http://a.test/x', 'port 80 is left out for http');
+  t.equal(location({ host: 'a.test', scheme: 'https', serverPort: 443 }), 'https://a.test/x');
+  t.equal(location({ host: 'a.test:9', scheme: 'https', serverPort: 80 }), 'https://a.test:80/x', 'the port is the one that accepted');
+  t.equal(location({ host: 'A.TEST.', serverPort: 80 }), 'http://a.test/x', 'the host as nginx normalises it');
+  t.equal(location({ host: '', serverPort: 80, serverAddress: '127.0.0.1' }), 'http://127.0.0.1/x', 'no Host: the local address');
+  t.equal(location({ host: '', serverPort: 80, serverAddress: '::1' }), 'http://[::1]/x');
+  t.equal(location({ host: '', serverPort: 80 }), 'http://example.com/x', 'else the server name');
+  t.equal(location({ host: 'b.test', serverPort: 0 }), 'http://b.test/x', 'port 0 (a unix socket): none');
+  const absolute = { target: 'http://c.test/x?y', host: 'c.test', headers: { host: 'a.test' }, serverPort: 80 };
+  t.equal(location(absolute), 'http://c.test/x', "an absolute-form target's host, not the Host header's");
+  t.equal(returnResponse(rule('return 301 https://example.org$request_uri;'), { ...source, ...absolute }).headers[0]![1], 'https://example.org/x?y', '$request_uri without it');
 });
 
 t.test('Location cannot carry CR LF or other raw bytes', async (t) => {

@@ -65,4 +65,6 @@ t.test("bindings: a wildcard port takes in that port's specific addresses, as ng
   t.equal(pick(v6!, '::2'), 'wild6');
   t.equal(pick(named!, '127.0.0.1'), 'named');
   t.equal(pick(unix!, undefined), 'named');
+  t.equal(name(v4!.own.fallback), 'wild', "the bound wildcard's own servers (their default server's limits are the socket's)");
+  t.equal(name(own!.own.fallback), 'ten');
 });

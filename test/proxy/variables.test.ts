@@ -9,6 +9,7 @@ const source: VariableSource = {
   path: '/a b',
   query: 'x=1&Token=abc&empty=',
   headers: { host: 'Example.COM:8080', 'x-forwarded-for': '10.0.0.1', cookie: 'sid=42; theme=dark', 'content-type': 'text/plain' },
+  host: 'Example.COM:8080',
   remoteAddress: '127.0.0.1',
   remotePort: 5555,
   realipRemoteAddress: '127.0.0.1',
@@ -41,7 +42,16 @@ const cases: Array<[string, string]> = [
 for (const [template, expected] of cases) t.equal(expand(template, source), expected, template);
 
 t.test('no Host: $host is the server name', async (t) => {
-  t.equal(expand('$host', { ...source, headers: {} }), 'example.com');
+  t.equal(expand('$host', { ...source, headers: {}, host: '' }), 'example.com');
+});
+
+t.test('an absolute-form target: its host is $host, $request_uri is without it, $http_host the header', async (t) => {
+  const absolute: VariableSource = { ...source, target: 'http://Other.Example:81/a%20b?x=1', host: 'Other.Example:81' };
+  t.equal(expand('$host', absolute), 'other.example');
+  t.equal(expand('$request_uri', absolute), '/a%20b?x=1');
+  t.equal(expand('$http_host', absolute), 'Example.COM:8080');
+  t.equal(expand('$request', absolute), 'POST http://Other.Example:81/a%20b?x=1 HTTP/1.1', 'the request line as received');
+  t.equal(expand('$request_uri', { ...absolute, target: 'https://h' }), '/', 'an empty path is /');
 });
 
 t.test('unknown variables are refused when compiled', async (t) => {
@@ -55,6 +65,7 @@ t.test("the issue's variables, per nginx", async (t) => {
     ...source,
     target: '/p?Name=A%20B&name=second&flag&x=',
     query: 'Name=A%20B&name=second&flag&x=',
+    host: 'WWW.Example.com.:8080',
     headers: {
       host: 'WWW.Example.com.:8080',
       'x-forwarded-for': '1.1.1.1, 2.2.2.2', // Node joins repeated fields with ", "

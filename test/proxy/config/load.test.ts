@@ -98,6 +98,8 @@ const DEFAULT_CLIENT = {
   headerTimeoutMs: 60 * S,
   keepaliveTimeoutMs: 75 * S,
   keepaliveRequests: 1000,
+  lingeringTimeMs: 30 * S,
+  lingeringTimeoutMs: 5 * S,
   headerBuffers: { number: 4, size: 8192 },
   maxHeaders: 100,
   underscoresInHeaders: false,
