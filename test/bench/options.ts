@@ -36,7 +36,8 @@ Options:
       --systems NAMES      comma-separated system names (see the list printed at start)
       --runs N             runs per system and scenario, interleaved   (default 3)
       --duration S         measured seconds per run                    (default 5)
-      --warmup S           warm-up seconds before each run             (default 2)
+      --warmup S           warm-up seconds before each run             (default 5: a Node
+                           server's JIT takes ~4-5 s of load on one core to settle)
       --download-mib N     download size                               (default 256)
       --upload-mib N       upload size (the issue's streaming target: 256) (default 64)
       --idle-connections N idle keep-alive connections to hold         (default 10000)
@@ -84,7 +85,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     quick,
     runs: integer(values.runs ?? (quick ? '1' : '3'), '--runs', 1, 100),
     durationS: integer(values.duration ?? (quick ? '2' : '5'), '--duration', 1, 3600),
-    warmupS: integer(values.warmup ?? (quick ? '1' : '2'), '--warmup', 0, 600),
+    warmupS: integer(values.warmup ?? (quick ? '1' : '5'), '--warmup', 0, 600),
     scenarios: list(values.scenario),
     systems: list(values.systems),
     sizes: {
