@@ -173,11 +173,13 @@ export class UpstreamStream {
       this.receiveWindow.receive(payload.length + rest);
     }
     if (end) this.responseEnded = true;
-    this.events.onData(payload, end, rest);
+    // Registered first: the relay corks its client for this read, and must be uncorked even
+    // if passing the bytes on throws.
     if (!this.inRead) {
       this.inRead = true;
       this.host.readInto(this);
     }
+    this.events.onData(payload, end, rest);
     if (end) this.closeIfDone();
   }
 
