@@ -7,6 +7,7 @@ import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
+import { BufferedBody } from './request-body.js';
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
@@ -84,7 +85,68 @@ export class Exchange implements StreamEvents {
     if (limit > 0 && this.x.contentLength !== null && this.x.contentLength > limit) {
       return this.reject(HttpError.BODY_TOO_LARGE, `declared body of ${this.x.contentLength} bytes over client_max_body_size ${limit}`);
     }
+    if (this.x.location.requestBuffering && this.x.contentLength !== 0 && !(await this.bufferBody())) return;
     await this.send();
+  }
+
+  /** tsgi_request_buffering: the body held whole (or, failing that, its start) before any try. */
+  private buffered: BufferedBody | null = null;
+
+  /** Reads the body before a runner is chosen; false when the request ended meanwhile. */
+  private async bufferBody(): Promise<boolean> {
+    const { location, req, environ } = this.x;
+    const body = new BufferedBody({ memoryBytes: location.clientBodyBufferSize, tempDir: location.clientBodyTempPath, maxBytes: location.clientMaxBodySize });
+    this.buffered = body;
+    this.deadline.arm('client_body');
+    const outcome = await body.collect(req, () => this.deadline.arm('client_body'));
+    if (this.finished) return false;
+    switch (outcome.kind) {
+      case 'gone':
+        return false;
+      case 'too-large':
+        this.reject(HttpError.BODY_TOO_LARGE, `body grew past client_max_body_size ${location.clientMaxBodySize}`);
+        return false;
+      case 'streaming':
+        this.x.log.warn({ reqId: this.x.request.requestId, reason: outcome.reason, tempDir: location.clientBodyTempPath }, 'request body streamed: no temporary file');
+        break;
+      case 'complete':
+        this.bodyEnded = true;
+        // A chunked body now has a length, which the app gets as nginx passes it.
+        environ.CONTENT_LENGTH = String(body.size);
+        break;
+    }
+    this.deadline.clear();
+    return true;
+  }
+
+  /** Sends the buffered body on `stream` (again, for a retry), then the rest from the client if it streams. */
+  private async pumpBuffered(stream: UpstreamStream): Promise<void> {
+    const body = this.buffered!;
+    for await (const piece of body.pieces()) {
+      if (this.stream !== stream) return; // the try ended; a retry pumps on its own stream
+      if (!stream.writeBody(piece)) {
+        this.deadline.arm('send');
+        await new Promise<void>((resolve) => (this.whenWritable = resolve));
+        if (this.stream !== stream) return;
+      }
+    }
+    if (body.streaming && !body.ended) {
+      // The temporary file failed: the rest comes from the client, paused since.
+      this.bodyReceived = body.size;
+      this.pumpBody();
+      this.x.req.resume();
+      return;
+    }
+    stream.endBody();
+    this.deadline.arm('read');
+  }
+
+  /** A buffered body's pump waiting for credit. */
+  private whenWritable: (() => void) | null = null;
+
+  /** Whether a new try can be sent the body (none was read yet, or it is all buffered). */
+  private get bodyReplayable(): boolean {
+    return this.buffered ? this.buffered.complete : this.bodyReceived === 0;
   }
 
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
@@ -133,7 +195,16 @@ export class Exchange implements StreamEvents {
     }
     this.stream = connection.request(payload, hasBody, this);
     if (!hasBody) this.deadline.arm('read');
-    else if (this.bodyEnded) {
+    else if (this.buffered) {
+      const stream = this.stream;
+      this.pumpBuffered(stream).catch((err: Error) => {
+        if (this.stream !== stream) return;
+        stream.cancel(ErrorCode.CANCEL, 'the buffered body could not be read');
+        this.stream = null;
+        this.retries.end(false);
+        this.reject(HttpError.UPSTREAM_UNREACHABLE, `reading the buffered request body: ${err.message}`);
+      });
+    } else if (this.bodyEnded) {
       // A retry after the whole (empty) body was read. Not `req.complete`: that is true as soon
       // as the parser has the body, which may still sit unread in the request stream.
       this.stream.endBody();
@@ -149,7 +220,7 @@ export class Exchange implements StreamEvents {
     // Sent, on a stream the runner accepted or never says about: it may have run in the app.
     const mayHaveRun = sent && (this.stream?.mayHaveRun ?? true);
     this.stream = null;
-    const allowed = this.retries.failed(failure, outcome, mayHaveRun, this.bodyReceived === 0);
+    const allowed = this.retries.failed(failure, outcome, mayHaveRun, this.bodyReplayable);
     if (allowed && !this.headSent && !this.finished) {
       this.x.log.warn({ reqId: this.x.request.requestId, upstream: this.upstream, failure, reason: outcome.reason }, 'trying the next upstream server');
       this.deadline.clear();
@@ -194,6 +265,11 @@ export class Exchange implements StreamEvents {
   }
 
   onWritable(): void {
+    const waiting = this.whenWritable;
+    if (waiting) {
+      this.whenWritable = null;
+      return waiting();
+    }
     this.deadline.arm('client_body');
     this.x.req.resume();
   }
@@ -291,7 +367,7 @@ export class Exchange implements StreamEvents {
    * a try is left; otherwise this response is the answer (as nginx: the last one is passed on).
    */
   private retryStatus(status: number): boolean {
-    const failure = this.retries.retryableStatus(status, this.bodyReceived === 0);
+    const failure = this.retries.retryableStatus(status, this.bodyReplayable);
     if (!failure) return false;
     this.stream?.cancel(ErrorCode.CANCEL, `status ${status}: trying the next upstream server`);
     this.failTry(failure, { kind: HttpError.UPSTREAM_UNREACHABLE, reason: `status ${status}` });
@@ -374,6 +450,8 @@ export class Exchange implements StreamEvents {
     if (this.finished) return;
     this.finished = true;
     this.deadline.clear();
+    void this.buffered?.close();
+    this.whenWritable?.();
     // Ended by us (not destroyed): complete from our side even if the client hung up before the flush.
     const complete = this.x.res.writableEnded;
     if (!complete) {

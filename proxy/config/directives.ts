@@ -428,6 +428,49 @@ export const DIRECTIVES = {
     description: 'Largest request body accepted, else 413; 0 means unlimited.',
     example: 'client_max_body_size 10m;',
   }),
+  tsgiRequestBuffering: define<boolean>({
+    name: 'tsgi_request_buffering',
+    syntax: 'tsgi_request_buffering on | off;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: 'on',
+    convert: onOff,
+    description:
+      "Whether a request body is read whole from the client before the request goes to a runner (nginx's " +
+      '`proxy_request_buffering`): in memory up to `client_body_buffer_size`, the rest in a temporary file ' +
+      'under `client_body_temp_path`, so a slow uploader never holds an app worker, and a try that fails ' +
+      'can be sent again with its body. A chunked body then reaches the app with CONTENT_LENGTH. `off` ' +
+      'streams the body to the runner as it arrives, with flow control.',
+    example: 'tsgi_request_buffering off;',
+  }),
+  clientBodyBufferSize: define<number>({
+    name: 'client_body_buffer_size',
+    syntax: 'client_body_buffer_size SIZE;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '16k',
+    convert: (d) => parseSize(first(d).value, site(d, first(d))),
+    description: "How much of a buffered request body is held in memory; beyond it the body goes to a temporary file (nginx's default on 64-bit systems).",
+    example: 'client_body_buffer_size 128k;',
+  }),
+  clientBodyTempPath: define<string>({
+    name: 'client_body_temp_path',
+    syntax: 'client_body_temp_path PATH;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '/tmp',
+    convert: (d) => first(d).value,
+    description:
+      'Directory of the temporary files of buffered request bodies. Each file is removed from the directory ' +
+      'as soon as it is created (only the open descriptor holds it), so nothing is left behind, even when the ' +
+      'proxy is killed. When a file cannot be created or written (a missing directory, a full disk), the ' +
+      'body is streamed to the runner instead, and a warning says why. nginx\'s `levels` are not needed and ' +
+      'not accepted.',
+    example: 'client_body_temp_path /var/cache/tsgi/client_temp;',
+  }),
   clientHeaderTimeout: define<number>({
     name: 'client_header_timeout',
     syntax: 'client_header_timeout TIME;',

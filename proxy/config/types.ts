@@ -113,6 +113,10 @@ export interface LocationConfig {
   nextUpstream: NextUpstreamConfig;
   /** Bytes; 0 = unlimited. */
   clientMaxBodySize: number;
+  /** tsgi_request_buffering, client_body_buffer_size (bytes), client_body_temp_path. */
+  requestBuffering: boolean;
+  clientBodyBufferSize: number;
+  clientBodyTempPath: string;
   params: TsgiParam[];
   /** tsgi_script_name: the mount prefix that becomes SCRIPT_NAME, '' for none. */
   scriptName: string;

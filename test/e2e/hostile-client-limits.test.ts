@@ -17,7 +17,10 @@ const proxy = await startProxy(
     server: `client_header_timeout 1s; keepalive_timeout 1s; keepalive_requests 3;
              large_client_header_buffers 2 2k; client_max_headers 10;
              client_body_timeout 1s; client_max_body_size 10k;
-             lingering_timeout 1s; lingering_time 3s;`,
+             lingering_timeout 1s; lingering_time 3s;
+             # The limits as they apply to a body streamed to the app (request-buffering.test.ts
+             # checks them on a buffered one).
+             tsgi_request_buffering off;`,
   }),
 );
 const HOST = 'Host: tsgi.test\r\n';

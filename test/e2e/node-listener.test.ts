@@ -57,7 +57,13 @@ t.test('req.pipe(res): fixed-length and chunked uploads', async (t) => {
     await pace(10); // the second piece in a later packet
     yield Buffer.from('two');
   }
-  const chunked = await fetchBuffer(`${proxy.url}/echo`, { method: 'POST', body: parts(), headers: { 'Transfer-Encoding': 'chunked' } });
+  // Buffered (the default), a chunked body arrives whole, with its length, as nginx passes it on.
+  const buffered = await fetchBuffer(`${proxy.url}/echo`, { method: 'POST', body: parts(), headers: { 'Transfer-Encoding': 'chunked' } });
+  t.equal(buffered.headers['x-transfer-encoding'], 'none');
+  t.equal(buffered.body.toString(), 'one two');
+  // Streamed, the app sees it chunked.
+  const streaming = await startProxy(t, dir, simpleConfig(socket, { server: 'tsgi_request_buffering off;' }));
+  const chunked = await fetchBuffer(`${streaming.url}/echo`, { method: 'POST', body: parts(), headers: { 'Transfer-Encoding': 'chunked' } });
   t.equal(chunked.headers['x-transfer-encoding'], 'chunked');
   t.equal(chunked.body.toString(), 'one two');
   const none = await fetchBuffer(`${proxy.url}/echo`, { method: 'POST' });

@@ -111,6 +111,7 @@ const cases: Case[] = [
   ['E_INVALID_PARAMETER', 'server { location ▶!~ \\.php$ { tsgi_pass a; } }'],
   ['E_INVALID_PARAMETER', 'server { location ▶@named /a { tsgi_pass a; } }'],
   ['E_INVALID_FLAG', 'absolute_redirect ▶yes;'],
+  ['E_INVALID_FLAG', 'server { location / { tsgi_pass a; tsgi_request_buffering ▶always; } }'],
   ['E_INVALID_FLAG', 'server { location / { return 301 /a; absolute_redirect ▶""; } }'],
   ['E_INVALID_REGEX', 'server { location ~ ▶^/(a { tsgi_pass a; } }'],
   ['E_INVALID_REGEX', 'server { location ~* ▶"\\.(png|jpg$" { tsgi_pass a; } }'],

@@ -74,6 +74,9 @@ function location(overrides: Partial<LocationConfig> & Pick<LocationConfig, 'uri
     clientSendTimeoutMs: 60 * S,
     nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: 2 * MB,
+    requestBuffering: true,
+    clientBodyBufferSize: 16 * 1024,
+    clientBodyTempPath: '/tmp',
     params: [
       { name: 'APP_ENV', value: 'production', ifNotEmpty: false },
       { name: 'FROM', value: 'main', ifNotEmpty: false },
@@ -166,6 +169,9 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
         connectTimeoutMs: 5 * S,
         readTimeoutMs: 90 * S,
         clientMaxBodySize: 0,
+        requestBuffering: true,
+        clientBodyBufferSize: 16 * 1024,
+        clientBodyTempPath: '/tmp',
         params: [{ name: 'ONLY', value: 'here', ifNotEmpty: true }],
       }),
       location({
@@ -187,6 +193,9 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
         uri: '/x',
         upstream: 'localhost:9000',
         clientMaxBodySize: 8 * 1024,
+        requestBuffering: true,
+        clientBodyBufferSize: 16 * 1024,
+        clientBodyTempPath: '/tmp',
         params: [{ name: 'SERVER', value: 'two', ifNotEmpty: false }],
       }),
     ],
@@ -211,10 +220,27 @@ t.test('defaults of a minimal location', async (t) => {
     clientSendTimeoutMs: 60 * S,
     nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: MB,
+    requestBuffering: true,
+    clientBodyBufferSize: 16 * 1024,
+    clientBodyTempPath: '/tmp',
     params: [],
     scriptName: '',
     locations: [],
   });
+});
+
+t.test('request buffering: inherited from the server, overridden per location', async (t) => {
+  const config = parseConfig(
+    `client_body_temp_path /var/cache/tsgi;
+     server { client_body_buffer_size 128k; tsgi_request_buffering off;
+       location / { tsgi_pass 127.0.0.1:9000; }
+       location /upload { tsgi_pass 127.0.0.1:9000; tsgi_request_buffering on; } }`,
+    'buf.conf',
+  );
+  const pick = (l: LocationConfig | undefined) => ({ on: l?.requestBuffering, memory: l?.clientBodyBufferSize, dir: l?.clientBodyTempPath });
+  const [root, upload] = config.servers[0]!.locations;
+  t.same(pick(root), { on: false, memory: 128 * 1024, dir: '/var/cache/tsgi' });
+  t.same(pick(upload), { on: true, memory: 128 * 1024, dir: '/var/cache/tsgi' });
 });
 
 t.test('listen forms and workers auto', async (t) => {
@@ -292,6 +318,9 @@ server {
     clientSendTimeoutMs: 60 * S,
     nextUpstream: { conditions: ['error', 'timeout'], tries: 0, timeoutMs: 0 },
     clientMaxBodySize: 10 * MB,
+    requestBuffering: true,
+    clientBodyBufferSize: 16 * 1024,
+    clientBodyTempPath: '/tmp',
     params: [{ name: 'APP_ENV', value: 'production', ifNotEmpty: false }],
     scriptName: '',
     locations: [],
