@@ -417,17 +417,7 @@ export const DIRECTIVES = {
       'define no tsgi_param of their own.',
     example: 'tsgi_param APP_ENV production;',
   }),
-  clientMaxBodySize: define<number>({
-    name: 'client_max_body_size',
-    syntax: 'client_max_body_size SIZE;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: '1m',
-    convert: (d) => parseSize(first(d).value, site(d, first(d))),
-    description: 'Largest request body accepted, else 413; 0 means unlimited.',
-    example: 'client_max_body_size 10m;',
-  }),
+  clientMaxBodySize: size('client_max_body_size', '1m', 'Largest request body accepted, else 413; 0 means unlimited.', '10m'),
   tsgiRequestBuffering: define<boolean>({
     name: 'tsgi_request_buffering',
     syntax: 'tsgi_request_buffering on | off;',
@@ -444,17 +434,12 @@ export const DIRECTIVES = {
       'streams the body to the runner as it arrives, with flow control.',
     example: 'tsgi_request_buffering off;',
   }),
-  clientBodyBufferSize: define<number>({
-    name: 'client_body_buffer_size',
-    syntax: 'client_body_buffer_size SIZE;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: '16k',
-    convert: (d) => parseSize(first(d).value, site(d, first(d))),
-    description: "How much of a buffered request body is held in memory; beyond it the body goes to a temporary file (nginx's default on 64-bit systems).",
-    example: 'client_body_buffer_size 128k;',
-  }),
+  clientBodyBufferSize: size(
+    'client_body_buffer_size',
+    '16k',
+    "How much of a buffered request body is held in memory; beyond it the body goes to a temporary file (nginx's default on 64-bit systems).",
+    '128k',
+  ),
   clientBodyTempPath: define<string>({
     name: 'client_body_temp_path',
     syntax: 'client_body_temp_path PATH;',
@@ -700,6 +685,21 @@ function timeout(name: string, description: string): DirectiveSpec<number> {
     convert: (d) => parseTime(first(d).value, site(d, first(d))),
     description,
     example: `${name} 30s;`,
+  });
+}
+
+/** A SIZE directive (`16k`, `1m`) of main, server and location, inherited. */
+function size(name: string, fallback: string, description: string, example: string): DirectiveSpec<number> {
+  return define<number>({
+    name,
+    syntax: `${name} SIZE;`,
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: fallback,
+    convert: (d) => parseSize(first(d).value, site(d, first(d))),
+    description,
+    example: `${name} ${example};`,
   });
 }
 
