@@ -34,6 +34,9 @@ export type Collected =
 
 /** Pieces read back from the file: the size of the proxy's frames to runners. */
 const FILE_PIECE = 256 * 1024;
+/** Unwritten bytes at which the client is paused, and at which it is read again. */
+const QUEUE_HIGH = 1024 * 1024;
+const QUEUE_LOW = 256 * 1024;
 
 export class BufferedBody {
   /** Every byte read from the client so far. */
@@ -51,6 +54,13 @@ export class BufferedBody {
   /** Read but not in the file, when writing it failed: sent after the file's bytes. */
   private tail: Buffer[] = [];
   private closed = false;
+  /** Past the memory part: every later byte goes to the file. */
+  private spilled = false;
+  /** Chunks waiting for the file while one batch is written. */
+  private queued: Buffer[] = [];
+  private queuedSize = 0;
+  private writing: Promise<void> | null = null;
+  private failure: Error | null = null;
 
   constructor(private readonly settings: BodyBuffering) {}
 
@@ -62,49 +72,60 @@ export class BufferedBody {
   /** Reads the client's body; `progress` is called for each chunk (the client_body_timeout). */
   collect(req: IncomingMessage, progress: () => void): Promise<Collected> {
     return new Promise((resolve) => {
-      /** The chunk being written to the file, if any: 'end' waits for it. */
-      let spilling: Promise<void> | null = null;
+      let paused = false;
       const stop = (outcome: Collected) => {
         req.removeListener('data', onData);
         req.removeListener('end', onEnd);
         req.removeListener('close', onClose);
+        // Streaming from here on: nothing may be read before the relay takes over.
+        if (outcome.kind === 'streaming') req.pause();
         resolve(outcome);
+      };
+      const finish = () => {
+        if (this.failure) return stop({ kind: 'streaming', reason: this.failure.message });
+        if (this.ended) {
+          this.complete = true;
+          return stop({ kind: 'complete' });
+        }
+        if (this.closed) return stop({ kind: 'gone' });
+      };
+      // The file is written while the client goes on sending; only a backlog pauses it.
+      const written = () => {
+        if (paused && this.queuedSize <= QUEUE_LOW) {
+          paused = false;
+          req.resume();
+        }
       };
       const onData = (chunk: Buffer) => {
         this.size += chunk.length;
         progress();
         if (this.settings.maxBytes > 0 && this.size > this.settings.maxBytes) return stop({ kind: 'too-large' });
-        if (this.file === null && this.memorySize + chunk.length <= this.settings.memoryBytes) {
+        if (this.failure) return void this.tail.push(chunk);
+        if (!this.spilled && this.memorySize + chunk.length <= this.settings.memoryBytes) {
           this.memory.push(chunk);
           this.memorySize += chunk.length;
           return;
         }
-        // Nothing more is read until the chunk is on disk: the client waits on TCP meanwhile.
-        req.pause();
-        spilling = this.spill(chunk).then(
-          () => {
-            spilling = null;
-            if (this.closed) stop({ kind: 'gone' });
-            else req.resume();
-          },
-          (err: Error) => {
-            spilling = null;
-            this.streaming = true;
-            stop({ kind: 'streaming', reason: err.message });
-          },
-        );
+        this.enqueue(chunk);
+        if (this.queuedSize > QUEUE_HIGH && !paused) {
+          paused = true;
+          req.pause();
+        }
+        if (!this.writing) startWriting();
       };
-      // 'end' may come while paused (Node's read(0) after the last chunk ends the stream): the
-      // body is complete only once that last chunk is in the file.
+      const startWriting = () => {
+        this.writing = this.writeQueued(written).then(() => {
+          this.writing = null;
+          // A chunk may have come between the last batch and this (a resume's 'data' runs first).
+          if (this.queued.length > 0 && !this.failure && !this.closed) startWriting();
+          else finish();
+        });
+      };
+      // 'end' may come while the last chunks are still being written (Node even ends a paused
+      // request after its last chunk): the body is complete once they are in the file.
       const onEnd = () => {
         this.ended = true;
-        const done = () => {
-          if (this.streaming) return;
-          this.complete = true;
-          stop({ kind: 'complete' });
-        };
-        if (spilling) void spilling.then(done);
-        else done();
+        if (!this.writing) finish();
       };
       const onClose = () => {
         if (!req.readableEnded) stop({ kind: 'gone' });
@@ -113,6 +134,45 @@ export class BufferedBody {
       req.on('end', onEnd);
       req.on('close', onClose);
     });
+  }
+
+  /** Chunks for the file; the first one also moves the memory part there. */
+  private enqueue(chunk: Buffer): void {
+    if (!this.spilled) {
+      this.spilled = true;
+      this.queued.push(...this.memory);
+      this.queuedSize += this.memorySize;
+      this.memory = [];
+      this.memorySize = 0;
+    }
+    this.queued.push(chunk);
+    this.queuedSize += chunk.length;
+  }
+
+  /** Writes the queue in batches (what arrived during one write goes in the next); on failure everything unwritten goes to `tail`. */
+  private async writeQueued(written: () => void): Promise<void> {
+    while (this.queued.length > 0 && !this.closed) {
+      const batch = this.queued;
+      const bytes = this.queuedSize;
+      this.queued = [];
+      this.queuedSize = 0;
+      try {
+        this.file ??= await createUnlinked(this.settings.tempDir);
+        if (this.closed) return;
+        const { bytesWritten } = await this.file.writev(batch, this.fileSize);
+        if (bytesWritten !== bytes) throw new Error(`temporary body file took ${bytesWritten} of ${bytes} bytes`);
+        this.fileSize += bytes;
+      } catch (err) {
+        // Whatever is not in the file goes after it, in order.
+        this.failure = err as Error;
+        this.streaming = true;
+        this.tail.push(...batch, ...this.queued);
+        this.queued = [];
+        this.queuedSize = 0;
+        return;
+      }
+      written();
+    }
   }
 
   /** The body held, in order: the file's bytes (read back in pieces), then what stayed in memory. */
@@ -138,26 +198,6 @@ export class BufferedBody {
     const file = this.file;
     this.file = null;
     await file?.close().catch(() => undefined);
-  }
-
-  /** Moves the memory part and `chunk` into the file (created on first use); on failure into `tail`. */
-  private async spill(chunk: Buffer): Promise<void> {
-    const pending = [...this.memory, chunk];
-    this.memory = [];
-    this.memorySize = 0;
-    try {
-      this.file ??= await createUnlinked(this.settings.tempDir);
-      if (this.closed) return;
-      let bytes = 0;
-      for (const piece of pending) bytes += piece.length;
-      const { bytesWritten } = await this.file.writev(pending, this.fileSize);
-      if (bytesWritten !== bytes) throw new Error(`temporary body file took ${bytesWritten} of ${bytes} bytes`);
-      this.fileSize += bytes;
-    } catch (err) {
-      // Whatever is not in the file goes after it, in order.
-      this.tail.push(...pending);
-      throw err;
-    }
   }
 }
 
