@@ -157,8 +157,12 @@ export class BufferedBody {
       this.queued = [];
       this.queuedSize = 0;
       try {
-        this.file ??= await createUnlinked(this.settings.tempDir);
-        if (this.closed) return;
+        if (!this.file) {
+          const file = await createUnlinked(this.settings.tempDir);
+          // The client left while the file was being created: close() found nothing to close.
+          if (this.closed) return void (await file.close().catch(() => undefined));
+          this.file = file;
+        }
         const { bytesWritten } = await this.file.writev(batch, this.fileSize);
         if (bytesWritten !== bytes) throw new Error(`temporary body file took ${bytesWritten} of ${bytes} bytes`);
         this.fileSize += bytes;

@@ -1,7 +1,7 @@
 // BufferedBody on its own: memory, then an unlinked file, and the order of the bytes held
 // whatever the timing of 'end' (Node may end a paused request while its last chunk is still
 // being written to the file).
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,4 +80,26 @@ t.test('over the limit: too-large at once', async (t) => {
   req.write(bytes(600, 2));
   t.same(await collected, { kind: 'too-large' });
   await body.close();
+});
+
+/** Descriptors of this process open on a file in `dir` (temporary bodies are unlinked, so only these show them). */
+function openInDir(): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(join('/proc/self/fd', fd)).startsWith(dir);
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+t.test('a body closed while its file is being created leaves no descriptor behind', async (t) => {
+  const body = new BufferedBody({ memoryBytes: 10, tempDir: dir, maxBytes: 0 });
+  const req = request();
+  void body.collect(req, () => undefined);
+  req.write(bytes(100, 1)); // past the memory: the file is being created
+  await new Promise((resolve) => setImmediate(resolve));
+  await body.close();
+  for (let i = 0; i < 200 && openInDir() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.equal(openInDir(), 0);
 });
