@@ -122,12 +122,14 @@ export class Exchange implements StreamEvents {
   /** Sends the buffered body on `stream` (again, for a retry), then the rest from the client if it streams. */
   private async pumpBuffered(stream: UpstreamStream): Promise<void> {
     const body = this.buffered!;
+    // The try ended (a retry pumps on its own stream), or the client left.
+    const over = () => this.stream !== stream || this.finished;
     for await (const piece of body.pieces()) {
-      if (this.stream !== stream) return; // the try ended; a retry pumps on its own stream
+      if (over()) return;
       if (!stream.writeBody(piece)) {
         this.deadline.arm('send');
         await new Promise<void>((resolve) => (this.whenWritable = resolve));
-        if (this.stream !== stream) return;
+        if (over()) return;
       }
     }
     if (body.streaming && !body.ended) {

@@ -43,8 +43,6 @@ export class BufferedBody {
   size = 0;
   /** The whole body is here (memory and file): it can be sent again for a retry. */
   complete = false;
-  /** The rest follows from the client (see Collected 'streaming'). */
-  streaming = false;
   /** The client's body ended (even if, streaming, not all of it is held here). */
   ended = false;
   private memory: Buffer[] = [];
@@ -63,6 +61,11 @@ export class BufferedBody {
   private failure: Error | null = null;
 
   constructor(private readonly settings: BodyBuffering) {}
+
+  /** The temporary file failed: the rest follows from the client (see Collected 'streaming'). */
+  get streaming(): boolean {
+    return this.failure !== null;
+  }
 
   /** True once the body spilled to a temporary file (for tests and logs). */
   get onDisk(): boolean {
@@ -169,7 +172,6 @@ export class BufferedBody {
       } catch (err) {
         // Whatever is not in the file goes after it, in order.
         this.failure = err as Error;
-        this.streaming = true;
         this.tail.push(...batch, ...this.queued);
         this.queued = [];
         this.queuedSize = 0;

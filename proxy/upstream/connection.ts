@@ -81,9 +81,9 @@ export class UpstreamConnection {
   private readonly ready: Promise<Hello>;
   /**
    * Reads land in this one buffer, and response bodies go on to clients as views of it: no
-   * allocation per read, and no read buffers piling up as garbage between two collections
-   * (at a GB/s that was tens of MiB of the proxy's peak memory). Replaced by a fresh one only
-   * when a client write still refers to it after the read is handled.
+   * allocation per read and no read buffers left for the collector (on json-100k 150–160 →
+   * 132–157 cpu µs per response; peak memory did not move). Replaced by a fresh one only when
+   * a client write still refers to it after the read is handled.
    */
   private readBuffer: Buffer | null = null;
   /** Streams given DATA by the read being handled. */
