@@ -21,6 +21,8 @@ export const HttpError = {
   INVALID_RESPONSE: { status: 502, code: 'TSGI_INVALID_RESPONSE', text: 'Bad Gateway' },
   OVERLOADED: { status: 503, code: 'TSGI_OVERLOADED', text: 'Service Unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, code: 'TSGI_UPSTREAM_TIMEOUT', text: 'Gateway Timeout' },
+  /** Not an answer (the head is out): a buffered response could not be read back from its temporary file. */
+  TEMP_FILE_LOST: { status: 502, code: 'TSGI_TEMP_FILE_LOST', text: 'Bad Gateway' },
   VERSION_NOT_SUPPORTED: { status: 505, code: 'TSGI_VERSION_NOT_SUPPORTED', text: 'HTTP Version Not Supported' },
   /** Not an answer: the client left before the response was complete (nginx logs 499). */
   CLIENT_CLOSED: { status: 499, code: 'TSGI_CLIENT_CLOSED', text: 'Client Closed Request' },

@@ -8,6 +8,7 @@ import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
 import { BufferedBody } from './request-body.js';
+import { ResponseBody, type ResponseBodyHost } from './response-body.js';
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
 import type { Choice, UpstreamGroup } from './upstream/group.js';
@@ -42,7 +43,7 @@ export interface ExchangeRequest {
  * 502/503/504 while nothing was sent, an aborted connection (never an error body) once the head
  * is out, the stream cancelled when the client leaves, and one access-log line at the end.
  */
-export class Exchange implements StreamEvents {
+export class Exchange implements StreamEvents, ResponseBodyHost {
   private stream: UpstreamStream | null = null;
   private readonly retries: RetryController;
   private upstream = '-';
@@ -55,8 +56,12 @@ export class Exchange implements StreamEvents {
   /** The client's body was read to its end (by us, not merely parsed by node:http). */
   private bodyEnded = false;
   private expectedLength: number | null = null;
-  private unacknowledged = 0;
-  private waitingForDrain = false;
+  /** The body's way to the client (tsgi_buffering); made with the first body bytes. */
+  private body: ResponseBody | null = null;
+  /** X-Accel-Buffering of the response, else the location's tsgi_buffering. */
+  private buffered = false;
+  /** The runner's response ended (its bytes may still be on their way to the client). */
+  private runnerEnded = false;
   private failureCode: string | null = null;
   private readonly deadline: Deadline;
   /** The environ as sent: encoded for the first try, reused by the others. */
@@ -90,13 +95,13 @@ export class Exchange implements StreamEvents {
   }
 
   /** tsgi_request_buffering: the body held whole (or, failing that, its start) before any try. */
-  private buffered: BufferedBody | null = null;
+  private requestBody: BufferedBody | null = null;
 
   /** Reads the body before a runner is chosen; false when the request ended meanwhile. */
   private async bufferBody(): Promise<boolean> {
     const { location, req, environ } = this.x;
     const body = new BufferedBody({ memoryBytes: location.clientBodyBufferSize, tempDir: location.clientBodyTempPath, maxBytes: location.clientMaxBodySize });
-    this.buffered = body;
+    this.requestBody = body;
     this.deadline.arm('client_body');
     const outcome = await body.collect(req, () => this.deadline.arm('client_body'));
     if (this.finished) return false;
@@ -121,7 +126,7 @@ export class Exchange implements StreamEvents {
 
   /** Sends the buffered body on `stream` (again, for a retry), then the rest from the client if it streams. */
   private async pumpBuffered(stream: UpstreamStream): Promise<void> {
-    const body = this.buffered!;
+    const body = this.requestBody!;
     // The try ended (a retry pumps on its own stream), or the client left.
     const over = () => this.stream !== stream || this.finished;
     for await (const piece of body.pieces()) {
@@ -148,7 +153,7 @@ export class Exchange implements StreamEvents {
 
   /** Whether a new try can be sent the body (none was read yet, or it is all buffered). */
   private get bodyReplayable(): boolean {
-    return this.buffered ? this.buffered.complete : this.bodyReceived === 0;
+    return this.requestBody ? this.requestBody.complete : this.bodyReceived === 0;
   }
 
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
@@ -197,7 +202,7 @@ export class Exchange implements StreamEvents {
     }
     this.stream = connection.request(payload, hasBody, this);
     if (!hasBody) this.deadline.arm('read');
-    else if (this.buffered) {
+    else if (this.requestBody) {
       const stream = this.stream;
       this.pumpBuffered(stream).catch((err: Error) => {
         if (this.stream !== stream) return;
@@ -296,8 +301,17 @@ export class Exchange implements StreamEvents {
     const { res } = this.x;
     this.status = checked.status;
     this.headSent = true;
+    this.buffered = this.x.location.buffering.on;
     const flat: string[] = [];
-    for (const [name, value] of checked.headers) flat.push(name, value);
+    for (const [name, value] of checked.headers) {
+      // nginx's convention for an app to choose per response (a stream, server-sent events);
+      // like nginx, the header is for the proxy and does not reach the client.
+      if (name.length === 17 && name.toLowerCase() === 'x-accel-buffering') {
+        this.buffered = value.toLowerCase() === 'yes' ? true : value.toLowerCase() === 'no' ? false : this.buffered;
+        continue;
+      }
+      flat.push(name, value);
+    }
     if (checked.reason) res.writeHead(checked.status, checked.reason, flat);
     else res.writeHead(checked.status, flat);
     if (end) this.complete();
@@ -318,6 +332,12 @@ export class Exchange implements StreamEvents {
     const bytes = this.copying ? Buffer.from(chunk) : chunk;
     if (end) this.complete(bytes);
     else if (bytes.length > 0) this.forward(bytes);
+  }
+
+  /** The client's side of the response body, made when the first body bytes arrive. */
+  private responseBody(): ResponseBody {
+    const { location } = this.x;
+    return (this.body ??= new ResponseBody(this.x.res, this.buffered ? location.buffering : null, this));
   }
 
   /**
@@ -345,23 +365,30 @@ export class Exchange implements StreamEvents {
     return !this.copying && res.writableLength > 0;
   }
 
-  /** Writes to the client; credit goes back to the runner only as the socket takes the bytes. */
+  /** Body bytes to the client; the ResponseBody says when the runner gets credit for them. */
   private forward(chunk: Uint8Array): void {
-    const { res } = this.x;
-    this.unacknowledged += chunk.length;
-    if (res.write(chunk)) {
-      if (!this.waitingForDrain) this.acknowledge(true);
-      return;
-    }
-    if (this.waitingForDrain) return;
-    this.waitingForDrain = true;
-    // Now the client is the slow side: send_timeout runs, the runner is not blamed.
-    this.deadline.arm('client_send');
-    res.once('drain', () => {
-      this.waitingForDrain = false;
-      this.acknowledge();
-      if (!this.finished) this.deadline.arm('read');
-    });
+    this.responseBody().write(chunk, this.copying);
+  }
+
+  // ---- for the ResponseBody ----
+
+  consumed(n: number, keepingUp: boolean): void {
+    this.stream?.consumed(n, keepingUp);
+  }
+
+  /** While the client is the slow side, send_timeout runs and the runner is not blamed. */
+  clientProgress(): void {
+    if (this.finished || this.aborting) return;
+    if (this.body!.waitsForClient) this.deadline.arm('client_send');
+    else if (!this.runnerEnded) this.deadline.arm('read');
+  }
+
+  spillFailed(err: Error): void {
+    this.x.log.warn({ reqId: this.x.request.requestId, reason: err.message, tempDir: this.x.location.buffering.tempDir }, 'response no longer buffered: temporary file failed');
+  }
+
+  broken(err: Error): void {
+    this.abort(HttpError.TEMP_FILE_LOST.code, `reading the buffered response back: ${err.message}`);
   }
 
   /**
@@ -378,14 +405,7 @@ export class Exchange implements StreamEvents {
 
   /** tsgi_read_timeout restarts on every frame from the runner, unless the client is the one we wait for. */
   private armRead(): void {
-    if (!this.waitingForDrain) this.deadline.arm('read');
-  }
-
-  /** `keepingUp`: the client took the bytes at once, so its window may grow. */
-  private acknowledge(keepingUp = false): void {
-    const n = this.unacknowledged;
-    this.unacknowledged = 0;
-    this.stream?.consumed(n, keepingUp);
+    if (!this.body?.waitsForClient) this.deadline.arm('read');
   }
 
   /** The last chunk goes out with the end of the response: one write for both. */
@@ -393,10 +413,19 @@ export class Exchange implements StreamEvents {
     if (this.expectedLength !== null && this.bytesSent !== this.expectedLength && !bodiless(this.status, this.x.request.method)) {
       return this.abort(HttpError.INVALID_RESPONSE.code, `body of ${this.bytesSent} bytes, Content-Length said ${this.expectedLength}`);
     }
-    this.deadline.clear();
+    this.runnerEnded = true;
     this.retries.end();
-    if (last && last.length > 0) this.x.res.end(last);
-    else this.x.res.end();
+    const { body } = this;
+    if (!body) {
+      this.deadline.clear();
+      if (last && last.length > 0) this.x.res.end(last);
+      else this.x.res.end();
+      return;
+    }
+    body.end(last, this.copying);
+    // A buffered backlog still goes out at the client's pace, under send_timeout.
+    if (body.waitsForClient) this.deadline.arm('client_send');
+    else this.deadline.clear();
   }
 
   onFailure(failure: StreamFailure): void {
@@ -452,7 +481,8 @@ export class Exchange implements StreamEvents {
     if (this.finished) return;
     this.finished = true;
     this.deadline.clear();
-    void this.buffered?.close();
+    void this.requestBody?.close();
+    this.body?.close();
     this.whenWritable?.();
     // Ended by us (not destroyed): complete from our side even if the client hung up before the flush.
     const complete = this.x.res.writableEnded;

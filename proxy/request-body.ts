@@ -4,17 +4,13 @@
  * proxy a socket and some bytes, never an app worker, and a failed try can be sent again.
  *
  * The first client_body_buffer_size bytes stay in memory; past that, the body goes to a file
- * under client_body_temp_path that is unlinked the moment it is created, so only our open
- * descriptor keeps it: it vanishes when closed, and with the process (even on SIGKILL). When
+ * under client_body_temp_path (temp-file.ts: gone from the directory from the start). When
  * the file cannot be created or written (a missing or read-only directory, a full disk), the
  * body falls back to streaming: what was read so far goes first, the rest follows from the
  * client with flow control — a slower path, never a lost or truncated body.
  */
-import { randomBytes } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
-import { open, unlink } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
+import { TempFile } from './temp-file.js';
 
 export interface BodyBuffering {
   /** Bytes held in memory before spilling to a file. */
@@ -47,8 +43,7 @@ export class BufferedBody {
   ended = false;
   private memory: Buffer[] = [];
   private memorySize = 0;
-  private file: FileHandle | null = null;
-  private fileSize = 0;
+  private file: TempFile | null = null;
   /** Read but not in the file, when writing it failed: sent after the file's bytes. */
   private tail: Buffer[] = [];
   private closed = false;
@@ -161,14 +156,12 @@ export class BufferedBody {
       this.queuedSize = 0;
       try {
         if (!this.file) {
-          const file = await createUnlinked(this.settings.tempDir);
+          const file = await TempFile.create(this.settings.tempDir, 'tsgi-body');
           // The client left while the file was being created: close() found nothing to close.
-          if (this.closed) return void (await file.close().catch(() => undefined));
+          if (this.closed) return void (await file.close());
           this.file = file;
         }
-        const { bytesWritten } = await this.file.writev(batch, this.fileSize);
-        if (bytesWritten !== bytes) throw new Error(`temporary body file took ${bytesWritten} of ${bytes} bytes`);
-        this.fileSize += bytes;
+        await this.file.append(batch, bytes);
       } catch (err) {
         // Whatever is not in the file goes after it, in order.
         this.failure = err as Error;
@@ -183,13 +176,12 @@ export class BufferedBody {
 
   /** The body held, in order: the file's bytes (read back in pieces), then what stayed in memory. */
   async *pieces(): AsyncGenerator<Uint8Array> {
-    if (this.file) {
-      for (let at = 0; at < this.fileSize; ) {
-        const piece = Buffer.allocUnsafe(Math.min(FILE_PIECE, this.fileSize - at));
-        const { bytesRead } = await this.file.read(piece, 0, piece.length, at);
-        if (bytesRead === 0) throw new Error(`temporary body file ended at ${at} of ${this.fileSize} bytes`);
-        at += bytesRead;
-        yield piece.subarray(0, bytesRead);
+    const file = this.file;
+    if (file) {
+      for (let at = 0; at < file.size; ) {
+        const piece = await file.read(at, FILE_PIECE);
+        at += piece.length;
+        yield piece;
       }
     }
     yield* this.memory;
@@ -203,17 +195,6 @@ export class BufferedBody {
     this.tail = [];
     const file = this.file;
     this.file = null;
-    await file?.close().catch(() => undefined);
+    await file?.close();
   }
-}
-
-/** A new file in `dir`, open for reading and writing, already gone from the directory. */
-async function createUnlinked(dir: string): Promise<FileHandle> {
-  const path = join(dir, `tsgi-body-${randomBytes(8).toString('hex')}`);
-  const file = await open(path, 'wx+', 0o600);
-  await unlink(path).catch(async (err: Error) => {
-    await file.close();
-    throw err;
-  });
-  return file;
 }

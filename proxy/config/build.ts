@@ -165,6 +165,7 @@ function buildLocation(entry: Entry<LocationMatch>, outer: Inherited, upstreams:
     requestBuffering: inheritedValue(values, D.tsgiRequestBuffering),
     clientBodyBufferSize: inheritedValue(values, D.clientBodyBufferSize),
     clientBodyTempPath: inheritedValue(values, D.clientBodyTempPath),
+    buffering: responseBuffering(entry, values),
     params: inheritedList(values, D.tsgiParam),
     scriptName: inheritedValue(values, D.tsgiScriptName),
     locations: [],
@@ -173,6 +174,35 @@ function buildLocation(entry: Entry<LocationMatch>, outer: Inherited, upstreams:
   if (pass && !regex && uri.length > 1 && uri.endsWith('/')) location.slashRedirect = slashRedirect(uri, values);
   location.locations = buildLocations(scope, values, upstreams);
   return location;
+}
+
+/**
+ * tsgi_buffering and its sizes, with nginx's checks of how they relate (made where they meet:
+ * the location, which names them in the message).
+ */
+function responseBuffering(entry: Entry<LocationMatch>, values: Inherited): LocationConfig['buffering'] {
+  const first = inheritedValue(values, D.tsgiBufferSize);
+  const buffers = inheritedValue(values, D.tsgiBuffers);
+  const busy = inheritedValue(values, D.tsgiBusyBuffersSize);
+  const maxFile = inheritedValue(values, D.tsgiMaxTempFileSize);
+  const where = `in location "${text(entry.value.uri)}"`;
+  const largest = Math.max(first, buffers.size);
+  if (busy < largest) {
+    fail(entry.directive, entry.directive, 'E_INVALID_SIZE', `"tsgi_busy_buffers_size" (${busy}) must be at least "tsgi_buffer_size" and one of "tsgi_buffers" (${largest}) ${where}`);
+  }
+  if (busy >= (buffers.number - 1) * buffers.size) {
+    fail(entry.directive, entry.directive, 'E_INVALID_SIZE', `"tsgi_busy_buffers_size" (${busy}) must be less than the size of all "tsgi_buffers" minus one buffer (${(buffers.number - 1) * buffers.size}) ${where}`);
+  }
+  if (maxFile !== 0 && maxFile < largest) {
+    fail(entry.directive, entry.directive, 'E_INVALID_SIZE', `"tsgi_max_temp_file_size" (${maxFile}) must be 0 or at least "tsgi_buffer_size" and one of "tsgi_buffers" (${largest}) ${where}`);
+  }
+  return {
+    on: inheritedValue(values, D.tsgiBuffering),
+    memoryBytes: first + buffers.number * buffers.size,
+    busyBytes: busy,
+    maxFileBytes: maxFile,
+    tempDir: inheritedValue(values, D.tsgiTempPath),
+  };
 }
 
 /** The first `return` of a block (nginx never reaches the others). */

@@ -456,6 +456,77 @@ export const DIRECTIVES = {
       'not accepted.',
     example: 'client_body_temp_path /var/cache/tsgi/client_temp;',
   }),
+  tsgiBuffering: define<boolean>({
+    name: 'tsgi_buffering',
+    syntax: 'tsgi_buffering on | off;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: 'on',
+    convert: onOff,
+    description:
+      "Whether a response is taken from the runner as fast as the app produces it (nginx's `proxy_buffering`): " +
+      'what the client has not read yet waits in memory (`tsgi_buffer_size` + `tsgi_buffers`), then in a ' +
+      'temporary file under `tsgi_temp_path` (up to `tsgi_max_temp_file_size`), and reaches the client at ' +
+      "the client's pace, so a slow reader never holds an app worker. Past those bounds, and with `off`, the " +
+      'runner is held back by flow control until the client reads. An app chooses per response with the ' +
+      'header `X-Accel-Buffering: no` (a stream, server-sent events) or `yes`; the header is not passed on.',
+    example: 'tsgi_buffering off;',
+  }),
+  tsgiBufferSize: size(
+    'tsgi_buffer_size',
+    '4k',
+    "Memory for the first part of a response, counted with `tsgi_buffers` (nginx's `proxy_buffer_size`, one memory page).",
+    '16k',
+  ),
+  tsgiBuffers: define<{ number: number; size: number }>({
+    name: 'tsgi_buffers',
+    syntax: 'tsgi_buffers NUMBER SIZE;',
+    contexts: ['main', 'server', 'location'],
+    args: [2, 2],
+    inherit: true,
+    default: '8 4k',
+    convert: (d) => {
+      const [numberArg, sizeArg] = d.args as [Arg, Arg];
+      const number = positiveInteger(d, numberArg);
+      const bytes = parseSize(sizeArg.value, site(d, sizeArg));
+      if (bytes === 0) throw new ConfigError('E_INVALID_SIZE', `"${d.name}" needs a SIZE greater than 0`, site(d, sizeArg));
+      return { number, size: bytes };
+    },
+    description:
+      "Memory that may hold a buffered response the client has not read yet: NUMBER × SIZE, plus `tsgi_buffer_size` (nginx's `proxy_buffers`). " +
+      'Beyond it the response goes to a temporary file.',
+    example: 'tsgi_buffers 8 64k;',
+  }),
+  tsgiBusyBuffersSize: size(
+    'tsgi_busy_buffers_size',
+    '8k',
+    "While a buffered response is fed from its temporary file, how many bytes may wait on the client's socket before more are read back (nginx's `proxy_busy_buffers_size`). " +
+      'It must be at least `tsgi_buffer_size` and one of `tsgi_buffers`, and less than all of `tsgi_buffers` minus one.',
+    '64k',
+  ),
+  tsgiMaxTempFileSize: size(
+    'tsgi_max_temp_file_size',
+    '1024m',
+    "How many bytes of a buffered response may wait in its temporary file; beyond it the runner is held back until the client reads (nginx's `proxy_max_temp_file_size`). " +
+      '0 keeps responses in memory only. Otherwise it must be at least `tsgi_buffer_size` and one of `tsgi_buffers`.',
+    '256m',
+  ),
+  tsgiTempPath: define<string>({
+    name: 'tsgi_temp_path',
+    syntax: 'tsgi_temp_path PATH;',
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '/tmp',
+    convert: (d) => first(d).value,
+    description:
+      "Directory of the temporary files of buffered responses (nginx's `proxy_temp_path`). Each file is removed " +
+      'from the directory as soon as it is created, so nothing is left behind, even when the proxy is killed. ' +
+      'When a file cannot be created or written (a missing directory, a full disk), the rest of that response ' +
+      'holds the runner back instead, and a warning says why.',
+    example: 'tsgi_temp_path /var/cache/tsgi/response_temp;',
+  }),
   clientHeaderTimeout: define<number>({
     name: 'client_header_timeout',
     syntax: 'client_header_timeout TIME;',

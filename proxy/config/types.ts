@@ -6,6 +6,7 @@
  */
 
 import type { RealIpConfig } from '../realip.js';
+import type { ResponseBuffering } from '../response-body.js';
 
 /** A tcp host is as written (`localhost` stays), IPv6 without brackets, `*` as 0.0.0.0. */
 export type Address = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
@@ -117,6 +118,8 @@ export interface LocationConfig {
   requestBuffering: boolean;
   clientBodyBufferSize: number;
   clientBodyTempPath: string;
+  /** tsgi_buffering and its bounds (response-body.ts). */
+  buffering: ResponseBuffering & { on: boolean };
   params: TsgiParam[];
   /** tsgi_script_name: the mount prefix that becomes SCRIPT_NAME, '' for none. */
   scriptName: string;

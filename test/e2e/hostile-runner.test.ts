@@ -40,6 +40,9 @@ const proxy = await startProxy(
      location / {
        tsgi_pass mixed;
        tsgi_next_upstream off;
+       # Streamed: a client that does not read holds the runner back, and a runner that sends
+       # past its window is caught (buffered, the proxy would keep granting credit).
+       tsgi_buffering off;
        tsgi_read_timeout 3s;
        tsgi_send_timeout 1s;
        client_max_body_size 0;

@@ -83,6 +83,11 @@ const cases: Case[] = [
   ['E_INVALID_NUMBER', 'upstream a { server unix:/a; keepalive ▶x; }'],
   ['E_INVALID_SIZE', 'server { client_max_body_size ▶10q; }'],
   ['E_INVALID_SIZE', 'client_max_body_size ▶"";'],
+  ['E_INVALID_SIZE', 'server { location / { tsgi_pass 127.0.0.1:9000; tsgi_buffers 8 ▶0; } }'],
+  // nginx's relations between the response buffers, checked where a location meets them.
+  ['E_INVALID_SIZE', 'server { ▶location / { tsgi_pass 127.0.0.1:9000; tsgi_buffer_size 16k; } }'],
+  ['E_INVALID_SIZE', 'tsgi_busy_buffers_size 32k;\nserver { ▶location / { tsgi_pass 127.0.0.1:9000; } }'],
+  ['E_INVALID_SIZE', 'server { tsgi_max_temp_file_size 1k; ▶location / { tsgi_pass 127.0.0.1:9000; } }'],
   ['E_INVALID_TIME', 'server { location / { tsgi_pass a; tsgi_read_timeout ▶5x; } }'],
   ['E_INVALID_TIME', 'tsgi_connect_timeout ▶1s1m;'],
   ['E_INVALID_TIME', 'server { tsgi_send_timeout ▶-1; }'],

@@ -7,6 +7,8 @@ import type { LocationConfig, ProxyConfig, UpstreamConfig } from '../../../proxy
 
 const S = 1000;
 const MB = 1024 * 1024;
+/** tsgi_buffering's defaults: nginx's on 64-bit Linux (4k pages). */
+const BUFFERING = { on: true, memoryBytes: 4096 + 8 * 4096, busyBytes: 8192, maxFileBytes: 1024 * MB, tempDir: '/tmp' };
 
 const FULL = `
 # main level: inherited by every server and location unless they set their own
@@ -40,6 +42,12 @@ server {
         client_max_body_size 0;            # unlimited
         tsgi_read_timeout 1m30s;
         tsgi_param ONLY here if_not_empty; # replaces all the inherited params
+        tsgi_buffering off;
+        tsgi_buffer_size 16k;
+        tsgi_buffers 4 64k;
+        tsgi_busy_buffers_size 128k;
+        tsgi_max_temp_file_size 0;
+        tsgi_temp_path /var/tmp;
     }
 
     location /direct/ {
@@ -77,6 +85,7 @@ function location(overrides: Partial<LocationConfig> & Pick<LocationConfig, 'uri
     requestBuffering: true,
     clientBodyBufferSize: 16 * 1024,
     clientBodyTempPath: '/tmp',
+    buffering: BUFFERING,
     params: [
       { name: 'APP_ENV', value: 'production', ifNotEmpty: false },
       { name: 'FROM', value: 'main', ifNotEmpty: false },
@@ -172,6 +181,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
         requestBuffering: true,
         clientBodyBufferSize: 16 * 1024,
         clientBodyTempPath: '/tmp',
+        buffering: { ...BUFFERING, on: false, memoryBytes: 16 * 1024 + 4 * 64 * 1024, busyBytes: 128 * 1024, maxFileBytes: 0, tempDir: '/var/tmp' },
         params: [{ name: 'ONLY', value: 'here', ifNotEmpty: true }],
       }),
       location({
@@ -223,6 +233,7 @@ t.test('defaults of a minimal location', async (t) => {
     requestBuffering: true,
     clientBodyBufferSize: 16 * 1024,
     clientBodyTempPath: '/tmp',
+    buffering: BUFFERING,
     params: [],
     scriptName: '',
     locations: [],
@@ -241,6 +252,19 @@ t.test('request buffering: inherited from the server, overridden per location', 
   const [root, upload] = config.servers[0]!.locations;
   t.same(pick(root), { on: false, memory: 128 * 1024, dir: '/var/cache/tsgi' });
   t.same(pick(upload), { on: true, memory: 128 * 1024, dir: '/var/cache/tsgi' });
+});
+
+t.test('response buffering: inherited, overridden per location, sizes added up', async (t) => {
+  const config = parseConfig(
+    `tsgi_temp_path /var/cache/tsgi;
+     server { tsgi_buffering off; tsgi_buffers 16 8k;
+       location / { tsgi_pass 127.0.0.1:9000; }
+       location /page { tsgi_pass 127.0.0.1:9000; tsgi_buffering on; tsgi_buffer_size 8k; tsgi_max_temp_file_size 64m; } }`,
+    'rbuf.conf',
+  );
+  const [root, page] = config.servers[0]!.locations;
+  t.same(root?.buffering, { on: false, memoryBytes: 4096 + 16 * 8192, busyBytes: 8192, maxFileBytes: 1024 * MB, tempDir: '/var/cache/tsgi' });
+  t.same(page?.buffering, { on: true, memoryBytes: 8192 + 16 * 8192, busyBytes: 8192, maxFileBytes: 64 * MB, tempDir: '/var/cache/tsgi' });
 });
 
 t.test('listen forms and workers auto', async (t) => {
@@ -321,6 +345,7 @@ server {
     requestBuffering: true,
     clientBodyBufferSize: 16 * 1024,
     clientBodyTempPath: '/tmp',
+    buffering: BUFFERING,
     params: [{ name: 'APP_ENV', value: 'production', ifNotEmpty: false }],
     scriptName: '',
     locations: [],

@@ -1,0 +1,276 @@
+/**
+ * A response body on its way from a runner to the client, and when the runner may send more.
+ *
+ * Streaming (tsgi_buffering off): the runner gets credit for bytes only once the client socket
+ * took them, so a slow client holds the app's thread for as long as it reads.
+ *
+ * Buffered (tsgi_buffering on, nginx's proxy_buffering): the proxy takes the response off the
+ * runner as fast as it is produced and feeds the client at the client's pace. Up to
+ * `memoryBytes` may wait in memory on the client socket; past that, the bytes go to a temporary
+ * file under tsgi_temp_path (temp-file.ts) and reach the client from there, in order; once
+ * the file holds `maxFileBytes`, the runner is held back as when streaming until the client has
+ * caught up and the file can start over. A
+ * file that cannot be created or written also falls back to holding the runner back, with the
+ * bytes that missed the file sent from memory after the file's: slower, never a lost or
+ * truncated response.
+ *
+ * Memory per response: `memoryBytes` plus one frame on the socket, `busyBytes` plus one file
+ * piece while feeding from the file, and whatever the runner sent without credit (one window)
+ * while the file is being written.
+ */
+import type { ServerResponse } from 'node:http';
+import { TempFile } from './temp-file.js';
+
+export interface ResponseBuffering {
+  /** tsgi_buffer_size + tsgi_buffers: bytes that may wait in memory for the client. */
+  memoryBytes: number;
+  /** tsgi_busy_buffers_size: bytes from the temporary file that may wait on the client socket. */
+  busyBytes: number;
+  /** tsgi_max_temp_file_size: bytes that may wait in the file; 0 for no file. */
+  maxFileBytes: number;
+  /** tsgi_temp_path. */
+  tempDir: string;
+}
+
+export interface ResponseBodyHost {
+  /** `n` bytes are off the runner's hands: credit for them; `keepingUp` when the client took them at once. */
+  consumed(n: number, keepingUp: boolean): void;
+  /** The client took bytes, or the response began to wait for it: see `waitsForClient`. */
+  clientProgress(): void;
+  /** The temporary file failed: the rest of this response holds the runner back instead. */
+  spillFailed(err: Error): void;
+  /** The bytes in the temporary file could not be read back: the response cannot be completed. */
+  broken(err: Error): void;
+}
+
+/** Pieces read back from the temporary file. */
+const FILE_PIECE = 64 * 1024;
+
+export class ResponseBody {
+  /** Written to the client socket, credited once it takes them ('drain'). */
+  private drainOwed = 0;
+  private waitingForDrain = false;
+  /** In the file while more than maxFileBytes wait there: credited as the client catches up. */
+  private fileOwed = 0;
+  /** Bytes wait in the file or behind it: later chunks go after them. */
+  private spilling = false;
+  private file: TempFile | null = null;
+  private fileFailed = false;
+  /** Offset of the next byte to read back from the file. */
+  private readAt = 0;
+  /** Chunks for the file while a batch is being written (owned copies, not yet credited). */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private writing: Promise<void> | null = null;
+  /** Chunks the file could not take: sent after its bytes, credited as the client takes them. */
+  private tail: Buffer[] = [];
+  private pumping = false;
+  /** Bytes from the file written to the socket and not yet flushed to the kernel. */
+  private busy = 0;
+  private wakePump: (() => void) | null = null;
+  /** The runner's response ended: end the client's once the backlog is out. */
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    /** null: streaming. */
+    private readonly buffering: ResponseBuffering | null,
+    private readonly host: ResponseBodyHost,
+  ) {}
+
+  /** The runner is held back, or the response ended, until the client reads: send_timeout applies, not the read timeout. */
+  get waitsForClient(): boolean {
+    return this.drainOwed > 0 || this.fileOwed > 0 || (this.ended && this.spilling);
+  }
+
+  /**
+   * Body bytes from the runner. `owned`: the caller made a copy, so they may be kept; otherwise
+   * they are a view of the connection's read buffer, which the next read overwrites.
+   */
+  write(chunk: Uint8Array, owned: boolean): void {
+    if (this.closed) return;
+    if (this.spilling) return this.spill(chunk, owned);
+    const { res, buffering } = this;
+    const held = res.writableLength;
+    if (buffering && held > 0 && held + chunk.length > buffering.memoryBytes && this.fileAllowed) {
+      this.spilling = true;
+      return this.spill(chunk, owned);
+    }
+    this.drainOwed += chunk.length;
+    if (res.write(chunk)) {
+      if (!this.waitingForDrain) this.release(true);
+      return;
+    }
+    // The client is behind. Within the memory buffers the bytes are ours to hold: credit now.
+    if (buffering && held + chunk.length <= buffering.memoryBytes) this.release(false);
+    this.awaitDrain();
+  }
+
+  /** The runner's response ended, with `last` as its final bytes. */
+  end(last?: Uint8Array, owned = false): void {
+    if (this.closed) return;
+    if (this.spilling) {
+      if (last && last.length > 0) this.spill(last, owned);
+      this.ended = true;
+      return;
+    }
+    this.ended = true;
+    if (last && last.length > 0) this.res.end(last);
+    else this.res.end();
+  }
+
+  /** The client is gone: drop what is held and close the file. */
+  close(): void {
+    this.closed = true;
+    this.queued = [];
+    this.tail = [];
+    this.wakePump?.();
+    const file = this.file;
+    this.file = null;
+    // A batch being written keeps the handle until it settles.
+    if (file) void (this.writing ?? Promise.resolve()).then(() => file.close());
+  }
+
+  private get fileAllowed(): boolean {
+    return this.buffering !== null && this.buffering.maxFileBytes > 0 && !this.fileFailed;
+  }
+
+  private release(keepingUp: boolean): void {
+    const n = this.drainOwed;
+    this.drainOwed = 0;
+    if (n > 0) this.host.consumed(n, keepingUp);
+  }
+
+  private awaitDrain(): void {
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    if (this.drainOwed > 0) this.host.clientProgress();
+    this.res.once('drain', () => {
+      this.waitingForDrain = false;
+      this.release(false);
+      this.wakePump?.();
+      this.host.clientProgress();
+    });
+  }
+
+  // ---- the temporary file ----
+
+  private spill(chunk: Uint8Array, owned: boolean): void {
+    if (chunk.length === 0) return;
+    const copy = owned ? (chunk as Buffer) : Buffer.from(chunk);
+    if (this.fileFailed) this.tail.push(copy);
+    else {
+      this.queued.push(copy);
+      this.queuedBytes += copy.length;
+      if (!this.writing) this.writing = this.writeQueued();
+    }
+    this.pump();
+  }
+
+  /** Writes the queue in batches; each batch is credited once in the file, if the file has room. */
+  private async writeQueued(): Promise<void> {
+    while (this.queued.length > 0 && !this.closed) {
+      const batch = this.queued;
+      const bytes = this.queuedBytes;
+      this.queued = [];
+      this.queuedBytes = 0;
+      try {
+        if (!this.file) {
+          const file = await TempFile.create(this.buffering!.tempDir, 'tsgi-response');
+          if (this.closed) return void (await file.close());
+          this.file = file;
+        }
+        await this.file.append(batch, bytes);
+      } catch (err) {
+        // Whatever is not in the file follows it from memory, in order, credited as it goes out.
+        this.fileFailed = true;
+        this.tail.push(...batch, ...this.queued);
+        this.queued = [];
+        this.queuedBytes = 0;
+        if (!this.closed) this.host.spillFailed(err as Error);
+        break;
+      }
+      this.fileOwed += bytes;
+      this.creditFile();
+    }
+    this.writing = null;
+    this.wakePump?.();
+  }
+
+  /**
+   * Credit for bytes in the file while it holds no more than maxFileBytes (as nginx counts: all
+   * that was written, not what is left to read, so the disk used stays within the bound; the
+   * file starts over whenever the client catches up).
+   */
+  private creditFile(): void {
+    if (this.fileOwed === 0 || (this.file?.size ?? 0) > this.buffering!.maxFileBytes) return;
+    const n = this.fileOwed;
+    this.fileOwed = 0;
+    this.host.consumed(n, false);
+  }
+
+  /** Feeds the client from the file, then from the tail, until it has caught up with the runner. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    this.feed().then(
+      () => {
+        this.pumping = false;
+        if (this.closed) return;
+        // Caught up: later chunks go straight to the client again, the file starts over.
+        this.spilling = false;
+        this.file?.reset();
+        this.readAt = 0;
+        this.creditFile();
+        if (this.ended) {
+          this.ended = false;
+          this.end();
+        }
+      },
+      (err: Error) => {
+        this.pumping = false;
+        if (!this.closed) this.host.broken(err);
+      },
+    );
+  }
+
+  private async feed(): Promise<void> {
+    const { res } = this;
+    const busyBytes = this.buffering!.busyBytes;
+    while (!this.closed) {
+      if (this.busy >= busyBytes || this.waitingForDrain) {
+        this.host.clientProgress();
+        await this.wake();
+      } else if (this.file && this.readAt < this.file.size) {
+        const piece = await this.file.read(this.readAt, FILE_PIECE);
+        if (this.closed) return;
+        this.readAt += piece.length;
+        this.busy += piece.length;
+        res.write(piece, () => this.flushed(piece.length));
+      } else if (this.writing) {
+        await this.wake();
+      } else if (this.tail.length > 0) {
+        const chunk = this.tail.shift()!;
+        this.drainOwed += chunk.length;
+        if (res.write(chunk)) this.release(false);
+        else this.awaitDrain();
+      } else return;
+    }
+  }
+
+  /** A piece from the file reached the kernel: the client is reading. */
+  private flushed(n: number): void {
+    this.busy -= n;
+    this.wakePump?.();
+  }
+
+  private wake(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakePump = () => {
+        this.wakePump = null;
+        resolve();
+      };
+    });
+  }
+}
