@@ -7,6 +7,9 @@
  *   POST /upload           200 text/plain, the decimal count of the request body bytes read
  *
  * wsgi_app.py builds the same JSON by the same rule; the probe compares it with this one.
+ * The framework scenarios' apps (flask_app.py, django_app.py) serve GET / and
+ *
+ *   GET  /catalogue/P      200 text/html, the page cataloguePage(P) builds (framework_page.py)
  */
 export const HELLO = 'Hello World!';
 export const JSON_BYTES = 100 * 1024;
@@ -48,4 +51,35 @@ export function downloadSize(path: string): number | null {
   if (!match) return null;
   const n = Number(match[1]);
   return n <= MAX_DOWNLOAD ? n : null;
+}
+
+/** The catalogue's size (framework_page.py: PAGES, PER_PAGE). */
+export const CATALOGUE_PAGES = 100;
+const PER_PAGE = 20;
+
+/** The HTML escaping Jinja2 and Django agree on (the page holds no quotes). */
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * The page flask_app.py and django_app.py render from templates/catalogue.html for
+ * /catalogue/P, byte for byte: 20 linked items, an escaped title, a link to the next page.
+ */
+export function cataloguePage(page: number): string {
+  const title = escapeHtml(`Catalogue <page ${page}> & more`);
+  const items: string[] = [];
+  for (let i = 0; i < PER_PAGE; i++) {
+    const id = (page - 1) * PER_PAGE + i + 1;
+    const cents = (id * 37) % 10000;
+    const price = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+    items.push(`<li id="item-${id}"><a href="/item/${id}">${escapeHtml(`Mugs & cups <${id}>`)}</a> ${price}</li>\n`);
+  }
+  const next = page < CATALOGUE_PAGES ? `: <a href="/catalogue/${page + 1}">next</a>` : '';
+  return [
+    '<!DOCTYPE html>\n<html lang="en">\n',
+    `<head><meta charset="utf-8"><title>${title}</title></head>\n<body>\n<h1>${title}</h1>\n<ul>\n`,
+    ...items,
+    `</ul>\n<p>Page ${page} of ${CATALOGUE_PAGES}${next}</p>\n</body>\n</html>\n`,
+  ].join('');
 }

@@ -9,7 +9,7 @@ import { idleFailures, runIdle, type IdleResult } from './idle.js';
 import { failures, type LoadResult, type LoadTool } from './load.js';
 import { hasFindings, scanLog, type LogFindings } from './logs.js';
 import { MemorySampler, setupProcesses, statusBytes, type MemoryReport, type Root } from './memory.js';
-import { checkHello, checkJson } from './probe.js';
+import { checkHello, checkJson, checkPage } from './probe.js';
 import { isRunning, type StopOutcome } from './processes.js';
 import type { Scenario } from './scenarios.js';
 import type { System, SystemContext } from './systems.js';
@@ -89,6 +89,7 @@ function roots(ctx: SystemContext): Root[] {
 async function run(url: string, scenario: Scenario, ctx: SystemContext, settings: MeasureSettings, m: Measurement): Promise<void> {
   m.responseHeaders = (await checkHello(url)).rawHeaders;
   if (scenario.path === '/json') await checkJson(url);
+  if (scenario.framework) await checkPage(url, scenario.path, scenario.expectBody!);
   if (scenario.kind === 'idle') {
     // The baseline is taken warm: JIT and lazily allocated buffers are not a connection's cost.
     if (settings.warmupS > 0) {

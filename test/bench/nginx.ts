@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './probe.js';
 import { fileLimits } from './processes.js';
-import { ready, socketReady, spawnLogged, spawnNode, type System, type SystemContext } from './systems.js';
+import { ready, socketReady, spawnLogged, spawnNode, wsgiAppOf, type System, type SystemContext } from './systems.js';
 
 const NGINX = '/usr/sbin/nginx';
 /** Enough for the idle scenario's 10,000 connections and more; --idle-connections above needs more. */
@@ -134,13 +134,15 @@ export const nginxUwsgi: System = {
   name: 'nginx+uwsgi',
   describe: 'nginx (1 worker) -> uWSGI (master + 1 worker, Python WSGI app) over a Unix socket (uwsgi protocol)',
   missing: need(nginxProgram, ['uwsgi + uwsgi-plugin-python3', 'uwsgi', ['--version']]),
+  hostsPython: true,
   async start(ctx) {
     const socket = join(ctx.dir, `${ctx.tag}-uwsgi.sock`);
     const args = [
       '--plugin', 'python3',
       '--socket', socket,
       '--chmod-socket=660',
-      '--wsgi-file', `${ctx.root}test/bench/wsgi_app.py`,
+      '--pythonpath', `${ctx.root}test/bench`,
+      '--module', wsgiAppOf(ctx),
       '--need-app',
       '--master',
       '--processes', '1',
@@ -170,9 +172,10 @@ export const nginxGunicorn: System = {
   name: 'nginx+gunicorn',
   describe: 'nginx (1 worker) -> gunicorn (1 sync worker, Python WSGI app) over a Unix socket (HTTP/1.0)',
   missing: need(nginxProgram, ['gunicorn', 'gunicorn', ['--version']]),
+  hostsPython: true,
   async start(ctx) {
     const socket = join(ctx.dir, `${ctx.tag}-gunicorn.sock`);
-    const args = ['--bind', `unix:${socket}`, '--workers', '1', '--backlog', '1024', '--log-level', 'warning', '--chdir', `${ctx.root}test/bench`, 'wsgi_app:application'];
+    const args = ['--bind', `unix:${socket}`, '--workers', '1', '--backlog', '1024', '--log-level', 'warning', '--chdir', `${ctx.root}test/bench`, wsgiAppOf(ctx)];
     spawnLogged(ctx, 'gunicorn', 'gunicorn', args, { logKind: 'plain' });
     await socketReady(ctx, 'gunicorn', socket);
     return startNginx(ctx, socket, { kind: 'proxy', keepalive: false }, 'nginx+gunicorn');

@@ -26,13 +26,15 @@ download, an upload, idle keep-alive connections) against every system (node:htt
 tsgi, fastify + @fastify/http-proxy, nginx + uWSGI / node:http / gunicorn when installed),
 each started fresh on the server CPU, runs interleaved system by system. Reports per scenario
 the median requests/s and MB/s, p50/p99 latency, peak RSS and the ratio to node:http; then
-tsgi on one core and on two. Exits 1 when any system answered wrongly; speed is never asserted.
+tsgi on one core and on two. The framework scenarios (a page of a Flask and of a Django app,
+when /usr/bin/python3 can import them) run on the Python systems only, against nginx + uWSGI.
+Exits 1 when any system answered wrongly; speed is never asserted.
 
 Options:
       --quick              short runs: 1 run, 2 s measured, 1 s warm-up, 32 MiB download,
                            16 MiB upload, 2,000 idle connections (each overridable below)
       --scenario NAMES     comma-separated: hello-c1,hello-c50,hello-c256,json-100k,download,
-                           upload,idle,scaling                          (default all)
+                           upload,idle,flask-page,django-page,scaling   (default all)
       --systems NAMES      comma-separated system names (see the list printed at start)
       --runs N             runs per system and scenario, interleaved   (default 3)
       --duration S         measured seconds per run                    (default 5)

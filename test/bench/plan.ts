@@ -1,13 +1,19 @@
 /**
  * Which scenario runs which systems: the --scenario and --systems choices, the systems not
- * installed here (skipped with a notice), and the open-file limit the idle scenario needs.
+ * installed here (skipped with a notice), the framework scenarios (only the Python systems,
+ * compared with nginx + uWSGI; skipped when the framework is not installed), and the
+ * open-file limit the idle scenario needs.
  */
+import { spawnSync } from 'node:child_process';
 import { BASELINE, SCALING_SYSTEMS, SYSTEMS } from './catalogue.js';
 import { SetupError } from './errors.js';
 import type { BenchOptions } from './options.js';
 import { fileLimits } from './processes.js';
-import { scenarios, type Scenario } from './scenarios.js';
-import type { System } from './systems.js';
+import { scenarios, type Framework, type Scenario } from './scenarios.js';
+import { PYTHON, type System } from './systems.js';
+
+/** The framework scenarios compare the Python systems with this one. */
+const FRAMEWORK_BASELINE = 'nginx+uwsgi';
 
 /** One scenario's plan: the systems it runs (missing ones are reported and skipped). */
 export interface Plan {
@@ -26,12 +32,22 @@ export function plan(options: BenchOptions): Plan[] {
   const chosen = (list: readonly System[]) => list.filter((s) => !options.systems || options.systems.includes(s.name)).filter(available);
   return all
     .filter((s) => !options.scenarios || options.scenarios.includes(s.name))
+    .filter((s) => !s.framework || frameworkInstalled(s.name, s.framework))
     .map((scenario) =>
       scenario.name === 'scaling'
         ? { scenario, systems: options.systems ? SCALING_SYSTEMS.filter((s) => options.systems!.includes('tsgi') || options.systems!.includes(s.name)) : [...SCALING_SYSTEMS], baseline: 'tsgi' }
-        : { scenario, systems: chosen(SYSTEMS), baseline: BASELINE },
+        : scenario.framework
+          ? { scenario, systems: chosen(SYSTEMS.filter((s) => s.hostsPython)), baseline: FRAMEWORK_BASELINE }
+          : { scenario, systems: chosen(SYSTEMS), baseline: BASELINE },
     )
     .filter((p) => p.systems.length > 0);
+}
+
+/** uWSGI's python3 plugin and Debian's gunicorn run the same interpreter as tsgi+python. */
+function frameworkInstalled(scenario: string, framework: Framework): boolean {
+  if (spawnSync(PYTHON, ['-c', `import ${framework.module}`], { stdio: 'ignore' }).status === 0) return true;
+  process.stdout.write(`skipped: scenario ${scenario} (${PYTHON} cannot import ${framework.module}: apt-get install ${framework.debian})\n`);
+  return false;
 }
 
 /** Systems skipped because a program is missing, each reported once. */

@@ -77,12 +77,21 @@ export async function checkHello(url: string): Promise<Response> {
 const JSON_BODY = jsonBody();
 
 /** Before the json-100k load: the exact document (wrk checks only byte counts under load). */
-export async function checkJson(base: string): Promise<void> {
-  const res = await getBytes(new URL('json', base).href, false, 2000);
+export function checkJson(base: string): Promise<void> {
+  return checkExact(base, '/json', 'application/json', JSON_BODY);
+}
+
+/** Before a framework scenario's load: the exact page, as the template must render it. */
+export function checkPage(base: string, path: string, page: string): Promise<void> {
+  return checkExact(base, path, 'text/html', Buffer.from(page));
+}
+
+async function checkExact(base: string, path: string, expectedType: string, expected: Buffer): Promise<void> {
+  const res = await getBytes(new URL(path.slice(1), base).href, false, 2000);
   const type = header({ ...res, body: '' }, 'content-type');
-  if (res.status !== 200) throw new Error(`GET /json: status ${res.status}, expected 200`);
-  if (!type?.startsWith('application/json')) throw new Error(`GET /json: Content-Type ${JSON.stringify(type)}, expected application/json`);
-  if (!res.bytes.equals(JSON_BODY)) throw new Error(`GET /json: ${res.bytes.length} bytes that are not the expected ${JSON_BODY.length}-byte document`);
+  if (res.status !== 200) throw new Error(`GET ${path}: status ${res.status}, expected 200`);
+  if (!type?.startsWith(expectedType)) throw new Error(`GET ${path}: Content-Type ${JSON.stringify(type)}, expected ${expectedType}`);
+  if (!res.bytes.equals(expected)) throw new Error(`GET ${path}: ${res.bytes.length} bytes that are not the expected ${expected.length}-byte document`);
 }
 
 /** Why a response is not the hello answer every system must give; null when it is. */

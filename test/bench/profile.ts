@@ -18,7 +18,7 @@ import { FULL_SIZES, scenarios } from './scenarios.js';
 import { tsgi, type SystemContext } from './systems.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const LOAD_SCENARIOS = scenarios(FULL_SIZES).filter((s) => s.kind === 'load');
+const LOAD_SCENARIOS = scenarios(FULL_SIZES).filter((s) => s.kind === 'load' && !s.framework);
 const STOP_GRACE_MS = 15_000;
 /** Start-up and JIT warm-up are left out of the numbers: only the measured load counts. */
 const WARMUP_S = 2;

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: issue #7's suite. Every scenario (scenarios.ts) against every system
- * (catalogue.ts), each measurement on freshly started processes pinned to the server CPU, the
- * load generator on the other; runs interleave the systems. Per scenario a table of medians,
- * the ratio to node:http, peak RSS; then tsgi on one core against two. Reported, never
+ * (catalogue.ts; the framework scenarios against the Python ones), each measurement on freshly
+ * started processes pinned to the server CPU, the load generator on the other; runs interleave
+ * the systems. Per scenario a table of medians, the ratio to node:http (nginx + uWSGI for the
+ * framework scenarios), peak RSS; then tsgi on one core against two. Reported, never
  * asserted. The run fails (exit 1) when any system gave an error, a non-2xx, a wrong body or
  * byte count: a broken system must not look fast.
  */
@@ -71,7 +72,9 @@ async function main(argv: string[]): Promise<number> {
       for (let round = 1; round <= options.runs; round++) {
         for (const system of systems) {
           const tag = `m${++sequence}`;
-          const ctx: SystemContext = { root, dir, tag, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [] };
+          const ctx: SystemContext = {
+            root, dir, tag, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [], wsgiApp: scenario.framework?.app,
+          };
           const m = await measure(system, scenario, ctx, { tool, durationS: options.durationS, warmupS: options.warmupS });
           here.push(m);
           process.stderr.write(progress(m, options.runs));

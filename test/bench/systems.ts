@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { LogKind } from './logs.js';
 import { freePort, get, helloMismatch, unixSocketBound, waitFor } from './probe.js';
 import type { Processes } from './processes.js';
+import { HELLO_WSGI_APP } from './scenarios.js';
 
 export interface StartedProcess {
   name: string;
@@ -38,6 +39,8 @@ export interface SystemContext {
   started: StartedProcess[];
   /** Extra node flags per process name (profile.ts: --cpu-prof); none by default. */
   nodeFlags?: (name: string) => string[];
+  /** MODULE:CALLABLE in test/bench that Python systems host (default wsgi_app:application). */
+  wsgiApp?: string;
 }
 
 export interface System {
@@ -47,6 +50,8 @@ export interface System {
   missing(): string | null;
   /** Starts the processes and waits until they answer; resolves to the base URL (with a slash). */
   start(ctx: SystemContext): Promise<string>;
+  /** Hosts the Python WSGI app `ctx.wsgiApp`, so it can run the framework scenarios. */
+  hostsPython?: boolean;
 }
 
 export const READY_TIMEOUT_MS = 10_000;
@@ -108,6 +113,7 @@ interface TsgiShape {
   describe: string;
   /** The runner's app arguments: the JavaScript bench app, or the Python one with --python. */
   app?: (ctx: SystemContext) => string[];
+  hostsPython?: boolean;
   missing?: () => string | null;
   /** The proxy's `workers` directive. */
   proxyWorkers: string;
@@ -123,6 +129,7 @@ function tsgiSystem(shape: TsgiShape): System {
     name: shape.name,
     describe: shape.describe,
     missing: shape.missing ?? always,
+    hostsPython: shape.hostsPython ?? false,
     async start(ctx) {
       const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
       const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
@@ -208,17 +215,22 @@ export const tsgiStreamed = tsgiSystem({
   buffering: 'off',
 });
 
-/** Debian's interpreter: the one that sees python3-msgpack. */
-const PYTHON = '/usr/bin/python3';
+/** Debian's interpreter: the one that sees python3-msgpack (and the one uWSGI's plugin and gunicorn run). */
+export const PYTHON = '/usr/bin/python3';
+
+export function wsgiAppOf(ctx: SystemContext): string {
+  return ctx.wsgiApp ?? HELLO_WSGI_APP;
+}
 
 /** tsgi in front of the same Python app nginx + uWSGI runs: the gateway compared, app held equal. */
 export const tsgiPython = tsgiSystem({
   name: 'tsgi+python',
-  describe: 'tsgi-proxy (workers 1) -> tsgi-runner --python (--workers 1, test/bench/wsgi_app.py) over a Unix socket, all on the server CPU',
+  describe: 'tsgi-proxy (workers 1) -> tsgi-runner --python (--workers 1, the Python WSGI app) over a Unix socket, all on the server CPU',
   proxyWorkers: '1',
   runnerWorkers: 1,
   bothCpus: false,
-  app: (ctx) => ['--python', '--python-executable', PYTHON, '--chdir', `${ctx.root}test/bench`, 'wsgi_app:application'],
+  hostsPython: true,
+  app: (ctx) => ['--python', '--python-executable', PYTHON, '--chdir', `${ctx.root}test/bench`, wsgiAppOf(ctx)],
   missing: () => (spawnSync(PYTHON, ['-c', 'import msgpack'], { stdio: 'ignore' }).status === 0 ? null : `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)`),
 });
 
