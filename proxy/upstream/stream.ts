@@ -109,6 +109,13 @@ export class UpstreamStream {
   /** Sends body bytes within credit; false means "pause the client until onWritable". */
   writeBody(chunk: Uint8Array): boolean {
     if (this.closed || this.requestEnded) return false;
+    if (this.host.congested) {
+      // Not even within credit: a hundred streams each sending one window at once would pile
+      // their windows up unsent. The connection's drain brings this chunk out.
+      this.pending = this.pending ? concat(this.pending, chunk) : chunk;
+      this.blocked = true;
+      return false;
+    }
     const rest = this.sendNow(chunk);
     if (rest.length === 0 && this.sendWindow.credit > 0 && !this.host.congested) return true;
     // The caller pauses its source now, so at most this one chunk waits here.
@@ -204,6 +211,7 @@ export class UpstreamStream {
 
   /** The one chunk that waited for credit goes first; only then may the caller resume. */
   private sendPending(): void {
+    if (this.host.congested) return; // the connection's next drain comes back here
     const rest = this.sendNow(this.pending!);
     this.pending = rest.length > 0 ? rest : null;
     if (this.pending) return;
