@@ -33,9 +33,7 @@ class Stream:
         self.cancelled = False
         # Set under the connection's write lock: no frame may leave for this stream any more.
         self.sending_done = False
-        self.input = WsgiInput(self._consumed)
-        if request_ended:
-            self.input.finish()
+        self.input = WsgiInput(self._consumed, conn.before_wait, self._cond, request_ended)
 
     # ---- frames from the proxy (reader thread) ----
 
@@ -114,7 +112,7 @@ class Stream:
         return sent
 
     def end(self):
-        self.conn.send_on_stream(self, FrameType.DATA, END_STREAM, b'')
+        self.conn.end_data(self)
         self._end_response()
 
     def abort(self, reason):
@@ -131,6 +129,8 @@ class Stream:
 
     def _spend(self, wanted):
         """Waits for credit; spends and returns how much of `wanted` may go in one frame."""
+        if self._send_window.credit <= 0:
+            self.conn.before_wait()  # outside the lock: the reader may hand its role over
         with self._cond:
             while self._send_window.credit <= 0 and not self.cancelled:
                 self._cond.wait()

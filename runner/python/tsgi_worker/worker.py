@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from .connection import Connection
+from .connection import Connection, INLINE_LIMIT_S
 from .contract import FileWrapper, run_application
 from .log import ErrorsStream
 from .messages import DEFAULT_INITIAL_WINDOW, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_STREAMS
@@ -20,6 +20,8 @@ BACKLOG = 1024
 # How long a worker holding connections lets the others take a new one first (see below).
 ACCEPT_DELAY_PER_CONNECTION_S = 0.01
 ACCEPT_DELAY_MAX_S = 0.05
+# How often the inline watch looks for an app call that holds a connection's reader too long.
+INLINE_CHECK_S = INLINE_LIMIT_S
 
 
 class Worker:
@@ -57,6 +59,16 @@ class Worker:
         listener.setblocking(False)
         self._listener = listener
         threading.Thread(target=self._accept_loop, name='tsgi-accept', daemon=True).start()
+        threading.Thread(target=self._inline_watch, name='tsgi-inline-watch', daemon=True).start()
+
+    def _inline_watch(self):
+        """Hands a connection's reading to a new thread when its reader has been in an app
+        for longer than INLINE_LIMIT_S (connection.py)."""
+        while True:
+            time.sleep(INLINE_CHECK_S)
+            now = time.monotonic()
+            for connection in self._live():
+                connection.check_inline(now)
 
     def _accept_loop(self):
         selector = selectors.DefaultSelector()
