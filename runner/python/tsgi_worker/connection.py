@@ -346,6 +346,13 @@ class Connection:
         except OSError:
             self._broken = True
 
+    def flush_corked(self):
+        """Sends what is corked if the calling thread is the one corking."""
+        if self._corker == threading.get_ident() and self._out:
+            with self._write_lock:
+                if self._corker == threading.get_ident():
+                    self._flush_locked()
+
     def _cork(self, thread):
         with self._write_lock:
             self._corker = thread

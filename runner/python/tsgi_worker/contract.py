@@ -96,19 +96,30 @@ class AppCall:
         if self.head is None:
             raise ContractError('write() called before start_response()')
         self.send(data)
+        self.stream.flush()
 
     def iterate(self, result):
         if isinstance(result, FileWrapper) and self._send_file(result):
             return self.finish()
-        iterator = iter(result)
-        while True:
-            if self.stream.cancelled:
-                return
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                break
-            self.send(chunk)
+        if type(result) in (list, tuple):
+            # Every chunk exists already: they may leave together, corked (connection.py).
+            for chunk in result:
+                if self.stream.cancelled:
+                    return
+                self.send(chunk)
+        else:
+            iterator = iter(result)
+            while True:
+                if self.stream.cancelled:
+                    return
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    break
+                self.send(chunk)
+                # PEP 3333: a block is transmitted before the next one is asked for, so
+                # nothing of a streamed response waits corked while the app makes the next.
+                self.stream.flush()
         if not self.stream.cancelled:
             self.finish()
 

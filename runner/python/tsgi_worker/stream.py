@@ -111,6 +111,10 @@ class Stream:
                 break
         return sent
 
+    def flush(self):
+        """What this thread corked leaves now (nothing to do when it corks nothing)."""
+        self.conn.flush_corked()
+
     def end(self):
         self.conn.end_data(self)
         self._end_response()
