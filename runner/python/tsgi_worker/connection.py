@@ -404,6 +404,7 @@ class Connection:
                     return True
                 stream = self._ready.pop(0)
                 self._inline_since = time.monotonic()
+                self.host.inline_calls += 1
                 self._inline_thread = threading.get_ident()
             served = pool.run_inline(lambda: self._serve(stream))
             with self._lock:
@@ -419,10 +420,12 @@ class Connection:
         self.host.pool.submit(lambda: self._serve(stream))
 
     def check_inline(self, now):
-        """The inline watch: an app call on the reader running past INLINE_LIMIT_S."""
+        """The inline watch: an app call on the reader running past INLINE_LIMIT_S is handed
+        over. True while an app call runs on the reader."""
         since = self._inline_since
         if since is not None and now - since > INLINE_LIMIT_S:
             self.take_over(self._inline_thread)
+        return since is not None
 
     def before_wait(self):
         """Called by a stream's app thread before it waits for credit or body bytes: the reader

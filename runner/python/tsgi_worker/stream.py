@@ -26,7 +26,8 @@ class Stream:
         self.environ = environ
         self._cond = threading.Condition(threading.Lock())
         self._send_window = SendWindow(send_credit)
-        self._receive_window = ReceiveWindow(receive_credit, receive_credit >> 1)
+        # Unused for a request without a body (on_data and _consumed stop at _request_ended).
+        self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1)
         self._request_ended = request_ended
         self._response_ended = False
         self.closed = False
