@@ -67,25 +67,18 @@ class Inline(unittest.TestCase):
         self.assertEqual(seen[-1][3], b'hello')
 
     def test_requests_of_one_read_are_all_answered(self):
-        self.client.sock.sendall(b''.join(self._request_bytes(stream) for stream in range(1, 80, 2)))
+        self.client.sock.sendall(b''.join(self.client.request_bytes(stream, {}) for stream in range(1, 80, 2)))
         for stream in range(1, 80, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
 
     def test_a_slow_request_does_not_hold_the_rest_of_its_read(self):
         """The reader is taken over in the slow one: the others of its read go to the pool
         and wait for the thread (threads 1), in order, and are all served."""
-        first = self._request_bytes(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
-        self.client.sock.sendall(first + b''.join(self._request_bytes(stream) for stream in range(3, 20, 2)))
+        first = self.client.request_bytes(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
+        self.client.sock.sendall(first + b''.join(self.client.request_bytes(stream, {}) for stream in range(3, 20, 2)))
         self.assertEqual(self.client.response(1)[1], b'slept')
         for stream in range(3, 20, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
-
-    def _request_bytes(self, stream, environ=None):
-        from tsgi_worker.frame import encode_frame
-        from tsgi_worker.messages import encode_environ
-        base = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/', 'tsgi.request_id': 'r%d' % stream}
-        base.update(environ or {})
-        return encode_frame(FrameType.REQUEST, 1, stream, encode_environ(base))
 
 
 class InlineHarakiri(unittest.TestCase):
