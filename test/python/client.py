@@ -115,11 +115,15 @@ class Client:
         self.sock.sendall(encode_frame(type_, flags, stream, payload))
 
     def request(self, stream, environ, body=None):
-        base = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/', 'SERVER_NAME': 'test', 'SERVER_PORT': '80', 'SERVER_PROTOCOL': 'HTTP/1.1', 'tsgi.request_id': 'r%d' % stream}
-        base.update(environ)
-        self.send(FrameType.REQUEST, 1 if body is None else 0, stream, encode_environ(base))
+        self.sock.sendall(self.request_bytes(stream, environ, body is None))
         if body is not None:
             self.send(FrameType.DATA, 1, stream, body)
+
+    def request_bytes(self, stream, environ, ended=True):
+        """A REQUEST frame (END_STREAM when `ended`: no body), for several in one write."""
+        base = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/', 'SERVER_NAME': 'test', 'SERVER_PORT': '80', 'SERVER_PROTOCOL': 'HTTP/1.1', 'tsgi.request_id': 'r%d' % stream}
+        base.update(environ)
+        return encode_frame(FrameType.REQUEST, 1 if ended else 0, stream, encode_environ(base))
 
     def credit(self, stream, increment):
         self.sock.sendall(encode_credit(stream, increment))

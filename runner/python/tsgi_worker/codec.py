@@ -39,12 +39,28 @@ if _msgpack is not None:
 
     def _decode(payload):
         return _msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True)
+
+    def unpack_unchecked(payload):
+        """The value, without the profile check, or None when the C msgpack refuses the bytes.
+        For a caller that then requires a flat map of str to str (the environ): of what the C
+        library accepts beyond the profile (bin, extension types, bytes keys, deep nesting),
+        none is a str, and what it refuses (0xc1, trailing or missing bytes, non-str keys)
+        goes back to the checked path, which says what is wrong. The check costs 6 of the
+        8 µs an environ took to decode (test/bench/PROFILE.md)."""
+        try:
+            return _msgpack.unpackb(payload, raw=False, strict_map_key=True, use_list=True)
+        except Exception:
+            return None
 else:
     from . import pure_msgpack
 
     CODEC = 'pure-python'
     pack = pure_msgpack.pack
     _decode = pure_msgpack.decode
+
+    def unpack_unchecked(payload):
+        """Without the C msgpack, every payload is checked."""
+        return None
 
 
 def unpack(payload, what, stream=0):

@@ -1,15 +1,25 @@
 """The worker's end of one proxy connection: handshake, stream dispatch, flow control, drain.
 
-A reader thread decodes frames and dispatches them; app calls run on the worker's thread pool.
+A reader thread decodes the frames of each read and dispatches them all; then it calls the app
+for the streams they opened itself, one after the other, while the pool has a free slot
+(`--threads`) and nothing queued, and hands them to the pool's threads otherwise. Serving on
+the reader saves two thread switches per request; the frames it writes meanwhile are corked
+and leave in one write at the end of the read (a read of 20 requests: one system call where
+there were 60). An app call that would wait for credit or for body bytes, or that runs longer
+than INLINE_LIMIT_S (checked by the worker's inline watch), makes the reader hand its role to
+a new thread first (`take_over`): frames keep being read while an app is slow, as before.
+
 Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
 is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
-END. A protocol violation closes the connection with a GOAWAY carrying the error code. A drain
-takes two steps (SPEC.md section 4, Goaway), as in runner/serving/connection.ts.
+END. A write by any other thread than the corking reader first sends what is corked, so frames
+keep their order. A protocol violation closes the connection with a GOAWAY carrying the error
+code. A drain takes two steps (SPEC.md section 4, Goaway), as in runner/serving/connection.ts.
 """
 
 import os
 import socket
 import threading
+import time
 
 from .errors import ErrorCode, ProtocolError, error_code_name
 from .decoder import FrameDecoder
@@ -43,6 +53,17 @@ DRAIN_LINGER_S = 1.0
 DRAIN_FENCE_S = 2.0
 # The PING payload of that fence (as the JavaScript worker's).
 DRAIN_FENCE = b'drainack'
+# An app call on the reader thread longer than this hands the reading to a new thread (the
+# worker's inline watch checks every INLINE_CHECK_S), so frames for the other streams and
+# PINGs wait at most about the sum of both.
+INLINE_LIMIT_S = 0.01
+# Corked bytes above this are sent at once.
+CORK_LIMIT = 64 * 1024
+# The methods whose retry by the proxy does not depend on ACCEPT (proxy/upstream/retry.ts
+# IDEMPOTENT): their ACCEPT may stay corked until the response goes out. For the others it
+# leaves before the app is called, so a worker that dies in the app never looks as if it had
+# not started the request.
+IDEMPOTENT = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'))
 
 
 class Connection:
@@ -68,21 +89,39 @@ class Connection:
         self._write_lock = threading.Lock()
         self._broken = False  # the socket failed or was closed: nothing more is written
         self._linger = None
+        # Under _write_lock: the thread whose writes are corked (the reader during a read's
+        # dispatch and inline app calls), the corked bytes, and where in them the last DATA
+        # header is, as (stream id, offset), so the stream's END can be set on it in place.
+        self._corker = None
+        self._out = bytearray()
+        self._last_data = None
+        # Under _lock: the reader thread's token (a new one after take_over), the streams of
+        # its read not served yet, and since when it runs an app (None: it does not).
+        self._reader = None
+        self._ready = []
+        self._inline_since = None
+        self._inline_thread = None
 
     # ---- lifecycle ----
 
     def run(self):
-        """The reader thread: until EOF, an error, or a connection error."""
+        """The reader thread: until EOF, an error, a connection error, or take_over (then a
+        new reader thread goes on and this one ends)."""
+        me = object()
+        with self._lock:
+            self._reader = me
         try:
             while not self.closed:
                 data = self.sock.recv(RECV_SIZE)
                 if not data:
                     break
-                self._receive(data)
+                if not self._receive(data, me):
+                    return
         except OSError as err:
             self.log.debug('connection error', err=str(err))
         finally:
-            self._on_close()
+            if self._reader is me:
+                self._on_close()
 
     @property
     def active_streams(self):
@@ -183,7 +222,7 @@ class Connection:
             if stream.sending_done or self._broken:
                 raise ClientDisconnected('the request was cancelled')
             try:
-                self._send_all(parts)
+                self._send_all(parts, data_at=1)
             except OSError:
                 self._broken = True
                 raise ClientDisconnected('the connection was lost')
@@ -191,16 +230,42 @@ class Connection:
     def send_credit(self, stream, increment):
         with self._write_lock:
             if not stream.sending_done and not self._broken:
-                self._send_all([encode_credit(stream.id, increment)])
+                try:
+                    self._send_all([encode_credit(stream.id, increment)])
+                except OSError:
+                    self._broken = True
+
+    def send_accept(self, stream):
+        """ACCEPT, just before the app is called; False when the stream may send no more."""
+        with self._write_lock:
+            if stream.sending_done:
+                return False
+            self._write(FrameType.ACCEPT, 0, stream.id, b'')
+            if self._out and stream.environ['REQUEST_METHOD'] not in IDEMPOTENT:
+                self._flush_locked()
+            return True
+
+    def end_data(self, stream):
+        """The end of the response: END_STREAM set on its last DATA frame while that is still
+        corked (as the JavaScript runner does), else an empty DATA frame carrying it."""
+        with self._write_lock:
+            if stream.sending_done:
+                return
+            last = self._last_data
+            if last is not None and last[0] == stream.id and not self._broken:
+                self._out[last[1] + 5] |= END_STREAM
+                self._last_data = None
+                return
+            self._write(FrameType.DATA, END_STREAM, stream.id, b'')
 
     def send_file_on_stream(self, stream, fd, offset, size):
         """DATA of `size` bytes read by the kernel from file `fd` (no copy through Python)."""
         with self._write_lock:
             if stream.sending_done or self._broken:
                 raise ClientDisconnected('the request was cancelled')
-            self._send_all([encode_header(FrameType.DATA, 0, stream.id, size)])
             sent = 0
             try:
+                self._send_all([encode_header(FrameType.DATA, 0, stream.id, size)], flush=True)
                 while sent < size:
                     done = os.sendfile(self.sock.fileno(), fd, offset + sent, size - sent)
                     if done == 0:
@@ -231,14 +296,29 @@ class Connection:
         else:
             parts = [encode_header(type_, flags, stream_id, len(payload)), payload]
         try:
-            self._send_all(parts)
+            self._send_all(parts, data_at=0 if type_ == FrameType.DATA else None)
         except OSError:
             self._broken = True
             if type_ == FrameType.DATA:
                 raise ClientDisconnected('the connection was lost')
 
-    def _send_all(self, parts):
-        """Writes every part, in one system call when the kernel takes them all (sendmsg)."""
+    def _send_all(self, parts, flush=False, data_at=None):
+        """Writes every part, in one system call when the kernel takes them all (sendmsg); the
+        corking thread's small parts are kept in `_out` instead, another thread's go after it.
+        `data_at`: the index of the part that starts with the response's latest DATA header."""
+        out = self._out
+        if self._corker is not None and not flush and self._corker == threading.get_ident() and sum(map(len, parts)) <= COPY_LIMIT:
+            for index, part in enumerate(parts):
+                if index == data_at:
+                    self._last_data = (read_u32(part, 6), len(out))
+                out += part
+            if len(out) > CORK_LIMIT:
+                self._flush_locked()
+            return
+        if out:
+            parts = [out, *parts]
+            self._out = bytearray()
+            self._last_data = None
         if len(parts) == 1:
             self.sock.sendall(parts[0])
             return
@@ -252,9 +332,50 @@ class Connection:
                     views[0] = views[0][sent:]
                     sent = 0
 
+    def _flush_locked(self):
+        """Sends what is corked (under _write_lock)."""
+        out = self._out
+        if not out:
+            return
+        self._out = bytearray()
+        self._last_data = None
+        if self._broken:
+            return
+        try:
+            self.sock.sendall(out)
+        except OSError:
+            self._broken = True
+
+    def flush_corked(self):
+        """Sends what is corked if the calling thread is the one corking."""
+        if self._corker == threading.get_ident() and self._out:
+            with self._write_lock:
+                if self._corker == threading.get_ident():
+                    self._flush_locked()
+
+    def _cork(self, thread):
+        with self._write_lock:
+            self._corker = thread
+
+    def _uncork(self):
+        with self._write_lock:
+            self._corker = None
+            self._flush_locked()
+
     # ---- receiving ----
 
-    def _receive(self, data):
+    def _receive(self, data, me):
+        """One read: every frame dispatched, then the streams it opened served. False when this
+        thread is no longer the reader (take_over)."""
+        self._cork(threading.get_ident())
+        try:
+            self._dispatch(data)
+            return self._serve_ready(me)
+        finally:
+            if self._reader is me:
+                self._uncork()
+
+    def _dispatch(self, data):
         try:
             frames = self.decoder.push(data)
         except ProtocolError as err:
@@ -270,6 +391,61 @@ class Connection:
             except Exception as err:  # our bug: close this connection, keep the process
                 self.log.error('internal error while handling a frame', err=err)
                 return self._fail(ProtocolError(ErrorCode.INTERNAL_ERROR, 'internal error in the runner'))
+
+    def _serve_ready(self, me):
+        """The streams this read opened, on this thread while the pool has a free slot, else
+        queued for the pool. False when this thread lost the reader role meanwhile."""
+        pool = self.host.pool
+        while True:
+            with self._lock:
+                if self._reader is not me:
+                    return False
+                if not self._ready:
+                    return True
+                stream = self._ready.pop(0)
+                self._inline_since = time.monotonic()
+                self.host.inline_calls += 1
+                self._inline_thread = threading.get_ident()
+            served = pool.run_inline(lambda: self._serve(stream))
+            with self._lock:
+                if self._reader is me:
+                    self._inline_since = self._inline_thread = None
+                if served:
+                    continue
+                rest, self._ready = self._ready, []
+            for queued in [stream, *rest]:
+                self._submit(queued)
+
+    def _submit(self, stream):
+        self.host.pool.submit(lambda: self._serve(stream))
+
+    def check_inline(self, now):
+        """The inline watch: an app call on the reader running past INLINE_LIMIT_S is handed
+        over. True while an app call runs on the reader."""
+        since = self._inline_since
+        if since is not None and now - since > INLINE_LIMIT_S:
+            self.take_over(self._inline_thread)
+        return since is not None
+
+    def before_wait(self):
+        """Called by a stream's app thread before it waits for credit or body bytes: the reader
+        must not wait for what only the reader can bring."""
+        if self._inline_thread == threading.get_ident():
+            self.take_over(threading.get_ident())
+
+    def take_over(self, thread):
+        """A new reader thread for this connection while `thread`, the reader, is in an app:
+        what it corked leaves now, the rest of its read's streams go to the pool."""
+        with self._lock:
+            if self._inline_thread != thread or thread is None or self.closed:
+                return
+            self._reader = None
+            self._inline_since = self._inline_thread = None
+            rest, self._ready = self._ready, []
+        self._uncork()
+        for stream in rest:
+            self._submit(stream)
+        threading.Thread(target=self.run, name='tsgi-conn', daemon=True).start()
 
     def _stream_error(self, err):
         with self._lock:
@@ -386,12 +562,14 @@ class Connection:
             return
         if bad is not None:
             raise bad
-        # Not ACCEPTed yet: it waits for a free thread, and a stream lost before then never ran.
-        self.host.pool.submit(lambda: self._serve(stream))
+        # Not ACCEPTed yet: it waits for the end of this read's dispatch and a free slot, and
+        # a stream lost before then never ran.
+        with self._lock:
+            self._ready.append(stream)
 
     def _serve(self, stream):
-        """On a pool thread: ACCEPT, then the application (SPEC.md section 4, Accept)."""
-        if not self.send_on_stream(stream, FrameType.ACCEPT, 0, b''):
+        """On the reader or a pool thread: ACCEPT, then the application (SPEC.md section 4)."""
+        if not self.send_accept(stream):
             return  # cancelled while it waited for a thread
         self.host.serve(stream)
 
@@ -419,6 +597,7 @@ class Connection:
 
     def _shutdown(self, how):
         with self._write_lock:
+            self._flush_locked()
             self._shutdown_locked(how)
 
     def _shutdown_locked(self, how):

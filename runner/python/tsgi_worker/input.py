@@ -15,13 +15,16 @@ class ClientDisconnected(OSError):
 
 
 class WsgiInput:
-    def __init__(self, consumed):
+    def __init__(self, consumed, before_wait=None, cond=None, ended=False):
+        """`cond`: the stream's condition, shared (the stream never holds it while it calls
+        this object, nor this object while it calls `consumed`); `ended`: an empty body."""
         self._chunks = collections.deque()  # bytes-like, the first one read from self._pos
         self._pos = 0
-        self._cond = threading.Condition(threading.Lock())
-        self._ended = False
+        self._cond = cond or threading.Condition(threading.Lock())
+        self._ended = ended
         self._error = None
         self._consumed = consumed  # called with a byte count once the app has taken it
+        self._before_wait = before_wait  # called, without the lock, before the app would wait
 
     # ---- the connection's side ----
 
@@ -112,6 +115,8 @@ class WsgiInput:
     def _take(self, limit, line):
         """Up to `limit` bytes (-1: the rest of one chunk), stopping after a newline when
         `line`; blocks until there are bytes, the end, or a cancel. None at the end."""
+        if self._before_wait is not None and not self._chunks and not self._ended and self._error is None:
+            self._before_wait()
         with self._cond:
             while not self._chunks and not self._ended and self._error is None:
                 self._cond.wait()

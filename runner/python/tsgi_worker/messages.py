@@ -1,7 +1,7 @@
 """Structured payloads (HELLO, REQUEST, RESPONSE, CANCEL, GOAWAY), checked as
 protocol/messages.ts checks them: every shape problem is a ProtocolError with its code."""
 
-from .codec import pack, unpack
+from .codec import pack, unpack, unpack_unchecked
 from .errors import ErrorCode, ProtocolError
 from .frame import MAX_FRAME_SIZE_LIMIT, MAX_STREAM_ID, MAX_WINDOW, MIN_FRAME_SIZE
 
@@ -54,12 +54,14 @@ def encode_hello(hello):
 
 def decode_environ(payload, stream, max_keys=DEFAULT_MAX_ENVIRON_KEYS):
     """REQUEST payload: str keys to str values (latin-1 "native strings"), bounded in count."""
-    value = _as_map(unpack(payload, 'REQUEST', stream), 'REQUEST', stream)
+    value = unpack_unchecked(payload)
+    if type(value) is not dict:
+        value = _as_map(unpack(payload, 'REQUEST', stream), 'REQUEST', stream)
     if len(value) > max_keys:
         raise ProtocolError(ErrorCode.LIMIT_EXCEEDED, 'environ has more than %d keys' % max_keys, stream)
     for key, item in value.items():
-        if not isinstance(item, str):
-            _fail('environ value of %r is not a string' % key, stream)
+        if type(item) is not str or type(key) is not str:
+            _fail('environ value of %r is not a string' % key if type(key) is str else 'environ key %r is not a string' % (key,), stream)
     if not isinstance(value.get('REQUEST_METHOD'), str) or not isinstance(value.get('PATH_INFO'), str):
         _fail('environ lacks REQUEST_METHOD or PATH_INFO', stream)
     return value

@@ -26,16 +26,15 @@ class Stream:
         self.environ = environ
         self._cond = threading.Condition(threading.Lock())
         self._send_window = SendWindow(send_credit)
-        self._receive_window = ReceiveWindow(receive_credit, receive_credit >> 1)
+        # Unused for a request without a body (on_data and _consumed stop at _request_ended).
+        self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1)
         self._request_ended = request_ended
         self._response_ended = False
         self.closed = False
         self.cancelled = False
         # Set under the connection's write lock: no frame may leave for this stream any more.
         self.sending_done = False
-        self.input = WsgiInput(self._consumed)
-        if request_ended:
-            self.input.finish()
+        self.input = WsgiInput(self._consumed, conn.before_wait, self._cond, request_ended)
 
     # ---- frames from the proxy (reader thread) ----
 
@@ -113,8 +112,12 @@ class Stream:
                 break
         return sent
 
+    def flush(self):
+        """What this thread corked leaves now (nothing to do when it corks nothing)."""
+        self.conn.flush_corked()
+
     def end(self):
-        self.conn.send_on_stream(self, FrameType.DATA, END_STREAM, b'')
+        self.conn.end_data(self)
         self._end_response()
 
     def abort(self, reason):
@@ -131,6 +134,8 @@ class Stream:
 
     def _spend(self, wanted):
         """Waits for credit; spends and returns how much of `wanted` may go in one frame."""
+        if self._send_window.credit <= 0:
+            self.conn.before_wait()  # outside the lock: the reader may hand its role over
         with self._cond:
             while self._send_window.credit <= 0 and not self.cancelled:
                 self._cond.wait()

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from .connection import Connection
+from .connection import Connection, INLINE_LIMIT_S
 from .contract import FileWrapper, run_application
 from .log import ErrorsStream
 from .messages import DEFAULT_INITIAL_WINDOW, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_STREAMS
@@ -20,6 +20,11 @@ BACKLOG = 1024
 # How long a worker holding connections lets the others take a new one first (see below).
 ACCEPT_DELAY_PER_CONNECTION_S = 0.01
 ACCEPT_DELAY_MAX_S = 0.05
+# How often the inline watch looks for an app call that holds a connection's reader too long:
+# every INLINE_CHECK_S while apps are called inline, backing off to INLINE_IDLE_CHECK_S (the
+# heartbeat's period) while none is, so an idle worker is not woken 100 times a second.
+INLINE_CHECK_S = INLINE_LIMIT_S
+INLINE_IDLE_CHECK_S = 0.1
 
 
 class Worker:
@@ -32,6 +37,7 @@ class Worker:
         self.initial_window = DEFAULT_INITIAL_WINDOW
         self.threads = config.get('threads') or 1
         self.metrics = Metrics()
+        self.inline_calls = 0  # app calls started on a reader thread (a count lost to a race is harmless)
         self.pool = ThreadPool(self.threads, log)
         self.environ_defaults = {
             'wsgi.version': (1, 0),
@@ -57,6 +63,21 @@ class Worker:
         listener.setblocking(False)
         self._listener = listener
         threading.Thread(target=self._accept_loop, name='tsgi-accept', daemon=True).start()
+        threading.Thread(target=self._inline_watch, name='tsgi-inline-watch', daemon=True).start()
+
+    def _inline_watch(self):
+        """Hands a connection's reading to a new thread when its reader has been in an app
+        for longer than INLINE_LIMIT_S (connection.py)."""
+        period = INLINE_CHECK_S
+        seen = 0
+        while True:
+            time.sleep(period)
+            now = time.monotonic()
+            busy = self.inline_calls != seen
+            seen = self.inline_calls
+            for connection in self._live():
+                busy = connection.check_inline(now) or busy
+            period = INLINE_CHECK_S if busy else min(INLINE_IDLE_CHECK_S, period * 2)
 
     def _accept_loop(self):
         selector = selectors.DefaultSelector()

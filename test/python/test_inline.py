@@ -1,0 +1,107 @@
+"""Serving on the connection's reader thread (connection.py): with `--threads 1` every request
+is served there while nothing waits, so everything the reader does besides must still happen
+while an app runs or waits: credit and body bytes reach it, PINGs and CANCELs are answered, a
+slow app hands the reading over. The Worker tests run again with one thread (InlineWorker)."""
+
+import time
+import unittest
+
+from client import WorkerProcess
+import test_worker
+from tsgi_worker.frame import FrameType
+from tsgi_worker.messages import encode_cancel
+
+
+class InlineWorker(test_worker.Worker):
+    """Every test of Worker, on a worker with one thread: all of them served inline."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.worker = WorkerProcess('worker_apps:app', threads=1)
+        cls.worker.message('ready')
+
+    def test_threads_overlap(self):
+        self.skipTest('needs four threads')
+
+
+class Inline(unittest.TestCase):
+    def setUp(self):
+        self.worker = WorkerProcess('worker_apps:app', threads=1)
+        self.worker.message('ready')
+        self.client = self.worker.connect()
+
+    def tearDown(self):
+        self.client.close()
+        self.worker.stop()
+
+    def frames_until(self, stream, type_):
+        seen = []
+        while True:
+            frame = self.client.frame()
+            seen.append((frame.type, frame.stream, frame.flags, bytes(frame.payload)))
+            if frame.stream == stream and frame.type == type_:
+                return seen
+
+    def test_the_last_data_frame_carries_the_end(self):
+        self.client.request(1, {})
+        seen = self.frames_until(1, FrameType.DATA)
+        self.assertEqual([(t, f) for t, _, f, _ in seen], [(FrameType.ACCEPT, 0), (FrameType.RESPONSE, 0), (FrameType.DATA, 1)])
+        self.assertEqual(seen[-1][3], b'hello', 'no empty DATA frame for the end')
+
+    def test_a_slow_app_does_not_stop_the_reading(self):
+        self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '1'})
+        self.client.expect(FrameType.ACCEPT, 1)  # corked, then sent when the reading is handed over
+        started = time.monotonic()
+        self.client.send(FrameType.PING, 0, 0, b'87654321')
+        self.client.expect(FrameType.PING)
+        self.assertLess(time.monotonic() - started, 0.5, 'answered while the app sleeps')
+        self.assertEqual(self.client.response(1)[1], b'slept')
+
+    def test_cancel_reaches_an_app_running_on_the_reader(self):
+        self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.5'})
+        self.client.expect(FrameType.ACCEPT, 1)
+        self.client.send(FrameType.CANCEL, 0, 1, encode_cancel(7, 'client left'))
+        self.client.request(3, {})
+        seen = self.frames_until(3, FrameType.DATA)
+        self.assertFalse([f for f in seen if f[1] == 1], 'nothing more on the cancelled stream')
+        self.assertEqual(seen[-1][3], b'hello')
+
+    def test_requests_of_one_read_are_all_answered(self):
+        self.client.sock.sendall(b''.join(self.client.request_bytes(stream, {}) for stream in range(1, 80, 2)))
+        for stream in range(1, 80, 2):
+            self.assertEqual(self.client.response(stream)[1], b'hello')
+
+    def test_a_slow_request_does_not_hold_the_rest_of_its_read(self):
+        """The reader is taken over in the slow one: the others of its read go to the pool
+        and wait for the thread (threads 1), in order, and are all served."""
+        first = self.client.request_bytes(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '0.3'})
+        self.client.sock.sendall(first + b''.join(self.client.request_bytes(stream, {}) for stream in range(3, 20, 2)))
+        self.assertEqual(self.client.response(1)[1], b'slept')
+        for stream in range(3, 20, 2):
+            self.assertEqual(self.client.response(stream)[1], b'hello')
+
+
+class InlineHarakiri(unittest.TestCase):
+    def test_a_stuck_inline_app_is_cancelled_and_the_rest_waits_unaccepted(self):
+        worker = WorkerProcess('worker_apps:app', threads=1, extra={'harakiriMs': 300})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
+            client.request(3, {})
+            seen = []
+            while True:
+                frame = client.frame()
+                seen.append((frame.type, frame.stream))
+                if frame.type == FrameType.CANCEL and frame.stream == 1:
+                    break
+            self.assertIn((FrameType.ACCEPT, 1), seen)
+            self.assertNotIn((FrameType.ACCEPT, 3), seen, 'the queued stream has not started')
+            self.assertEqual([r['reqId'] for r in worker.message('harakiri')['requests']], ['r1'])
+            client.close()
+        finally:
+            worker.stop()
+
+
+if __name__ == '__main__':
+    unittest.main()
