@@ -440,22 +440,15 @@ export const DIRECTIVES = {
     "How much of a buffered request body is held in memory; beyond it the body goes to a temporary file (nginx's default on 64-bit systems).",
     '128k',
   ),
-  clientBodyTempPath: define<string>({
-    name: 'client_body_temp_path',
-    syntax: 'client_body_temp_path PATH;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: '/tmp',
-    convert: (d) => first(d).value,
-    description:
-      'Directory of the temporary files of buffered request bodies. Each file is removed from the directory ' +
+  clientBodyTempPath: tempPath(
+    'client_body_temp_path',
+    'Directory of the temporary files of buffered request bodies. Each file is removed from the directory ' +
       'as soon as it is created (only the open descriptor holds it), so nothing is left behind, even when the ' +
       'proxy is killed. When a file cannot be created or written (a missing directory, a full disk), the ' +
       'body is streamed to the runner instead, and a warning says why. nginx\'s `levels` are not needed and ' +
       'not accepted.',
-    example: 'client_body_temp_path /var/cache/tsgi/client_temp;',
-  }),
+    '/var/cache/tsgi/client_temp',
+  ),
   tsgiBuffering: define<boolean>({
     name: 'tsgi_buffering',
     syntax: 'tsgi_buffering on | off;',
@@ -512,21 +505,14 @@ export const DIRECTIVES = {
       '0 keeps responses in memory only. Otherwise it must be at least `tsgi_buffer_size` and one of `tsgi_buffers`.',
     '256m',
   ),
-  tsgiTempPath: define<string>({
-    name: 'tsgi_temp_path',
-    syntax: 'tsgi_temp_path PATH;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: '/tmp',
-    convert: (d) => first(d).value,
-    description:
-      "Directory of the temporary files of buffered responses (nginx's `proxy_temp_path`). Each file is removed " +
+  tsgiTempPath: tempPath(
+    'tsgi_temp_path',
+    "Directory of the temporary files of buffered responses (nginx's `proxy_temp_path`). Each file is removed " +
       'from the directory as soon as it is created, so nothing is left behind, even when the proxy is killed. ' +
       'When a file cannot be created or written (a missing directory, a full disk), the rest of that response ' +
       'holds the runner back instead, and a warning says why.',
-    example: 'tsgi_temp_path /var/cache/tsgi/response_temp;',
-  }),
+    '/var/cache/tsgi/response_temp',
+  ),
   clientHeaderTimeout: define<number>({
     name: 'client_header_timeout',
     syntax: 'client_header_timeout TIME;',
@@ -769,6 +755,21 @@ function size(name: string, fallback: string, description: string, example: stri
     inherit: true,
     default: fallback,
     convert: (d) => parseSize(first(d).value, site(d, first(d))),
+    description,
+    example: `${name} ${example};`,
+  });
+}
+
+/** A directory of temporary files (client_body_temp_path, tsgi_temp_path): main, server and location, inherited. */
+function tempPath(name: string, description: string, example: string): DirectiveSpec<string> {
+  return define<string>({
+    name,
+    syntax: `${name} PATH;`,
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: '/tmp',
+    convert: (d) => first(d).value,
     description,
     example: `${name} ${example};`,
   });
