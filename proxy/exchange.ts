@@ -39,7 +39,8 @@ export interface ExchangeRequest {
 
 /**
  * One client request relayed to a runner and its response relayed back — the reverse proxy's
- * rules in one place: backpressure both ways (credit only for bytes the client socket took),
+ * rules in one place: backpressure both ways (credit for bytes the client socket took, or that
+ * the response's buffers hold: response-body.ts),
  * 502/503/504 while nothing was sent, an aborted connection (never an error body) once the head
  * is out, the stream cancelled when the client leaves, and one access-log line at the end.
  */

@@ -15,9 +15,10 @@
  * truncated response.
  *
  * Memory per response: `memoryBytes` plus one window on the socket (held for SPILL_AFTER_MS
- * before the client is taken for a slow one), `busyBytes` plus two file
- * pieces while feeding from the file, and whatever the runner sent without credit (one window)
- * while the file is being written.
+ * before the client is taken for a slow one), `busyBytes` plus two file pieces while feeding
+ * from the file, and whatever the runner sent without credit (one window) while the file is
+ * being written. A window is 256 KiB, up to 1 MiB once grown for a client that kept up
+ * (upstream/stream.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { TempFile } from './temp-file.js';
@@ -111,15 +112,21 @@ export class ResponseBody {
     // beyond them, a client still behind a moment later is a slow one: spill from then on.
     if (buffering && held + chunk.length <= buffering.memoryBytes) this.release(false);
     else if (this.fileAllowed) this.watchBacklog();
+    const waiting = this.waitingForDrain;
     this.awaitDrain();
+    // Credit held back since an earlier wait began: send_timeout now, not the read timeout.
+    if (waiting && this.drainOwed > 0) this.host.clientProgress();
   }
 
   /** The runner's response ended, with `last` as its final bytes. */
   end(last?: Uint8Array, owned = false): void {
     if (this.closed) return;
     if (this.spilling) {
-      if (last && last.length > 0) this.spill(last, owned);
       this.ended = true;
+      // The pump ends the response once the backlog is out; it may not be running yet (the
+      // backlog was spilled with no chunk after it).
+      if (last && last.length > 0) this.spill(last, owned);
+      else this.pump();
       return;
     }
     this.ended = true;
@@ -231,6 +238,9 @@ export class ResponseBody {
       }
       this.fileOwed += bytes;
       this.creditFile();
+      // New bytes to read back: a pump waiting for the file goes on (the runner may keep this
+      // loop busy for as long as it produces).
+      this.wakePump?.();
     }
     this.writing = null;
     this.wakePump?.();
@@ -242,7 +252,8 @@ export class ResponseBody {
    * file starts over whenever the client catches up).
    */
   private creditFile(): void {
-    if (this.fileOwed === 0 || (this.file?.size ?? 0) > this.buffering!.maxFileBytes) return;
+    if (this.fileOwed === 0) return;
+    if ((this.file?.size ?? 0) > this.buffering!.maxFileBytes) return this.host.clientProgress();
     const n = this.fileOwed;
     this.fileOwed = 0;
     this.host.consumed(n, false);
@@ -301,6 +312,7 @@ export class ResponseBody {
   /** A piece from the file reached the kernel: the client is reading. */
   private flushed(n: number): void {
     this.busy -= n;
+    if (!this.closed) this.host.clientProgress();
     this.wakePump?.();
   }
 

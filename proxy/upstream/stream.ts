@@ -19,7 +19,8 @@ export type StreamFailure =
 export interface StreamEvents {
   onResponse(head: ResponseHead, end: boolean): void;
   /**
-   * Response body bytes; call `consumed(n)` once they are written on, to grant more. `rest`:
+   * Response body bytes; call `consumed(n)` once they are written on or held in the response's
+   * buffers, to grant more. `rest`:
    * bytes of the same DATA frame still to come (a frame arrives in pieces as the socket reads
    * it), so a limit can be checked against the whole frame before any of it is passed on.
    */

@@ -153,6 +153,8 @@ upstream flask { server unix:${socket}; }
 server {
     listen 127.0.0.1:0;
     client_max_body_size 16m;
+    client_body_temp_path ${dir};
+    tsgi_temp_path ${dir};
     tsgi_read_timeout 600s;
     send_timeout 600s;
     location / { tsgi_pass flask; }
@@ -178,6 +180,8 @@ server {
     t.equal(uploads.filter((u) => u.sha256 === expectedUpload.sha256 && u.bytes === UPLOAD).length, CLIENTS, 'every upload reached the app whole');
     const downloads = await Promise.all(r.downloads);
     t.equal(downloads.filter((d) => d.sha256 === expectedDownload.sha256 && d.bytes === DOWNLOAD).length, CLIENTS, 'every download arrived whole');
+    const fallbacks = proxy.proc.logs.filter((l) => l.msg === 'request body streamed: no temporary file' || l.msg === 'response no longer buffered: temporary file failed');
+    t.same(fallbacks, [], 'through the temporary files, none failing');
   });
 
   t.test('buffering off: the same load, for comparison (reported, not asserted)', { timeout: 60_000 }, async (t) => {

@@ -1,0 +1,139 @@
+// ResponseBody against a client socket the test drives by hand: when the runner gets credit,
+// when the client is waited for, and that every byte arrives once, in order, through memory,
+// the temporary file and the fallback after a file failure.
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ResponseBody, type ResponseBuffering } from '../../proxy/response-body.js';
+
+const KiB = 1024;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The parts of a ServerResponse the body uses; `read(n)` is the client taking bytes. */
+class FakeClient extends EventEmitter {
+  writableLength = 0;
+  ended = false;
+  received: Buffer[] = [];
+  private queue: { chunk: Buffer; done?: () => void }[] = [];
+  private needDrain = false;
+
+  write(chunk: Uint8Array, done?: () => void): boolean {
+    this.queue.push({ chunk: Buffer.from(chunk), done });
+    this.writableLength += chunk.length;
+    if (this.writableLength >= 16 * KiB) this.needDrain = true;
+    return !this.needDrain;
+  }
+
+  end(chunk?: Uint8Array): void {
+    if (chunk) this.write(chunk);
+    this.ended = true;
+  }
+
+  read(n: number): void {
+    while (n > 0 && this.queue.length > 0) {
+      const { chunk, done } = this.queue.shift()!;
+      this.received.push(chunk);
+      this.writableLength -= chunk.length;
+      n -= chunk.length;
+      done?.();
+    }
+    if (this.writableLength === 0 && this.needDrain) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  get bytes(): Buffer {
+    return Buffer.concat(this.received);
+  }
+}
+
+/** A runner's view: credit it may spend, and whether the client is what the response waits for. */
+function setup(t: Tap.Test, settings: Partial<ResponseBuffering> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-rb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const client = new FakeClient();
+  const state = { credit: 256 * KiB, waitingForClient: false, failures: [] as string[] };
+  const buffering: ResponseBuffering = { memoryBytes: 36 * KiB, busyBytes: 8 * KiB, maxFileBytes: 1024 * 1024 * 1024, tempDir: dir, ...settings };
+  const body: ResponseBody = new ResponseBody(client as unknown as ServerResponse, buffering, {
+    consumed: (n) => void (state.credit += n),
+    clientProgress: () => void (state.waitingForClient = body.waitsForClient),
+    spillFailed: (err) => void state.failures.push(err.message),
+    broken: (err) => void state.failures.push(`broken: ${err.message}`),
+  });
+  t.teardown(() => body.close());
+  let sent = 0;
+  /** The runner sends `bytes` of a counting pattern, as its credit allows. */
+  const produce = (bytes: number) => {
+    const chunk = Buffer.alloc(bytes);
+    for (let i = 0; i < bytes; i++) chunk[i] = (sent + i) % 251;
+    sent += bytes;
+    state.credit -= bytes;
+    body.write(chunk, false);
+  };
+  const expected = () => Buffer.from(Array.from({ length: sent }, (_, i) => i % 251));
+  return { client, body, state, produce, expected };
+}
+
+t.test('a response that ends just after spilling began still ends', async (t) => {
+  const { client, body, produce, expected } = setup(t);
+  produce(200 * KiB); // more than the memory buffers, to a client that reads nothing
+  await sleep(60); // past the 20 ms after which the client counts as slow
+  body.end(); // the runner's END comes alone, with no bytes after the spill began
+  for (let i = 0; i < 50 && !client.ended; i++) {
+    client.read(1024 * KiB);
+    await sleep(10);
+  }
+  t.ok(client.ended, 'the response was ended');
+  t.ok(client.bytes.equals(expected()), 'with every byte');
+  t.notOk(body.waitsForClient, 'nothing waits for the client any more');
+});
+
+t.test('a client reading while the runner keeps producing gets bytes from the file meanwhile', async (t) => {
+  const { client, state, produce } = setup(t);
+  produce(64 * KiB);
+  await sleep(40); // a slow client: spilled
+  let producing = true;
+  const runner = (async () => {
+    for (let n = 0; n < 400 && producing; n++) {
+      if (state.credit >= 64 * KiB) produce(64 * KiB);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  for (let i = 0; i < 20; i++) {
+    client.read(256 * KiB);
+    await sleep(10);
+  }
+  const readMeanwhile = client.bytes.length;
+  producing = false;
+  await runner;
+  t.ok(readMeanwhile > 1024 * KiB, `the client read ${readMeanwhile} bytes while the runner was still producing`);
+});
+
+t.test('memory only: a client that stops reading is waited for (send_timeout), not the runner', async (t) => {
+  const { state, produce } = setup(t, { maxFileBytes: 0 });
+  for (let i = 0; i < 4; i++) produce(16 * KiB);
+  t.ok(state.waitingForClient, 'past the memory buffers, the response waits for the client');
+  t.ok(state.credit < 256 * KiB, 'and the runner is held back');
+});
+
+t.test('a temporary file that cannot be made: every byte still arrives, once, in order', async (t) => {
+  const { client, body, state, produce, expected } = setup(t, { tempDir: '/nonexistent/tsgi' });
+  produce(100 * KiB);
+  await sleep(40);
+  for (let i = 0; i < 40; i++) {
+    if (state.credit >= 32 * KiB) produce(32 * KiB);
+    client.read(48 * KiB);
+    await sleep(5);
+  }
+  body.end();
+  for (let i = 0; i < 50 && !client.ended; i++) {
+    client.read(1024 * KiB);
+    await sleep(10);
+  }
+  t.match(state.failures[0], /ENOENT/, 'the failure was reported');
+  t.ok(client.ended && client.bytes.equals(expected()), `${client.bytes.length} bytes, as sent`);
+});
