@@ -80,13 +80,13 @@ async function stalled(path: string): Promise<{ res: IncomingMessage; produced: 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 t.test('the app is done with a response long before a stalled client reads it', async (t) => {
-  const { res, produced } = await stalled(`/big?bytes=${SIZE}`);
+  const { res, produced } = await stalled(`/big?bytes=${HELD}`);
   await until('the app to have produced the whole response', produced, 15_000);
   t.equal(spooled().length, 1, 'the part the client has not read waits in a temporary file');
   t.same(readdirSync(spool), [], 'the file is not in the directory: a killed proxy leaves nothing behind');
   const body = await hashBody(res);
   t.equal(res.statusCode, 200);
-  t.same(body, { sha256: patternHash(SIZE), bytes: SIZE }, 'then the client reads every byte, in order');
+  t.same(body, { sha256: patternHash(HELD), bytes: HELD }, 'then the client reads every byte, in order');
   await until('the temporary file to be closed', () => spooled().length === 0);
 });
 
@@ -156,7 +156,7 @@ t.test('a client that leaves mid-response: the file is closed', async (t) => {
 t.test('a client that stops reading a buffered response is cut at send_timeout', async (t) => {
   // (The client itself sees the close only once it reads: the kernel sends the FIN after the
   // bytes already queued for it, as with nginx.)
-  const { res } = await stalled(`/impatient/big?bytes=${SIZE}`);
+  const { res } = await stalled(`/impatient/big?bytes=${HELD}`);
   await until('a temporary file', () => spooled().length === 1);
   const aborted = await proxy.proc.waitForLog((l) => l.msg === 'response aborted' && l.code === 'TSGI_CLIENT_TIMEOUT');
   t.match(aborted.reason, /send_timeout/);
