@@ -337,20 +337,14 @@ export const DIRECTIVES = {
       'needs no tsgi_pass. Only the first `return` of a block counts.',
     example: 'return 301 https://example.com$request_uri;',
   }),
-  absoluteRedirect: define<boolean>({
-    name: 'absolute_redirect',
-    syntax: 'absolute_redirect on | off;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: 'on',
-    convert: onOff,
-    description:
-      'Whether a redirect to a path (`return 301 /new`, the trailing-slash redirect) is sent as an ' +
+  absoluteRedirect: flag(
+    'absolute_redirect',
+    'on',
+    'Whether a redirect to a path (`return 301 /new`, the trailing-slash redirect) is sent as an ' +
       'absolute URL with the scheme, the Host and the port when not the default, as nginx; `off` sends ' +
       'the path as it is (useful behind a TLS terminator).',
-    example: 'absolute_redirect off;',
-  }),
+    'off',
+  ),
   tsgiReadTimeout: timeout('tsgi_read_timeout', 'Longest wait between two reads of the response from the runner.'),
   tsgiConnectTimeout: timeout('tsgi_connect_timeout', 'Longest wait to establish a connection with a runner.'),
   tsgiSendTimeout: timeout('tsgi_send_timeout', 'Longest wait between two writes of the request to the runner.'),
@@ -418,22 +412,16 @@ export const DIRECTIVES = {
     example: 'tsgi_param APP_ENV production;',
   }),
   clientMaxBodySize: size('client_max_body_size', '1m', 'Largest request body accepted, else 413; 0 means unlimited.', '10m'),
-  tsgiRequestBuffering: define<boolean>({
-    name: 'tsgi_request_buffering',
-    syntax: 'tsgi_request_buffering on | off;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: 'on',
-    convert: onOff,
-    description:
-      "Whether a request body is read whole from the client before the request goes to a runner (nginx's " +
+  tsgiRequestBuffering: flag(
+    'tsgi_request_buffering',
+    'on',
+    "Whether a request body is read whole from the client before the request goes to a runner (nginx's " +
       '`proxy_request_buffering`): in memory up to `client_body_buffer_size`, the rest in a temporary file ' +
       'under `client_body_temp_path`, so a slow uploader never holds an app worker, and a try that fails ' +
       'can be sent again with its body. A chunked body then reaches the app with CONTENT_LENGTH. `off` ' +
       'streams the body to the runner as it arrives, with flow control.',
-    example: 'tsgi_request_buffering off;',
-  }),
+    'off',
+  ),
   clientBodyBufferSize: size(
     'client_body_buffer_size',
     '16k',
@@ -449,23 +437,17 @@ export const DIRECTIVES = {
       'not accepted.',
     '/var/cache/tsgi/client_temp',
   ),
-  tsgiBuffering: define<boolean>({
-    name: 'tsgi_buffering',
-    syntax: 'tsgi_buffering on | off;',
-    contexts: ['main', 'server', 'location'],
-    args: [1, 1],
-    inherit: true,
-    default: 'on',
-    convert: onOff,
-    description:
-      "Whether a response is taken from the runner as fast as the app produces it (nginx's `proxy_buffering`): " +
+  tsgiBuffering: flag(
+    'tsgi_buffering',
+    'on',
+    "Whether a response is taken from the runner as fast as the app produces it (nginx's `proxy_buffering`): " +
       'what the client has not read yet waits in memory (`tsgi_buffer_size` + `tsgi_buffers`), then in a ' +
       'temporary file under `tsgi_temp_path` (up to `tsgi_max_temp_file_size`), and reaches the client at ' +
       "the client's pace, so a slow reader never holds an app worker. Past those bounds, and with `off`, the " +
       'runner is held back by flow control until the client reads. An app chooses per response with the ' +
       'header `X-Accel-Buffering: no` (a stream, server-sent events) or `yes`; the header is not passed on.',
-    example: 'tsgi_buffering off;',
-  }),
+    'off',
+  ),
   tsgiBufferSize: size(
     'tsgi_buffer_size',
     '4k',
@@ -755,6 +737,21 @@ function size(name: string, fallback: string, description: string, example: stri
     inherit: true,
     default: fallback,
     convert: (d) => parseSize(first(d).value, site(d, first(d))),
+    description,
+    example: `${name} ${example};`,
+  });
+}
+
+/** An `on | off` directive of main, server and location, inherited. */
+function flag(name: string, fallback: 'on' | 'off', description: string, example: 'on' | 'off'): DirectiveSpec<boolean> {
+  return define<boolean>({
+    name,
+    syntax: `${name} on | off;`,
+    contexts: ['main', 'server', 'location'],
+    args: [1, 1],
+    inherit: true,
+    default: fallback,
+    convert: onOff,
     description,
     example: `${name} ${example};`,
   });
