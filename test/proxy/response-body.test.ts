@@ -97,9 +97,14 @@ t.test('a client reading while the runner keeps producing gets bytes from the fi
   produce(64 * KiB);
   await sleep(40); // a slow client: spilled
   let producing = true;
+  // Producing for as long as the client reads, as credit allows (bounded in bytes, not in
+  // turns: credit comes back only as the file takes the bytes, and turns without credit pass fast).
   const runner = (async () => {
-    for (let n = 0; n < 400 && producing; n++) {
-      if (state.credit >= 64 * KiB) produce(64 * KiB);
+    for (let total = 0; producing && total < 256 * 1024 * KiB; ) {
+      if (state.credit >= 64 * KiB) {
+        produce(64 * KiB);
+        total += 64 * KiB;
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
   })();
