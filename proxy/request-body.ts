@@ -10,7 +10,7 @@
  * client with flow control — a slower path, never a lost or truncated body.
  */
 import type { IncomingMessage } from 'node:http';
-import { TempFile } from './temp-file.js';
+import { Spool } from './temp-file.js';
 
 export interface BodyBuffering {
   /** Bytes held in memory before spilling to a file. */
@@ -43,16 +43,11 @@ export class BufferedBody {
   ended = false;
   private memory: Buffer[] = [];
   private memorySize = 0;
-  private file: TempFile | null = null;
+  /** The temporary file, made when the body outgrows memory. */
+  private spool: Spool | null = null;
   /** Read but not in the file, when writing it failed: sent after the file's bytes. */
   private tail: Buffer[] = [];
   private closed = false;
-  /** Past the memory part: every later byte goes to the file. */
-  private spilled = false;
-  /** Chunks waiting for the file while one batch is written. */
-  private queued: Buffer[] = [];
-  private queuedSize = 0;
-  private writing: Promise<void> | null = null;
   private failure: Error | null = null;
 
   constructor(private readonly settings: BodyBuffering) {}
@@ -64,7 +59,7 @@ export class BufferedBody {
 
   /** True once the body spilled to a temporary file (for tests and logs). */
   get onDisk(): boolean {
-    return this.file !== null;
+    return this.spool?.file != null;
   }
 
   /** Reads the client's body; `progress` is called for each chunk (the client_body_timeout). */
@@ -88,42 +83,49 @@ export class BufferedBody {
         if (this.closed) return stop({ kind: 'gone' });
       };
       // The file is written while the client goes on sending; only a backlog pauses it.
-      const written = () => {
-        if (paused && this.queuedSize <= QUEUE_LOW) {
-          paused = false;
-          req.resume();
-        }
-      };
+      const spool = () =>
+        (this.spool ??= new Spool(this.settings.tempDir, 'tsgi-body', {
+          written: () => {
+            if (paused && this.spool!.queuedBytes <= QUEUE_LOW) {
+              paused = false;
+              req.resume();
+            }
+          },
+          failed: (err, unwritten) => {
+            // Whatever is not in the file goes after it, in order.
+            this.failure = err;
+            this.tail.push(...unwritten);
+            finish();
+          },
+          idle: finish,
+        }));
       const onData = (chunk: Buffer) => {
         this.size += chunk.length;
         progress();
         if (this.settings.maxBytes > 0 && this.size > this.settings.maxBytes) return stop({ kind: 'too-large' });
         if (this.failure) return void this.tail.push(chunk);
-        if (!this.spilled && this.memorySize + chunk.length <= this.settings.memoryBytes) {
+        if (!this.spool && this.memorySize + chunk.length <= this.settings.memoryBytes) {
           this.memory.push(chunk);
           this.memorySize += chunk.length;
           return;
         }
-        this.enqueue(chunk);
-        if (this.queuedSize > QUEUE_HIGH && !paused) {
+        if (this.spool) this.spool.push(chunk);
+        else {
+          // The first chunk past memory takes the memory part to the file, ahead of it.
+          spool().push(...this.memory, chunk);
+          this.memory = [];
+          this.memorySize = 0;
+        }
+        if (this.spool!.queuedBytes > QUEUE_HIGH && !paused) {
           paused = true;
           req.pause();
         }
-        if (!this.writing) startWriting();
-      };
-      const startWriting = () => {
-        this.writing = this.writeQueued(written).then(() => {
-          this.writing = null;
-          // A chunk may have come between the last batch and this (a resume's 'data' runs first).
-          if (this.queued.length > 0 && !this.failure && !this.closed) startWriting();
-          else finish();
-        });
       };
       // 'end' may come while the last chunks are still being written (Node even ends a paused
       // request after its last chunk): the body is complete once they are in the file.
       const onEnd = () => {
         this.ended = true;
-        if (!this.writing) finish();
+        if (!this.spool?.writing) finish();
       };
       const onClose = () => {
         if (!req.readableEnded) stop({ kind: 'gone' });
@@ -134,49 +136,9 @@ export class BufferedBody {
     });
   }
 
-  /** Chunks for the file; the first one also moves the memory part there. */
-  private enqueue(chunk: Buffer): void {
-    if (!this.spilled) {
-      this.spilled = true;
-      this.queued.push(...this.memory);
-      this.queuedSize += this.memorySize;
-      this.memory = [];
-      this.memorySize = 0;
-    }
-    this.queued.push(chunk);
-    this.queuedSize += chunk.length;
-  }
-
-  /** Writes the queue in batches (what arrived during one write goes in the next); on failure everything unwritten goes to `tail`. */
-  private async writeQueued(written: () => void): Promise<void> {
-    while (this.queued.length > 0 && !this.closed) {
-      const batch = this.queued;
-      const bytes = this.queuedSize;
-      this.queued = [];
-      this.queuedSize = 0;
-      try {
-        if (!this.file) {
-          const file = await TempFile.create(this.settings.tempDir, 'tsgi-body');
-          // The client left while the file was being created: close() found nothing to close.
-          if (this.closed) return void (await file.close());
-          this.file = file;
-        }
-        await this.file.append(batch, bytes);
-      } catch (err) {
-        // Whatever is not in the file goes after it, in order.
-        this.failure = err as Error;
-        this.tail.push(...batch, ...this.queued);
-        this.queued = [];
-        this.queuedSize = 0;
-        return;
-      }
-      written();
-    }
-  }
-
   /** The body held, in order: the file's bytes (read back in pieces), then what stayed in memory. */
   async *pieces(): AsyncGenerator<Uint8Array> {
-    const file = this.file;
+    const file = this.spool?.file;
     if (file) {
       for (let at = 0; at < file.size; ) {
         const piece = await file.read(at, FILE_PIECE);
@@ -193,8 +155,6 @@ export class BufferedBody {
     this.closed = true;
     this.memory = [];
     this.tail = [];
-    const file = this.file;
-    this.file = null;
-    await file?.close();
+    await this.spool?.close();
   }
 }

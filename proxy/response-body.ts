@@ -21,7 +21,7 @@
  * (upstream/stream.ts).
  */
 import type { ServerResponse } from 'node:http';
-import { TempFile } from './temp-file.js';
+import { Spool } from './temp-file.js';
 
 export interface ResponseBuffering {
   /** tsgi_buffer_size + tsgi_buffers: bytes that may wait in memory for the client. */
@@ -64,14 +64,11 @@ export class ResponseBody {
   private fileOwed = 0;
   /** Bytes wait in the file or behind it: later chunks go after them. */
   private spilling = false;
-  private file: TempFile | null = null;
+  /** The temporary file, made with the first spilled chunk; it holds owned copies, credited once written. */
+  private spool: Spool | null = null;
   private fileFailed = false;
   /** Offset of the next byte to read back from the file. */
   private readAt = 0;
-  /** Chunks for the file while a batch is being written (owned copies, not yet credited). */
-  private queued: Buffer[] = [];
-  private queuedBytes = 0;
-  private writing: Promise<void> | null = null;
   /** Chunks the file could not take: sent after its bytes, credited as the client takes them. */
   private tail: Buffer[] = [];
   private pumping = false;
@@ -138,13 +135,9 @@ export class ResponseBody {
   close(): void {
     this.closed = true;
     if (this.backlogTimer) clearTimeout(this.backlogTimer);
-    this.queued = [];
     this.tail = [];
     this.wakePump?.();
-    const file = this.file;
-    this.file = null;
-    // A batch being written keeps the handle until it settles.
-    if (file) void (this.writing ?? Promise.resolve()).then(() => file.close());
+    void this.spool?.close();
   }
 
   private get fileAllowed(): boolean {
@@ -205,45 +198,28 @@ export class ResponseBody {
     if (chunk.length === 0) return;
     const copy = owned ? (chunk as Buffer) : Buffer.from(chunk);
     if (this.fileFailed) this.tail.push(copy);
-    else {
-      this.queued.push(copy);
-      this.queuedBytes += copy.length;
-      if (!this.writing) this.writing = this.writeQueued();
-    }
+    else (this.spool ??= this.newSpool()).push(copy);
     this.pump();
   }
 
-  /** Writes the queue in batches; each batch is credited once in the file, if the file has room. */
-  private async writeQueued(): Promise<void> {
-    while (this.queued.length > 0 && !this.closed) {
-      const batch = this.queued;
-      const bytes = this.queuedBytes;
-      this.queued = [];
-      this.queuedBytes = 0;
-      try {
-        if (!this.file) {
-          const file = await TempFile.create(this.buffering!.tempDir, 'tsgi-response');
-          if (this.closed) return void (await file.close());
-          this.file = file;
-        }
-        await this.file.append(batch, bytes);
-      } catch (err) {
+  private newSpool(): Spool {
+    return new Spool(this.buffering!.tempDir, 'tsgi-response', {
+      written: (bytes) => {
+        this.fileOwed += bytes;
+        this.creditFile();
+        // New bytes to read back: a pump waiting for the file goes on (the runner may keep
+        // the spool busy for as long as it produces).
+        this.wakePump?.();
+      },
+      failed: (err, unwritten) => {
         // Whatever is not in the file follows it from memory, in order, credited as it goes out.
         this.fileFailed = true;
-        this.tail.push(...batch, ...this.queued);
-        this.queued = [];
-        this.queuedBytes = 0;
-        if (!this.closed) this.host.spillFailed(err as Error);
-        break;
-      }
-      this.fileOwed += bytes;
-      this.creditFile();
-      // New bytes to read back: a pump waiting for the file goes on (the runner may keep this
-      // loop busy for as long as it produces).
-      this.wakePump?.();
-    }
-    this.writing = null;
-    this.wakePump?.();
+        this.tail.push(...unwritten);
+        this.host.spillFailed(err);
+        this.wakePump?.();
+      },
+      idle: () => this.wakePump?.(),
+    });
   }
 
   /**
@@ -253,7 +229,7 @@ export class ResponseBody {
    */
   private creditFile(): void {
     if (this.fileOwed === 0) return;
-    if ((this.file?.size ?? 0) > this.buffering!.maxFileBytes) return this.host.clientProgress();
+    if ((this.spool?.file?.size ?? 0) > this.buffering!.maxFileBytes) return this.host.clientProgress();
     const n = this.fileOwed;
     this.fileOwed = 0;
     this.host.consumed(n, false);
@@ -269,7 +245,7 @@ export class ResponseBody {
         if (this.closed) return;
         // Caught up: later chunks go straight to the client again, the file starts over.
         this.spilling = false;
-        this.file?.reset();
+        this.spool?.file?.reset();
         this.readAt = 0;
         this.creditFile();
         if (this.ended) {
@@ -292,13 +268,13 @@ export class ResponseBody {
       if (this.busy >= busyBytes || this.waitingForDrain) {
         this.host.clientProgress();
         await this.wake();
-      } else if (this.file && this.readAt < this.file.size) {
-        const piece = await this.file.read(this.readAt, FILE_PIECE);
+      } else if (this.spool?.file && this.readAt < this.spool.file.size) {
+        const piece = await this.spool.file.read(this.readAt, FILE_PIECE);
         if (this.closed) return;
         this.readAt += piece.length;
         this.busy += piece.length;
         res.write(piece, () => this.flushed(piece.length));
-      } else if (this.writing) {
+      } else if (this.spool?.writing) {
         await this.wake();
       } else if (this.tail.length > 0) {
         const chunk = this.tail.shift()!;

@@ -51,3 +51,93 @@ export class TempFile {
     await this.handle.close().catch(() => undefined);
   }
 }
+
+/** What a Spool tells its owner. */
+export interface SpoolEvents {
+  /** A batch of `bytes` is in the file. */
+  written(bytes: number): void;
+  /** The file could not be made or written: `unwritten`, in order, never reached it. Nothing more is written. */
+  failed(err: Error, unwritten: Buffer[]): void;
+  /** Writing stopped: everything queued is in the file, or the spool was closed. */
+  idle(): void;
+}
+
+/**
+ * Chunks appended to a temporary file made at the first write, while their source goes on:
+ * what arrives during one write goes in the next, as one batch. Shared by the buffered request
+ * and response bodies.
+ */
+export class Spool {
+  file: TempFile | null = null;
+  /** Bytes queued and not yet in the file. */
+  queuedBytes = 0;
+  private queued: Buffer[] = [];
+  private running = false;
+  private closed = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly prefix: string,
+    private readonly events: SpoolEvents,
+  ) {}
+
+  /** A batch is being written (or the file made). */
+  get writing(): boolean {
+    return this.running;
+  }
+
+  /** Queues chunks the caller no longer changes; those pushed together are written together. */
+  push(...chunks: Buffer[]): void {
+    for (const chunk of chunks) {
+      this.queued.push(chunk);
+      this.queuedBytes += chunk.length;
+    }
+    if (!this.running) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.queued.length > 0 && !this.closed) {
+      const batch = this.queued;
+      const bytes = this.queuedBytes;
+      this.queued = [];
+      this.queuedBytes = 0;
+      try {
+        if (!this.file) {
+          const file = await TempFile.create(this.dir, this.prefix);
+          // Closed while the file was being made: close() found nothing to close.
+          if (this.closed) {
+            await file.close();
+            break;
+          }
+          this.file = file;
+        }
+        await this.file.append(batch, bytes);
+      } catch (err) {
+        // An owner that closed the spool meanwhile wants none of it: it hears only idle.
+        if (this.closed) break;
+        const unwritten = [...batch, ...this.queued];
+        this.queued = [];
+        this.queuedBytes = 0;
+        // Nothing more is written; the file keeps what was, for reading back.
+        this.closed = true;
+        this.running = false;
+        return this.events.failed(err as Error, unwritten);
+      }
+      if (!this.closed) this.events.written(bytes);
+    }
+    this.running = false;
+    this.events.idle();
+  }
+
+  /** Drops what is queued and closes the file (which the system then removes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queued = [];
+    this.queuedBytes = 0;
+    const file = this.file;
+    this.file = null;
+    // FileHandle.close waits for a write or read in flight.
+    await file?.close();
+  }
+}
