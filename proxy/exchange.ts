@@ -308,7 +308,8 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
       // nginx's convention for an app to choose per response (a stream, server-sent events);
       // like nginx, the header is for the proxy and does not reach the client.
       if (name.length === 17 && name.toLowerCase() === 'x-accel-buffering') {
-        this.buffered = value.toLowerCase() === 'yes' ? true : value.toLowerCase() === 'no' ? false : this.buffered;
+        const choice = value.toLowerCase();
+        if (choice === 'yes' || choice === 'no') this.buffered = choice === 'yes';
         continue;
       }
       flat.push(name, value);
