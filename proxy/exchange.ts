@@ -363,6 +363,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     const { res } = this.x;
     // end() has uncorked already; a second uncork could release a later response's cork.
     if (!res.writableEnded) res.uncork();
+    this.body?.readEnd();
     // Views of the read buffer that the socket did not take whole are still queued.
     return !this.copying && res.writableLength > 0;
   }

@@ -94,20 +94,38 @@ export class ResponseBody {
   /**
    * Body bytes from the runner. `owned`: the caller made a copy, so they may be kept; otherwise
    * they are a view of the connection's read buffer, which the next read overwrites.
+   *
+   * The client socket is corked for the whole read (the relay gathers a read's pieces into one
+   * write), so `res.write` says "behind" as soon as the read holds more than the socket's
+   * highWaterMark, whatever the kernel will take. Whether the client keeps up is judged in
+   * readEnd, once the socket is uncorked. (Judged here, a fast client never counted as keeping
+   * up: the window never grew, and every 220 KiB read of a download cost a 'drain' and a
+   * CREDIT of its own.)
    */
   write(chunk: Uint8Array, owned: boolean): void {
     if (this.closed) return;
     if (this.spilling) return this.spill(chunk, owned);
-    const { res, buffering } = this;
-    const held = res.writableLength;
     this.drainOwed += chunk.length;
-    if (res.write(chunk)) {
+    this.unjudged = true;
+    this.res.write(chunk);
+  }
+
+  /** Bytes written since the last readEnd: credit for them waits for the socket's verdict. */
+  private unjudged = false;
+
+  /** The read that wrote is over and the client socket uncorked: what it could not take shows now. */
+  readEnd(): void {
+    if (!this.unjudged || this.closed) return;
+    this.unjudged = false;
+    const held = this.res.writableLength;
+    if (held === 0) {
       if (!this.waitingForDrain) this.release(true);
       return;
     }
     // The client is behind. Within the memory buffers the bytes are ours to hold: credit now;
     // beyond them, a client still behind a moment later is a slow one: spill from then on.
-    if (buffering && held + chunk.length <= buffering.memoryBytes) this.release(false);
+    const { buffering } = this;
+    if (buffering && held <= buffering.memoryBytes) this.release(false);
     else if (this.fileAllowed) this.watchBacklog();
     const waiting = this.waitingForDrain;
     this.awaitDrain();

@@ -56,10 +56,13 @@ function setup(t: Tap.Test, settings: Partial<ResponseBuffering> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-rb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const client = new FakeClient();
-  const state = { credit: 256 * KiB, waitingForClient: false, failures: [] as string[] };
+  const state = { credit: 256 * KiB, waitingForClient: false, failures: [] as string[], keptUp: [] as boolean[] };
   const buffering: ResponseBuffering = { memoryBytes: 36 * KiB, busyBytes: 8 * KiB, maxFileBytes: 1024 * 1024 * 1024, tempDir: dir, ...settings };
   const body: ResponseBody = new ResponseBody(client as unknown as ServerResponse, buffering, {
-    consumed: (n) => void (state.credit += n),
+    consumed: (n, keepingUp) => {
+      state.credit += n;
+      state.keptUp.push(keepingUp);
+    },
     clientProgress: () => void (state.waitingForClient = body.waitsForClient),
     spillFailed: (err) => void state.failures.push(err.message),
     broken: (err) => void state.failures.push(`broken: ${err.message}`),
@@ -73,6 +76,7 @@ function setup(t: Tap.Test, settings: Partial<ResponseBuffering> = {}) {
     sent += bytes;
     state.credit -= bytes;
     body.write(chunk, false);
+    body.readEnd(); // each chunk as the whole of one read of the runner's socket
   };
   const expected = () => Buffer.from(Array.from({ length: sent }, (_, i) => i % 251));
   return { client, body, state, produce, expected };
@@ -116,6 +120,19 @@ t.test('a client reading while the runner keeps producing gets bytes from the fi
   producing = false;
   await runner;
   t.ok(readMeanwhile > 1024 * KiB, `the client read ${readMeanwhile} bytes while the runner was still producing`);
+});
+
+t.test('a read the client socket takes whole counts as keeping up, though write() said "behind" while corked', async (t) => {
+  const { client, body, state } = setup(t, { maxFileBytes: 0 });
+  for (let i = 0; i < 3; i++) {
+    // One read of the runner's socket: 128 KiB written to the corked client socket (write()
+    // answers false past 16 KiB), then the kernel takes it all when the read ends.
+    body.write(Buffer.alloc(128 * KiB), false);
+    client.read(128 * KiB);
+    body.readEnd();
+  }
+  t.same(state.keptUp, [true, true, true], 'credit for each read, as keeping up: the window may grow');
+  t.notOk(body.waitsForClient, 'nothing waits for the client');
 });
 
 t.test('memory only: a client that stops reading is waited for (send_timeout), not the runner', async (t) => {
