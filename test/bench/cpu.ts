@@ -59,6 +59,33 @@ export function serverCpuPerResponseUs(before: CpuSnapshot | null, after: CpuSna
   return (((after.serverTicks - before.serverTicks) / HZ) * 1e6) / responses;
 }
 
+/**
+ * Each process's own CPU time, by label: what a split between proxy and runner (or nginx and
+ * uWSGI) shows that the setup's total cannot. A process gone by the second snapshot is left out.
+ */
+export function processTicks(pids: ReadonlyMap<string, number>): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const [label, pid] of pids) {
+    try {
+      ticks.set(label, statTicks(String(pid), false));
+    } catch {
+      // exited: nothing to count
+    }
+  }
+  return ticks;
+}
+
+/** CPU µs per response of each process between two processTicks snapshots. */
+export function cpuPerResponseByProcess(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, responses: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (responses <= 0) return out;
+  for (const [label, ticks] of after) {
+    const start = before.get(label);
+    if (start !== undefined) out[label] = (((ticks - start) / HZ) * 1e6) / responses;
+  }
+  return out;
+}
+
 /** utime + stime (+ cutime + cstime: reaped children) from /proc/PID/stat. */
 function statTicks(pid: string, withChildren: boolean): number {
   const text = readFileSync(`/proc/${pid}/stat`, 'utf8');

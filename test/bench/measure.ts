@@ -4,7 +4,7 @@
  * is anything that makes the number meaningless (errors, non-2xx, wrong bodies or byte counts,
  * a crash); a note is anything odd that does not (log warnings, a slow stop).
  */
-import { cpuSnapshot, loadCpuPercent, otherCpuPercent, serverCpuPerResponseUs } from './cpu.js';
+import { cpuPerResponseByProcess, cpuSnapshot, loadCpuPercent, otherCpuPercent, processTicks, serverCpuPerResponseUs } from './cpu.js';
 import { idleFailures, runIdle, type IdleResult } from './idle.js';
 import { failures, type LoadResult, type LoadTool } from './load.js';
 import { hasFindings, scanLog, type LogFindings } from './logs.js';
@@ -34,6 +34,8 @@ export interface Measurement {
   loadCpuPercent?: number | null;
   /** CPU time the system's processes spent per correct response, µs (all its processes). */
   cpuUsPerResponse?: number | null;
+  /** The same, per process label (proxy, runner.1, nginx.1, uwsgi.1...). */
+  cpuUsByProcess?: Record<string, number>;
   /** Peak memory of the setup's processes over the whole measurement, warm-up included. */
   memory: MemoryReport | null;
   stops: StopOutcome[];
@@ -113,10 +115,13 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
       for (const failure of failures(m.warmup)) m.problems.push(`warm-up: ${failure}`);
     }
     // The processes as they are now (runner and nginx workers included) for the CPU accounting.
-    const pids = [...setupProcesses(roots(ctx)).values()];
+    const processes = setupProcesses(roots(ctx));
+    const pids = [...processes.values()];
     const before = cpuSnapshot(pids);
+    const beforeByProcess = processTicks(processes);
     m.result = await load(settings.durationS);
     const after = cpuSnapshot(pids);
+    m.cpuUsByProcess = cpuPerResponseByProcess(beforeByProcess, processTicks(processes), m.result.good);
     m.otherCpuPercent = otherCpuPercent(before, after);
     m.loadCpuPercent = loadCpuPercent(before, after);
     if ((m.loadCpuPercent ?? 0) > CLIENT_BOUND_PERCENT) {

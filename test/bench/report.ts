@@ -22,6 +22,8 @@ export interface SystemSummary {
   rpsPerRound: number[];
   /** Median CPU time the system's processes spent per correct response, µs. */
   cpuUsPerResponse: number;
+  /** Median per process label of the CPU µs per response. */
+  cpuUsByProcess: Record<string, number>;
   /** Median CPU other processes took during the measured runs, % of one CPU. */
   otherCpuPercent: number;
   /** Median CPU the load generator took, % of its one CPU. */
@@ -70,6 +72,7 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     mbPerS: median(results.map((r) => r.bytes / r.durationS / 1e6)),
     rpsPerRound: results.map((r) => r.rps),
     cpuUsPerResponse: median(numbers(runs.map((m) => m.cpuUsPerResponse))),
+    cpuUsByProcess: medianByLabel(runs.map((m) => m.cpuUsByProcess ?? {})),
     otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
     loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
@@ -126,6 +129,7 @@ const speed = (baseline: string): Column[] => [
   LOAD_CPU,
   col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),
   CHECK,
+  col('cpu µs/req by process', false, (s) => cpuByProcess(s.cpuUsByProcess)),
   PER_PROCESS,
 ];
 
@@ -153,6 +157,13 @@ export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], b
 
 function kibByProcess(values: Record<string, number>): string {
   return Object.entries(values).map(([label, bytes]) => `${label} ${Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-'}`).join(', ') || '-';
+}
+
+/** Processes that spent next to nothing (a master, nginx's master) are left out. */
+function cpuByProcess(values: Record<string, number>): string {
+  const shown = Object.entries(values).filter(([, us]) => Number.isFinite(us) && us >= 0.5);
+  const digits = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(1)}k` : us.toFixed(0));
+  return shown.map(([label, us]) => `${label} ${digits(us)}`).join(', ') || '-';
 }
 
 function perProcess(peaks: Record<string, number>): string {
