@@ -384,6 +384,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     if (this.finished || this.aborting) return;
     if (this.body!.waitsForClient) this.deadline.arm('client_send');
     else if (!this.runnerEnded) this.deadline.arm('read');
+    else this.flushing();
   }
 
   spillFailed(err: Error): void {
@@ -420,16 +421,32 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     this.retries.end();
     const { body } = this;
     if (!body) {
-      this.deadline.clear();
       if (last && last.length > 0) this.x.res.end(last);
       else this.x.res.end();
-      return;
+      return this.flushing();
     }
     body.end(last, this.copying);
     // A buffered backlog still goes out at the client's pace, under send_timeout.
     if (body.waitsForClient) this.deadline.arm('client_send');
-    else this.deadline.clear();
+    else this.flushing();
   }
+
+  /**
+   * The whole response is written: while the client socket still holds bytes of it, send_timeout
+   * runs (re-armed as long as the client takes some), as nginx times its last writes too. Without
+   * it a client that never reads the end of a response held the connection and those bytes (up
+   * to a frame, or the memory buffers) for good. end() uncorked the socket, so what it holds now
+   * is what the kernel would not take.
+   */
+  private flushing(): void {
+    const unsent = this.x.res.writableLength;
+    if (unsent === 0) return this.deadline.clear();
+    this.unsentAtEnd = unsent;
+    this.deadline.arm('client_send');
+  }
+
+  /** Bytes of the finished response the client socket held when send_timeout was last armed. */
+  private unsentAtEnd = Infinity;
 
   onFailure(failure: StreamFailure): void {
     const { kind, reason } = classify(failure);
@@ -533,6 +550,8 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     if (this.finished) return;
     const directive = DEADLINE_DIRECTIVE[kind];
     if (kind === 'client_send') {
+      // The response is all written and the client took some of its last bytes meanwhile: on.
+      if (this.runnerEnded && !this.body?.waitsForClient && this.x.res.writableLength < this.unsentAtEnd) return this.flushing();
       this.stream?.cancel(ErrorCode.CANCEL, 'client stopped reading');
       return this.abort(HttpError.CLIENT_TIMEOUT.code, `client read nothing for ${ms} ms (${directive})`);
     }

@@ -30,6 +30,10 @@ server {
     location /capped/ { tsgi_pass app; tsgi_script_name /capped; tsgi_max_temp_file_size 1m; }
     location /nowhere/ { tsgi_pass app; tsgi_script_name /nowhere; tsgi_temp_path ${join(dir, 'missing')}; }
     location /impatient/ { tsgi_pass app; tsgi_script_name /impatient; send_timeout 1s; }
+    location /impatient-memory/ {
+        tsgi_pass app; tsgi_script_name /impatient-memory; send_timeout 1s;
+        tsgi_max_temp_file_size 0; tsgi_buffers 4 16m; tsgi_busy_buffers_size 16m;
+    }
     location /full/ {
         tsgi_pass app; tsgi_script_name /full;
         tsgi_temp_path ${full}; client_body_temp_path ${full}; client_max_body_size 64m;
@@ -161,6 +165,21 @@ t.test('a client that stops reading a buffered response is cut at send_timeout',
   const aborted = await proxy.proc.waitForLog((l) => l.msg === 'response aborted' && l.code === 'TSGI_CLIENT_TIMEOUT');
   t.match(aborted.reason, /send_timeout/);
   await until('the temporary file to be closed', () => spooled().length === 0);
+  res.destroy();
+});
+
+t.test('a client that never reads the end of a response is cut at send_timeout too', async (t) => {
+  // All of it fits the memory buffers, so the runner is never held back, and its last byte comes
+  // alone, after the rest was credited: nothing waits for the client when the response ends,
+  // only the bytes the kernel would not take are left.
+  const timedOut = () => proxy.proc.logs.filter((l) => l.msg === 'response aborted' && l.code === 'TSGI_CLIENT_TIMEOUT').length;
+  const before = timedOut();
+  const res = await send(`${proxy.url}/impatient-memory/late-end?bytes=${HELD}&tag=late`, { agent: false });
+  res.pause();
+  t.teardown(() => res.destroy());
+  await until('the app to send its last byte', () => runner.proc.logs.some((l) => String(l.msg).startsWith('late-end ending late ')));
+  t.equal(spooled().length, 0, 'no temporary file: it is all in memory');
+  await until('the proxy to give up on the client (send_timeout 1s)', () => timedOut() > before, 10_000);
   res.destroy();
 });
 
