@@ -8,6 +8,7 @@ import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
 import { BufferedBody } from './request-body.js';
+import { bodyBytesRead } from './young-gc.js';
 import { ResponseBody, type ResponseBodyHost } from './response-body.js';
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
@@ -251,6 +252,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     this.deadline.arm('client_body');
     req.on('data', (chunk: Buffer) => {
       this.bodyReceived += chunk.length;
+      bodyBytesRead(chunk.length);
       if (limit > 0 && this.bodyReceived > limit) {
         this.stream?.cancel(ErrorCode.CANCEL, 'request body over client_max_body_size');
         this.stream = null;

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Spool } from './temp-file.js';
+import { bodyBytesRead } from './young-gc.js';
 
 export interface BodyBuffering {
   /** Bytes held in memory before spilling to a file. */
@@ -101,6 +102,7 @@ export class BufferedBody {
         }));
       const onData = (chunk: Buffer) => {
         this.size += chunk.length;
+        bodyBytesRead(chunk.length);
         progress();
         if (this.settings.maxBytes > 0 && this.size > this.settings.maxBytes) return stop({ kind: 'too-large' });
         if (this.failure) return void this.tail.push(chunk);

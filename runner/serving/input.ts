@@ -13,8 +13,11 @@ export class RequestInput extends Readable {
   private wanted = false;
 
   constructor(
-    /** Called with the byte count handed to the app, to return credit. */
-    private readonly consumed: (bytes: number) => void,
+    /**
+     * Called with the byte count handed to the app, to return credit; `keepingUp` when that
+     * left nothing queued (the app reads as fast as the bytes come: the proxy is the slow side).
+     */
+    private readonly consumed: (bytes: number, keepingUp: boolean) => void,
   ) {
     // One chunk at a time in the Readable's own buffer: with several there, read() — and so
     // for-await, which calls it — concatenates them into a new Buffer, a copy of every upload
@@ -60,7 +63,7 @@ export class RequestInput extends Readable {
         return;
       }
       this.wanted = this.push(chunk);
-      this.consumed(chunk.length);
+      this.consumed(chunk.length, this.queue.length === 0);
     }
   }
 }

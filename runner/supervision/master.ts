@@ -11,6 +11,7 @@ import { notifySystemd } from './notify.js';
 import type { RunnerOptions } from '../options.js';
 import { spawnPythonWorker } from './python-worker.js';
 import { SignalQueue } from './signals.js';
+import { withAllocatorTunables } from './allocator.js';
 
 /** The signals the master acts on; their handlers only record them (SignalQueue). */
 export const MASTER_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'];
@@ -380,7 +381,7 @@ export class Master {
   private start(index: number): ChildProcess {
     if (this.options.python) return spawnPythonWorker(this.options, index, this.target, this.socket.fd);
     const child = fork(process.argv[1]!, [...this.argv], {
-      env: { ...process.env, [WORKER_ENV]: String(index), [WORKERS_ENV]: String(this.target) },
+      env: withAllocatorTunables({ ...process.env, [WORKER_ENV]: String(index), [WORKERS_ENV]: String(this.target) }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.send({ t: 'listen' } satisfies ToWorker, this.socket.handle as never);

@@ -438,6 +438,30 @@ t.test('a request body larger than the runner window flows with its CREDIT', asy
   t.ok(peer.stream(1).credit >= body.length - 16384, 'the runner returned credit as the app read');
 });
 
+t.test('a request body window grows while the app keeps up, to 4 × initialWindow at most', async (t) => {
+  const { peer } = await connected(t, { initialWindow: 16384 });
+  const body = bigBody(400_000);
+  peer.send(request(1, '/echo', { end: false }).frame);
+  let sent = 0;
+  let widest = 0;
+  while (sent < body.length) {
+    await peer.waitFor(() => 16384 + peer.stream(1).credit - sent > 0, `credit to send beyond ${sent}`);
+    const window = 16384 + peer.stream(1).credit - sent;
+    widest = Math.max(widest, window);
+    // The whole window at once, as a proxy whose client sends fast does.
+    const size = Math.min(window, body.length - sent);
+    for (let at = sent; at < sent + size; at += 16384) {
+      const end = Math.min(at + 16384, sent + size);
+      peer.send(data(1, body.subarray(at, end), end === body.length));
+    }
+    sent += size;
+  }
+  const response = await peer.response(1);
+  t.ok(Buffer.from(response.text, 'latin1').equals(body), 'the echo is byte-exact');
+  t.ok(widest > 16384, `the window grew (widest ${widest})`);
+  t.ok(widest <= 4 * 16384, `and stayed within 4 × initialWindow (widest ${widest})`);
+});
+
 t.test('the environ the app sees: the proxy strings plus the live objects', async (t) => {
   const { peer } = await connected(t, { environDefaults: { 'wsgi.multiprocess': true } });
   const { id, frame } = request(1, '/environ', { environ: { HTTP_X_BYTES: 'caf\u00c3\u00a9' } });

@@ -22,9 +22,12 @@ class SendWindow:
 
 
 class ReceiveWindow:
-    def __init__(self, remaining, threshold):
+    def __init__(self, remaining, threshold, max_size=None):
         self.remaining = remaining
         self._pending = 0
+        # The window granted in all; it may grow to max_size for a consumer that keeps up.
+        self._size = remaining
+        self._max_size = remaining if max_size is None else max_size
         # A threshold above the window would never be reached: the sender would wait forever.
         self._threshold = max(1, min(threshold, remaining))
 
@@ -33,12 +36,19 @@ class ReceiveWindow:
             raise ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, 'DATA of %d bytes exceeds the window of %d' % (n, self.remaining))
         self.remaining -= n
 
-    def consume(self, n):
-        """`n` bytes were consumed; returns the increment to send now, or 0 to wait."""
+    def consume(self, n, keeping_up=False):
+        """`n` bytes were consumed; returns the increment to send now, or 0 to wait.
+        `keeping_up`: they were taken as they came, so the window doubles (up to max_size) and
+        the batches with it, as protocol/flow.ts does: fewer CREDIT round trips."""
         self._pending += n
         if self._pending < self._threshold:
             return 0
         increment = self._pending
         self._pending = 0
+        if keeping_up and self._size < self._max_size:
+            growth = min(self._size, self._max_size - self._size)
+            self._size += growth
+            increment += growth
+            self._threshold *= 2
         self.remaining += increment
         return increment

@@ -26,6 +26,11 @@ class WsgiInput:
         self._consumed = consumed  # called with a byte count once the app has taken it
         self._before_wait = before_wait  # called, without the lock, before the app would wait
 
+    @property
+    def backlog(self):
+        """Chunks delivered and not yet read (the caller holds the condition)."""
+        return len(self._chunks)
+
     # ---- the connection's side ----
 
     def deliver(self, chunk):

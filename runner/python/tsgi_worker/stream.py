@@ -14,6 +14,11 @@ from .frame import END_STREAM, FrameType
 from .input import ClientDisconnected, WsgiInput
 from .messages import encode_cancel, encode_response_head
 
+# A request body's window grows to this many times the announced one while the app reads every
+# byte as it arrives, as the JavaScript runner's (runner/serving/stream.ts) and the proxy's
+# response windows do: fewer CREDIT round trips, and fewer pauses of the client in the proxy.
+REQUEST_WINDOW_GROWTH = 4
+
 
 class ContractError(Exception):
     """The application broke PEP 3333 (bad status, headers, chunk type...)."""
@@ -27,7 +32,7 @@ class Stream:
         self._cond = threading.Condition(threading.Lock())
         self._send_window = SendWindow(send_credit)
         # Unused for a request without a body (on_data and _consumed stop at _request_ended).
-        self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1)
+        self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1, receive_credit * REQUEST_WINDOW_GROWTH)
         self._request_ended = request_ended
         self._response_ended = False
         self.closed = False
@@ -149,7 +154,8 @@ class Stream:
         with self._cond:
             if self.closed or self._request_ended:
                 return
-            increment = self._receive_window.consume(count)
+            # Nothing left queued: the app reads as fast as the body comes (same lock as the input's).
+            increment = self._receive_window.consume(count, not self.input.backlog)
         if increment:
             self.conn.send_credit(self, increment)
 

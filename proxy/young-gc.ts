@@ -1,0 +1,51 @@
+/**
+ * A young-generation collection after every few MiB of request body read from clients.
+ *
+ * Node's HTTP parser copies each body chunk it hands us into a Buffer of its own (llhttp's
+ * on_body: up to 64 KiB of memory outside the V8 heap). They die young, but only a scavenge
+ * frees them, and the proxy allocates so little on the heap per chunk that a 64 MiB upload
+ * passed without one. Meanwhile V8 counts the external bytes allocated since the last full
+ * collection against the old generation's limit (10-15 MiB of room for the proxy's ~10 MiB
+ * heap), so it ran a full mark-compact every 10-25 MiB of upload instead: 28-30 of them in
+ * ten 64 MiB uploads, each with marking steps of up to 30 ms on the main thread and a
+ * marking thread besides. A scavenge with nothing much alive costs ~0.1-0.5 ms and frees
+ * the same Buffers (test/bench/PROFILE.md, "Upload, 2026-12-05 night").
+ *
+ * Node has no public call for a minor collection: V8's gc() is taken once from a fresh
+ * context with --expose-gc set for that moment only (no `gc` global here or in later
+ * contexts). The counter is per process, as the heap is.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Body bytes between two collections: well inside the room above. */
+export const YOUNG_GC_BYTES = 4 * 1024 * 1024;
+
+type Collect = (options: { type: 'minor' }) => void;
+
+function takeGc(): Collect | null {
+  // Started with --expose-gc (some test runs): the global one, and the flag left as it is.
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return global as Collect;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as Collect) : null;
+  } catch {
+    return null;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+let collect: Collect | null | undefined;
+let sinceLast = 0;
+
+/** `n` bytes of a client's request body were read (a Buffer of Node's HTTP parser). */
+export function bodyBytesRead(n: number): void {
+  sinceLast += n;
+  if (sinceLast < YOUNG_GC_BYTES) return;
+  sinceLast = 0;
+  if (collect === undefined) collect = takeGc();
+  collect?.({ type: 'minor' });
+}
