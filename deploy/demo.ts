@@ -5,13 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { proxyNodeOptions } from '../proxy/node-options.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SOCKET = '/tmp/tsgi-demo.sock';
 
-function start(cli: string, args: string[]): ChildProcess {
+function start(cli: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   // Own process group: the terminal's Ctrl-C reaches us once, and we stop the children in order.
-  return spawn(process.execPath, [`${root}dist/${cli}`, ...args], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+  return spawn(process.execPath, [`${root}dist/${cli}`, ...args], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -22,7 +23,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 const runner = start('runner/cli.js', ['--socket', `unix:${SOCKET}`, 'deploy/examples/app.js']);
-const proxy = start('proxy/cli.js', ['-c', 'deploy/examples/tsgi.conf']);
+const proxy = start('proxy/cli.js', ['-c', 'deploy/examples/tsgi.conf'], { ...process.env, NODE_OPTIONS: proxyNodeOptions() });
 process.stdout.write('tsgi demo: http://127.0.0.1:8080/  (also /echo, /stream, /environ) — Ctrl-C to stop\n');
 
 let stopping = false;

@@ -11,6 +11,7 @@ import type { LogKind } from './logs.js';
 import { freePort, get, helloMismatch, unixSocketBound, waitFor } from './probe.js';
 import type { Processes } from './processes.js';
 import { HELLO_WSGI_APP } from './scenarios.js';
+import { PROXY_NODE_OPTIONS } from '../../proxy/node-options.js';
 
 export interface StartedProcess {
   name: string;
@@ -59,6 +60,8 @@ export const READY_TIMEOUT_MS = 10_000;
 export interface SpawnAs {
   cpu?: number | string | null;
   logKind?: LogKind;
+  /** node flags before the script (spawnNode), after the profiler's. */
+  nodeFlags?: string[];
 }
 
 export function spawnLogged(ctx: SystemContext, name: string, command: string, args: string[], as: SpawnAs = {}): ChildProcess {
@@ -70,7 +73,7 @@ export function spawnLogged(ctx: SystemContext, name: string, command: string, a
 }
 
 export function spawnNode(ctx: SystemContext, name: string, script: string, args: string[], as: SpawnAs = {}): ChildProcess {
-  return spawnLogged(ctx, name, process.execPath, [...(ctx.nodeFlags?.(name) ?? []), `${ctx.root}${script}`, ...args], as);
+  return spawnLogged(ctx, name, process.execPath, [...(ctx.nodeFlags?.(name) ?? []), ...(as.nodeFlags ?? []), `${ctx.root}${script}`, ...args], as);
 }
 
 async function answers(url: string): Promise<void> {
@@ -141,7 +144,8 @@ function tsgiSystem(shape: TsgiShape): System {
       const port = await freePort();
       const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
       writeFileSync(config, proxyConfig(socket, port, shape.proxyWorkers, shape.buffering ?? 'as-nginx'));
-      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...level], { cpu });
+      // As deployed: the node flags of deploy/systemd/tsgi-proxy.service (proxy/node-options.ts).
+      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...level], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, 'tsgi-proxy', url);
       return url;
