@@ -3,6 +3,7 @@ is served there while nothing waits, so everything the reader does besides must 
 while an app runs or waits: credit and body bytes reach it, PINGs and CANCELs are answered, a
 slow app hands the reading over. The Worker tests run again with one thread (InlineWorker)."""
 
+import os
 import time
 import unittest
 
@@ -79,6 +80,37 @@ class Inline(unittest.TestCase):
         self.assertEqual(self.client.response(1)[1], b'slept')
         for stream in range(3, 20, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
+
+
+class Corked(unittest.TestCase):
+    """Responses of one read leave together: large payloads by reference, as long as the app
+    cannot change them any more."""
+
+    def setUp(self):
+        self.worker = WorkerProcess('reuse_app:app', threads=1, cwd=os.path.dirname(os.path.abspath(__file__)))
+        self.worker.message('ready')
+        self.client = self.worker.connect()
+
+    def tearDown(self):
+        self.client.close()
+        self.worker.stop()
+
+    def test_a_large_list_result_ends_on_its_last_data_frame(self):
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '200000'})
+        sizes = []
+        while True:
+            frame = self.client.frame()
+            if frame.type == FrameType.DATA:
+                sizes.append(len(frame.payload))
+                if frame.flags & 1:
+                    break
+        self.assertEqual(sum(sizes), 200000)
+        self.assertTrue(all(0 < size <= 65536 for size in sizes), sizes)
+
+    def test_a_corked_response_keeps_its_bytes_when_the_app_reuses_its_buffer(self):
+        self.client.sock.sendall(b''.join(self.client.request_bytes(stream, {'PATH_INFO': '/reused', 'QUERY_STRING': letter}) for stream, letter in ((1, 'a'), (3, 'b'), (5, 'c'))))
+        for stream, letter in ((1, b'a'), (3, b'b'), (5, b'c')):
+            self.assertEqual(self.client.response(stream)[1], letter * 20000)
 
 
 class InlineHarakiri(unittest.TestCase):

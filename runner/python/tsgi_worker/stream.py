@@ -24,7 +24,8 @@ class Stream:
         self.id = id
         self.conn = conn
         self.environ = environ
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._send_window = SendWindow(send_credit)
         # Unused for a request without a body (on_data and _consumed stop at _request_ended).
         self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1)
@@ -76,7 +77,7 @@ class Stream:
         for a small response); returns the rest, for write()."""
         payload = self._head_payload(status, reason, headers)
         view = memoryview(data).cast('B')
-        with self._cond:
+        with self._lock:
             size = min(len(view), max(0, self._send_window.credit), self.conn.peer_max_frame_size)
             self._send_window.spend(size)
         if size == 0:  # no credit yet: the head must not wait for it
@@ -94,11 +95,16 @@ class Stream:
 
     def write(self, data):
         """Sends `data` as DATA frames within the proxy's credit, blocking for more credit."""
-        view = memoryview(data).cast('B')
-        while len(view):
-            size = self._spend(len(view))
-            self.conn.send_on_stream(self, FrameType.DATA, 0, view[:size])
-            view = view[size:]
+        if type(data) is not bytes:
+            data = memoryview(data).cast('B')
+        while len(data):
+            size = self._spend(len(data))
+            if size == len(data):
+                self.conn.send_data(self, data)
+                return
+            view = memoryview(data)
+            self.conn.send_data(self, view[:size])
+            data = view[size:]
 
     def send_file(self, fd, offset, count):
         """Sends `count` bytes of file `fd` from `offset` with sendfile; returns the bytes sent
@@ -133,8 +139,15 @@ class Stream:
     # ---- internals ----
 
     def _spend(self, wanted):
-        """Waits for credit; spends and returns how much of `wanted` may go in one frame."""
-        if self._send_window.credit <= 0:
+        """Spends and returns how much of `wanted` may go in one frame, waiting for credit."""
+        window = self._send_window
+        with self._lock:
+            credit = window.credit
+            if credit > 0 and not self.cancelled:
+                size = min(wanted, credit, self.conn.peer_max_frame_size)
+                window.credit = credit - size
+                return size
+        if not self.cancelled:
             self.conn.before_wait()  # outside the lock: the reader may hand its role over
         with self._cond:
             while self._send_window.credit <= 0 and not self.cancelled:
