@@ -17,6 +17,7 @@ code. A drain takes two steps (SPEC.md section 4, Goaway), as in runner/serving/
 """
 
 import os
+import select
 import socket
 import threading
 import time
@@ -58,6 +59,9 @@ DRAIN_FENCE = b'drainack'
 # worker's inline watch checks every INLINE_CHECK_S), so frames for the other streams and
 # PINGs wait at most about the sum of both.
 INLINE_LIMIT_S = 0.01
+# An inline app thread that waits for credit reads the connection itself (read_while_waiting),
+# in waits of at most this long, so that a cancel from this side (harakiri) is seen as soon.
+READ_WAIT_MS = 50
 # Corked bytes above this are sent at once (the payloads above COPY_LIMIT among them are
 # referenced, not copied): one sendmsg for a few 100 KiB responses.
 CORK_LIMIT = 256 * 1024
@@ -105,6 +109,10 @@ class Connection:
         self._ready = []
         self._inline_since = None
         self._inline_thread = None
+        # Under _lock: the inline app thread is reading (read_while_waiting): no take_over.
+        self._reading_inline = False
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     # ---- lifecycle ----
 
@@ -488,6 +496,46 @@ class Connection:
             self.take_over(self._inline_thread)
         return since is not None
 
+    def read_while_waiting(self):
+        """Called by a stream's app thread that has no credit left. On the reader thread (an app
+        called inline) the thread reads and dispatches the next frames itself, so a CREDIT
+        wakes no other thread: True after one read (or READ_WAIT_S without one; the caller
+        checks its credit and its cancel again). False when this thread is not the reader:
+        then the caller waits for the reader (before_wait)."""
+        me = get_ident()
+        with self._lock:
+            if self._inline_thread != me or self.closed:
+                return False
+            self._reading_inline = True
+        try:
+            self.flush_corked()  # a PING answer must not wait for the credit
+            if not self._poll.poll(READ_WAIT_MS):
+                return True
+            data = self.sock.recv(RECV_SIZE)
+        except OSError as err:
+            self.log.debug('connection error', err=str(err))
+            data = b''
+        finally:
+            with self._lock:
+                self._reading_inline = False
+                # Reading is progress: the inline watch counts from here.
+                if self._inline_thread == me:
+                    self._inline_since = time.monotonic()
+        if not data:
+            # The proxy closed the connection: what the reader does at EOF, once.
+            with self._lock:
+                self._reader = None
+                self._inline_since = self._inline_thread = None
+            self._on_close()
+            return True
+        self._dispatch(data)
+        with self._lock:
+            rest, self._ready = self._ready, []
+        for stream in rest:  # this thread is busy: they go to the pool
+            self._submit(stream)
+        self.flush_corked()
+        return True
+
     def before_wait(self):
         """Called by a stream's app thread before it waits for credit or body bytes: the reader
         must not wait for what only the reader can bring."""
@@ -498,8 +546,8 @@ class Connection:
         """A new reader thread for this connection while `thread`, the reader, is in an app:
         what it corked leaves now, the rest of its read's streams go to the pool."""
         with self._lock:
-            if self._inline_thread != thread or thread is None or self.closed:
-                return
+            if self._inline_thread != thread or thread is None or self.closed or self._reading_inline:
+                return  # (a thread reading inline is the reader still, and reads)
             self._reader = None
             self._inline_since = self._inline_thread = None
             rest, self._ready = self._ready, []

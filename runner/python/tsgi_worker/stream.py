@@ -141,14 +141,20 @@ class Stream:
     def _spend(self, wanted):
         """Spends and returns how much of `wanted` may go in one frame, waiting for credit."""
         window = self._send_window
-        with self._lock:
-            credit = window.credit
-            if credit > 0 and not self.cancelled:
-                size = min(wanted, credit, self.conn.peer_max_frame_size)
-                window.credit = credit - size
-                return size
-        if not self.cancelled:
-            self.conn.before_wait()  # outside the lock: the reader may hand its role over
+        while True:
+            with self._lock:
+                credit = window.credit
+                if credit > 0 and not self.cancelled:
+                    size = min(wanted, credit, self.conn.peer_max_frame_size)
+                    window.credit = credit - size
+                    return size
+                if self.cancelled:
+                    raise ClientDisconnected('the request was cancelled')
+            # An app called on the reader thread reads the CREDIT itself; on any other thread
+            # it waits for the reader.
+            if not self.conn.read_while_waiting():
+                break
+        self.conn.before_wait()  # outside the lock: the reader may hand its role over
         with self._cond:
             while self._send_window.credit <= 0 and not self.cancelled:
                 self._cond.wait()
