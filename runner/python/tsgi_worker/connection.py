@@ -227,13 +227,14 @@ class Connection:
             self._write(type_, flags, stream.id, payload)
             return True
 
-    def send_data(self, stream, payload):
+    def send_data(self, stream, payload, flush=False):
         """One DATA frame of the response (the credit is spent): corked when this thread corks,
-        else written at once, header and payload in one system call."""
+        else written at once, header and payload in one system call. `flush`: written at once
+        in any case, after what is corked."""
         with self._write_lock:
             if stream.sending_done or self._broken:
                 raise ClientDisconnected('the request was cancelled' if stream.sending_done else 'the connection was lost')
-            if self._corker == get_ident():
+            if not flush and self._corker == get_ident():
                 self._cork_frame(FrameType.DATA, 0, stream.id, payload, True)
                 return
             try:

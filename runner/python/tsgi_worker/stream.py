@@ -93,14 +93,15 @@ class Stream:
             raise ContractError('response head of %d bytes exceeds the proxy\'s max frame size %d' % (len(payload), self.conn.peer_max_frame_size))
         return payload
 
-    def write(self, data):
-        """Sends `data` as DATA frames within the proxy's credit, blocking for more credit."""
+    def write(self, data, flush=False):
+        """Sends `data` as DATA frames within the proxy's credit, blocking for more credit.
+        `flush`: the last frame leaves at once with what was corked before it (flush())."""
         if type(data) is not bytes:
             data = memoryview(data).cast('B')
         while len(data):
             size = self._spend(len(data))
             if size == len(data):
-                self.conn.send_data(self, data)
+                self.conn.send_data(self, data, flush)
                 return
             view = memoryview(data)
             self.conn.send_data(self, view[:size])
