@@ -276,12 +276,14 @@ class Connection:
                 self._flush_locked()
             return True
 
-    def end_data(self, stream):
+    def end_data(self, stream, final=False):
         """The end of the response: END_STREAM set on its last DATA frame while that is still
-        corked (as the JavaScript runner does), else an empty DATA frame carrying it."""
+        corked (as the JavaScript runner does), else an empty DATA frame carrying it. `final`:
+        nothing more may leave for the stream (its request half has ended too)."""
         with self._write_lock:
             if stream.sending_done:
                 return
+            stream.sending_done = final
             last = self._last_data
             if last is not None and last[0] == stream.id and not self._broken:
                 last[1][last[2] + 5] |= END_STREAM
@@ -667,15 +669,14 @@ class Connection:
                 ended = bool(frame.flags & END_STREAM)
                 stream = Stream(frame.stream, self, self.peer['initialWindow'], self.host.initial_window, ended, environ)
                 self.streams[frame.stream] = stream
+                # Not ACCEPTed yet: it waits for the end of this read's dispatch and a free
+                # slot, and a stream lost before then never ran.
+                self._ready.append(stream)
         if refuse is not None:
             self.send_frame(FrameType.CANCEL, 0, frame.stream, encode_cancel(ErrorCode.REFUSED_STREAM, refuse))
             return
         if bad is not None:
             raise bad
-        # Not ACCEPTed yet: it waits for the end of this read's dispatch and a free slot, and
-        # a stream lost before then never ran.
-        with self._lock:
-            self._ready.append(stream)
 
     def _serve(self, stream):
         """On the reader or a pool thread: ACCEPT, then the application (SPEC.md section 4)."""

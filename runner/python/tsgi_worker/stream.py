@@ -1,7 +1,8 @@
 """One request/response on a connection: the body's source (wsgi.input) and the app's sink.
 
 Threads: the connection's reader thread delivers DATA, CREDIT and CANCEL; one app thread sends
-the response; the harakiri watchdog may cancel. `self._cond` guards the windows and the state;
+the response; the harakiri watchdog may cancel. `self._lock` guards the windows and the state
+(`self._cond`, on the same lock, is made only for a stream whose app may wait);
 frames go out through the connection, whose write lock also decides whether the stream may
 still send (nothing leaves after its CANCEL or its END).
 """
@@ -11,7 +12,7 @@ import threading
 from .errors import ErrorCode, ProtocolError
 from .flow import ReceiveWindow, SendWindow
 from .frame import END_STREAM, FrameType
-from .input import ClientDisconnected, WsgiInput
+from .input import ClientDisconnected, EmptyInput, WsgiInput
 from .messages import encode_cancel, encode_response_head
 
 
@@ -25,7 +26,9 @@ class Stream:
         self.conn = conn
         self.environ = environ
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        # Made when someone must wait (the app for credit or body bytes), under _lock: most
+        # requests never wait, and a Condition is a dear object to make for each.
+        self._cond = None if request_ended else threading.Condition(self._lock)
         self._send_window = SendWindow(send_credit)
         # Unused for a request without a body (on_data and _consumed stop at _request_ended).
         self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1)
@@ -35,12 +38,12 @@ class Stream:
         self.cancelled = False
         # Set under the connection's write lock: no frame may leave for this stream any more.
         self.sending_done = False
-        self.input = WsgiInput(self._consumed, conn.before_wait, self._cond, request_ended)
+        self.input = EmptyInput() if request_ended else WsgiInput(self._consumed, conn.before_wait, self._cond)
 
     # ---- frames from the proxy (reader thread) ----
 
     def on_data(self, payload, end):
-        with self._cond:
+        with self._lock:
             if self._request_ended:
                 raise ProtocolError(ErrorCode.STREAM_CLOSED, 'DATA after the request ended on stream %d' % self.id)
             self._receive_window.receive(len(payload))
@@ -49,17 +52,19 @@ class Stream:
             self._end_request()
 
     def on_credit(self, increment):
-        with self._cond:
+        with self._lock:
             self._send_window.grant(increment, self.id)
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
 
     def on_cancel(self, reason='the request was cancelled'):
         """The proxy cancelled, or the connection is gone: release every waiter of the app."""
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             self.cancelled = True
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
         self.conn.stop_sending(self)
         self.input.destroy(reason)
         self._close()
@@ -124,7 +129,9 @@ class Stream:
         self.conn.flush_corked()
 
     def end(self):
-        self.conn.end_data(self)
+        # When the request half has ended, END is the stream's last frame: end_data marks it
+        # so under the write lock it takes anyway.
+        self.conn.end_data(self, self._request_ended)
         self._end_response()
 
     def abort(self, reason):
@@ -156,7 +163,9 @@ class Stream:
             if not self.conn.read_while_waiting():
                 break
         self.conn.before_wait()  # outside the lock: the reader may hand its role over
-        with self._cond:
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
             while self._send_window.credit <= 0 and not self.cancelled:
                 self._cond.wait()
             if self.cancelled:
@@ -166,7 +175,7 @@ class Stream:
             return size
 
     def _consumed(self, count):
-        with self._cond:
+        with self._lock:
             if self.closed or self._request_ended:
                 return
             increment = self._receive_window.consume(count)
@@ -174,7 +183,7 @@ class Stream:
             self.conn.send_credit(self, increment)
 
     def _end_request(self):
-        with self._cond:
+        with self._lock:
             self._request_ended = True
             response_ended = self._response_ended
         self.input.finish()
@@ -182,7 +191,7 @@ class Stream:
             self._close()
 
     def _end_response(self):
-        with self._cond:
+        with self._lock:
             self._response_ended = True
             request_ended = self._request_ended
         if not request_ended:
@@ -191,13 +200,15 @@ class Stream:
             self.input.destroy('the response is complete')
             self._close()
             return
-        self.conn.stop_sending(self)
+        if not self.sending_done:
+            self.conn.stop_sending(self)
         self._close()
 
     def _close(self):
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             self.closed = True
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
         self.conn.stream_closed(self)
