@@ -45,6 +45,12 @@ SOFTWARE = 'tsgi-runner-python/0.1.0'
 # msgpack happened to raise the threshold (its packb buffer is 1 MiB); without it, 256 KiB
 # reads tripled the worker's CPU per request (test/bench/PROFILE.md).
 RECV_SIZE = 64 * 1024
+# The send buffer asked for a Unix socket: the whole window a proxy grants one stream that
+# keeps up (4 x 256 KiB, proxy/upstream/stream.ts) fits, so a download's sendmsg does not block
+# each time the proxy has read a frame or two (with the default 208 KiB, one in two did: a
+# sleep and a wake-up per 128 KiB, half the switches of a 256 MiB download). The kernel caps
+# it at net.core.wmem_max and counts its own overhead in it. TCP keeps its autotuning.
+SEND_BUFFER = 1024 * 1024
 # Above this a payload is written after its header (sendmsg) instead of copied next to it.
 COPY_LIMIT = 16 * 1024
 # A draining connection with no stream left waits this long for the proxy to close it: a REQUEST
@@ -75,6 +81,11 @@ IDEMPOTENT = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'))
 class Connection:
     def __init__(self, sock, host):
         self.sock = sock
+        if sock.family == socket.AF_UNIX:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            except OSError:
+                pass  # the default stays
         self.host = host  # the worker: app, pool, log, metrics, identity, limits
         self.log = host.log
         self.decoder = FrameDecoder()
