@@ -133,8 +133,13 @@ class Connection:
         me = object()
         with self._lock:
             self._reader = me
+        wait = self._poll.poll
         try:
             while not self.closed:
+                # Wait in poll for input, then read: a thread blocked in recv() on a Unix
+                # socket is also woken each time the proxy reads what this side wrote (the
+                # socket's write-space wake-up), a second sleep and wake per request at c=1.
+                wait()
                 data = self.sock.recv(RECV_SIZE)
                 if not data:
                     break
