@@ -134,12 +134,15 @@ class Connection:
         with self._lock:
             self._reader = me
         wait = self._poll.poll
+        data = b''
         try:
             while not self.closed:
                 # Wait in poll for input, then read: a thread blocked in recv() on a Unix
                 # socket is also woken each time the proxy reads what this side wrote (the
                 # socket's write-space wake-up), a second sleep and wake per request at c=1.
-                wait()
+                # After a full read more is likely waiting (an upload): no poll then.
+                if len(data) < RECV_SIZE:
+                    wait()
                 data = self.sock.recv(RECV_SIZE)
                 if not data:
                     break
