@@ -3,6 +3,7 @@ is served there while nothing waits, so everything the reader does besides must 
 while an app runs or waits: credit and body bytes reach it, PINGs and CANCELs are answered, a
 slow app hands the reading over. The Worker tests run again with one thread (InlineWorker)."""
 
+import os
 import time
 import unittest
 
@@ -71,6 +72,24 @@ class Inline(unittest.TestCase):
         for stream in range(1, 80, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
 
+    def test_an_inline_app_out_of_credit_reads_the_connection_itself(self):
+        """Out of credit, the app's thread reads the frames: a PING is answered meanwhile, a
+        REQUEST goes to the pool, and the CREDIT lets the response go on."""
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '600000'})
+        received = 0
+        while received < self.client.window:
+            frame = self.client.frame()
+            if frame.type == FrameType.DATA:
+                received += len(frame.payload)
+        self.assertEqual(received, self.client.window, 'not a byte beyond the credit')
+        self.client.send(FrameType.PING, 0, 0, b'12345678')
+        self.assertEqual(bytes(self.client.expect(FrameType.PING).payload), b'12345678')
+        self.client.request(3, {})
+        self.client.credit(1, 600000 - received)
+        head, body, _ = self.client.response(1)
+        self.assertEqual(len(body), 600000 - received)
+        self.assertEqual(self.client.response(3)[1], b'hello')
+
     def test_a_slow_request_does_not_hold_the_rest_of_its_read(self):
         """The reader is taken over in the slow one: the others of its read go to the pool
         and wait for the thread (threads 1), in order, and are all served."""
@@ -79,6 +98,37 @@ class Inline(unittest.TestCase):
         self.assertEqual(self.client.response(1)[1], b'slept')
         for stream in range(3, 20, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
+
+
+class Corked(unittest.TestCase):
+    """Responses of one read leave together: large payloads by reference, as long as the app
+    cannot change them any more."""
+
+    def setUp(self):
+        self.worker = WorkerProcess('reuse_app:app', threads=1, cwd=os.path.dirname(os.path.abspath(__file__)))
+        self.worker.message('ready')
+        self.client = self.worker.connect()
+
+    def tearDown(self):
+        self.client.close()
+        self.worker.stop()
+
+    def test_a_large_list_result_ends_on_its_last_data_frame(self):
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '200000'})
+        sizes = []
+        while True:
+            frame = self.client.frame()
+            if frame.type == FrameType.DATA:
+                sizes.append(len(frame.payload))
+                if frame.flags & 1:
+                    break
+        self.assertEqual(sum(sizes), 200000)
+        self.assertTrue(all(0 < size <= 65536 for size in sizes), sizes)
+
+    def test_a_corked_response_keeps_its_bytes_when_the_app_reuses_its_buffer(self):
+        self.client.sock.sendall(b''.join(self.client.request_bytes(stream, {'PATH_INFO': '/reused', 'QUERY_STRING': letter}) for stream, letter in ((1, 'a'), (3, 'b'), (5, 'c'))))
+        for stream, letter in ((1, b'a'), (3, b'b'), (5, b'c')):
+            self.assertEqual(self.client.response(stream)[1], letter * 20000)
 
 
 class InlineHarakiri(unittest.TestCase):
@@ -98,6 +148,26 @@ class InlineHarakiri(unittest.TestCase):
             self.assertIn((FrameType.ACCEPT, 1), seen)
             self.assertNotIn((FrameType.ACCEPT, 3), seen, 'the queued stream has not started')
             self.assertEqual([r['reqId'] for r in worker.message('harakiri')['requests']], ['r1'])
+            client.close()
+        finally:
+            worker.stop()
+
+
+class InlineHarakiriOutOfCredit(unittest.TestCase):
+    def test_an_inline_app_waiting_for_credit_is_cancelled_and_its_thread_freed(self):
+        worker = WorkerProcess('worker_apps:app', threads=1, extra={'harakiriMs': 300})
+        try:
+            worker.message('ready')
+            client = worker.connect()
+            client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
+            started = time.monotonic()
+            while True:
+                frame = client.frame()
+                if frame.type == FrameType.CANCEL and frame.stream == 1:
+                    break
+            self.assertLess(time.monotonic() - started, 2)
+            client.request(3, {})
+            self.assertEqual(client.response(3)[1], b'hello')
             client.close()
         finally:
             worker.stop()

@@ -7,7 +7,7 @@ import unittest
 
 import support  # noqa: F401  (puts the package on sys.path)
 
-from tsgi_worker.input import ClientDisconnected, WsgiInput
+from tsgi_worker.input import ClientDisconnected, EmptyInput, WsgiInput
 
 
 def make(chunks, end=True):
@@ -132,6 +132,21 @@ class Blocking(unittest.TestCase):
         with self.assertRaises(ClientDisconnected):
             body.read()
         self.assertEqual(taken, [])
+
+
+class Empty(unittest.TestCase):
+    """A request without a body reads as WsgiInput(ended=True) does."""
+
+    def test_reads_end_at_once(self):
+        for body in (EmptyInput(), WsgiInput(lambda count: None, ended=True)):
+            self.assertEqual((body.read(), body.read(5), body.readline(), body.readlines(), list(body)), (b'', b'', b'', [], []))
+
+    def test_reads_fail_once_cancelled(self):
+        for body in (EmptyInput(), WsgiInput(lambda count: None, ended=True)):
+            body.destroy('gone')
+            for read in (body.read, body.readline, body.readlines, lambda: next(body)):
+                with self.assertRaises(ClientDisconnected):
+                    read()
 
 
 if __name__ == '__main__':

@@ -432,6 +432,11 @@ class Stops(unittest.TestCase):
             client = worker.connect()
             client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
             client.expect(FrameType.ACCEPT, 1)
+            flying = []
+            while not flying:
+                flying = worker.message('beat')['inFlight']
+            self.assertEqual({key: flying[0][key] for key in ('reqId', 'method', 'path')}, {'reqId': 'r1', 'method': 'GET', 'path': '/sleep'})
+            self.assertGreater(flying[0]['startedAt'], 1.7e12)
             frame = client.expect(FrameType.CANCEL, 1)
             self.assertEqual(decode_cancel(frame.payload, 1)['code'], 9)
             report = worker.message('harakiri')

@@ -5,9 +5,12 @@ for the streams they opened itself, one after the other, while the pool has a fr
 (`--threads`) and nothing queued, and hands them to the pool's threads otherwise. Serving on
 the reader saves two thread switches per request; the frames it writes meanwhile are corked
 and leave in one write at the end of the read (a read of 20 requests: one system call where
-there were 60). An app call that would wait for credit or for body bytes, or that runs longer
-than INLINE_LIMIT_S (checked by the worker's inline watch), makes the reader hand its role to
-a new thread first (`take_over`): frames keep being read while an app is slow, as before.
+there were 60); payloads above COPY_LIMIT are corked by reference, not copied. An app call
+that runs out of credit keeps the reader role and reads the connection itself until the CREDIT
+comes (`read_while_waiting`: no other thread to wake per CREDIT). An app call that would wait
+for body bytes, or that has not read for longer than INLINE_LIMIT_S (checked by the worker's
+inline watch), makes the reader hand its role to a new thread first (`take_over`): frames keep
+being read while an app is slow, as before.
 
 Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
 is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
@@ -17,13 +20,15 @@ code. A drain takes two steps (SPEC.md section 4, Goaway), as in runner/serving/
 """
 
 import os
+import select
 import socket
 import threading
 import time
+from threading import get_ident
 
 from .errors import ErrorCode, ProtocolError, error_code_name
 from .decoder import FrameDecoder
-from .frame import ACK, END_STREAM, HEADER_SIZE, MAX_STREAM_ID, MIN_FRAME_SIZE, FrameType, encode_credit, encode_frame, encode_header, read_u32
+from .frame import ACK, END_STREAM, HEADER, HEADER_SIZE, MAX_STREAM_ID, MIN_FRAME_SIZE, FrameType, encode_credit, encode_frame, encode_header, read_u32
 from .input import ClientDisconnected
 from .messages import (
     PROTOCOL_VERSION,
@@ -43,6 +48,12 @@ SOFTWARE = 'tsgi-runner-python/0.1.0'
 # msgpack happened to raise the threshold (its packb buffer is 1 MiB); without it, 256 KiB
 # reads tripled the worker's CPU per request (test/bench/PROFILE.md).
 RECV_SIZE = 64 * 1024
+# The send buffer asked for a Unix socket: the whole window a proxy grants one stream that
+# keeps up (4 x 256 KiB, proxy/upstream/stream.ts) fits, so a download's sendmsg does not block
+# each time the proxy has read a frame or two (with the default 208 KiB, one in two did: a
+# sleep and a wake-up per 128 KiB, half the switches of a 256 MiB download). The kernel caps
+# it at net.core.wmem_max and counts its own overhead in it. TCP keeps its autotuning.
+SEND_BUFFER = 1024 * 1024
 # Above this a payload is written after its header (sendmsg) instead of copied next to it.
 COPY_LIMIT = 16 * 1024
 # A draining connection with no stream left waits this long for the proxy to close it: a REQUEST
@@ -57,8 +68,12 @@ DRAIN_FENCE = b'drainack'
 # worker's inline watch checks every INLINE_CHECK_S), so frames for the other streams and
 # PINGs wait at most about the sum of both.
 INLINE_LIMIT_S = 0.01
-# Corked bytes above this are sent at once.
-CORK_LIMIT = 64 * 1024
+# An inline app thread that waits for credit reads the connection itself (read_while_waiting),
+# in waits of at most this long, so that a cancel from this side (harakiri) is seen as soon.
+READ_WAIT_MS = 50
+# Corked bytes above this are sent at once (the payloads above COPY_LIMIT among them are
+# referenced, not copied): one sendmsg for a few 100 KiB responses.
+CORK_LIMIT = 256 * 1024
 # The methods whose retry by the proxy does not depend on ACCEPT (proxy/upstream/retry.ts
 # IDEMPOTENT): their ACCEPT may stay corked until the response goes out. For the others it
 # leaves before the app is called, so a worker that dies in the app never looks as if it had
@@ -69,6 +84,11 @@ IDEMPOTENT = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'))
 class Connection:
     def __init__(self, sock, host):
         self.sock = sock
+        if sock.family == socket.AF_UNIX:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            except OSError:
+                pass  # the default stays
         self.host = host  # the worker: app, pool, log, metrics, identity, limits
         self.log = host.log
         self.decoder = FrameDecoder()
@@ -90,10 +110,12 @@ class Connection:
         self._broken = False  # the socket failed or was closed: nothing more is written
         self._linger = None
         # Under _write_lock: the thread whose writes are corked (the reader during a read's
-        # dispatch and inline app calls), the corked bytes, and where in them the last DATA
-        # header is, as (stream id, offset), so the stream's END can be set on it in place.
+        # dispatch and inline app calls), the corked frames, and where in them the last DATA
+        # header is, as (stream id, bytearray, offset), so the stream's END can be set on it in place.
         self._corker = None
-        self._out = bytearray()
+        self._queue = []  # corked parts, in order: bytearrays of copied frames, referenced payloads
+        self._tail = None  # the bytearray at the end of _queue that frames are copied into
+        self._queued = 0  # bytes in _queue
         self._last_data = None
         # Under _lock: the reader thread's token (a new one after take_over), the streams of
         # its read not served yet, and since when it runs an app (None: it does not).
@@ -101,6 +123,10 @@ class Connection:
         self._ready = []
         self._inline_since = None
         self._inline_thread = None
+        # Under _lock: the inline app thread is reading (read_while_waiting): no take_over.
+        self._reading_inline = False
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     # ---- lifecycle ----
 
@@ -110,8 +136,16 @@ class Connection:
         me = object()
         with self._lock:
             self._reader = me
+        wait = self._poll.poll
+        data = b''
         try:
             while not self.closed:
+                # Wait in poll for input, then read: a thread blocked in recv() on a Unix
+                # socket is also woken each time the proxy reads what this side wrote (the
+                # socket's write-space wake-up), a second sleep and wake per request at c=1.
+                # After a full read more is likely waiting (an upload): no poll then.
+                if len(data) < RECV_SIZE:
+                    wait()
                 data = self.sock.recv(RECV_SIZE)
                 if not data:
                     break
@@ -215,14 +249,33 @@ class Connection:
             self._write(type_, flags, stream.id, payload)
             return True
 
+    def send_data(self, stream, payload, flush=False):
+        """One DATA frame of the response (the credit is spent): corked when this thread corks,
+        else written at once, header and payload in one system call. `flush`: written at once
+        in any case, after what is corked."""
+        with self._write_lock:
+            if stream.sending_done or self._broken:
+                raise ClientDisconnected('the request was cancelled' if stream.sending_done else 'the connection was lost')
+            if not flush and self._corker == get_ident():
+                self._cork_frame(FrameType.DATA, 0, stream.id, payload, True)
+                return
+            try:
+                self._send_parts([HEADER.pack(len(payload), FrameType.DATA, 0, stream.id), payload])
+            except OSError:
+                self._broken = True
+                raise ClientDisconnected('the connection was lost')
+
     def send_head_and_data(self, stream, head, data):
-        """RESPONSE and the first DATA in one write."""
-        parts = [encode_frame(FrameType.RESPONSE, 0, stream.id, head), encode_header(FrameType.DATA, 0, stream.id, len(data)), data]
+        """RESPONSE and the first DATA in one write (or both corked)."""
         with self._write_lock:
             if stream.sending_done or self._broken:
                 raise ClientDisconnected('the request was cancelled')
+            if self._corker == get_ident():
+                self._cork_frame(FrameType.RESPONSE, 0, stream.id, head, False)
+                self._cork_frame(FrameType.DATA, 0, stream.id, data, True)
+                return
             try:
-                self._send_all(parts, data_at=1)
+                self._send_parts([encode_frame(FrameType.RESPONSE, 0, stream.id, head) + HEADER.pack(len(data), FrameType.DATA, 0, stream.id), data])
             except OSError:
                 self._broken = True
                 raise ClientDisconnected('the connection was lost')
@@ -231,7 +284,7 @@ class Connection:
         with self._write_lock:
             if not stream.sending_done and not self._broken:
                 try:
-                    self._send_all([encode_credit(stream.id, increment)])
+                    self._send_parts([encode_credit(stream.id, increment)])
                 except OSError:
                     self._broken = True
 
@@ -241,19 +294,21 @@ class Connection:
             if stream.sending_done:
                 return False
             self._write(FrameType.ACCEPT, 0, stream.id, b'')
-            if self._out and stream.environ['REQUEST_METHOD'] not in IDEMPOTENT:
+            if self._queue and stream.environ['REQUEST_METHOD'] not in IDEMPOTENT:
                 self._flush_locked()
             return True
 
-    def end_data(self, stream):
+    def end_data(self, stream, final=False):
         """The end of the response: END_STREAM set on its last DATA frame while that is still
-        corked (as the JavaScript runner does), else an empty DATA frame carrying it."""
+        corked (as the JavaScript runner does), else an empty DATA frame carrying it. `final`:
+        nothing more may leave for the stream (its request half has ended too)."""
         with self._write_lock:
             if stream.sending_done:
                 return
+            stream.sending_done = final
             last = self._last_data
             if last is not None and last[0] == stream.id and not self._broken:
-                self._out[last[1] + 5] |= END_STREAM
+                last[1][last[2] + 5] |= END_STREAM
                 self._last_data = None
                 return
             self._write(FrameType.DATA, END_STREAM, stream.id, b'')
@@ -265,7 +320,7 @@ class Connection:
                 raise ClientDisconnected('the request was cancelled')
             sent = 0
             try:
-                self._send_all([encode_header(FrameType.DATA, 0, stream.id, size)], flush=True)
+                self._send_parts([encode_header(FrameType.DATA, 0, stream.id, size)])
                 while sent < size:
                     done = os.sendfile(self.sock.fileno(), fd, offset + sent, size - sent)
                     if done == 0:
@@ -287,77 +342,116 @@ class Connection:
             stream.sending_done = True
 
     def _write(self, type_, flags, stream_id, payload):
+        """One frame (under _write_lock): corked when this thread corks, else written at once."""
         if self._broken:
             if type_ == FrameType.DATA:
                 raise ClientDisconnected('the connection was lost')
+            return
+        if self._corker == get_ident():
+            self._cork_frame(type_, flags, stream_id, payload, type_ == FrameType.DATA)
             return
         if len(payload) <= COPY_LIMIT:
             parts = [encode_frame(type_, flags, stream_id, bytes(payload))]
         else:
             parts = [encode_header(type_, flags, stream_id, len(payload)), payload]
         try:
-            self._send_all(parts, data_at=0 if type_ == FrameType.DATA else None)
+            self._send_parts(parts)
         except OSError:
             self._broken = True
             if type_ == FrameType.DATA:
                 raise ClientDisconnected('the connection was lost')
 
-    def _send_all(self, parts, flush=False, data_at=None):
-        """Writes every part, in one system call when the kernel takes them all (sendmsg); the
-        corking thread's small parts are kept in `_out` instead, another thread's go after it.
-        `data_at`: the index of the part that starts with the response's latest DATA header."""
-        out = self._out
-        if self._corker is not None and not flush and self._corker == threading.get_ident() and sum(map(len, parts)) <= COPY_LIMIT:
-            for index, part in enumerate(parts):
-                if index == data_at:
-                    self._last_data = (read_u32(part, 6), len(out))
-                out += part
-            if len(out) > CORK_LIMIT:
-                self._flush_locked()
-            return
-        if out:
-            parts = [out, *parts]
-            self._out = bytearray()
-            self._last_data = None
+    def _cork_frame(self, type_, flags, stream_id, payload, data):
+        """Adds a frame to what is corked (under _write_lock, by the corking thread): headers and
+        small payloads are copied together; a larger payload the app cannot change any more (bytes,
+        or a view of bytes) is kept by reference and goes out with the rest in one sendmsg."""
+        tail = self._tail
+        if tail is None:
+            tail = self._tail = bytearray()
+            self._queue.append(tail)
+        if data:
+            self._last_data = (stream_id, tail, len(tail))
+        size = len(payload)
+        tail += HEADER.pack(size, type_, flags, stream_id)
+        if size <= COPY_LIMIT:
+            tail += payload
+        else:
+            if type(payload) is not bytes and not (type(payload) is memoryview and type(payload.obj) is bytes):
+                payload = bytes(payload)
+            self._queue.append(payload)
+            self._tail = None
+        self._queued += size + HEADER_SIZE
+        if self._queued > CORK_LIMIT:
+            self._flush_locked()
+
+    def _send_parts(self, parts):
+        """Writes what is corked, then `parts`, in one system call when the kernel takes them all
+        (under _write_lock; OSError goes to the caller)."""
+        if self._queue:
+            parts = self._take_queue() + parts
         if len(parts) == 1:
             self.sock.sendall(parts[0])
             return
-        views = [memoryview(part).cast('B') for part in parts if len(part)]
+        total = 0
+        for part in parts:
+            total += len(part)
+        sent = self.sock.sendmsg(parts)
+        if sent < total:
+            self._send_rest(parts, sent)
+
+    def _send_rest(self, parts, sent):
+        """What a sendmsg left unsent (the kernel took `sent` bytes of `parts`)."""
+        views = [memoryview(part).cast('B') for part in parts]
         while views:
-            sent = self.sock.sendmsg(views)
             while sent:
                 if sent >= len(views[0]):
                     sent -= len(views.pop(0))
                 else:
                     views[0] = views[0][sent:]
                     sent = 0
+            if views:
+                sent = self.sock.sendmsg(views)
+
+    def _take_queue(self):
+        queue = self._queue
+        self._queue = []
+        self._tail = None
+        self._queued = 0
+        self._last_data = None
+        return queue
 
     def _flush_locked(self):
         """Sends what is corked (under _write_lock)."""
-        out = self._out
-        if not out:
+        if not self._queue:
             return
-        self._out = bytearray()
-        self._last_data = None
+        parts = self._take_queue()
         if self._broken:
             return
         try:
-            self.sock.sendall(out)
+            self._send_parts(parts)
         except OSError:
             self._broken = True
 
     def flush_corked(self):
         """Sends what is corked if the calling thread is the one corking."""
-        if self._corker == threading.get_ident() and self._out:
+        if self._queue and self._corker == get_ident():
             with self._write_lock:
-                if self._corker == threading.get_ident():
+                if self._corker == get_ident():
                     self._flush_locked()
 
     def _cork(self, thread):
-        with self._write_lock:
-            self._corker = thread
+        # Without the write lock: a thread writing meanwhile compares `_corker` with itself
+        # only, and only the corker adds to `_queue` (under the lock). So a read of CREDIT frames
+        # never waits for an app thread's send in progress.
+        self._corker = thread
 
     def _uncork(self):
+        """Ends the cork, sending what it holds. By the corker itself, without the lock when it
+        corked nothing (no other thread adds to `_queue`); by another thread (take_over from the
+        inline watch), under the lock, so a frame the corker adds meanwhile is not stranded."""
+        if not self._queue and self._corker == get_ident():
+            self._corker = None
+            return
         with self._write_lock:
             self._corker = None
             self._flush_locked()
@@ -367,7 +461,7 @@ class Connection:
     def _receive(self, data, me):
         """One read: every frame dispatched, then the streams it opened served. False when this
         thread is no longer the reader (take_over)."""
-        self._cork(threading.get_ident())
+        self._cork(get_ident())
         try:
             self._dispatch(data)
             return self._serve_ready(me)
@@ -405,7 +499,7 @@ class Connection:
                 stream = self._ready.pop(0)
                 self._inline_since = time.monotonic()
                 self.host.inline_calls += 1
-                self._inline_thread = threading.get_ident()
+                self._inline_thread = get_ident()
             served = pool.run_inline(lambda: self._serve(stream))
             with self._lock:
                 if self._reader is me:
@@ -427,18 +521,58 @@ class Connection:
             self.take_over(self._inline_thread)
         return since is not None
 
+    def read_while_waiting(self):
+        """Called by a stream's app thread that has no credit left. On the reader thread (an app
+        called inline) the thread reads and dispatches the next frames itself, so a CREDIT
+        wakes no other thread: True after one read (or READ_WAIT_MS without one; the caller
+        checks its credit and its cancel again). False when this thread is not the reader:
+        then the caller waits for the reader (before_wait)."""
+        me = get_ident()
+        with self._lock:
+            if self._inline_thread != me or self.closed:
+                return False
+            self._reading_inline = True
+        try:
+            self.flush_corked()  # a PING answer must not wait for the credit
+            if not self._poll.poll(READ_WAIT_MS):
+                return True
+            data = self.sock.recv(RECV_SIZE)
+        except OSError as err:
+            self.log.debug('connection error', err=str(err))
+            data = b''
+        finally:
+            with self._lock:
+                self._reading_inline = False
+                # Reading is progress: the inline watch counts from here.
+                if self._inline_thread == me:
+                    self._inline_since = time.monotonic()
+        if not data:
+            # The proxy closed the connection: what the reader does at EOF, once.
+            with self._lock:
+                self._reader = None
+                self._inline_since = self._inline_thread = None
+            self._on_close()
+            return True
+        self._dispatch(data)
+        with self._lock:
+            rest, self._ready = self._ready, []
+        for stream in rest:  # this thread is busy: they go to the pool
+            self._submit(stream)
+        self.flush_corked()
+        return True
+
     def before_wait(self):
         """Called by a stream's app thread before it waits for credit or body bytes: the reader
         must not wait for what only the reader can bring."""
-        if self._inline_thread == threading.get_ident():
-            self.take_over(threading.get_ident())
+        if self._inline_thread == get_ident():
+            self.take_over(get_ident())
 
     def take_over(self, thread):
         """A new reader thread for this connection while `thread`, the reader, is in an app:
         what it corked leaves now, the rest of its read's streams go to the pool."""
         with self._lock:
-            if self._inline_thread != thread or thread is None or self.closed:
-                return
+            if self._inline_thread != thread or thread is None or self.closed or self._reading_inline:
+                return  # (a thread reading inline is the reader still, and reads)
             self._reader = None
             self._inline_since = self._inline_thread = None
             rest, self._ready = self._ready, []
@@ -557,15 +691,14 @@ class Connection:
                 ended = bool(frame.flags & END_STREAM)
                 stream = Stream(frame.stream, self, self.peer['initialWindow'], self.host.initial_window, ended, environ)
                 self.streams[frame.stream] = stream
+                # Not ACCEPTed yet: it waits for the end of this read's dispatch and a free
+                # slot, and a stream lost before then never ran.
+                self._ready.append(stream)
         if refuse is not None:
             self.send_frame(FrameType.CANCEL, 0, frame.stream, encode_cancel(ErrorCode.REFUSED_STREAM, refuse))
             return
         if bad is not None:
             raise bad
-        # Not ACCEPTed yet: it waits for the end of this read's dispatch and a free slot, and
-        # a stream lost before then never ran.
-        with self._lock:
-            self._ready.append(stream)
 
     def _serve(self, stream):
         """On the reader or a pool thread: ACCEPT, then the application (SPEC.md section 4)."""

@@ -95,8 +95,7 @@ class AppCall:
         """The legacy write(): the head first, then the bytes, before it returns."""
         if self.head is None:
             raise ContractError('write() called before start_response()')
-        self.send(data)
-        self.stream.flush()
+        self.send(data, True)
 
     def iterate(self, result):
         if isinstance(result, FileWrapper) and self._send_file(result):
@@ -116,17 +115,19 @@ class AppCall:
                     chunk = next(iterator)
                 except StopIteration:
                     break
-                self.send(chunk)
                 # PEP 3333: a block is transmitted before the next one is asked for, so
                 # nothing of a streamed response waits corked while the app makes the next.
-                self.stream.flush()
+                self.send(chunk, True)
         if not self.stream.cancelled:
             self.finish()
 
-    def send(self, data):
+    def send(self, data, flush=False):
+        """One block of the body; `flush`: it leaves now, with anything corked before it."""
         if not isinstance(data, BYTES):
             raise ContractError('body chunks must be bytes, got %s' % type(data).__name__)
         if len(data) == 0:
+            if flush:
+                self.stream.flush()
             return
         if self.stream.cancelled:
             raise ClientDisconnected('the request was cancelled')
@@ -135,14 +136,16 @@ class AppCall:
         if self.head is None:
             raise ContractError('the application sent body data before calling start_response()')
         if self.head_sent:
-            self.stream.write(data)
+            self.stream.write(data, flush)
             return
         status, reason, headers = self.head
         rest = self.stream.send_head_with(status, reason, headers, data)
         # Marked sent only once the stream took it: a head it refuses (too large) is still a 500.
         self.head_sent = True
         if len(rest):
-            self.stream.write(rest)
+            self.stream.write(rest, flush)
+        elif flush:
+            self.stream.flush()
 
     def finish(self):
         if self.head is None:

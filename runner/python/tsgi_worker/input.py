@@ -147,3 +147,46 @@ class WsgiInput:
                 self._pos = stop
         self._consumed(len(piece))
         return piece
+
+
+class EmptyInput:
+    """`wsgi.input` of a request without a body (REQUEST with END_STREAM): at its end from the
+    start, so it needs no queue and no condition; reads raise once the stream was cancelled,
+    as WsgiInput's do."""
+
+    __slots__ = ('_error',)
+
+    def __init__(self):
+        self._error = None
+
+    def deliver(self, chunk):
+        """Never called: DATA after the request's end is refused before it gets here."""
+
+    def finish(self):
+        pass
+
+    def destroy(self, reason='the request was cancelled'):
+        if self._error is None:
+            self._error = ClientDisconnected(reason)
+
+    def read(self, size=-1):
+        if self._error is not None:
+            raise self._error
+        return b''
+
+    def readline(self, limit=-1):
+        return self.read()
+
+    def readlines(self, hint=-1):
+        self.read()
+        return []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.read()
+        raise StopIteration
+
+    def close(self):
+        """Apps may close wsgi.input; the stream owns it, so this does nothing."""

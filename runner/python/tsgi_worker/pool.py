@@ -12,7 +12,9 @@ class ThreadPool:
     def __init__(self, size, log):
         self._queue = queue.SimpleQueue()
         self._log = log
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in a wait on _cond: a finished call wakes them only if any
         self._free = size  # slots: app calls that may start now, on any thread
         self._queued = 0  # submitted, not yet holding a slot
         self._busy = 0  # submitted or inline, not yet finished
@@ -20,7 +22,7 @@ class ThreadPool:
             threading.Thread(target=self._run, name='tsgi-app-%d' % (index + 1), daemon=True).start()
 
     def submit(self, fn):
-        with self._cond:
+        with self._lock:
             self._busy += 1
             self._queued += 1
         self._queue.put(fn)
@@ -28,7 +30,7 @@ class ThreadPool:
     def run_inline(self, fn):
         """Runs `fn` on the calling thread if a slot is free and no submitted work waits for
         one (it would be overtaken); False without running it otherwise."""
-        with self._cond:
+        with self._lock:
             if self._queued or not self._free:
                 return False
             self._free -= 1
@@ -38,15 +40,21 @@ class ThreadPool:
 
     def wait_idle(self, timeout):
         """True once no submitted or inline work is queued or running (False at the timeout)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._busy == 0, timeout)
+        with self._lock:
+            self._waiting += 1
+            try:
+                return self._cond.wait_for(lambda: self._busy == 0, timeout)
+            finally:
+                self._waiting -= 1
 
     def _run(self):
         while True:
             fn = self._queue.get()
-            with self._cond:
+            with self._lock:
                 while not self._free:
+                    self._waiting += 1
                     self._cond.wait()
+                    self._waiting -= 1
                 self._free -= 1
                 self._queued -= 1
             self._call(fn)
@@ -57,7 +65,8 @@ class ThreadPool:
         except BaseException as err:  # a bug of ours: log it, keep the thread
             self._log.error('internal error while serving a request', err=err)
         finally:
-            with self._cond:
+            with self._lock:
                 self._free += 1
                 self._busy -= 1
-                self._cond.notify_all()
+                if self._waiting:
+                    self._cond.notify_all()

@@ -1,7 +1,8 @@
 """One request/response on a connection: the body's source (wsgi.input) and the app's sink.
 
 Threads: the connection's reader thread delivers DATA, CREDIT and CANCEL; one app thread sends
-the response; the harakiri watchdog may cancel. `self._cond` guards the windows and the state;
+the response; the harakiri watchdog may cancel. `self._lock` guards the windows and the state
+(`self._cond`, on the same lock, is made only for a stream whose app may wait);
 frames go out through the connection, whose write lock also decides whether the stream may
 still send (nothing leaves after its CANCEL or its END).
 """
@@ -11,7 +12,7 @@ import threading
 from .errors import ErrorCode, ProtocolError
 from .flow import ReceiveWindow, SendWindow
 from .frame import END_STREAM, FrameType
-from .input import ClientDisconnected, WsgiInput
+from .input import ClientDisconnected, EmptyInput, WsgiInput
 from .messages import encode_cancel, encode_response_head
 
 # A request body's window grows to this many times the announced one while the app reads every
@@ -29,7 +30,10 @@ class Stream:
         self.id = id
         self.conn = conn
         self.environ = environ
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # Made when someone must wait (the app for credit or body bytes), under _lock: most
+        # requests never wait, and a Condition is a dear object to make for each.
+        self._cond = None if request_ended else threading.Condition(self._lock)
         self._send_window = SendWindow(send_credit)
         # Unused for a request without a body (on_data and _consumed stop at _request_ended).
         self._receive_window = None if request_ended else ReceiveWindow(receive_credit, receive_credit >> 1, receive_credit * REQUEST_WINDOW_GROWTH)
@@ -39,12 +43,12 @@ class Stream:
         self.cancelled = False
         # Set under the connection's write lock: no frame may leave for this stream any more.
         self.sending_done = False
-        self.input = WsgiInput(self._consumed, conn.before_wait, self._cond, request_ended)
+        self.input = EmptyInput() if request_ended else WsgiInput(self._consumed, conn.before_wait, self._cond)
 
     # ---- frames from the proxy (reader thread) ----
 
     def on_data(self, payload, end):
-        with self._cond:
+        with self._lock:
             if self._request_ended:
                 raise ProtocolError(ErrorCode.STREAM_CLOSED, 'DATA after the request ended on stream %d' % self.id)
             self._receive_window.receive(len(payload))
@@ -53,17 +57,19 @@ class Stream:
             self._end_request()
 
     def on_credit(self, increment):
-        with self._cond:
+        with self._lock:
             self._send_window.grant(increment, self.id)
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
 
     def on_cancel(self, reason='the request was cancelled'):
         """The proxy cancelled, or the connection is gone: release every waiter of the app."""
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             self.cancelled = True
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
         self.conn.stop_sending(self)
         self.input.destroy(reason)
         self._close()
@@ -81,7 +87,7 @@ class Stream:
         for a small response); returns the rest, for write()."""
         payload = self._head_payload(status, reason, headers)
         view = memoryview(data).cast('B')
-        with self._cond:
+        with self._lock:
             size = min(len(view), max(0, self._send_window.credit), self.conn.peer_max_frame_size)
             self._send_window.spend(size)
         if size == 0:  # no credit yet: the head must not wait for it
@@ -97,13 +103,19 @@ class Stream:
             raise ContractError('response head of %d bytes exceeds the proxy\'s max frame size %d' % (len(payload), self.conn.peer_max_frame_size))
         return payload
 
-    def write(self, data):
-        """Sends `data` as DATA frames within the proxy's credit, blocking for more credit."""
-        view = memoryview(data).cast('B')
-        while len(view):
-            size = self._spend(len(view))
-            self.conn.send_on_stream(self, FrameType.DATA, 0, view[:size])
-            view = view[size:]
+    def write(self, data, flush=False):
+        """Sends `data` as DATA frames within the proxy's credit, blocking for more credit.
+        `flush`: the last frame leaves at once with what was corked before it (flush())."""
+        if type(data) is not bytes:
+            data = memoryview(data).cast('B')
+        while len(data):
+            size = self._spend(len(data))
+            if size == len(data):
+                self.conn.send_data(self, data, flush)
+                return
+            view = memoryview(data)
+            self.conn.send_data(self, view[:size])
+            data = view[size:]
 
     def send_file(self, fd, offset, count):
         """Sends `count` bytes of file `fd` from `offset` with sendfile; returns the bytes sent
@@ -122,7 +134,9 @@ class Stream:
         self.conn.flush_corked()
 
     def end(self):
-        self.conn.end_data(self)
+        # When the request half has ended, END is the stream's last frame: end_data marks it
+        # so under the write lock it takes anyway.
+        self.conn.end_data(self, self._request_ended)
         self._end_response()
 
     def abort(self, reason):
@@ -138,10 +152,25 @@ class Stream:
     # ---- internals ----
 
     def _spend(self, wanted):
-        """Waits for credit; spends and returns how much of `wanted` may go in one frame."""
-        if self._send_window.credit <= 0:
-            self.conn.before_wait()  # outside the lock: the reader may hand its role over
-        with self._cond:
+        """Spends and returns how much of `wanted` may go in one frame, waiting for credit."""
+        window = self._send_window
+        while True:
+            with self._lock:
+                credit = window.credit
+                if credit > 0 and not self.cancelled:
+                    size = min(wanted, credit, self.conn.peer_max_frame_size)
+                    window.credit = credit - size
+                    return size
+                if self.cancelled:
+                    raise ClientDisconnected('the request was cancelled')
+            # An app called on the reader thread reads the CREDIT itself; on any other thread
+            # it waits for the reader.
+            if not self.conn.read_while_waiting():
+                break
+        self.conn.before_wait()  # outside the lock: the reader may hand its role over
+        with self._lock:
+            if self._cond is None:
+                self._cond = threading.Condition(self._lock)
             while self._send_window.credit <= 0 and not self.cancelled:
                 self._cond.wait()
             if self.cancelled:
@@ -151,7 +180,7 @@ class Stream:
             return size
 
     def _consumed(self, count):
-        with self._cond:
+        with self._lock:
             if self.closed or self._request_ended:
                 return
             # Nothing left queued: the app reads as fast as the body comes (same lock as the input's).
@@ -160,7 +189,7 @@ class Stream:
             self.conn.send_credit(self, increment)
 
     def _end_request(self):
-        with self._cond:
+        with self._lock:
             self._request_ended = True
             response_ended = self._response_ended
         self.input.finish()
@@ -168,7 +197,7 @@ class Stream:
             self._close()
 
     def _end_response(self):
-        with self._cond:
+        with self._lock:
             self._response_ended = True
             request_ended = self._request_ended
         if not request_ended:
@@ -177,13 +206,15 @@ class Stream:
             self.input.destroy('the response is complete')
             self._close()
             return
-        self.conn.stop_sending(self)
+        if not self.sending_done:
+            self.conn.stop_sending(self)
         self._close()
 
     def _close(self):
-        with self._cond:
+        with self._lock:
             if self.closed:
                 return
             self.closed = True
-            self._cond.notify_all()
+            if self._cond is not None:
+                self._cond.notify_all()
         self.conn.stream_closed(self)
