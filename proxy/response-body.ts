@@ -122,6 +122,13 @@ export class ResponseBody {
       if (!this.waitingForDrain) this.release(true);
       return;
     }
+    // Node sends 'drain' only after a write() that answered false: a read smaller than the
+    // socket's highWaterMark that the kernel did not take whole gets none. Those bytes wait on
+    // the socket's own turn, within the highWaterMark: credited as before, without growth.
+    if (!this.res.writableNeedDrain) {
+      if (!this.waitingForDrain) this.release(false);
+      return;
+    }
     // The client is behind. Within the memory buffers the bytes are ours to hold: credit now;
     // beyond them, a client still behind a moment later is a slow one: spill from then on.
     const { buffering } = this;
@@ -145,6 +152,10 @@ export class ResponseBody {
       return;
     }
     this.ended = true;
+    // No credit is owed after the runner's end: what the socket still holds is timed by the
+    // exchange (send_timeout, re-armed while the client takes bytes), not waited for here.
+    this.drainOwed = 0;
+    this.unjudged = false;
     if (last && last.length > 0) this.res.end(last);
     else this.res.end();
   }

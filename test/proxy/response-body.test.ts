@@ -32,6 +32,11 @@ class FakeClient extends EventEmitter {
     this.ended = true;
   }
 
+  /** As Node's: a write() answered false and no 'drain' came yet (never after end()). */
+  get writableNeedDrain(): boolean {
+    return this.needDrain && !this.ended;
+  }
+
   read(n: number): void {
     while (n > 0 && this.queue.length > 0) {
       const { chunk, done } = this.queue.shift()!;
@@ -52,12 +57,13 @@ class FakeClient extends EventEmitter {
 }
 
 /** A runner's view: credit it may spend, and whether the client is what the response waits for. */
-function setup(t: Tap.Test, settings: Partial<ResponseBuffering> = {}) {
+/** `settings` null: streaming (tsgi_buffering off). */
+function setup(t: Tap.Test, settings: Partial<ResponseBuffering> | null = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-rb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const client = new FakeClient();
   const state = { credit: 256 * KiB, waitingForClient: false, failures: [] as string[], keptUp: [] as boolean[] };
-  const buffering: ResponseBuffering = { memoryBytes: 36 * KiB, busyBytes: 8 * KiB, maxFileBytes: 1024 * 1024 * 1024, tempDir: dir, ...settings };
+  const buffering: ResponseBuffering | null = settings && { memoryBytes: 36 * KiB, busyBytes: 8 * KiB, maxFileBytes: 1024 * 1024 * 1024, tempDir: dir, ...settings };
   const body: ResponseBody = new ResponseBody(client as unknown as ServerResponse, buffering, {
     consumed: (n, keepingUp) => {
       state.credit += n;
@@ -133,6 +139,30 @@ t.test('a read the client socket takes whole counts as keeping up, though write(
   }
   t.same(state.keptUp, [true, true, true], 'credit for each read, as keeping up: the window may grow');
   t.notOk(body.waitsForClient, 'nothing waits for the client');
+});
+
+t.test('a small read the client socket took only in part is credited: Node sends no drain for it', async (t) => {
+  const { client, body, state } = setup(t, null); // streaming: nothing is credited from memory
+  const start = state.credit;
+  for (let i = 0; i < 3; i++) {
+    // Two 4 KiB frames in one read, below the socket's 16 KiB highWaterMark; the kernel takes
+    // all but 4 KiB each time: a client that keeps pace, a little behind.
+    state.credit -= 8 * KiB;
+    body.write(Buffer.alloc(4 * KiB), false);
+    body.write(Buffer.alloc(4 * KiB), false);
+    client.read(i === 0 ? 4 * KiB : 8 * KiB);
+    body.readEnd();
+  }
+  t.equal(state.credit, start, 'every byte credited: the runner is not held back');
+  t.notOk(body.waitsForClient, 'and nothing waits for a drain that will not come');
+});
+
+t.test('after the end nothing is owed: what the client socket holds is for send_timeout, not credit', async (t) => {
+  const { body } = setup(t);
+  body.write(Buffer.alloc(64 * KiB), false); // over the highWaterMark, nothing read
+  body.end(Buffer.alloc(KiB));
+  body.readEnd();
+  t.notOk(body.waitsForClient, 'the response waits for nothing once it is all written');
 });
 
 t.test('memory only: a client that stops reading is waited for (send_timeout), not the runner', async (t) => {
