@@ -533,6 +533,19 @@ class Connection:
                 return False
             self._reading_inline = True
         try:
+            return self._read_inline()
+        finally:
+            # Only now, with the read's frames dispatched: a take-over while they were being
+            # handled would let a new reader dispatch the next bytes before them (a body's
+            # chunks out of order, two threads in one decoder).
+            with self._lock:
+                self._reading_inline = False
+                # Reading is progress: the inline watch counts from here.
+                if self._inline_thread == me:
+                    self._inline_since = time.monotonic()
+
+    def _read_inline(self):
+        try:
             self.flush_corked()  # a PING answer must not wait for the credit
             if not self._poll.poll(READ_WAIT_MS):
                 return True
@@ -540,12 +553,6 @@ class Connection:
         except OSError as err:
             self.log.debug('connection error', err=str(err))
             data = b''
-        finally:
-            with self._lock:
-                self._reading_inline = False
-                # Reading is progress: the inline watch counts from here.
-                if self._inline_thread == me:
-                    self._inline_since = time.monotonic()
         if not data:
             # The proxy closed the connection: what the reader does at EOF, once.
             with self._lock:
