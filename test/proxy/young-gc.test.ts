@@ -3,29 +3,44 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
-import { YOUNG_GC_BYTES, bodyBytesRead } from '../../proxy/young-gc.js';
+import { YOUNG_GC_BYTES, YOUNG_GC_MIN_INTERVAL_MS, bodyBytesRead } from '../../proxy/young-gc.js';
 
-function minorCollections(run: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    let count = 0;
-    const observer = new PerformanceObserver((list) => {
-      count += list.getEntries().filter((e: PerformanceEntry) => (e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR).length;
-    });
-    observer.observe({ entryTypes: ['gc'] });
-    run();
-    // gc entries are delivered asynchronously.
-    setTimeout(() => {
-      observer.disconnect();
-      resolve(count);
-    }, 50);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function minorCollections(run: () => Promise<void>): Promise<number> {
+  let count = 0;
+  const observer = new PerformanceObserver((list) => {
+    count += list.getEntries().filter((e: PerformanceEntry) => (e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR).length;
   });
+  observer.observe({ entryTypes: ['gc'] });
+  await run();
+  await sleep(50); // gc entries are delivered asynchronously
+  observer.disconnect();
+  return count;
+}
+
+/** One YOUNG_GC_BYTES of body in 64 KiB chunks, as Node's parser hands them over. */
+function oneBatch(): void {
+  for (let n = 0; n < YOUNG_GC_BYTES / (64 * 1024); n++) bodyBytesRead(64 * 1024);
 }
 
 t.test('a minor collection per YOUNG_GC_BYTES of body', async (t) => {
-  const seen = await minorCollections(() => {
-    for (let n = 0; n < (3 * YOUNG_GC_BYTES) / (64 * 1024); n++) bodyBytesRead(64 * 1024);
+  await sleep(YOUNG_GC_MIN_INTERVAL_MS);
+  const seen = await minorCollections(async () => {
+    for (let i = 0; i < 3; i++) {
+      oneBatch();
+      await sleep(YOUNG_GC_MIN_INTERVAL_MS + 5);
+    }
   });
   t.ok(seen >= 3, `3 collections for 3 x ${YOUNG_GC_BYTES} bytes (saw ${seen})`);
+});
+
+t.test('at most one per YOUNG_GC_MIN_INTERVAL_MS, however fast the bodies come', async (t) => {
+  await sleep(YOUNG_GC_MIN_INTERVAL_MS);
+  const seen = await minorCollections(async () => {
+    for (let i = 0; i < 20; i++) oneBatch(); // 80 MiB within a few ms
+  });
+  t.ok(seen <= 5, `20 x ${YOUNG_GC_BYTES} bytes at once: ${seen} collection(s)`);
 });
 
 t.test('no gc global left behind', async (t) => {
