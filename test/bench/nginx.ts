@@ -130,31 +130,38 @@ async function startNginx(ctx: SystemContext, socket: string, backend: Backend, 
   return url;
 }
 
-export const nginxUwsgi: System = {
-  name: 'nginx+uwsgi',
-  describe: 'nginx (1 worker) -> uWSGI (master + 1 worker, Python WSGI app) over a Unix socket (uwsgi protocol)',
-  missing: need(nginxProgram, ['uwsgi + uwsgi-plugin-python3', 'uwsgi', ['--version']]),
-  hostsPython: true,
-  async start(ctx) {
-    const socket = join(ctx.dir, `${ctx.tag}-uwsgi.sock`);
-    const args = [
-      '--plugin', 'python3',
-      '--socket', socket,
-      '--chmod-socket=660',
-      '--pythonpath', `${ctx.root}test/bench`,
-      '--module', wsgiAppOf(ctx),
-      '--need-app',
-      '--master',
-      '--processes', '1',
-      '--listen', '1024',
-      '--die-on-term',
-      '--disable-logging',
-    ];
-    spawnLogged(ctx, 'uwsgi', 'uwsgi', args, { logKind: 'uwsgi' });
-    await socketReady(ctx, 'uwsgi', socket);
-    return startNginx(ctx, socket, { kind: 'uwsgi', keepalive: false }, 'nginx+uwsgi');
-  },
-};
+/** nginx → uWSGI, `threads` per worker process (issue #15 compares both with --threads 1 and 4). */
+function nginxUwsgiSystem(name: string, threads: number): System {
+  return {
+    name,
+    describe: `nginx (1 worker) -> uWSGI (master + 1 worker${threads > 1 ? ` with ${threads} threads` : ''}, Python WSGI app) over a Unix socket (uwsgi protocol)`,
+    missing: need(nginxProgram, ['uwsgi + uwsgi-plugin-python3', 'uwsgi', ['--version']]),
+    hostsPython: true,
+    async start(ctx) {
+      const socket = join(ctx.dir, `${ctx.tag}-uwsgi.sock`);
+      const args = [
+        '--plugin', 'python3',
+        '--socket', socket,
+        '--chmod-socket=660',
+        '--pythonpath', `${ctx.root}test/bench`,
+        '--module', wsgiAppOf(ctx),
+        '--need-app',
+        '--master',
+        '--processes', '1',
+        ...(threads > 1 ? ['--threads', String(threads)] : []),
+        '--listen', '1024',
+        '--die-on-term',
+        '--disable-logging',
+      ];
+      spawnLogged(ctx, 'uwsgi', 'uwsgi', args, { logKind: 'uwsgi' });
+      await socketReady(ctx, 'uwsgi', socket);
+      return startNginx(ctx, socket, { kind: 'uwsgi', keepalive: false }, name);
+    },
+  };
+}
+
+export const nginxUwsgi = nginxUwsgiSystem('nginx+uwsgi', 1);
+export const nginxUwsgiThreads = nginxUwsgiSystem('nginx+uwsgi threads', 4);
 
 export const nginxNode: System = {
   name: 'nginx+node',

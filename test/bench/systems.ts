@@ -238,6 +238,18 @@ export const tsgiPython = tsgiSystem({
   missing: () => (spawnSync(PYTHON, ['-c', 'import msgpack'], { stdio: 'ignore' }).status === 0 ? null : `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)`),
 });
 
+/** The same with `--threads 4`, against nginx+uwsgi threads (uWSGI `--threads 4`). */
+export const tsgiPythonThreads = tsgiSystem({
+  name: 'tsgi+python threads',
+  describe: 'tsgi-proxy (workers 1) -> tsgi-runner --python --threads 4 (--workers 1, the Python WSGI app) over a Unix socket, all on the server CPU',
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
+  hostsPython: true,
+  app: (ctx) => ['--python', '--threads', '4', '--python-executable', PYTHON, '--chdir', `${ctx.root}test/bench`, wsgiAppOf(ctx)],
+  missing: tsgiPython.missing,
+});
+
 export const tsgiTwoCores = tsgiSystem({
   name: 'tsgi 2 cores',
   describe: 'tsgi-proxy (workers auto) -> tsgi-runner (--workers 2) on both CPUs, one of them shared with the load generator',
