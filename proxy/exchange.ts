@@ -384,7 +384,12 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
   /** While the client is the slow side, send_timeout runs and the runner is not blamed. */
   clientProgress(): void {
     if (this.finished || this.aborting) return;
-    if (this.body!.waitsForClient) this.deadline.arm('client_send');
+    this.awaitNext();
+  }
+
+  /** The wait that applies now: the client (send_timeout), the runner (read), or the last bytes' flush. */
+  private awaitNext(): void {
+    if (this.body?.waitsForClient) this.deadline.arm('client_send');
     else if (!this.runnerEnded) this.deadline.arm('read');
     else this.flushing();
   }
@@ -422,15 +427,11 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     this.runnerEnded = true;
     this.retries.end();
     const { body } = this;
-    if (!body) {
-      if (last && last.length > 0) this.x.res.end(last);
-      else this.x.res.end();
-      return this.flushing();
-    }
-    body.end(last, this.copying);
+    if (body) body.end(last, this.copying);
+    else if (last && last.length > 0) this.x.res.end(last);
+    else this.x.res.end();
     // A buffered backlog still goes out at the client's pace, under send_timeout.
-    if (body.waitsForClient) this.deadline.arm('client_send');
-    else this.flushing();
+    this.awaitNext();
   }
 
   /**

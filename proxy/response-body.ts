@@ -118,15 +118,11 @@ export class ResponseBody {
     if (!this.unjudged || this.closed) return;
     this.unjudged = false;
     const held = this.res.writableLength;
-    if (held === 0) {
-      if (!this.waitingForDrain) this.release(true);
-      return;
-    }
-    // Node sends 'drain' only after a write() that answered false: a read smaller than the
-    // socket's highWaterMark that the kernel did not take whole gets none. Those bytes wait on
-    // the socket's own turn, within the highWaterMark: credited as before, without growth.
-    if (!this.res.writableNeedDrain) {
-      if (!this.waitingForDrain) this.release(false);
+    // Taken whole: keeping up. Node sends 'drain' only after a write() that answered false, so
+    // a read smaller than the socket's highWaterMark that the kernel did not take whole gets
+    // none: those bytes wait on the socket's own turn, credited as before, without growth.
+    if (held === 0 || !this.res.writableNeedDrain) {
+      if (!this.waitingForDrain) this.release(held === 0);
       return;
     }
     // The client is behind. Within the memory buffers the bytes are ours to hold: credit now;

@@ -47,6 +47,7 @@ function takeGc(): Collect | null {
 
 let collect: Collect | null | undefined;
 let sinceLast = 0;
+let lastAt = -Infinity;
 
 /** `n` bytes of a client's request body were read (a Buffer of Node's HTTP parser). */
 export function bodyBytesRead(n: number): void {
@@ -59,5 +60,3 @@ export function bodyBytesRead(n: number): void {
   if (collect === undefined) collect = takeGc();
   collect?.({ type: 'minor' });
 }
-
-let lastAt = -Infinity;
