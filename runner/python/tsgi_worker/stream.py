@@ -153,16 +153,12 @@ class Stream:
 
     def _spend(self, wanted):
         """Spends and returns how much of `wanted` may go in one frame, waiting for credit."""
-        window = self._send_window
         while True:
             with self._lock:
-                credit = window.credit
-                if credit > 0 and not self.cancelled:
-                    size = min(wanted, credit, self.conn.peer_max_frame_size)
-                    window.credit = credit - size
-                    return size
                 if self.cancelled:
                     raise ClientDisconnected('the request was cancelled')
+                if self._send_window.credit > 0:
+                    return self._take(wanted)
             # An app called on the reader thread reads the CREDIT itself; on any other thread
             # it waits for the reader.
             if not self.conn.read_while_waiting():
@@ -175,9 +171,13 @@ class Stream:
                 self._cond.wait()
             if self.cancelled:
                 raise ClientDisconnected('the request was cancelled')
-            size = min(wanted, self._send_window.credit, self.conn.peer_max_frame_size)
-            self._send_window.spend(size)
-            return size
+            return self._take(wanted)
+
+    def _take(self, wanted):
+        """Spends what one frame of `wanted` may carry within the credit (held: _lock, credit > 0)."""
+        size = min(wanted, self._send_window.credit, self.conn.peer_max_frame_size)
+        self._send_window.spend(size)
+        return size
 
     def _consumed(self, count):
         with self._lock:
