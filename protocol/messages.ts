@@ -31,6 +31,8 @@ export interface Hello {
   software?: string;
   /** Runner only: it sends ACCEPT before calling the app for each stream (SPEC.md §4). */
   accepts?: boolean;
+  /** Runner only: connections per worker the proxy may open when this one's socket is saturated (SPEC.md §3). */
+  connections?: number;
 }
 
 /** RESPONSE payload. Header values are latin-1 strings (one char per byte). */
@@ -72,6 +74,7 @@ export function decodeHello(payload: Uint8Array): Hello {
   if (typeof value.app === 'string') hello.app = value.app;
   if (typeof value.software === 'string') hello.software = value.software;
   if (value.accepts === true) hello.accepts = true;
+  if (value.connections !== undefined) hello.connections = uint(value.connections, 'HELLO.connections', 1, 0xffff);
   return hello;
 }
 

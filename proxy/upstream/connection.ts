@@ -55,6 +55,15 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 const STUCK_IN_FRAME_MS = 1000;
 /** The runner's bytes are read into one buffer of this size: a frame of our max size at once. */
 const READ_SIZE = 256 * 1024;
+/**
+ * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
+ * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
+ * runner cannot raise: Node has no SO_SNDBUF for stream sockets), so the runner sleeps until
+ * we read, and on a shared CPU every such round costs two switches. See `saturated`.
+ */
+const SATURATED_READ = 128 * 1024;
+/** How long one such read marks the connection saturated: bulk traffic comes in runs. */
+const SATURATED_MS = 100;
 
 function describe(err: unknown): string {
   try {
@@ -94,6 +103,8 @@ export class UpstreamConnection {
   onRetire: (() => void) | null = null;
   /** Called when the last open stream closes. */
   onIdle: (() => void) | null = null;
+  /** Until when the connection counts as saturated (see `saturated`). */
+  private saturatedUntil = 0;
 
   private readonly socket: Socket;
 
@@ -239,6 +250,15 @@ export class UpstreamConnection {
   /** When the frame being received began: a read that starts on a frame boundary, or the end of the last frame. */
   private frameStartedAt = performance.now();
 
+  /**
+   * A read of SATURATED_READ bytes or more came within SATURATED_MS: the runner produces faster
+   * than this one socket carries. New streams are better placed on another connection, whose
+   * buffer is its own (UpstreamServer widens the pool for them). Cleared when idle.
+   */
+  get saturated(): boolean {
+    return this.saturatedUntil !== 0 && performance.now() < this.saturatedUntil;
+  }
+
   /** The runner reads too slowly for more body bytes to be queued now. */
   get congested(): boolean {
     return this.socket.writableLength > CONGESTED_BYTES;
@@ -247,6 +267,7 @@ export class UpstreamConnection {
   streamClosed(stream: UpstreamStream): void {
     this.streams.delete(stream.id);
     if (this.streams.size > 0) return;
+    this.saturatedUntil = 0;
     if (this.goaway) this.socket.end();
     else this.onIdle?.();
   }
@@ -296,6 +317,7 @@ export class UpstreamConnection {
 
   private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
     if (this.decoder.idle) this.frameStartedAt = performance.now();
+    if (length >= SATURATED_READ) this.saturatedUntil = performance.now() + SATURATED_MS;
     receiveFrames(
       this.decoder,
       buffer.subarray(0, length),

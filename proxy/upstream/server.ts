@@ -20,11 +20,11 @@ const BACKOFF_MAX_MS = 2000;
 const SPREAD_TIMEOUT_MS = 5000;
 /** Wait before reaching a replaced worker: its replacement may still be starting. */
 const SPREAD_DELAY_MS = 50;
-
 /**
- * One runner address and the multiplexed connections to it. Requests go to the connection
- * with the fewest open streams; a new connection opens only when all are full. When the runner
- * goes away, a background reconnect with exponential backoff keeps one connection warm, so the
+ * One runner address and the multiplexed connections to it. Requests go to the least busy
+ * worker (see leastBusy for which of its connections); a new connection opens when all are
+ * full, or in the background when the runner's writes wait on saturated sockets (`widen`). When the runner goes
+ * away, a background reconnect with exponential backoff keeps one connection warm, so the
  * first request after a runner restart does not pay for the handshake.
  */
 export class UpstreamServer {
@@ -39,6 +39,11 @@ export class UpstreamServer {
   /** Worker processes behind the address, as the runners' HELLOs announce (`workers`). */
   private workers = 1;
   private spreading = false;
+  private widening = false;
+  /** Connections per worker the runners' HELLOs allow for saturated sockets (`connections`). */
+  private widenPerWorker = 1;
+  /** Connections the pool widened to for saturated sockets: kept open when idle, like `keepalive`. */
+  private wide = 0;
 
   constructor(private readonly options: UpstreamServerOptions) {
     this.name = formatAddress(options.address);
@@ -106,22 +111,31 @@ export class UpstreamServer {
 
   /**
    * The connection to the least busy worker process (streams in flight over all connections
-   * to its pid), and among that worker's connections the least busy one.
+   * to its pid). Among one worker's connections: while any socket is saturated (bulk bodies),
+   * the one with the fewest streams, and one more is opened when even that one is saturated;
+   * otherwise the oldest, so that small exchanges share one socket's reads and writes.
    */
   private leastBusy(): UpstreamConnection | null {
     // The usual case, one connection per runner worker: no per-pid counts to build.
-    if (this.connections.length === 1) return this.connections[0]!.hasCapacity ? this.connections[0]! : null;
+    if (this.connections.length === 1) {
+      const only = this.connections[0]!;
+      if (!only.hasCapacity) return null;
+      if (only.saturated) this.widen();
+      return only;
+    }
     const perPid = this.streamsPerPid();
+    const bulk = this.connections.some((connection) => connection.saturated);
     let best: UpstreamConnection | null = null;
-    let bestLoad = Infinity;
+    let bestWorkerLoad = Infinity;
     for (const connection of this.connections) {
       if (!connection.hasCapacity) continue;
-      const load = perPid.get(connection.hello.pid)! * 65536 + connection.activeStreams;
-      if (load < bestLoad) {
+      const workerLoad = perPid.get(connection.hello.pid)!;
+      if (workerLoad < bestWorkerLoad || (bulk && workerLoad === bestWorkerLoad && connection.activeStreams < best!.activeStreams)) {
         best = connection;
-        bestLoad = load;
+        bestWorkerLoad = workerLoad;
       }
     }
+    if (bulk && best?.saturated) this.widen();
     return best;
   }
 
@@ -161,6 +175,26 @@ export class UpstreamServer {
     }
   }
 
+  /**
+   * One more connection, opened in the background for the streams to come: the chosen one's
+   * runner is waiting on a full socket buffer. At most the `connections` per worker its HELLO
+   * allows (none beyond the first without it); failures are left to the usual connect and
+   * reconnect, which the next request takes if the runner went away.
+   */
+  private widen(): void {
+    if (this.widening || this.closed || this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * this.widenPerWorker)) return;
+    this.widening = true;
+    UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }))
+      .then((connection) => {
+        this.wide = Math.max(this.wide, this.connections.length + 1);
+        this.adopt(connection);
+      })
+      .catch((err: Error) => this.options.log.debug({ upstream: this.name, err: err.message }, 'could not widen the pool'))
+      .finally(() => {
+        this.widening = false;
+      });
+  }
+
   private async connect(timeoutMs: number): Promise<UpstreamConnection> {
     try {
       const connection = await UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs, this.options.log.child({ upstream: this.name }));
@@ -187,12 +221,13 @@ export class UpstreamServer {
     // Connections opened under load close again once idle, down to `keepalive`, but the only
     // connection to a worker stays: it is what spreads requests over the workers.
     connection.onIdle = () => {
-      if (this.connections.length <= this.options.keepalive) return;
+      if (this.connections.length <= Math.max(this.options.keepalive, this.wide)) return;
       if (this.connections.some((c) => c !== connection && c.available && c.hello.pid === hello.pid)) connection.retire();
     };
     this.connections.push(connection);
     if (this.closed) connection.retire();
     this.workers = Math.min(Math.max(1, hello.workers ?? 1), MAX_CONNECTIONS);
+    this.widenPerWorker = hello.connections ?? 1;
     if (this.workers > 1) void this.spread();
   }
 

@@ -59,6 +59,12 @@ export interface ConnectionOptions {
 
 const SOFTWARE = software('tsgi-runner');
 /**
+ * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
+ * `connections`): Node cannot raise a stream socket's send buffer, so each connection brings
+ * its own ~208 KiB. Four took json-100k on one core from 7.4k to 8.6k req/s (PROFILE.md).
+ */
+const WIDE_CONNECTIONS = 4;
+/**
  * A draining connection with no stream left waits this long for the proxy to close it before
  * closing it itself: a REQUEST that still arrives must be answered with REFUSED_STREAM (so the
  * proxy retries it elsewhere), not hit a closed socket.
@@ -277,6 +283,7 @@ export class RunnerConnection implements StreamHost {
       ...identity,
       software: SOFTWARE,
       accepts: true,
+      connections: WIDE_CONNECTIONS,
     };
     this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(ours));
     if (this.draining && !this.refusing) this.announceDrain();

@@ -441,6 +441,7 @@ const PAYLOADS: PayloadCase[] = [
   { name: 'hello-initialWindow-over-max', description: 'HELLO.initialWindow of 2^31.', decode: 'hello', payload: msgpack({ ...HELLO_OK, initialWindow: 0x80000000 }), error: 'PROTOCOL_ERROR' },
   { name: 'hello-negative-initialWindow', description: 'HELLO.initialWindow of -1.', decode: 'hello', payload: msgpack({ ...HELLO_OK, initialWindow: -1 }), error: 'PROTOCOL_ERROR' },
   { name: 'hello-maxStreams-zero', description: 'HELLO.maxStreams of 0 (at least 1).', decode: 'hello', payload: msgpack({ ...HELLO_OK, maxStreams: 0 }), error: 'PROTOCOL_ERROR' },
+  { name: 'hello-connections-zero', description: 'HELLO.connections of 0 (at least 1).', decode: 'hello', payload: msgpack({ ...HELLO_OK, connections: 0 }), error: 'PROTOCOL_ERROR' },
   {
     name: 'hello-c1-in-unknown-key',
     description: 'The never-used byte 0xc1 as the value of an unknown key: the payload is not MessagePack at all.',

@@ -37,7 +37,7 @@ def decode_hello(payload):
         'maxFrameSize': _uint(value.get('maxFrameSize'), 'HELLO.maxFrameSize', MIN_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT),
         'initialWindow': _uint(value.get('initialWindow'), 'HELLO.initialWindow', 0, MAX_WINDOW),
     }
-    for key, low, high in (('maxStreams', 1, MAX_STREAM_ID), ('pid', 0, MAX_STREAM_ID), ('worker', 0, 0xFFFF), ('workers', 0, 0xFFFF)):
+    for key, low, high in (('maxStreams', 1, MAX_STREAM_ID), ('pid', 0, MAX_STREAM_ID), ('worker', 0, 0xFFFF), ('workers', 0, 0xFFFF), ('connections', 1, 0xFFFF)):
         if key in value:
             hello[key] = _uint(value[key], 'HELLO.' + key, low, high)
     for key in ('app', 'software'):

@@ -1,6 +1,7 @@
 // UpstreamServer against a scripted runner on a real Unix socket: a connection whose worker
 // starts draining right after the handshake (a reload caught it mid-connect) must not join the
-// pool; the next one serves.
+// pool; the next one serves. And the pool widens for a runner whose socket fills, only as far as
+// its HELLO allows.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,12 +15,16 @@ import {
   FrameType,
   MAX_STREAM_ID,
   PROTOCOL_VERSION,
+  encodeEnviron,
   encodeFrame,
   encodeGoAway,
+  encodeResponseHead,
   encodeHello,
   encodePing,
 } from '../../../protocol/index.js';
 import { UpstreamServer } from '../../../proxy/upstream/server.js';
+import type { UpstreamConnection } from '../../../proxy/upstream/connection.js';
+import type { StreamEvents } from '../../../proxy/upstream/stream.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -78,4 +83,119 @@ t.test('a connection that drains right after its handshake is not kept; the next
   t.equal((server as unknown as { connections: unknown[] }).connections.length, 1, 'only the live connection is in the pool');
   t.equal((await server.acquire(5000)).hello.pid, 2, 'and it stays the one used');
   t.same(runner.pingAnswers, [], 'the retired, idle connection closed its side instead of answering the fence');
+});
+
+/**
+ * Answers every REQUEST with a RESPONSE and `bodyBytes` of DATA, in one write and without
+ * END, so the stream stays open; the proxy reads it all at once (one process, one event loop).
+ */
+function bulkRunner(path: string, bodyBytes: number, connections?: number) {
+  let accepted = 0;
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    const pid = ++accepted;
+    sockets.push(socket);
+    const decoder = new FrameDecoder(DEFAULTS.maxFrameSize);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) {
+        if (frame.type === FrameType.HELLO) {
+          const hello = { version: PROTOCOL_VERSION, role: 'runner' as const, maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow, pid, worker: 1, workers: 1, ...(connections ? { connections } : {}) };
+          socket.write(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(hello)));
+        } else if (frame.type === FrameType.REQUEST) {
+          const head = encodeFrame(FrameType.RESPONSE, 0, frame.stream, encodeResponseHead({ status: 200, reason: 'OK', headers: [] }));
+          const body: Uint8Array[] = [];
+          for (let sent = 0; sent < bodyBytes; sent += 64 * 1024) body.push(encodeFrame(FrameType.DATA, 0, frame.stream, new Uint8Array(Math.min(64 * 1024, bodyBytes - sent))));
+          socket.write(Buffer.concat([head, ...body]));
+        }
+      }
+    });
+  });
+  return {
+    listen: () => new Promise<void>((resolve) => server.listen(path, resolve)),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+    get accepted() {
+      return accepted;
+    },
+  };
+}
+
+/** Opens a stream on `connection` and resolves once `bytes` of its body have arrived. */
+function openStream(connection: UpstreamConnection, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const events: StreamEvents = {
+      onResponse: () => undefined,
+      onData: (chunk) => {
+        received += chunk.length;
+        if (received >= bytes) resolve();
+      },
+      onReadEnd: () => false,
+      onWritable: () => undefined,
+      onBodyRefused: () => undefined,
+      onFailure: (failure) => reject(new Error(`stream failed: ${failure.kind}`)),
+    };
+    connection.request(encodeEnviron({ REQUEST_METHOD: 'GET', PATH_INFO: '/' }), false, events);
+  });
+}
+
+async function bulkSetup(t: Tap.Test, bodyBytes: number, connections?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'runner.sock');
+  const runner = bulkRunner(path, bodyBytes, connections);
+  await runner.listen();
+  t.teardown(() => runner.close());
+  const server = new UpstreamServer({ address: { kind: 'unix', path }, limits: { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow }, keepalive: 1, log: silent });
+  t.teardown(() => server.destroy());
+  return { runner, server };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+const pooled = (server: UpstreamServer) => (server as unknown as { connections: unknown[] }).connections.length;
+
+/** Polls every few ms: a saturated mark lasts 100 ms, so a fixed wait could outlast it. */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+t.test('a runner whose socket fills gets more connections, up to what its HELLO allows', async (t) => {
+  const { runner, server } = await bulkSetup(t, 192 * 1024, 2);
+  const first = await server.acquire(5000);
+  await openStream(first, 192 * 1024);
+  t.ok(first.saturated, 'a read of 192 KiB at once: the runner was waiting on the socket');
+  t.equal(await server.acquire(5000), first, 'the request that finds it saturated still goes there');
+  await until(() => pooled(server) === 2);
+  t.equal(runner.accepted, 2, 'and one more connection was opened meanwhile');
+  // A fresh mark (one lasts 100 ms, and a busy machine may take that long to connect).
+  await openStream(first, 192 * 1024);
+  const second = await server.acquire(5000);
+  t.not(second, first, 'the next stream goes to the new, idle connection');
+  await openStream(second, 192 * 1024);
+  await server.acquire(5000);
+  await settle();
+  t.equal(runner.accepted, 2, 'no more than the 2 connections the HELLO allows');
+  t.equal(pooled(server), 2);
+});
+
+t.test('no more connections without the HELLO key, nor for small responses', async (t) => {
+  const silentRunner = await bulkSetup(t, 192 * 1024);
+  const connection = await silentRunner.server.acquire(5000);
+  await openStream(connection, 192 * 1024);
+  t.ok(connection.saturated);
+  await silentRunner.server.acquire(5000);
+  await settle();
+  t.equal(silentRunner.runner.accepted, 1, 'a runner that does not announce `connections` keeps one');
+
+  const small = await bulkSetup(t, 4 * 1024, 4);
+  for (let i = 0; i < 20; i++) await openStream(await small.server.acquire(5000), 4 * 1024);
+  await settle();
+  t.equal(small.runner.accepted, 1, 'small responses never saturate a connection');
 });
