@@ -53,6 +53,8 @@ export interface System {
   start(ctx: SystemContext): Promise<string>;
   /** Hosts the Python WSGI app `ctx.wsgiApp`, so it can run the framework scenarios. */
   hostsPython?: boolean;
+  /** Answers "Hello World!" to everything: runs the hello scenarios only (a reference, not a server). */
+  helloOnly?: boolean;
 }
 
 export const READY_TIMEOUT_MS = 10_000;
@@ -249,6 +251,30 @@ export const tsgiPythonThreads = tsgiSystem({
   app: (ctx) => ['--python', '--threads', '4', '--python-executable', PYTHON, '--chdir', `${ctx.root}test/bench`, wsgiAppOf(ctx)],
   missing: tsgiPython.missing,
 });
+
+/**
+ * The floor of a Python worker behind the same proxy: test/bench/python_floor.py answers every
+ * REQUEST from bytes encoded once, reading and writing as the worker does, without WSGI. What
+ * tsgi+python's worker spends above it is its own Python (issue #15, PROFILE.md).
+ */
+export const pythonFloor: System = {
+  name: 'python floor',
+  describe: 'tsgi-proxy (workers 1) -> python_floor.py (the protocol and the system calls of a Python worker, no WSGI) over a Unix socket, all on the server CPU; hello scenarios only',
+  missing: tsgiPython.missing,
+  helloOnly: true,
+  async start(ctx) {
+    const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
+    spawnLogged(ctx, 'runner', PYTHON, [`${ctx.root}test/bench/python_floor.py`, socket], { logKind: 'plain' });
+    await socketReady(ctx, 'python_floor.py', socket);
+    const port = await freePort();
+    const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
+    writeFileSync(config, proxyConfig(socket, port, '1'));
+    spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, '--log-level', ctx.logLevel], { nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
+    const url = `http://127.0.0.1:${port}/`;
+    await ready(ctx, 'tsgi-proxy', url);
+    return url;
+  },
+};
 
 export const tsgiTwoCores = tsgiSystem({
   name: 'tsgi 2 cores',
