@@ -256,7 +256,15 @@ export class UpstreamConnection {
    * buffer is its own (UpstreamServer widens the pool for them). Cleared when idle.
    */
   get saturated(): boolean {
-    return this.saturatedUntil !== 0 && performance.now() < this.saturatedUntil;
+    return this.saturatedUntil !== 0 && this.saturatedAt(performance.now());
+  }
+
+  /** `saturated` at the time `now` (one clock read for a whole pool); an expired mark is dropped. */
+  saturatedAt(now: number): boolean {
+    if (this.saturatedUntil === 0) return false;
+    if (now < this.saturatedUntil) return true;
+    this.saturatedUntil = 0;
+    return false;
   }
 
   /** The runner reads too slowly for more body bytes to be queued now. */

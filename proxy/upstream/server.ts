@@ -21,6 +21,11 @@ const SPREAD_TIMEOUT_MS = 5000;
 /** Wait before reaching a replaced worker: its replacement may still be starting. */
 const SPREAD_DELAY_MS = 50;
 /**
+ * After a widening connection landed on a worker that has its share (the kernel picks the
+ * worker that accepts), wait this long before the next try: no connect per request.
+ */
+const WIDEN_RETRY_MS = 1000;
+/**
  * One runner address and the multiplexed connections to it. Requests go to the least busy
  * worker (see leastBusy for which of its connections); a new connection opens when all are
  * full, or in the background when the runner's writes wait on saturated sockets (`widen`). When the runner goes
@@ -40,10 +45,11 @@ export class UpstreamServer {
   private workers = 1;
   private spreading = false;
   private widening = false;
+  private widenAgainAt = 0;
   /** Connections per worker the runners' HELLOs allow for saturated sockets (`connections`). */
   private widenPerWorker = 1;
-  /** Connections the pool widened to for saturated sockets: kept open when idle, like `keepalive`. */
-  private wide = 0;
+  /** Connections opened by widen(), which spread() does not count. */
+  private readonly widened = new WeakSet<UpstreamConnection>();
 
   constructor(private readonly options: UpstreamServerOptions) {
     this.name = formatAddress(options.address);
@@ -123,8 +129,14 @@ export class UpstreamServer {
       if (only.saturated) this.widen();
       return only;
     }
-    const perPid = this.streamsPerPid();
-    const bulk = this.connections.some((connection) => connection.saturated);
+    const now = performance.now();
+    let bulk = false;
+    const perPid = new Map<number | undefined, number>();
+    for (const connection of this.connections) {
+      const pid = connection.hello.pid;
+      perPid.set(pid, (perPid.get(pid) ?? 0) + connection.activeStreams);
+      if (connection.saturatedAt(now)) bulk = true;
+    }
     let best: UpstreamConnection | null = null;
     let bestWorkerLoad = Infinity;
     for (const connection of this.connections) {
@@ -135,17 +147,8 @@ export class UpstreamServer {
         bestWorkerLoad = workerLoad;
       }
     }
-    if (bulk && best?.saturated) this.widen();
+    if (bulk && best?.saturatedAt(now)) this.widen();
     return best;
-  }
-
-  private streamsPerPid(): Map<number | undefined, number> {
-    const perPid = new Map<number | undefined, number>();
-    for (const connection of this.connections) {
-      const pid = connection.hello.pid;
-      perPid.set(pid, (perPid.get(pid) ?? 0) + connection.activeStreams);
-    }
-    return perPid;
   }
 
   /**
@@ -157,10 +160,13 @@ export class UpstreamServer {
     if (this.spreading || this.closed) return;
     this.spreading = true;
     try {
+      // Connections widen() opened do not count: a pool widened for bulk bodies must still
+      // reach a worker that replaced one of them.
       const limit = Math.min(MAX_CONNECTIONS, this.workers * 3);
       for (let attempt = 0; attempt < this.workers * 3 && !this.closed; attempt++) {
         const pids = new Set(this.connections.filter((c) => c.available).map((c) => c.hello.pid));
-        if (pids.size >= this.workers || this.connections.length >= limit) return;
+        const own = this.connections.filter((c) => !this.widened.has(c)).length;
+        if (pids.size >= this.workers || own >= limit || this.connections.length >= MAX_CONNECTIONS) return;
         const connection = await UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }));
         if (pids.has(connection.hello.pid) && this.connections.length >= Math.max(this.workers, this.options.keepalive)) {
           connection.retire(); // a worker we already reach, and enough connections: not kept
@@ -178,15 +184,24 @@ export class UpstreamServer {
   /**
    * One more connection, opened in the background for the streams to come: the chosen one's
    * runner is waiting on a full socket buffer. At most the `connections` per worker its HELLO
-   * allows (none beyond the first without it); failures are left to the usual connect and
+   * allows (none beyond the first without it); one that lands on a worker which has its share
+   * is closed again, and widening pauses a while. Failures are left to the usual connect and
    * reconnect, which the next request takes if the runner went away.
    */
   private widen(): void {
-    if (this.widening || this.closed || this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * this.widenPerWorker)) return;
+    if (this.widening || this.closed || this.widenPerWorker <= 1) return;
+    if (this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * this.widenPerWorker)) return;
+    if (performance.now() < this.widenAgainAt) return;
     this.widening = true;
     UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }))
       .then((connection) => {
-        this.wide = Math.max(this.wide, this.connections.length + 1);
+        if (this.closed) return connection.destroy();
+        const pid = connection.hello.pid;
+        if (this.connections.filter((c) => c.hello.pid === pid).length >= this.widenPerWorker) {
+          this.widenAgainAt = performance.now() + WIDEN_RETRY_MS;
+          return connection.retire();
+        }
+        this.widened.add(connection);
         this.adopt(connection);
       })
       .catch((err: Error) => this.options.log.debug({ upstream: this.name, err: err.message }, 'could not widen the pool'))
@@ -219,10 +234,13 @@ export class UpstreamServer {
     this.options.log.info({ upstream: this.name, runnerPid: hello.pid, runnerWorker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);
     // Connections opened under load close again once idle, down to `keepalive`, but the only
-    // connection to a worker stays: it is what spreads requests over the workers.
+    // connection to a worker stays: it is what spreads requests over the workers. So do as many
+    // as a runner asks for per worker (HELLO `connections`): they serve the next burst.
     connection.onIdle = () => {
-      if (this.connections.length <= Math.max(this.options.keepalive, this.wide)) return;
-      if (this.connections.some((c) => c !== connection && c.available && c.hello.pid === hello.pid)) connection.retire();
+      if (this.connections.length <= this.options.keepalive) return;
+      let ofWorker = 0;
+      for (const c of this.connections) if (c.available && c.hello.pid === hello.pid) ofWorker++;
+      if (ofWorker > Math.max(1, this.widenPerWorker)) connection.retire();
     };
     this.connections.push(connection);
     if (this.closed) connection.retire();

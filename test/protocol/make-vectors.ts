@@ -54,6 +54,8 @@ const RUNNER_HELLO = {
   workers: 4,
   app: 'app:application',
   software: 'tsgi-runner/0.1.0',
+  accepts: true,
+  connections: 4,
 };
 
 /** `/caf%C3%A9` as PEP 3333 native strings: one char per byte, so 8 chars, 10 UTF-8 bytes. */
@@ -442,6 +444,7 @@ const PAYLOADS: PayloadCase[] = [
   { name: 'hello-negative-initialWindow', description: 'HELLO.initialWindow of -1.', decode: 'hello', payload: msgpack({ ...HELLO_OK, initialWindow: -1 }), error: 'PROTOCOL_ERROR' },
   { name: 'hello-maxStreams-zero', description: 'HELLO.maxStreams of 0 (at least 1).', decode: 'hello', payload: msgpack({ ...HELLO_OK, maxStreams: 0 }), error: 'PROTOCOL_ERROR' },
   { name: 'hello-connections-zero', description: 'HELLO.connections of 0 (at least 1).', decode: 'hello', payload: msgpack({ ...HELLO_OK, connections: 0 }), error: 'PROTOCOL_ERROR' },
+  { name: 'hello-connections-over-max', description: 'HELLO.connections of 65536 (at most 65535).', decode: 'hello', payload: msgpack({ ...HELLO_OK, connections: 65536 }), error: 'PROTOCOL_ERROR' },
   {
     name: 'hello-c1-in-unknown-key',
     description: 'The never-used byte 0xc1 as the value of an unknown key: the payload is not MessagePack at all.',

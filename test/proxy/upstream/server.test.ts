@@ -24,7 +24,7 @@ import {
 } from '../../../protocol/index.js';
 import { UpstreamServer } from '../../../proxy/upstream/server.js';
 import type { UpstreamConnection } from '../../../proxy/upstream/connection.js';
-import type { StreamEvents } from '../../../proxy/upstream/stream.js';
+import type { StreamEvents, UpstreamStream } from '../../../proxy/upstream/stream.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -86,21 +86,23 @@ t.test('a connection that drains right after its handshake is not kept; the next
 });
 
 /**
- * Answers every REQUEST with a RESPONSE and `bodyBytes` of DATA, in one write and without
- * END, so the stream stays open; the proxy reads it all at once (one process, one event loop).
+ * Runner workers that answer every REQUEST with a RESPONSE and `bodyBytes` of DATA, in one
+ * write and without END, so the stream stays open; the proxy reads it all at once (one
+ * process, one event loop). Connections are accepted by the workers of `pids` in turn (one
+ * worker, pid 1, unless said); `replace(old, next)` makes a worker go and another take its place.
  */
-function bulkRunner(path: string, bodyBytes: number, connections?: number) {
+function bulkRunner(path: string, bodyBytes: number, connections?: number, pids: number[] = [1]) {
   let accepted = 0;
-  const sockets: Socket[] = [];
+  const sockets: Array<{ socket: Socket; pid: number }> = [];
   const server = createServer((socket) => {
-    const pid = ++accepted;
-    sockets.push(socket);
+    const pid = pids[accepted++ % pids.length]!;
+    sockets.push({ socket, pid });
     const decoder = new FrameDecoder(DEFAULTS.maxFrameSize);
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) {
         if (frame.type === FrameType.HELLO) {
-          const hello = { version: PROTOCOL_VERSION, role: 'runner' as const, maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow, pid, worker: 1, workers: 1, ...(connections ? { connections } : {}) };
+          const hello = { version: PROTOCOL_VERSION, role: 'runner' as const, maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow, pid, worker: 1, workers: pids.length, ...(connections ? { connections } : {}) };
           socket.write(encodeFrame(FrameType.HELLO, 0, 0, encodeHello(hello)));
         } else if (frame.type === FrameType.REQUEST) {
           const head = encodeFrame(FrameType.RESPONSE, 0, frame.stream, encodeResponseHead({ status: 200, reason: 'OK', headers: [] }));
@@ -114,39 +116,46 @@ function bulkRunner(path: string, bodyBytes: number, connections?: number) {
   return {
     listen: () => new Promise<void>((resolve) => server.listen(path, resolve)),
     close: () => {
-      for (const socket of sockets) socket.destroy();
+      for (const { socket } of sockets) socket.destroy();
       server.close();
     },
     get accepted() {
       return accepted;
     },
+    replace(old: number, next: number) {
+      pids[pids.indexOf(old)] = next;
+      for (const { socket, pid } of sockets) if (pid === old) socket.destroy();
+    },
   };
 }
 
-/** Opens a stream on `connection` and resolves once `bytes` of its body have arrived. */
-function openStream(connection: UpstreamConnection, bytes: number): Promise<void> {
+/** Opens a stream on `connection`; resolves to it once `bytes` of its body have arrived. */
+function openStream(connection: UpstreamConnection, bytes: number): Promise<UpstreamStream> {
   return new Promise((resolve, reject) => {
     let received = 0;
     const events: StreamEvents = {
       onResponse: () => undefined,
       onData: (chunk) => {
         received += chunk.length;
-        if (received >= bytes) resolve();
+        if (received >= bytes) resolve(stream);
       },
       onReadEnd: () => false,
       onWritable: () => undefined,
       onBodyRefused: () => undefined,
       onFailure: (failure) => reject(new Error(`stream failed: ${failure.kind}`)),
     };
-    connection.request(encodeEnviron({ REQUEST_METHOD: 'GET', PATH_INFO: '/' }), false, events);
+    const stream = connection.request(encodeEnviron({ REQUEST_METHOD: 'GET', PATH_INFO: '/' }), false, events);
   });
 }
 
-async function bulkSetup(t: Tap.Test, bodyBytes: number, connections?: number) {
+/** Within the kernel's default Unix socket buffer (208 KiB) with room to spare, above the 128 KiB mark. */
+const BULK = 160 * 1024;
+
+async function bulkSetup(t: Tap.Test, bodyBytes: number, connections?: number, pids?: number[]) {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'runner.sock');
-  const runner = bulkRunner(path, bodyBytes, connections);
+  const runner = bulkRunner(path, bodyBytes, connections, pids);
   await runner.listen();
   t.teardown(() => runner.close());
   const server = new UpstreamServer({ address: { kind: 'unix', path }, limits: { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow }, keepalive: 1, log: silent });
@@ -154,8 +163,10 @@ async function bulkSetup(t: Tap.Test, bodyBytes: number, connections?: number) {
   return { runner, server };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
-const pooled = (server: UpstreamServer) => (server as unknown as { connections: unknown[] }).connections.length;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+const pool = (server: UpstreamServer) => (server as unknown as { connections: UpstreamConnection[] }).connections;
+const pooled = (server: UpstreamServer) => pool(server).length;
+const widening = (server: UpstreamServer) => (server as unknown as { widening: boolean }).widening;
 
 /** Polls every few ms: a saturated mark lasts 100 ms, so a fixed wait could outlast it. */
 async function until(check: () => boolean): Promise<void> {
@@ -166,29 +177,52 @@ async function until(check: () => boolean): Promise<void> {
   }
 }
 
-t.test('a runner whose socket fills gets more connections, up to what its HELLO allows', async (t) => {
-  const { runner, server } = await bulkSetup(t, 192 * 1024, 2);
+/** Saturates the pool's first connection and lets it widen by one. */
+async function widenOnce(server: UpstreamServer) {
   const first = await server.acquire(5000);
-  await openStream(first, 192 * 1024);
-  t.ok(first.saturated, 'a read of 192 KiB at once: the runner was waiting on the socket');
-  t.equal(await server.acquire(5000), first, 'the request that finds it saturated still goes there');
+  const stream = await openStream(first, BULK);
+  const saturated = first.saturated;
+  const again = await server.acquire(5000);
   await until(() => pooled(server) === 2);
+  return { first, stream, saturated, again };
+}
+
+t.test('a worker whose socket fills gets more connections, up to what its HELLO allows', async (t) => {
+  const { runner, server } = await bulkSetup(t, BULK, 2);
+  const { first, saturated, again } = await widenOnce(server);
+  t.ok(saturated, 'a read of 160 KiB at once: the runner was waiting on the socket');
+  t.equal(again, first, 'the request that finds it saturated still goes there');
   t.equal(runner.accepted, 2, 'and one more connection was opened meanwhile');
   // A fresh mark (one lasts 100 ms, and a busy machine may take that long to connect).
-  await openStream(first, 192 * 1024);
+  await openStream(first, BULK);
   const second = await server.acquire(5000);
-  t.not(second, first, 'the next stream goes to the new, idle connection');
-  await openStream(second, 192 * 1024);
-  await server.acquire(5000);
-  await settle();
+  t.not(second, first, 'while one is saturated, the next stream goes to the least busy connection of the worker');
+  await openStream(second, BULK);
+  t.equal(await server.acquire(5000), second, 'the less busy one again, though saturated too');
+  await until(() => !widening(server));
   t.equal(runner.accepted, 2, 'no more than the 2 connections the HELLO allows');
   t.equal(pooled(server), 2);
 });
 
+t.test('without a saturated socket streams pack onto the oldest connection; a widened one stays for the next burst', async (t) => {
+  const { server } = await bulkSetup(t, BULK, 4);
+  const { first, stream } = await widenOnce(server);
+  await settle(); // the mark expires
+  t.notOk(first.saturated);
+  t.equal(await server.acquire(5000), first, 'the oldest, though it carries a stream and the new one none');
+  const connections = (server as unknown as { connections: UpstreamConnection[] }).connections;
+  const widened = connections.find((c) => c !== first)!;
+  const onWidened = await openStream(widened, 1);
+  onWidened.cancel(ErrorCode.CANCEL, 'done');
+  stream.cancel(ErrorCode.CANCEL, 'done');
+  await settle();
+  t.equal(pooled(server), 2, 'both idle, and both kept (keepalive 1): the widened one for the next burst');
+});
+
 t.test('no more connections without the HELLO key, nor for small responses', async (t) => {
-  const silentRunner = await bulkSetup(t, 192 * 1024);
+  const silentRunner = await bulkSetup(t, BULK);
   const connection = await silentRunner.server.acquire(5000);
-  await openStream(connection, 192 * 1024);
+  await openStream(connection, BULK);
   t.ok(connection.saturated);
   await silentRunner.server.acquire(5000);
   await settle();
@@ -198,4 +232,20 @@ t.test('no more connections without the HELLO key, nor for small responses', asy
   for (let i = 0; i < 20; i++) await openStream(await small.server.acquire(5000), 4 * 1024);
   await settle();
   t.equal(small.runner.accepted, 1, 'small responses never saturate a connection');
+});
+
+t.test('a pool widened to its limit still reaches a worker that replaced one', async (t) => {
+  const { runner, server } = await bulkSetup(t, BULK, 4, [1, 2, 3, 4]);
+  await server.acquire(5000);
+  await until(() => new Set(pool(server).map((c) => c.hello.pid)).size === 4);
+  for (let i = 0; i < 64 && pooled(server) < 16; i++) {
+    await openStream(await server.acquire(5000), BULK);
+    await server.acquire(5000);
+    await until(() => !widening(server));
+  }
+  t.equal(pooled(server), 16, 'four workers, four connections each: the most for one address');
+  runner.replace(4, 5);
+  await until(() => pool(server).some((c) => c.hello.pid === 5));
+  t.pass('the replacement worker got a connection');
+  t.notOk(pool(server).some((c) => c.hello.pid === 4), 'none is left to the worker that went');
 });
