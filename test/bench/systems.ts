@@ -127,6 +127,8 @@ interface TsgiShape {
   bothCpus: boolean;
   /** Which locations buffer (ProxyBuffering); 'as-nginx' unless said. */
   buffering?: ProxyBuffering;
+  /** The proxy's --log-level; the bench's (warn: no access log) unless said. */
+  proxyLogLevel?: string;
 }
 
 function tsgiSystem(shape: TsgiShape): System {
@@ -147,7 +149,8 @@ function tsgiSystem(shape: TsgiShape): System {
       const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
       writeFileSync(config, proxyConfig(socket, port, shape.proxyWorkers, shape.buffering ?? 'as-nginx'));
       // As deployed: the node flags of deploy/systemd/tsgi-proxy.service (proxy/node-options.ts).
-      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...level], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
+      const proxyLevel = shape.proxyLogLevel ? ['--log-level', shape.proxyLogLevel] : level;
+      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...proxyLevel], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, 'tsgi-proxy', url);
       return url;
@@ -199,6 +202,16 @@ export const tsgi = tsgiSystem({
   proxyWorkers: '1',
   runnerWorkers: 1,
   bothCpus: false,
+});
+
+/** The proxy at its default log level: one access line per request, on stdout to a file (issue #12, target 8). */
+export const tsgiLogged = tsgiSystem({
+  name: 'tsgi access log',
+  describe: 'tsgi with the proxy at its default --log-level info: an access line per request (JSON, pino) on stdout, written to a file',
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
+  proxyLogLevel: 'info',
 });
 
 /** tsgi's defaults everywhere: the download and the upload buffered too. */
