@@ -61,9 +61,10 @@ const SOFTWARE = software('tsgi-runner');
 /**
  * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
  * `connections`): Node cannot raise a stream socket's send buffer, so each connection brings
- * its own ~208 KiB. Four took json-100k on one core from 7.4k to 8.6k req/s (PROFILE.md).
+ * its own ~208 KiB. On json-100k (one core) two took 7.05k to 8.2k req/s, four to 8.3k for
+ * 20 MiB more of proxy memory in flight (PROFILE.md, 2026-12-06).
  */
-const WIDE_CONNECTIONS = 4;
+const WIDE_CONNECTIONS = 2;
 /**
  * A draining connection with no stream left waits this long for the proxy to close it before
  * closing it itself: a REQUEST that still arrives must be answered with REFUSED_STREAM (so the
