@@ -46,9 +46,7 @@ export class UpstreamServer {
   private spreading = false;
   private widening = false;
   private widenAgainAt = 0;
-  /** Connections per worker the runners' HELLOs allow for saturated sockets (`connections`). */
-  private widenPerWorker = 1;
-  /** Connections opened by widen(), which spread() does not count. */
+  /** Connections opened by widen(): spread() does not count them, and they may stay idle. */
   private readonly widened = new WeakSet<UpstreamConnection>();
 
   constructor(private readonly options: UpstreamServerOptions) {
@@ -126,7 +124,7 @@ export class UpstreamServer {
     if (this.connections.length === 1) {
       const only = this.connections[0]!;
       if (!only.hasCapacity) return null;
-      if (only.saturated) this.widen();
+      if (only.saturated) this.widen(only);
       return only;
     }
     const now = performance.now();
@@ -147,7 +145,7 @@ export class UpstreamServer {
         bestWorkerLoad = workerLoad;
       }
     }
-    if (bulk && best?.saturatedAt(now)) this.widen();
+    if (bulk && best?.saturatedAt(now)) this.widen(best);
     return best;
   }
 
@@ -168,6 +166,11 @@ export class UpstreamServer {
         const own = this.connections.filter((c) => !this.widened.has(c)).length;
         if (pids.size >= this.workers || own >= limit || this.connections.length >= MAX_CONNECTIONS) return;
         const connection = await UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }));
+        // Checked again after the wait: widen() or a request may have filled the pool meanwhile.
+        if (this.connections.length >= MAX_CONNECTIONS) {
+          connection.retire();
+          return;
+        }
         if (pids.has(connection.hello.pid) && this.connections.length >= Math.max(this.workers, this.options.keepalive)) {
           connection.retire(); // a worker we already reach, and enough connections: not kept
           continue;
@@ -182,22 +185,25 @@ export class UpstreamServer {
   }
 
   /**
-   * One more connection, opened in the background for the streams to come: the chosen one's
-   * runner is waiting on a full socket buffer. At most the `connections` per worker its HELLO
-   * allows (none beyond the first without it); one that lands on a worker which has its share
+   * One more connection, opened in the background for the streams to come: the `saturated`
+   * one's runner is waiting on a full socket buffer. At most the `connections` per worker its
+   * HELLO allows (none beyond the first without it), and 16 in all; one that lands on a worker which has its share
    * is closed again, and widening pauses a while. Failures are left to the usual connect and
    * reconnect, which the next request takes if the runner went away.
    */
-  private widen(): void {
-    if (this.widening || this.closed || this.widenPerWorker <= 1) return;
-    if (this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * this.widenPerWorker)) return;
+  private widen(saturated: UpstreamConnection): void {
+    const perWorker = saturated.hello.connections ?? 1;
+    if (this.widening || this.closed || perWorker <= 1) return;
+    if (this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * perWorker)) return;
     if (performance.now() < this.widenAgainAt) return;
     this.widening = true;
     UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }))
       .then((connection) => {
         if (this.closed) return connection.destroy();
         const pid = connection.hello.pid;
-        if (this.connections.filter((c) => c.hello.pid === pid).length >= this.widenPerWorker) {
+        const limit = connection.hello.connections ?? 1;
+        // The kernel chose the worker; the pool may have filled while we waited.
+        if (this.connections.length >= MAX_CONNECTIONS || this.connections.filter((c) => c.hello.pid === pid).length >= limit) {
           this.widenAgainAt = performance.now() + WIDEN_RETRY_MS;
           return connection.retire();
         }
@@ -234,18 +240,19 @@ export class UpstreamServer {
     this.options.log.info({ upstream: this.name, runnerPid: hello.pid, runnerWorker: hello.worker, app: hello.app }, 'connected to runner');
     connection.onRetire = () => this.forget(connection);
     // Connections opened under load close again once idle, down to `keepalive`, but the only
-    // connection to a worker stays: it is what spreads requests over the workers. So do as many
-    // as a runner asks for per worker (HELLO `connections`): they serve the next burst.
+    // connection to a worker stays: it is what spreads requests over the workers. A widened
+    // one stays too while its worker has no more than its runner asks for (HELLO
+    // `connections`): it serves the next burst.
     connection.onIdle = () => {
       if (this.connections.length <= this.options.keepalive) return;
+      const allowed = this.widened.has(connection) ? Math.max(1, hello.connections ?? 1) : 1;
       let ofWorker = 0;
       for (const c of this.connections) if (c.available && c.hello.pid === hello.pid) ofWorker++;
-      if (ofWorker > Math.max(1, this.widenPerWorker)) connection.retire();
+      if (ofWorker > allowed) connection.retire();
     };
     this.connections.push(connection);
     if (this.closed) connection.retire();
     this.workers = Math.min(Math.max(1, hello.workers ?? 1), MAX_CONNECTIONS);
-    this.widenPerWorker = hello.connections ?? 1;
     if (this.workers > 1) void this.spread();
   }
 

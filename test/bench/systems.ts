@@ -129,6 +129,7 @@ interface TsgiShape {
   buffering?: ProxyBuffering;
   /** The proxy's --log-level; the bench's (warn: no access log) unless said. */
   proxyLogLevel?: string;
+  helloOnly?: boolean;
 }
 
 function tsgiSystem(shape: TsgiShape): System {
@@ -137,6 +138,7 @@ function tsgiSystem(shape: TsgiShape): System {
     describe: shape.describe,
     missing: shape.missing ?? always,
     hostsPython: shape.hostsPython ?? false,
+    helloOnly: shape.helloOnly ?? false,
     async start(ctx) {
       const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
       const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
@@ -207,11 +209,12 @@ export const tsgi = tsgiSystem({
 /** The proxy at its default log level: one access line per request, on stdout to a file (issue #12, target 8). */
 export const tsgiLogged = tsgiSystem({
   name: 'tsgi access log',
-  describe: 'tsgi with the proxy at its default --log-level info: an access line per request (JSON, pino) on stdout, written to a file',
+  describe: 'tsgi with the proxy at its default --log-level info: an access line per request (JSON, pino) on stdout, written to a file; hello scenarios only',
   proxyWorkers: '1',
   runnerWorkers: 1,
   bothCpus: false,
   proxyLogLevel: 'info',
+  helloOnly: true,
 });
 
 /** tsgi's defaults everywhere: the download and the upload buffered too. */
