@@ -187,9 +187,9 @@ export class UpstreamServer {
   /**
    * One more connection, opened in the background for the streams to come: the `saturated`
    * one's runner is waiting on a full socket buffer. At most the `connections` per worker its
-   * HELLO allows (none beyond the first without it), and 16 in all; one that lands on a worker which has its share
-   * is closed again, and widening pauses a while. Failures are left to the usual connect and
-   * reconnect, which the next request takes if the runner went away.
+   * HELLO allows (none beyond the first without it), and 16 in all; one that lands on a worker
+   * which has its share is closed again, and widening pauses a while. Failures are left to the
+   * usual connect and reconnect, which the next request takes if the runner went away.
    */
   private widen(saturated: UpstreamConnection): void {
     const perWorker = saturated.hello.connections ?? 1;
