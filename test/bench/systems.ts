@@ -130,6 +130,8 @@ interface TsgiShape {
   /** The proxy's --log-level; the bench's (warn: no access log) unless said. */
   proxyLogLevel?: string;
   helloOnly?: boolean;
+  /** Starts something else than tsgi-runner on `socket` (python floor); what waits for it is named `what`. */
+  runner?: { what: string; spawn: (ctx: SystemContext, socket: string) => void };
 }
 
 function tsgiSystem(shape: TsgiShape): System {
@@ -143,10 +145,14 @@ function tsgiSystem(shape: TsgiShape): System {
       const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
       const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
       const level = ['--log-level', ctx.logLevel];
-      const app = shape.app?.(ctx) ?? [`${ctx.root}dist/test/bench/tsgi-app.js`];
-      const runnerArgs = ['--socket', `unix:${socket}`, '--workers', String(shape.runnerWorkers), ...level, ...app];
-      spawnNode(ctx, 'runner', 'dist/runner/cli.js', runnerArgs, { cpu });
-      await socketReady(ctx, 'tsgi-runner', socket);
+      if (shape.runner) {
+        shape.runner.spawn(ctx, socket);
+      } else {
+        const app = shape.app?.(ctx) ?? [`${ctx.root}dist/test/bench/tsgi-app.js`];
+        const runnerArgs = ['--socket', `unix:${socket}`, '--workers', String(shape.runnerWorkers), ...level, ...app];
+        spawnNode(ctx, 'runner', 'dist/runner/cli.js', runnerArgs, { cpu });
+      }
+      await socketReady(ctx, shape.runner?.what ?? 'tsgi-runner', socket);
       const port = await freePort();
       const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
       writeFileSync(config, proxyConfig(socket, port, shape.proxyWorkers, shape.buffering ?? 'as-nginx'));
@@ -273,24 +279,19 @@ export const tsgiPythonThreads = tsgiSystem({
  * REQUEST from bytes encoded once, reading and writing as the worker does, without WSGI. What
  * tsgi+python's worker spends above it is its own Python (issue #15, PROFILE.md).
  */
-export const pythonFloor: System = {
+export const pythonFloor = tsgiSystem({
   name: 'python floor',
   describe: 'tsgi-proxy (workers 1) -> python_floor.py (the protocol and the system calls of a Python worker, no WSGI) over a Unix socket, all on the server CPU; hello scenarios only',
-  missing: tsgiPython.missing,
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
   helloOnly: true,
-  async start(ctx) {
-    const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
-    spawnLogged(ctx, 'runner', PYTHON, [`${ctx.root}test/bench/python_floor.py`, socket], { logKind: 'plain' });
-    await socketReady(ctx, 'python_floor.py', socket);
-    const port = await freePort();
-    const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
-    writeFileSync(config, proxyConfig(socket, port, '1'));
-    spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, '--log-level', ctx.logLevel], { nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
-    const url = `http://127.0.0.1:${port}/`;
-    await ready(ctx, 'tsgi-proxy', url);
-    return url;
+  missing: tsgiPython.missing,
+  runner: {
+    what: 'python_floor.py',
+    spawn: (ctx, socket) => void spawnLogged(ctx, 'runner', PYTHON, [`${ctx.root}test/bench/python_floor.py`, socket], { logKind: 'plain' }),
   },
-};
+});
 
 export const tsgiTwoCores = tsgiSystem({
   name: 'tsgi 2 cores',
