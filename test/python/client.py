@@ -142,6 +142,15 @@ class Client:
         assert frame.type == type_ and (stream is None or frame.stream == stream), 'expected %s, got %r' % (FrameType(type_).name, frame)
         return frame
 
+    def window_of_data(self):
+        """DATA payload bytes until a whole window came (no credit given): how many."""
+        received = 0
+        while received < self.window:
+            frame = self.frame()
+            if frame.type == FrameType.DATA:
+                received += len(frame.payload)
+        return received
+
     def response(self, stream, credit=True):
         """Frames of `stream` until it ends: (head, body, cancel or None). Others are kept."""
         head, body, cancel = None, bytearray(), None

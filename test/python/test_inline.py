@@ -76,11 +76,7 @@ class Inline(unittest.TestCase):
         """Out of credit, the app's thread reads the frames: a PING is answered meanwhile, a
         REQUEST goes to the pool, and the CREDIT lets the response go on."""
         self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '600000'})
-        received = 0
-        while received < self.client.window:
-            frame = self.client.frame()
-            if frame.type == FrameType.DATA:
-                received += len(frame.payload)
+        received = self.client.window_of_data()
         self.assertEqual(received, self.client.window, 'not a byte beyond the credit')
         self.client.send(FrameType.PING, 0, 0, b'12345678')
         self.assertEqual(bytes(self.client.expect(FrameType.PING).payload), b'12345678')
@@ -132,45 +128,38 @@ class Corked(unittest.TestCase):
 
 
 class InlineHarakiri(unittest.TestCase):
+    """A worker with one thread and a 300 ms harakiri, fresh for each test."""
+
+    def setUp(self):
+        self.worker = WorkerProcess('worker_apps:app', threads=1, extra={'harakiriMs': 300})
+        self.addCleanup(self.worker.stop)
+        self.worker.message('ready')
+        self.client = self.worker.connect()
+        self.addCleanup(self.client.close)
+
     def test_a_stuck_inline_app_is_cancelled_and_the_rest_waits_unaccepted(self):
-        worker = WorkerProcess('worker_apps:app', threads=1, extra={'harakiriMs': 300})
-        try:
-            worker.message('ready')
-            client = worker.connect()
-            client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
-            client.request(3, {})
-            seen = []
-            while True:
-                frame = client.frame()
-                seen.append((frame.type, frame.stream))
-                if frame.type == FrameType.CANCEL and frame.stream == 1:
-                    break
-            self.assertIn((FrameType.ACCEPT, 1), seen)
-            self.assertNotIn((FrameType.ACCEPT, 3), seen, 'the queued stream has not started')
-            self.assertEqual([r['reqId'] for r in worker.message('harakiri')['requests']], ['r1'])
-            client.close()
-        finally:
-            worker.stop()
+        self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
+        self.client.request(3, {})
+        seen = []
+        while True:
+            frame = self.client.frame()
+            seen.append((frame.type, frame.stream))
+            if frame.type == FrameType.CANCEL and frame.stream == 1:
+                break
+        self.assertIn((FrameType.ACCEPT, 1), seen)
+        self.assertNotIn((FrameType.ACCEPT, 3), seen, 'the queued stream has not started')
+        self.assertEqual([r['reqId'] for r in self.worker.message('harakiri')['requests']], ['r1'])
 
-
-class InlineHarakiriOutOfCredit(unittest.TestCase):
     def test_an_inline_app_waiting_for_credit_is_cancelled_and_its_thread_freed(self):
-        worker = WorkerProcess('worker_apps:app', threads=1, extra={'harakiriMs': 300})
-        try:
-            worker.message('ready')
-            client = worker.connect()
-            client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
-            started = time.monotonic()
-            while True:
-                frame = client.frame()
-                if frame.type == FrameType.CANCEL and frame.stream == 1:
-                    break
-            self.assertLess(time.monotonic() - started, 2)
-            client.request(3, {})
-            self.assertEqual(client.response(3)[1], b'hello')
-            client.close()
-        finally:
-            worker.stop()
+        self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
+        started = time.monotonic()
+        while True:
+            frame = self.client.frame()
+            if frame.type == FrameType.CANCEL and frame.stream == 1:
+                break
+        self.assertLess(time.monotonic() - started, 2)
+        self.client.request(3, {})
+        self.assertEqual(self.client.response(3)[1], b'hello')
 
 
 if __name__ == '__main__':

@@ -69,11 +69,7 @@ class Worker(unittest.TestCase):
 
     def test_no_data_beyond_the_window(self):
         self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
-        received = 0
-        while received < self.client.window:
-            frame = self.client.frame()
-            if frame.type == FrameType.DATA:
-                received += len(frame.payload)
+        received = self.client.window_of_data()
         self.assertEqual(received, self.client.window, 'one window, not a byte more')
         self.client.sock.settimeout(0.3)
         with self.assertRaises(OSError, msg='then nothing until credit comes'):
