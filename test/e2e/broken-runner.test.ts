@@ -20,7 +20,7 @@ import {
   type ResponseHead,
 } from '../../protocol/index.js';
 import { fetchBuffer, send } from '../helpers/http.js';
-import { simpleConfig, startProxy, tempDir } from '../helpers/processes.js';
+import { simpleConfig, startProxy, tempDir, until } from '../helpers/processes.js';
 
 type Behaviour = (socket: Socket, stream: number) => void;
 
@@ -159,7 +159,7 @@ for (const [path, why] of [
     seen.add(logged.reqId as string);
     // The CANCEL may still be on its way when the client has its answer.
     const cancelled = () => received.some((f) => f.type === FrameType.CANCEL && f.stream === streamOf(path));
-    for (let i = 0; i < 100 && !cancelled(); i++) await new Promise((r) => setTimeout(r, 10));
+    await until('the CANCEL at the runner', cancelled, 10_000).catch(() => undefined);
     t.ok(cancelled(), 'the stream was cancelled at the runner');
   });
 }
@@ -217,9 +217,7 @@ t.test('garbage from the runner: 502, GOAWAY with a code, and the proxy reconnec
   const goaways = received.filter((f) => f.type === FrameType.GOAWAY).map((f) => decodeGoAway(f.payload));
   t.ok(goaways.some((g) => g.code === ErrorCode.FRAME_SIZE_ERROR || g.code === ErrorCode.PROTOCOL_ERROR), 'coded GOAWAY sent');
   let status = 0;
-  for (let i = 0; i < 50 && status !== 200; i++) {
-    status = (await fetchBuffer(`${proxy.url}/ok`)).status;
-    if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-  }
+  const served = async () => (status = (await fetchBuffer(`${proxy.url}/ok`)).status) === 200;
+  await until('an answer on a new connection', served, 10_000).catch(() => undefined);
   t.equal(status, 200, 'served again on a new connection');
 });

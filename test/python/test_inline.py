@@ -52,10 +52,10 @@ class Inline(unittest.TestCase):
     def test_a_slow_app_does_not_stop_the_reading(self):
         self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '1'})
         self.client.expect(FrameType.ACCEPT, 1)  # corked, then sent when the reading is handed over
-        started = time.monotonic()
         self.client.send(FrameType.PING, 0, 0, b'87654321')
+        # The next frame is the PING's answer, not the RESPONSE the app sends after its 1 s
+        # sleep: the order says it, where a time bound would depend on the machine's load.
         self.client.expect(FrameType.PING)
-        self.assertLess(time.monotonic() - started, 0.5, 'answered while the app sleeps')
         self.assertEqual(self.client.response(1)[1], b'slept')
 
     def test_cancel_reaches_an_app_running_on_the_reader(self):
@@ -157,7 +157,7 @@ class InlineHarakiri(unittest.TestCase):
             frame = self.client.frame()
             if frame.type == FrameType.CANCEL and frame.stream == 1:
                 break
-        self.assertLess(time.monotonic() - started, 2)
+        self.assertLess(time.monotonic() - started, 5, 'cancelled by the 300 ms harakiri, not left waiting for credit')
         self.client.request(3, {})
         self.assertEqual(self.client.response(3)[1], b'hello')
 

@@ -804,7 +804,7 @@ t.test('drain: a REQUEST after the final GOAWAY is refused, not cut; the proxy c
   const started = Date.now();
   peer.socket.end();
   t.equal(await drained, true);
-  t.ok(Date.now() - started < 500, 'closed as soon as the proxy closed');
+  t.ok(Date.now() - started < 4000, 'closed as soon as the proxy closed, not at the 5 s deadline');
 });
 
 t.test('drain before the handshake: HELLO first, then the GOAWAY', async (t) => {
@@ -1015,7 +1015,8 @@ t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer 
   t.same(slots, ['track 1 true', 'track 3 true', 'untrack 3', 'untrack 1']);
   peer.send(request(5, '/fail-before-head').frame);
   t.equal((await peer.response(5)).head?.status, 500);
-  await sleep(20);
+  // Counted after the 500 went out: polled by the clock (peer.waitFor wakes on frames only).
+  for (const deadline = Date.now() + WAIT_MS; !events.includes('failed /fail-before-head') && Date.now() < deadline; ) await sleep(5);
   t.same(events.slice(-2), ['finished /fail-before-head', 'failed /fail-before-head'], 'an app exception is counted');
 });
 
