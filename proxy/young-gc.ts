@@ -1,5 +1,10 @@
 /**
- * A young-generation collection after every few MiB of request body read from clients.
+ * A young-generation collection after every few MiB of body read into Buffers that die young:
+ * by the proxy from clients (request bodies) and from runners (a read buffer given up because a
+ * client write still refers to it: upstream/connection.ts), and by the runner's JavaScript
+ * worker from the proxy (runner/serving/connection.ts, the one module of the runner that
+ * imports from proxy/: a Node runtime matter both processes share, kept out of protocol/,
+ * which stays pure).
  *
  * Node's HTTP parser copies each body chunk it hands us into a Buffer of its own (llhttp's
  * on_body: up to 64 KiB of memory outside the V8 heap). They die young, but only a scavenge
@@ -9,7 +14,11 @@
  * heap), so it ran a full mark-compact every 10-25 MiB of upload instead: 28-30 of them in
  * ten 64 MiB uploads, each with marking steps of up to 30 ms on the main thread and a
  * marking thread besides. A scavenge with nothing much alive costs ~0.1-0.5 ms and frees
- * the same Buffers (test/bench/PROFILE.md, "Upload, 2026-12-05 night").
+ * the same Buffers (test/bench/PROFILE.md, "Upload, 2026-12-05 night"). The worker's socket
+ * reads are the same kind of garbage (a new 64 KiB Buffer per read, dead once its frames are
+ * handled): a 64 MiB upload took its peak from 54 to 95 MiB before it counted them, 68 after.
+ * A 256 MiB download gave up enough of the proxy's 256 KiB read buffers to take the proxy to
+ * 110-115 MiB; 92 once they were counted.
  *
  * Node has no public call for a minor collection: V8's gc() is taken once from a fresh
  * context with --expose-gc set for that moment only (no `gc` global here or in later
@@ -49,7 +58,7 @@ let collect: Collect | null | undefined;
 let sinceLast = 0;
 let lastAt = -Infinity;
 
-/** `n` bytes of a client's request body were read (a Buffer of Node's HTTP parser). */
+/** `n` bytes were read into a Buffer of their own that dies young (a body chunk of Node's HTTP parser, a socket read). */
 export function bodyBytesRead(n: number): void {
   sinceLast += n;
   if (sinceLast < YOUNG_GC_BYTES) return;

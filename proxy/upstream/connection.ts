@@ -30,6 +30,7 @@ import {
   type Hello,
 } from '../../protocol/index.js';
 import { UpstreamConnectionError } from '../errors.js';
+import { bodyBytesRead } from '../young-gc.js';
 import { UpstreamStream, type StreamEvents } from './stream.js';
 
 export interface ConnectionLimits {
@@ -342,7 +343,13 @@ export class UpstreamConnection {
     let kept = false;
     for (const stream of this.reading) if (stream.readEnd()) kept = true;
     this.reading.length = 0;
-    if (kept) this.readBuffer = null;
+    if (kept) {
+      // The client's socket still holds views of it: a fresh buffer for the next read, and this
+      // one is garbage once those writes are done, counted toward a young collection like a
+      // request body's chunks (a download gives up most of its 256 KiB reads).
+      this.readBuffer = null;
+      bodyBytesRead(READ_SIZE);
+    }
   }
 
   readInto(stream: UpstreamStream): void {

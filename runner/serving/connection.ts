@@ -27,6 +27,7 @@ import {
   type Frame,
   type Hello,
 } from '../../protocol/index.js';
+import { bodyBytesRead } from '../../proxy/young-gc.js';
 import type { Application } from '../apps/app.js';
 import { runApplication } from '../apps/contract.js';
 import { RequestWatch, type RequestObserver, type Watchdog } from './request-watch.js';
@@ -201,6 +202,7 @@ export class RunnerConnection implements StreamHost {
   // ---- receiving ----
 
   private onBytes(chunk: Buffer): void {
+    bodyBytesRead(chunk.length);
     receiveFrames(
       this.decoder,
       chunk,

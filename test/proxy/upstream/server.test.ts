@@ -129,8 +129,11 @@ function bulkRunner(path: string, bodyBytes: number, connections?: number, pids:
   };
 }
 
-/** Opens a stream on `connection`; resolves to it once `bytes` of its body have arrived. */
-function openStream(connection: UpstreamConnection, bytes: number): Promise<UpstreamStream> {
+/**
+ * Opens a stream on `connection`; resolves to it once `bytes` of its body have arrived.
+ * `keeps`: its client still holds views of each read when the read is handled.
+ */
+function openStream(connection: UpstreamConnection, bytes: number, keeps = false): Promise<UpstreamStream> {
   return new Promise((resolve, reject) => {
     let received = 0;
     const events: StreamEvents = {
@@ -139,7 +142,7 @@ function openStream(connection: UpstreamConnection, bytes: number): Promise<Upst
         received += chunk.length;
         if (received >= bytes) resolve(stream);
       },
-      onReadEnd: () => false,
+      onReadEnd: () => keeps,
       onWritable: () => undefined,
       onBodyRefused: () => undefined,
       onFailure: (failure) => reject(new Error(`stream failed: ${failure.kind}`)),
@@ -251,4 +254,23 @@ t.test('a pool widened to its limit still reaches a worker that replaced one', a
   await until(() => pool(server).some((c) => c.hello.pid === 5));
   t.pass('the replacement worker got a connection');
   t.notOk(pool(server).some((c) => c.hello.pid === 4), 'none is left to the worker that went');
+});
+
+t.test('a read buffer a client still refers to is given up and counted toward a young collection', async (t) => {
+  let counted = 0;
+  const { UpstreamConnection: Counting } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>('../../../proxy/upstream/connection.js', {
+    '../../../proxy/young-gc.js': { bodyBytesRead: (n: number) => (counted += n) },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'runner.sock');
+  const runner = bulkRunner(path, BULK);
+  await runner.listen();
+  t.teardown(() => runner.close());
+  const connection = await Counting.open({ kind: 'unix', path }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow }, 5000, silent);
+  t.teardown(() => connection.destroy());
+  await openStream(connection, BULK);
+  t.equal(counted, 0, 'a buffer nothing refers to is read into again: nothing for the collector');
+  await openStream(connection, BULK, true);
+  t.ok(counted > 0 && counted % (256 * 1024) === 0, `each buffer given up counts whole (${counted} bytes)`);
 });
