@@ -180,6 +180,23 @@ async function until(check: () => boolean): Promise<void> {
   }
 }
 
+/**
+ * Runs `steps` with the proxy's clock (performance.now) standing still: a saturated mark set
+ * meanwhile lasts until the steps are done. With the clock running, a machine that stalls the
+ * test for 100 ms between a read and the acquire after it would lapse the mark the test is
+ * about (marks that lapse are what the packing test checks, with the clock running).
+ */
+async function clockHeld<T>(steps: () => Promise<T>): Promise<T> {
+  const running = performance.now;
+  const at = running.call(performance);
+  performance.now = () => at;
+  try {
+    return await steps();
+  } finally {
+    performance.now = running;
+  }
+}
+
 /** Saturates the pool's first connection and lets it widen by one. */
 async function widenOnce(server: UpstreamServer) {
   const first = await server.acquire(5000);
@@ -192,24 +209,25 @@ async function widenOnce(server: UpstreamServer) {
 
 t.test('a worker whose socket fills gets more connections, up to what its HELLO allows', async (t) => {
   const { runner, server } = await bulkSetup(t, BULK, 2);
-  const { first, saturated, again } = await widenOnce(server);
-  t.ok(saturated, 'a read of 160 KiB at once: the runner was waiting on the socket');
-  t.equal(again, first, 'the request that finds it saturated still goes there');
-  t.equal(runner.accepted, 2, 'and one more connection was opened meanwhile');
-  // A fresh mark (one lasts 100 ms, and a busy machine may take that long to connect).
-  await openStream(first, BULK);
-  const second = await server.acquire(5000);
-  t.not(second, first, 'while one is saturated, the next stream goes to the least busy connection of the worker');
-  await openStream(second, BULK);
-  t.equal(await server.acquire(5000), second, 'the less busy one again, though saturated too');
-  await until(() => !widening(server));
+  await clockHeld(async () => {
+    const { first, saturated, again } = await widenOnce(server);
+    t.ok(saturated, 'a read of 160 KiB at once: the runner was waiting on the socket');
+    t.equal(again, first, 'the request that finds it saturated still goes there');
+    t.equal(runner.accepted, 2, 'and one more connection was opened meanwhile');
+    await openStream(first, BULK);
+    const second = await server.acquire(5000);
+    t.not(second, first, 'while one is saturated, the next stream goes to the least busy connection of the worker');
+    await openStream(second, BULK);
+    t.equal(await server.acquire(5000), second, 'the less busy one again, though saturated too');
+    await until(() => !widening(server));
+  });
   t.equal(runner.accepted, 2, 'no more than the 2 connections the HELLO allows');
   t.equal(pooled(server), 2);
 });
 
 t.test('without a saturated socket streams pack onto the oldest connection; a widened one stays idle for the next burst', async (t) => {
   const { server } = await bulkSetup(t, BULK, 4);
-  const { first, stream } = await widenOnce(server);
+  const { first, stream } = await clockHeld(() => widenOnce(server));
   await settle(); // the mark expires
   t.notOk(first.saturated);
   t.equal(await server.acquire(5000), first, 'the oldest, though it carries a stream and the new one none');
@@ -225,10 +243,12 @@ t.test('without a saturated socket streams pack onto the oldest connection; a wi
 t.test('no more connections without the HELLO key, nor for small responses', async (t) => {
   const silentRunner = await bulkSetup(t, BULK);
   const connection = await silentRunner.server.acquire(5000);
-  await openStream(connection, BULK);
-  t.ok(connection.saturated);
-  await silentRunner.server.acquire(5000);
-  t.notOk(widening(silentRunner.server), 'no connection is even being opened');
+  await clockHeld(async () => {
+    await openStream(connection, BULK);
+    t.ok(connection.saturated);
+    await silentRunner.server.acquire(5000);
+    t.notOk(widening(silentRunner.server), 'no connection is even being opened');
+  });
   await settle();
   t.equal(silentRunner.runner.accepted, 1, 'a runner that does not announce `connections` keeps one');
 
@@ -242,13 +262,14 @@ t.test('a pool widened to its limit still reaches a worker that replaced one', a
   const { runner, server } = await bulkSetup(t, BULK, 4, [1, 2, 3, 4]);
   await server.acquire(5000);
   await until(() => new Set(pool(server).map((c) => c.hello.pid)).size === 4);
-  // Every connection freshly saturated each round, so the one chosen next is too, however
-  // slowly the machine gets through the rounds.
-  for (let i = 0; i < 32 && pooled(server) < 16; i++) {
-    await Promise.all(pool(server).map((c) => openStream(c, BULK)));
-    await server.acquire(5000);
-    await until(() => !widening(server));
-  }
+  // Every connection saturated each round, so the one chosen next is too.
+  await clockHeld(async () => {
+    for (let i = 0; i < 32 && pooled(server) < 16; i++) {
+      await Promise.all(pool(server).map((c) => openStream(c, BULK)));
+      await server.acquire(5000);
+      await until(() => !widening(server));
+    }
+  });
   t.equal(pooled(server), 16, 'four workers, four connections each: the most for one address');
   runner.replace(4, 5);
   await until(() => pool(server).some((c) => c.hello.pid === 5));
