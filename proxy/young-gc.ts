@@ -16,9 +16,10 @@
  * marking thread besides. A scavenge with nothing much alive costs ~0.1-0.5 ms and frees
  * the same Buffers (test/bench/PROFILE.md, "Upload, 2026-12-05 night"). The worker's socket
  * reads are the same kind of garbage (a new 64 KiB Buffer per read, dead once its frames are
- * handled): a 64 MiB upload took its peak from 54 to 95 MiB before it counted them, 68 after.
- * A 256 MiB download gave up enough of the proxy's 256 KiB read buffers to take the proxy to
- * 110-115 MiB; 92 once they were counted.
+ * handled): a 64 MiB upload peaked the worker at 96-98 MiB before it counted them, 70-73
+ * after. On a busy machine a 256 MiB download gave up enough of the proxy's 256 KiB read
+ * buffers to take the proxy to 110-115 MiB; 92 once they were counted (PROFILE.md,
+ * "Session of 2026-12-06, morning").
  *
  * Node has no public call for a minor collection: V8's gc() is taken once from a fresh
  * context with --expose-gc set for that moment only (no `gc` global here or in later

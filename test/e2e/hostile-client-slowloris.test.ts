@@ -59,7 +59,9 @@ t.test('1,000 trickling connections: normal clients still served, all of them cu
   await until('every slowloris connection to close', () => herd.every((l) => l.closedAfter !== null), HEADER_TIMEOUT_MS + 20_000).catch(() => undefined);
   const open = herd.filter((l) => l.closedAfter === null).length;
   t.equal(open, 0, 'every slowloris connection closed');
-  const early = herd.filter((l) => l.closedAfter !== null && l.closedAfter < HEADER_TIMEOUT_MS - 200).length;
+  // `opened` is taken when the test sees the connect, up to a batch of 100 connects after the
+  // proxy started its timer: a second of slack.
+  const early = herd.filter((l) => l.closedAfter !== null && l.closedAfter < HEADER_TIMEOUT_MS - 1000).length;
   t.equal(early, 0, 'none before client_header_timeout');
   t.equal(herd.filter((l) => /^HTTP\/1\.1 408 /.test(l.text)).length, CONNECTIONS, 'each answered 408');
   const slowest = Math.max(...herd.map((l) => l.closedAfter ?? Infinity));

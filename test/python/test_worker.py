@@ -118,6 +118,10 @@ class Worker(unittest.TestCase):
             if closes == before:
                 time.sleep(0.02)
         self.assertEqual(closes, before + 1)
+        # A negative check: a window in which a second close() would show.
+        time.sleep(0.2)
+        self.client.request(stream, {'PATH_INFO': '/closes'})
+        self.assertEqual(int(self.client.response(stream)[1]), before + 1, 'and never again')
 
     def test_ping_is_answered(self):
         self.client.send(FrameType.PING, 0, 0, b'12345678')

@@ -724,7 +724,7 @@ t.test('more concurrent requests than maxStreams → CANCEL REFUSED_STREAM', asy
 
 t.test('every byte read from the proxy counts toward a young collection (proxy/young-gc.ts)', async (t) => {
   // Each socket read is a Buffer of its own, dead once its frames are handled: counted, a
-  // 64 MiB upload peaks the worker at 68 MiB instead of 95 (PROFILE.md, "Memory").
+  // 64 MiB upload peaks the worker at 70-73 MiB instead of 96-98 (PROFILE.md, 2026-12-06).
   let counted = 0;
   const { RunnerConnection: Counting } = await t.mockImport<typeof import('../../runner/serving/connection.js')>('../../runner/serving/connection.js', {
     '../../proxy/young-gc.js': { bodyBytesRead: (n: number) => (counted += n) },
@@ -824,7 +824,9 @@ t.test('drain: a REQUEST after the final GOAWAY is refused, not cut; the proxy c
   const started = Date.now();
   peer.socket.end();
   t.equal(await drained, true);
-  t.ok(Date.now() - started < 4000, 'closed as soon as the proxy closed, not at the 5 s deadline');
+  // Typically a few ms; the runner's own close after the final GOAWAY comes 1 s after it
+  // (DRAIN_LINGER_MS), which a looser bound could not tell apart.
+  t.ok(Date.now() - started < 500, 'closed as soon as the proxy closed, not by the drain linger');
 });
 
 t.test('drain before the handshake: HELLO first, then the GOAWAY', async (t) => {
