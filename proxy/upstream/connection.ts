@@ -346,7 +346,7 @@ export class UpstreamConnection {
     if (kept) {
       // The client's socket still holds views of it: a fresh buffer for the next read, and this
       // one is garbage once those writes are done, counted toward a young collection like a
-      // request body's chunks (a download gives up most of its 256 KiB reads).
+      // request body's chunks (a download to a client that falls behind gives one up per read).
       this.readBuffer = null;
       bodyBytesRead(READ_SIZE);
     }
