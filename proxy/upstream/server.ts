@@ -165,7 +165,7 @@ export class UpstreamServer {
         const pids = new Set(this.connections.filter((c) => c.available).map((c) => c.hello.pid));
         const own = this.connections.filter((c) => !this.widened.has(c)).length;
         if (pids.size >= this.workers || own >= limit || this.connections.length >= MAX_CONNECTIONS) return;
-        const connection = await UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }));
+        const connection = await this.open(SPREAD_TIMEOUT_MS);
         // Checked again after the wait: widen() or a request may have filled the pool meanwhile.
         if (this.connections.length >= MAX_CONNECTIONS) {
           connection.retire();
@@ -197,7 +197,7 @@ export class UpstreamServer {
     if (this.connections.length >= Math.min(MAX_CONNECTIONS, this.workers * perWorker)) return;
     if (performance.now() < this.widenAgainAt) return;
     this.widening = true;
-    UpstreamConnection.open(this.options.address, this.options.limits, SPREAD_TIMEOUT_MS, this.options.log.child({ upstream: this.name }))
+    this.open(SPREAD_TIMEOUT_MS)
       .then((connection) => {
         if (this.closed) return connection.destroy();
         const pid = connection.hello.pid;
@@ -216,9 +216,14 @@ export class UpstreamServer {
       });
   }
 
+  /** A new connection to this address with the pool's limits, not yet in the pool. */
+  private open(timeoutMs: number): Promise<UpstreamConnection> {
+    return UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs, this.options.log.child({ upstream: this.name }));
+  }
+
   private async connect(timeoutMs: number): Promise<UpstreamConnection> {
     try {
-      const connection = await UpstreamConnection.open(this.options.address, this.options.limits, timeoutMs, this.options.log.child({ upstream: this.name }));
+      const connection = await this.open(timeoutMs);
       this.adopt(connection);
       this.backoffMs = BACKOFF_MIN_MS;
       this.healthy = true;
