@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './until.js';
+
+export { until };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURES = join(ROOT, 'test/fixtures');
@@ -270,20 +273,6 @@ function statusField(pid: number, field: string): number {
   return Number(match[1]) * 1024;
 }
 
-/**
- * Waits for evidence: polls `condition` (a log line, a count, a file, a response) until it
- * holds, and fails with `what` if it never does. Tests that act on a process wait with this,
- * never for a fixed time, so a busy machine makes them slower, not wrong. The default bound is
- * generous for the same reason: it only decides how long a real failure takes to report.
- */
-export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /**
  * `clients` concurrent loops of `request` until `stop` settles: a load that runs exactly as

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { BufferedBody } from '../../proxy/request-body.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgi-body-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,6 +103,6 @@ t.test('a body closed while its file is being created leaves no descriptor behin
   await body.close();
   // The close is the thread pool's: waited for by the clock, not a count of turns, so a busy
   // machine makes this slower, not wrong.
-  for (const deadline = Date.now() + 10_000; openInDir() > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
+  await until('the temporary file to close', () => openInDir() === 0, 10_000).catch(() => undefined);
   t.equal(openInDir(), 0);
 });

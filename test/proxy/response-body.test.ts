@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ResponseBody, type ResponseBuffering } from '../../proxy/response-body.js';
+import { until } from '../helpers/until.js';
 
 const KiB = 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,10 +63,8 @@ class FakeClient extends EventEmitter {
  * slower, not wrong).
  */
 async function readToEnd(client: FakeClient): Promise<void> {
-  for (const deadline = Date.now() + 10_000; !client.ended && Date.now() < deadline; ) {
-    client.read(1024 * KiB);
-    await sleep(10);
-  }
+  const reading = () => (client.read(1024 * KiB), client.ended);
+  await until('the response to end', reading, 10_000).catch(() => undefined);
 }
 
 /** A runner's view: credit it may spend, and whether the client is what the response waits for. */
@@ -129,10 +128,8 @@ t.test('a client reading while the runner keeps producing gets bytes from the fi
   })();
   // Until the client has read 1 MiB, or 10 s have passed (the file's reads are the thread
   // pool's: by the clock, not a count of turns).
-  for (const deadline = Date.now() + 10_000; client.bytes.length <= 1024 * KiB && Date.now() < deadline; ) {
-    client.read(256 * KiB);
-    await sleep(10);
-  }
+  const reading = () => (client.read(256 * KiB), client.bytes.length > 1024 * KiB);
+  await until('1 MiB read by the client', reading, 10_000).catch(() => undefined);
   const readMeanwhile = client.bytes.length;
   producing = false;
   await runner;

@@ -39,6 +39,7 @@ import {
 import { loadApp } from '../../runner/apps/app-loader.js';
 import { ListenError } from '../../runner/errors.js';
 import { RunnerServer, type RunnerServerOptions } from '../../runner/serving/server.js';
+import { until } from '../helpers/until.js';
 
 type T = Test;
 
@@ -1037,8 +1038,8 @@ t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer 
   t.same(slots, ['track 1 true', 'track 3 true', 'untrack 3', 'untrack 1']);
   peer.send(request(5, '/fail-before-head').frame);
   t.equal((await peer.response(5)).head?.status, 500);
-  // Counted after the 500 went out: polled by the clock (peer.waitFor wakes on frames only).
-  for (const deadline = Date.now() + WAIT_MS; !events.includes('failed /fail-before-head') && Date.now() < deadline; ) await sleep(5);
+  // Counted after the 500 went out: polled (peer.waitFor wakes on frames only).
+  await until('the failure to be counted', () => events.includes('failed /fail-before-head'), WAIT_MS).catch(() => undefined);
   t.same(events.slice(-2), ['finished /fail-before-head', 'failed /fail-before-head'], 'an app exception is counted');
 });
 

@@ -25,6 +25,7 @@ import {
 import { UpstreamServer } from '../../../proxy/upstream/server.js';
 import type { UpstreamConnection } from '../../../proxy/upstream/connection.js';
 import type { StreamEvents, UpstreamStream } from '../../../proxy/upstream/stream.js';
+import { until } from '../../helpers/until.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -171,14 +172,6 @@ const pool = (server: UpstreamServer) => (server as unknown as { connections: Up
 const pooled = (server: UpstreamServer) => pool(server).length;
 const widening = (server: UpstreamServer) => (server as unknown as { widening: boolean }).widening;
 
-/** Polls every few ms: a saturated mark lasts 100 ms, so a fixed wait could outlast it. */
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /**
  * Runs `steps` with the proxy's clock (performance.now) standing still: a saturated mark set
@@ -203,7 +196,7 @@ async function widenOnce(server: UpstreamServer) {
   const stream = await openStream(first, BULK);
   const saturated = first.saturated;
   const again = await server.acquire(5000);
-  await until(() => pooled(server) === 2);
+  await until('the pool to widen to 2', () => pooled(server) === 2, 2000);
   return { first, stream, saturated, again };
 }
 
@@ -219,7 +212,7 @@ t.test('a worker whose socket fills gets more connections, up to what its HELLO 
     t.not(second, first, 'while one is saturated, the next stream goes to the least busy connection of the worker');
     await openStream(second, BULK);
     t.equal(await server.acquire(5000), second, 'the less busy one again, though saturated too');
-    await until(() => !widening(server));
+    await until('the widening to finish', () => !widening(server), 2000);
   });
   t.equal(runner.accepted, 2, 'no more than the 2 connections the HELLO allows');
   t.equal(pooled(server), 2);
@@ -261,18 +254,18 @@ t.test('no more connections without the HELLO key, nor for small responses', asy
 t.test('a pool widened to its limit still reaches a worker that replaced one', async (t) => {
   const { runner, server } = await bulkSetup(t, BULK, 4, [1, 2, 3, 4]);
   await server.acquire(5000);
-  await until(() => new Set(pool(server).map((c) => c.hello.pid)).size === 4);
+  await until('a connection to each of the 4 workers', () => new Set(pool(server).map((c) => c.hello.pid)).size === 4, 2000);
   // Every connection saturated each round, so the one chosen next is too.
   await clockHeld(async () => {
     for (let i = 0; i < 32 && pooled(server) < 16; i++) {
       await Promise.all(pool(server).map((c) => openStream(c, BULK)));
       await server.acquire(5000);
-      await until(() => !widening(server));
+      await until('the widening to finish', () => !widening(server), 2000);
     }
   });
   t.equal(pooled(server), 16, 'four workers, four connections each: the most for one address');
   runner.replace(4, 5);
-  await until(() => pool(server).some((c) => c.hello.pid === 5));
+  await until('a connection to the replacement worker', () => pool(server).some((c) => c.hello.pid === 5), 2000);
   t.pass('the replacement worker got a connection');
   t.notOk(pool(server).some((c) => c.hello.pid === 4), 'none is left to the worker that went');
 });
