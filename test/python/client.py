@@ -142,6 +142,15 @@ class Client:
         assert frame.type == type_ and (stream is None or frame.stream == stream), 'expected %s, got %r' % (FrameType(type_).name, frame)
         return frame
 
+    def frames_until(self, stream, type_):
+        """Every frame up to the first of `type_` on `stream`, as (type, stream, flags, payload)."""
+        seen = []
+        while True:
+            frame = self.frame()
+            seen.append((frame.type, frame.stream, frame.flags, bytes(frame.payload)))
+            if frame.stream == stream and frame.type == type_:
+                return seen
+
     def window_of_data(self):
         """DATA payload bytes until a whole window came (no credit given): how many."""
         received = 0

@@ -35,17 +35,9 @@ class Inline(unittest.TestCase):
         self.client.close()
         self.worker.stop()
 
-    def frames_until(self, stream, type_):
-        seen = []
-        while True:
-            frame = self.client.frame()
-            seen.append((frame.type, frame.stream, frame.flags, bytes(frame.payload)))
-            if frame.stream == stream and frame.type == type_:
-                return seen
-
     def test_the_last_data_frame_carries_the_end(self):
         self.client.request(1, {})
-        seen = self.frames_until(1, FrameType.DATA)
+        seen = self.client.frames_until(1, FrameType.DATA)
         self.assertEqual([(t, f) for t, _, f, _ in seen], [(FrameType.ACCEPT, 0), (FrameType.RESPONSE, 0), (FrameType.DATA, 1)])
         self.assertEqual(seen[-1][3], b'hello', 'no empty DATA frame for the end')
 
@@ -63,7 +55,7 @@ class Inline(unittest.TestCase):
         self.client.expect(FrameType.ACCEPT, 1)
         self.client.send(FrameType.CANCEL, 0, 1, encode_cancel(7, 'client left'))
         self.client.request(3, {})
-        seen = self.frames_until(3, FrameType.DATA)
+        seen = self.client.frames_until(3, FrameType.DATA)
         self.assertFalse([f for f in seen if f[1] == 1], 'nothing more on the cancelled stream')
         self.assertEqual(seen[-1][3], b'hello')
 
@@ -140,12 +132,7 @@ class InlineHarakiri(unittest.TestCase):
     def test_a_stuck_inline_app_is_cancelled_and_the_rest_waits_unaccepted(self):
         self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '5'})
         self.client.request(3, {})
-        seen = []
-        while True:
-            frame = self.client.frame()
-            seen.append((frame.type, frame.stream))
-            if frame.type == FrameType.CANCEL and frame.stream == 1:
-                break
+        seen = [(type_, stream) for type_, stream, _, _ in self.client.frames_until(1, FrameType.CANCEL)]
         self.assertIn((FrameType.ACCEPT, 1), seen)
         self.assertNotIn((FrameType.ACCEPT, 3), seen, 'the queued stream has not started')
         self.assertEqual([r['reqId'] for r in self.worker.message('harakiri')['requests']], ['r1'])
@@ -153,10 +140,7 @@ class InlineHarakiri(unittest.TestCase):
     def test_an_inline_app_waiting_for_credit_is_cancelled_and_its_thread_freed(self):
         self.client.request(1, {'PATH_INFO': '/big', 'QUERY_STRING': '1000000'})
         started = time.monotonic()
-        while True:
-            frame = self.client.frame()
-            if frame.type == FrameType.CANCEL and frame.stream == 1:
-                break
+        self.client.frames_until(1, FrameType.CANCEL)
         self.assertLess(time.monotonic() - started, 5, 'cancelled by the 300 ms harakiri, not left waiting for credit')
         self.client.request(3, {})
         self.assertEqual(self.client.response(3)[1], b'hello')

@@ -213,12 +213,7 @@ class Limits(unittest.TestCase):
             client.send(FrameType.CANCEL, 0, 3, encode_cancel(7, 'sent elsewhere'))
             head, body, _ = client.response(1)
             client.request(5, {})
-            frames = []
-            while True:
-                frame = client.frame()
-                frames.append((frame.type, frame.stream))
-                if frame.stream == 5 and frame.type == FrameType.DATA:
-                    break
+            frames = [(type_, stream) for type_, stream, _, _ in client.frames_until(5, FrameType.DATA)]
             self.assertNotIn((FrameType.ACCEPT, 3), frames, 'the queued stream never started')
             client.close()
         finally:
