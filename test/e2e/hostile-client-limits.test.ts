@@ -3,7 +3,7 @@
 // runner's stream cancelled), slow heads and bodies (408), idle and worn-out keep-alive
 // connections (closed).
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { exchangeRaw, openRaw } from '../helpers/raw.js';
 import { FIXTURES, pace, simpleConfig, startProxy, startRunner, tempDir, until, type LogLine } from '../helpers/processes.js';
 
@@ -28,7 +28,7 @@ const HOST = 'Host: tsgi.test\r\n';
 const logged = (code: string, after: number) => (l: LogLine) => l.code === code && (l.msg === 'client error' || l.msg === 'request failed') && proxy.proc.logs.indexOf(l) >= after;
 const appSaw = (what: 'saw' | 'complete' | 'cut', uri: string) => runner.proc.logs.some((l) => l.msg === `${what} POST ${uri}`);
 
-async function refused(t: Tap.Test, request: string, status: number, code: string): Promise<void> {
+async function refused(t: Test, request: string, status: number, code: string): Promise<void> {
   const before = proxy.proc.logs.length;
   const reply = await exchangeRaw(proxy.port, Buffer.from(request, 'latin1'));
   t.match(reply.text, new RegExp(`^HTTP/1\\.1 ${status} `), `${status}`);
@@ -72,7 +72,7 @@ t.test('a chunked body growing past client_max_body_size: 413, the runner stream
 });
 
 /** A client that goes on sending after the proxy's FIN: what it read, and when. */
-async function uploader(t: Tap.Test) {
+async function uploader(t: Test) {
   const client = await openRaw(proxy.port, true);
   t.teardown(() => client.destroy());
   const seen = { text: '', answeredAt: 0, endedAt: 0, closedAt: 0 };

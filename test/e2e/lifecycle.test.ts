@@ -190,7 +190,7 @@ t.test('npm start serves the demo, and Ctrl-C stops it leaving no socket', async
     probe.listen(8080, '127.0.0.1', () => probe.close(() => resolve(false)));
   });
   if (busy || existsSync('/tmp/tsgi-demo.sock')) {
-    t.skip('port 8080 or the demo socket is in use on this machine');
+    t.skip('port 8080 or the demo socket is in use on this machine', () => {});
     return;
   }
   const demo = new Proc(spawnNode(join(ROOT, 'dist/deploy/demo.js'), []));

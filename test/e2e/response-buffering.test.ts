@@ -189,7 +189,7 @@ t.test('a full disk: the response falls back to holding the runner back and arri
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { stdio: 'pipe' });
   } catch (err) {
-    t.skip(`cannot mount a small tmpfs here (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+    t.skip(`cannot mount a small tmpfs here (needs root): ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`, () => {});
     return;
   }
   t.teardown(() => execFileSync('umount', ['-l', full]));

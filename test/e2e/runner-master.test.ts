@@ -91,7 +91,7 @@ t.test('--stats serves the master and every worker as JSON', async (t) => {
 
 t.test('--chown, --uid and --gid: the socket is handed over, then master and workers drop to the user', async (t) => {
   if (process.getuid?.() !== 0) {
-    t.skip('needs root');
+    t.skip('needs root', () => {});
     return;
   }
   const dir = tempDir(t);

@@ -12,7 +12,7 @@ export interface Reply {
 export interface RequestOptions {
   method?: string;
   headers?: Record<string, string | number>;
-  body?: Buffer | string | AsyncIterable<Uint8Array>;
+  body?: Buffer | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   agent?: false;
 }
 

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { HOP_BY_HOP, isFieldValue, isHopByHopName, isToken } from '../../protocol/index.js';
+import { source } from '../helpers/root.js';
 
 interface HeadVector {
   name: 'token' | 'fieldValue' | 'hopByHop';
   cases: [string, boolean][];
 }
 
-const file = new URL('../../protocol/vectors/head.json', import.meta.url);
+const file = source('protocol/vectors/head.json');
 const vectors = (JSON.parse(readFileSync(file, 'utf8')) as { vectors: HeadVector[] }).vectors;
 const checks = { token: isToken, fieldValue: isFieldValue, hopByHop: isHopByHopName };
 

@@ -3,7 +3,7 @@
  * builder (./builder.ts) — never with protocol/, whose output the tests check against them.
  *
  *   Regenerate after editing a table (then review the diff of the JSON files):
- *     node --import @tapjs/typescript/import test/protocol/make-vectors.ts --write
+ *     npm run build && node dist/test/protocol/make-vectors.js --write
  *   Without --write it is a test (tap runs it with the suite): it fails when a JSON file
  *   differs from what the tables produce, i.e. when someone edited the JSON by hand.
  *
@@ -11,9 +11,11 @@
  * runs the same ones), so keep every case small, named and described.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ACK, END_STREAM, T, credit, frame, header, hex, msgpack, ping, str, u32, type TypeName } from './builder.js';
+import { source } from '../helpers/root.js';
 
-const VECTORS = new URL('../../protocol/vectors/', import.meta.url);
+const VECTORS = source('protocol/vectors');
 
 // ---------------------------------------------------------------------------------------------
 // Valid frames
@@ -560,12 +562,12 @@ function render(content: object): string {
 
 if (process.argv.includes('--write')) {
   for (const [name, content] of Object.entries(FILES)) {
-    writeFileSync(new URL(name, VECTORS), render(content));
+    writeFileSync(join(VECTORS, name), render(content));
     console.log(`wrote protocol/vectors/${name}`);
   }
 } else {
   const { default: t } = await import('tap');
   for (const [name, content] of Object.entries(FILES)) {
-    t.equal(readFileSync(new URL(name, VECTORS), 'utf8'), render(content), `protocol/vectors/${name} is what the tables produce`);
+    t.equal(readFileSync(join(VECTORS, name), 'utf8'), render(content), `protocol/vectors/${name} is what the tables produce`);
   }
 }

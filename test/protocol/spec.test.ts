@@ -9,9 +9,10 @@ import { FrameDecoder } from '../../protocol/decoder.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { Flags, FrameType, HEADER_SIZE, MAX_FRAME_SIZE_LIMIT, MAX_WINDOW, MIN_FRAME_SIZE } from '../../protocol/frame.js';
 import { DEFAULTS, PROTOCOL_VERSION, decodeHello } from '../../protocol/messages.js';
+import { source } from '../helpers/root.js';
 
-const spec = readFileSync(new URL('../../protocol/SPEC.md', import.meta.url), 'utf8');
-const frameSource = readFileSync(new URL('../../protocol/frame.ts', import.meta.url), 'utf8');
+const spec = readFileSync(source('protocol/SPEC.md'), 'utf8');
+const frameSource = readFileSync(source('protocol/frame.ts'), 'utf8');
 
 /** The numeric members of a TypeScript enum, as name → value. */
 const members = (e: Record<string, string | number>): Record<string, number> =>

@@ -1,6 +1,7 @@
 /** Typed access to protocol/vectors/*.json (written by ./make-vectors.ts) for the tests. */
 import { readFileSync } from 'node:fs';
 import { T, unhex } from './builder.js';
+import { source } from '../helpers/root.js';
 
 export interface FrameVector {
   type: string | number;
@@ -37,7 +38,7 @@ export interface PayloadVector {
 }
 
 function load<V>(name: string): V[] {
-  const file = new URL(`../../protocol/vectors/${name}`, import.meta.url);
+  const file = source('protocol/vectors', name);
   return (JSON.parse(readFileSync(file, 'utf8')) as { vectors: V[] }).vectors;
 }
 

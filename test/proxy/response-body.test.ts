@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ResponseBody, type ResponseBuffering } from '../../proxy/response-body.js';
 import { until } from '../helpers/until.js';
 
@@ -69,7 +69,7 @@ async function readToEnd(client: FakeClient): Promise<void> {
 
 /** A runner's view: credit it may spend, and whether the client is what the response waits for. */
 /** `settings` null: streaming (tsgi_buffering off). */
-function setup(t: Tap.Test, settings: Partial<ResponseBuffering> | null = {}) {
+function setup(t: Test, settings: Partial<ResponseBuffering> | null = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-rb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const client = new FakeClient();

@@ -8,8 +8,8 @@ import { once, type EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import {
@@ -40,10 +40,11 @@ import { loadApp } from '../../runner/apps/app-loader.js';
 import { ListenError } from '../../runner/errors.js';
 import { RunnerServer, type RunnerServerOptions } from '../../runner/serving/server.js';
 import { until } from '../helpers/until.js';
+import { source } from '../helpers/root.js';
 
 type T = Test;
 
-const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'runner-app.js');
+const FIXTURE = source('test/fixtures/runner-app.js');
 const { app } = await loadApp(FIXTURE);
 const fixture = (await import(pathToFileURL(FIXTURE).href)) as {
   probe: EventEmitter;
@@ -53,6 +54,8 @@ const fixture = (await import(pathToFileURL(FIXTURE).href)) as {
 
 const silent = pino({ level: 'silent' });
 const WAIT_MS = 4000;
+/** A module's URL from this (built) file, for t.mockImport. */
+const moduleUrl = (path: string) => new URL(path, import.meta.url).href;
 
 // ---------------------------------------------------------------- the hand-driven proxy
 
@@ -727,8 +730,9 @@ t.test('every byte read from the proxy counts toward a young collection (proxy/y
   // Each socket read is a Buffer of its own, dead once its frames are handled: counted, a
   // 64 MiB upload peaks the worker at 70-73 MiB instead of 96-98 (PROFILE.md, 2026-12-06).
   let counted = 0;
-  const { RunnerConnection: Counting } = await t.mockImport<typeof import('../../runner/serving/connection.js')>('../../runner/serving/connection.js', {
-    '../../proxy/young-gc.js': { bodyBytesRead: (n: number) => (counted += n) },
+  // Absolute URLs: tap resolves relative ones from the source-mapped test file, not the built one.
+  const { RunnerConnection: Counting } = await t.mockImport<typeof import('../../runner/serving/connection.js')>(moduleUrl('../../runner/serving/connection.js'), {
+    [moduleUrl('../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => (counted += n) },
   });
   const path = join(tempDir(t), 'runner.sock');
   const options = { app, log: silent, identity: { pid: process.pid, worker: 0, workers: 1, app: 'runner-app.js' } };

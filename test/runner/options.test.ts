@@ -5,14 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadApp, parseAppSpec } from '../../runner/apps/app-loader.js';
 import { AppLoadError, UsageError } from '../../runner/errors.js';
 import type { Application, Chunk } from '../../runner/apps/app.js';
 import { USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
+import { source } from '../helpers/root.js';
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+const FIXTURES = source('test/fixtures');
 
 function options(argv: string[]): RunnerOptions {
   const parsed = parseRunnerArgs(argv);

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { DIRECTIVE_LIST } from '../../../proxy/config/directives.js';
 import { renderReference, withReference } from '../../../proxy/config/reference.js';
+import { source } from '../../helpers/root.js';
 
-const directives = readFileSync(new URL('../../../proxy/config/DIRECTIVES.md', import.meta.url), 'utf8');
+const directives = readFileSync(source('proxy/config/DIRECTIVES.md'), 'utf8');
 
 t.test('proxy/config/DIRECTIVES.md is the reference generated from the directive table', async (t) => {
   t.equal(directives, withReference(directives), 'run `npm run docs` after changing proxy/config/directives.ts');

@@ -3,8 +3,10 @@
 // implementation (the Python worker's tests) can run the same corpus.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildEnviron, type EnvironInput } from '../../../proxy/environ.js';
 import { EnvironError } from '../../../proxy/errors.js';
+import { source } from '../../helpers/root.js';
 
 interface Case {
   description: string;
@@ -13,7 +15,7 @@ interface Case {
   error?: string;
 }
 
-const casesDir = new URL('./cases/', import.meta.url);
+const casesDir = source('test/proxy/environ/cases');
 const files = readdirSync(casesDir).filter((f) => f.endsWith('.json')).sort();
 
 t.test('corpus layout', async (t) => {
@@ -30,7 +32,7 @@ t.test('corpus layout', async (t) => {
 });
 
 for (const file of files) {
-  const c = JSON.parse(readFileSync(new URL(file, casesDir), 'utf8')) as Case;
+  const c = JSON.parse(readFileSync(join(casesDir, file), 'utf8')) as Case;
   t.test(`${file}: ${c.description}`, async (t) => {
     t.equal(typeof c.description, 'string', 'has a description');
     t.not(c.environ === undefined, c.error === undefined, 'exactly one of environ / error');

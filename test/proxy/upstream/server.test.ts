@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import {
   DEFAULTS,
   ErrorCode,
@@ -28,6 +28,8 @@ import type { StreamEvents, UpstreamStream } from '../../../proxy/upstream/strea
 import { until } from '../../helpers/until.js';
 
 const silent = pino({ level: 'silent' });
+/** A module's URL from this (built) file, for t.mockImport. */
+const moduleUrl = (path: string) => new URL(path, import.meta.url).href;
 
 /** Answers each HELLO with its own, as "pid" 1, 2, 3…; the first `draining` connections drain at once. */
 function scriptedRunner(path: string, draining: number) {
@@ -155,7 +157,7 @@ function openStream(connection: UpstreamConnection, bytes: number, keeps = false
 /** Within the kernel's default Unix socket buffer (208 KiB) with room to spare, above the 128 KiB mark. */
 const BULK = 160 * 1024;
 
-async function bulkSetup(t: Tap.Test, bodyBytes: number, connections?: number, pids?: number[]) {
+async function bulkSetup(t: Test, bodyBytes: number, connections?: number, pids?: number[]) {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'runner.sock');
@@ -272,8 +274,9 @@ t.test('a pool widened to its limit still reaches a worker that replaced one', a
 
 t.test('a read buffer a client still refers to is given up and counted toward a young collection', async (t) => {
   let counted = 0;
-  const { UpstreamConnection: Counting } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>('../../../proxy/upstream/connection.js', {
-    '../../../proxy/young-gc.js': { bodyBytesRead: (n: number) => (counted += n) },
+  // Absolute URLs: tap resolves relative ones from the source-mapped test file, not the built one.
+  const { UpstreamConnection: Counting } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
+    [moduleUrl('../../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => (counted += n) },
   });
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
