@@ -22,6 +22,7 @@ export interface AppLog {
 
 const encoder = new TextEncoder();
 const CANCELLED: unique symbol = Symbol('cancelled');
+type Step = IteratorResult<Chunk> | typeof CANCELLED;
 const SERVER_ERROR_BODY = encoder.encode('Internal Server Error\n');
 
 interface Head {
@@ -34,22 +35,67 @@ interface Head {
  * Runs one request through the application, PEP 3333's server side: start_response rules,
  * headers held back until the first non-empty chunk, 500 before the head, abort after it, and
  * the result's close() plus the iterator's return() called exactly once whatever happens.
+ *
+ * Synchronous as long as the application is: an app that returns an iterable at once, whose
+ * chunks the stream takes without waiting for credit and which has no async close(), is
+ * answered within this call, and the outcome is returned as it is. The first promise met (the
+ * result, a step of an async iterator, a chunk waiting for credit, close()) turns the rest of
+ * the request into the same steps awaited. Most requests are of the first kind; each promise and
+ * async frame spared is allocation and a microtask per request (PROFILE.md, 2026-12-06).
  */
-export async function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Promise<'ok' | 'failed'> {
+export function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Outcome | Promise<Outcome> {
   const call = new AppCall(sink, environ, log);
-  let result: AppResult | undefined;
-  let outcome: 'ok' | 'failed' = 'ok';
+  let result: AppResult | Promise<AppResult> | undefined;
+  let pending: Promise<void> | undefined;
   try {
-    result = await app(environ, call.startResponse);
-    await call.iterate(result);
+    result = app(environ, call.startResponse);
+    if (isThenable(result)) return runAwaited(call, result, environ, log);
+    pending = call.iterate(result);
   } catch (err) {
     // An exception that reached us (a 500 or an aborted response), for the worker's counters.
+    call.fail(err, environ, log);
+    return closeThen(result, 'failed', environ, log);
+  }
+  if (!pending) return closeThen(result, 'ok', environ, log);
+  return finishAwaited(call, pending, result, environ, log);
+}
+
+type Outcome = 'ok' | 'failed';
+
+/** The whole request awaited: the application returned a promise of its result. */
+async function runAwaited(call: AppCall, promised: PromiseLike<AppResult>, environ: Environ, log: AppLog): Promise<Outcome> {
+  let result: AppResult | undefined;
+  let outcome: Outcome = 'ok';
+  try {
+    result = await promised;
+    await call.iterate(result);
+  } catch (err) {
     outcome = 'failed';
     call.fail(err, environ, log);
   } finally {
     await closeResult(result, environ, log);
   }
   return outcome;
+}
+
+/** The rest of a request whose iteration began synchronously and now waits on `pending`. */
+async function finishAwaited(call: AppCall, pending: Promise<void>, result: AppResult, environ: Environ, log: AppLog): Promise<Outcome> {
+  let outcome: Outcome = 'ok';
+  try {
+    await pending;
+  } catch (err) {
+    outcome = 'failed';
+    call.fail(err, environ, log);
+  } finally {
+    await closeResult(result, environ, log);
+  }
+  return outcome;
+}
+
+/** close() of the result, then `outcome`: synchronously unless close() returns a promise. */
+function closeThen(result: unknown, outcome: Outcome, environ: Environ, log: AppLog): Outcome | Promise<Outcome> {
+  const closing = closeResult(result, environ, log);
+  return closing ? closing.then(() => outcome) : outcome;
 }
 
 class AppCall {
@@ -89,20 +135,57 @@ class AppCall {
     await this.send(toBytes(chunk));
   }
 
-  async iterate(result: AppResult): Promise<void> {
+  /**
+   * Sends the result's chunks, then ends the response. Returns undefined when all of it was
+   * done synchronously; otherwise, from the first promise met on, the promise of the rest.
+   */
+  iterate(result: AppResult): Promise<void> | undefined {
     const iterator = iteratorOf(result);
     // for-of semantics: an iterator left before its end (not one that ended or threw) is told
-    // so with return(), once.
+    // so with return(), once — here, or by iterateAwaited once it has taken over.
     let leftEarly = true;
     try {
       for (;;) {
-        const step = await this.nextStep(iterator);
-        if (step === CANCELLED) break;
-        if (step.done) {
+        if (this.sink.cancelled) break;
+        const next = this.next(iterator);
+        if (isThenable(next)) {
+          leftEarly = false;
+          return this.iterateAwaited(iterator, this.awaitStep(next), undefined);
+        }
+        if (next.done) {
           leftEarly = false;
           break;
         }
-        await this.send(toBytes(step.value));
+        const sending = this.sendNow(toBytes(next.value));
+        if (sending) {
+          leftEarly = false;
+          return this.iterateAwaited(iterator, undefined, sending);
+        }
+      }
+    } catch (err) {
+      if (this.nextThrew) leftEarly = false;
+      throw err;
+    } finally {
+      if (leftEarly) this.leave(iterator);
+    }
+    if (!this.sink.cancelled) this.finish();
+    return undefined;
+  }
+
+  /** iterate()'s loop with every step awaited, from a step or a chunk still pending. */
+  private async iterateAwaited(iterator: Iterator<Chunk> | AsyncIterator<Chunk>, step: Promise<Step> | undefined, sending: Promise<void> | undefined): Promise<void> {
+    let leftEarly = true;
+    try {
+      if (sending) await sending;
+      for (;;) {
+        const next = await (step ?? this.nextStep(iterator));
+        step = undefined;
+        if (next === CANCELLED) break;
+        if (next.done) {
+          leftEarly = false;
+          break;
+        }
+        await this.send(toBytes(next.value));
       }
     } catch (err) {
       if (this.nextThrew) leftEarly = false;
@@ -119,17 +202,24 @@ class AppCall {
    * The iterator's next step, or CANCELLED as soon as the stream is cancelled: an app that
    * waits (long polling, server-sent events) is left at once, not at its next chunk.
    */
-  private async nextStep(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): Promise<IteratorResult<Chunk> | typeof CANCELLED> {
+  private nextStep(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): Step | Promise<Step> {
     if (this.sink.cancelled) return CANCELLED;
-    let next: IteratorResult<Chunk> | Promise<IteratorResult<Chunk>>;
+    const next = this.next(iterator);
+    return isThenable(next) ? this.awaitStep(next) : next;
+  }
+
+  /** iterator.next(), noting whether it threw (an iterator that threw is not told return()). */
+  private next(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): IteratorResult<Chunk> | PromiseLike<IteratorResult<Chunk>> {
     try {
-      next = iterator.next();
+      return iterator.next();
     } catch (err) {
       this.nextThrew = true;
       throw err;
     }
-    if (!(next instanceof Promise)) return next;
-    const settled = next.catch((err: unknown) => {
+  }
+
+  private awaitStep(next: PromiseLike<IteratorResult<Chunk>>): Promise<Step> {
+    const settled = Promise.resolve(next).catch((err: unknown) => {
       this.nextThrew = true;
       throw err;
     });
@@ -181,12 +271,17 @@ class AppCall {
   }
 
   private async send(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0 || this.sink.cancelled) return;
+    const pending = this.sendNow(bytes);
+    if (pending) await pending;
+  }
+
+  /** Sends a chunk (the head first if still held); a promise only when it waits for credit. */
+  private sendNow(bytes: Uint8Array): Promise<void> | undefined {
+    if (bytes.length === 0 || this.sink.cancelled) return undefined;
     if (this.ended) throw new ContractError('write() called after the response ended');
     if (!this.head) throw new ContractError('the application sent body data before calling startResponse()');
     if (!this.headSent) this.sendHead(false);
-    const pending = this.sink.write(bytes);
-    if (pending) await pending;
+    return this.sink.write(bytes);
   }
 
   private finish(): void {
@@ -232,14 +327,24 @@ function iteratorOf(result: AppResult): Iterator<Chunk> | AsyncIterator<Chunk> {
   throw new ContractError(`the application must return an iterable of chunks, got ${describe(result)}`);
 }
 
-async function closeResult(result: unknown, environ: Environ, log: AppLog): Promise<void> {
+/** Calls the result's close(), if any, logging its failure; a promise only if close() returned one. */
+function closeResult(result: unknown, environ: Environ, log: AppLog): Promise<void> | undefined {
   const close = (result as { close?: unknown } | null | undefined)?.close;
-  if (typeof close !== 'function') return;
+  if (typeof close !== 'function') return undefined;
+  const failed = (err: unknown) => log.error({ err, ...requestFields(environ) }, 'application close() failed');
+  let closing: unknown;
   try {
-    await close.call(result);
+    closing = close.call(result);
   } catch (err) {
-    log.error({ err, ...requestFields(environ) }, 'application close() failed');
+    failed(err);
+    return undefined;
   }
+  return isThenable(closing) ? Promise.resolve(closing).then(() => undefined, failed) : undefined;
+}
+
+/** What `await` would wait for: a promise, or any object with a then() method. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function toBytes(chunk: unknown): Uint8Array {

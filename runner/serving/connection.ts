@@ -319,20 +319,34 @@ export class RunnerConnection implements StreamHost {
     }
     // Every reason to refuse the stream is behind us: from here on the request may run (SPEC §4 Accept).
     this.sendFrame(FrameType.ACCEPT, 0, frame.stream, NO_PAYLOAD);
-    this.serve(stream, environ).catch((err: unknown) => {
-      // runApplication answers every app failure itself; reaching here is a bug in the runner.
-      this.options.log.error({ err, reqId: environ['tsgi.request_id'] }, 'internal error while serving a request');
-      stream.cancel(ErrorCode.INTERNAL_ERROR, 'internal error in the runner');
-    });
+    this.serve(stream, environ);
   }
 
-  private async serve(stream: RunnerStream, base: Record<string, string>): Promise<void> {
+  /** Runs the app; most requests are answered before this returns (runApplication). */
+  private serve(stream: RunnerStream, base: Record<string, string>): void {
     const environ: Record<string, unknown> = base;
     Object.assign(environ, this.options.environDefaults);
     environ['wsgi.input'] = stream.input;
     environ['wsgi.errors'] = errorsStream(this.options.log, base['tsgi.request_id']);
-    const outcome = await runApplication(this.options.app, environ, stream, this.options.log);
+    let outcome;
+    try {
+      outcome = runApplication(this.options.app, environ, stream, this.options.log);
+    } catch (err) {
+      return this.internalError(stream, base, err);
+    }
     if (outcome === 'failed') this.options.observer?.failed(base);
+    else if (outcome !== 'ok') {
+      outcome.then(
+        (settled) => settled === 'failed' && this.options.observer?.failed(base),
+        (err: unknown) => this.internalError(stream, base, err),
+      );
+    }
+  }
+
+  /** runApplication answers every app failure itself; reaching here is a bug in the runner. */
+  private internalError(stream: RunnerStream, base: Record<string, string>, err: unknown): void {
+    this.options.log.error({ err, reqId: base['tsgi.request_id'] }, 'internal error while serving a request');
+    stream.cancel(ErrorCode.INTERNAL_ERROR, 'internal error in the runner');
   }
 
   private onClose(): void {

@@ -50,9 +50,8 @@ export class RunnerStream implements ResponseSink {
   private responseEnded = false;
   private closed = false;
   cancelled = false;
-  /** Settles when the stream is cancelled, so an app awaited between chunks can be left at once. */
-  readonly whenCancelled: Promise<void>;
-  private onCancelled!: () => void;
+  private cancelledPromise: Promise<void> | null = null;
+  private onCancelled: (() => void) | null = null;
 
   constructor(
     readonly id: number,
@@ -65,8 +64,16 @@ export class RunnerStream implements ResponseSink {
     this.receiveWindow = new ReceiveWindow(receiveCredit, receiveCredit >>> 1, receiveCredit * REQUEST_WINDOW_GROWTH);
     this.requestEnded = requestEnded;
     this.input = new RequestInput((n, keepingUp) => this.consumed(n, keepingUp));
-    this.whenCancelled = new Promise((resolve) => (this.onCancelled = resolve));
     if (requestEnded) this.input.finish();
+  }
+
+  /**
+   * Settles when the stream is cancelled, so an app awaited between chunks can be left at once.
+   * Made when first asked for: only an app that waits between chunks needs it.
+   */
+  get whenCancelled(): Promise<void> {
+    this.cancelledPromise ??= this.cancelled ? Promise.resolve() : new Promise((resolve) => (this.onCancelled = resolve));
+    return this.cancelledPromise;
   }
 
   // ---- frames from the proxy ----
@@ -93,7 +100,7 @@ export class RunnerStream implements ResponseSink {
   onCancel(): void {
     if (this.closed) return;
     this.cancelled = true;
-    this.onCancelled();
+    this.onCancelled?.();
     this.input.destroy();
     this.release();
     this.close();

@@ -726,3 +726,60 @@ t.test('flow control: no next chunk is asked for while the sink has no credit', 
   t.same(sink.ops, ['head', 'write', 'write', 'write', 'end']);
   t.equal(sink.body, 'chunk0;chunk1;chunk2;');
 });
+
+t.test('a synchronous app is answered within the call; the first promise met makes the rest awaited', async (t) => {
+  const hello: Application = (_environ, startResponse) => {
+    startResponse('200 OK', TEXT);
+    return ['Hello ', 'World!'];
+  };
+  const sink = new FakeSink();
+  const outcome = runApplication(hello, { ...ENVIRON }, sink, new FakeLog());
+  t.equal(outcome, 'ok', 'the outcome itself, not a promise of it');
+  t.same(sink.ops, ['head', 'write', 'write', 'end'], 'the whole response was sent before runApplication returned');
+
+  const failing = new FakeSink();
+  t.equal(runApplication(() => { throw new Error('boom'); }, { ...ENVIRON }, failing, new FakeLog()), 'failed');
+  t.equal(failing.head?.status, 500, 'a synchronous failure is answered at once too');
+
+  // Every promise on the way: the app's result, a step, a chunk waiting for credit, close().
+  const asyncResult: Application = async (_environ, startResponse) => (startResponse('200 OK', TEXT), ['a']);
+  const asyncSteps: Application = (_environ, startResponse) => (startResponse('200 OK', TEXT), (async function* () { yield 'a'; })());
+  const closing: Application = (_environ, startResponse) => {
+    startResponse('200 OK', TEXT);
+    return Object.assign(['a'], { close: () => new Promise<void>((resolve) => setImmediate(resolve)) });
+  };
+  for (const [name, app] of [['an async app', asyncResult], ['an async iterator', asyncSteps], ['an async close()', closing]] as const) {
+    const sink = new FakeSink();
+    const pending = runApplication(app, { ...ENVIRON }, sink, new FakeLog());
+    t.ok(pending instanceof Promise, `${name}: a promise`);
+    t.equal(await pending, 'ok');
+    t.same(sink.ops, ['head', 'write', 'end'], `${name}: the same response`);
+  }
+  const starved = new FakeSink();
+  starved.credit = false;
+  const waiting = runApplication(hello, { ...ENVIRON }, starved, new FakeLog());
+  t.ok(waiting instanceof Promise, 'a chunk waiting for credit: a promise');
+  t.same(starved.ops, ['head', 'write'], 'nothing more is asked of the app meanwhile');
+  starved.grant();
+  await settle();
+  starved.grant();
+  t.equal(await waiting, 'ok');
+  t.same(starved.ops, ['head', 'write', 'write', 'end']);
+});
+
+t.test('thenables that are not promises are awaited as await would (result, steps, close())', async (t) => {
+  const later = <V>(value: V): PromiseLike<V> => ({ then: (resolve) => Promise.resolve(value).then(resolve) as never });
+  let closed = 0;
+  const app: Application = (_environ, startResponse) => {
+    startResponse('200 OK', TEXT);
+    const steps = ['x', 'y'];
+    const iterator = { next: () => later(steps.length > 0 ? { done: false, value: steps.shift()! } : { done: true, value: undefined }) };
+    const result = { [Symbol.asyncIterator]: () => iterator, close: () => later(undefined).then(() => void closed++) };
+    return later(result as unknown as AsyncIterable<Chunk>) as unknown as Promise<AsyncIterable<Chunk>>;
+  };
+  const { sink, log } = await run(app);
+  t.same(sink.ops, ['head', 'write', 'write', 'end']);
+  t.equal(sink.body, 'xy');
+  t.equal(closed, 1, 'close() once');
+  t.same(log.errors, []);
+});
