@@ -53,7 +53,14 @@ export function runApplication(app: Application, environ: Environ, sink: Respons
     pending = call.iterate(result);
   } catch (err) {
     // An exception that reached us (a 500 or an aborted response), for the worker's counters.
-    call.fail(err, environ, log);
+    try {
+      call.fail(err, environ, log);
+    } catch (failure) {
+      // As a finally would: close() runs (and is waited for) before the failure goes on.
+      const closing = closeResult(result, environ, log);
+      if (closing) return closing.then(() => Promise.reject(failure));
+      throw failure;
+    }
     return closeThen(result, 'failed', environ, log);
   }
   if (!pending) return closeThen(result, 'ok', environ, log);

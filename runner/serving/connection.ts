@@ -324,23 +324,22 @@ export class RunnerConnection implements StreamHost {
 
   /** Runs the app; most requests are answered before this returns (runApplication). */
   private serve(stream: RunnerStream, base: Record<string, string>): void {
-    const environ: Record<string, unknown> = base;
-    Object.assign(environ, this.options.environDefaults);
-    environ['wsgi.input'] = stream.input;
-    environ['wsgi.errors'] = errorsStream(this.options.log, base['tsgi.request_id']);
     let outcome;
     try {
+      const environ: Record<string, unknown> = base;
+      Object.assign(environ, this.options.environDefaults);
+      environ['wsgi.input'] = stream.input;
+      environ['wsgi.errors'] = errorsStream(this.options.log, base['tsgi.request_id']);
       outcome = runApplication(this.options.app, environ, stream, this.options.log);
+      if (typeof outcome === 'string') return this.served(outcome, base);
     } catch (err) {
       return this.internalError(stream, base, err);
     }
+    outcome.then((settled) => this.served(settled, base)).catch((err: unknown) => this.internalError(stream, base, err));
+  }
+
+  private served(outcome: 'ok' | 'failed', base: Record<string, string>): void {
     if (outcome === 'failed') this.options.observer?.failed(base);
-    else if (outcome !== 'ok') {
-      outcome.then(
-        (settled) => settled === 'failed' && this.options.observer?.failed(base),
-        (err: unknown) => this.internalError(stream, base, err),
-      );
-    }
   }
 
   /** runApplication answers every app failure itself; reaching here is a bug in the runner. */

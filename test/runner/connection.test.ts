@@ -1047,6 +1047,19 @@ t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer 
   t.same(events.slice(-2), ['finished /fail-before-head', 'failed /fail-before-head'], 'an app exception is counted');
 });
 
+t.test("an observer that throws is the runner's own bug: logged, and the connection serves on", async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+  const observer = { started: () => undefined, finished: () => undefined, timedOut: () => undefined, failed: () => { throw new Error('observer down'); } };
+  const { peer } = await connected(t, { log, observer });
+  peer.send(request(1, '/fail-before-head').frame);
+  t.equal((await peer.response(1)).head?.status, 500);
+  peer.send(request(3, '/hello').frame);
+  t.equal((await peer.response(3)).text, 'Hello World!', 'the next request on the connection is served');
+  const logged = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message?: string } }).find((l) => l.msg === 'internal error while serving a request');
+  t.match(logged, { err: { message: 'observer down' } });
+});
+
 t.test('a peer that floods PINGs and reads no answer is closed with FLOW_CONTROL_ERROR', async (t) => {
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });

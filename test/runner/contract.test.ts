@@ -783,3 +783,20 @@ t.test('thenables that are not promises are awaited as await would (result, step
   t.equal(closed, 1, 'close() once');
   t.same(log.errors, []);
 });
+
+t.test('close() still runs once when answering the failure fails too', async (t) => {
+  const throwingLog: AppLog = { error: () => { throw new Error('log down'); } };
+  for (const [kind, close] of [['sync', () => undefined], ['async', () => new Promise<void>((resolve) => setImmediate(resolve))]] as const) {
+    let closed = 0;
+    // No startResponse: finish() throws, then fail() throws while logging it.
+    const app: Application = () => Object.assign(['x'], { close: () => (closed++, close()) });
+    let thrown: unknown;
+    try {
+      await runApplication(app, { ...ENVIRON }, new FakeSink(), throwingLog);
+    } catch (err) {
+      thrown = err;
+    }
+    t.match(thrown, { message: 'log down' }, 'the failure goes on');
+    t.equal(closed, 1, `close() once (${kind} close)`);
+  }
+});
