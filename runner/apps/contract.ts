@@ -49,7 +49,11 @@ export function runApplication(app: Application, environ: Environ, sink: Respons
   let pending: Promise<void> | undefined;
   try {
     result = app(environ, call.startResponse);
-    if (isThenable(result)) return runAwaited(call, result, environ, log);
+    if (isThenable(result)) {
+      let resolved: AppResult | undefined;
+      const iterated = Promise.resolve(result).then((value) => call.iterate((resolved = value)));
+      return finishAwaited(call, iterated, () => resolved, environ, log);
+    }
     pending = call.iterate(result);
   } catch (err) {
     // An exception that reached us (a 500 or an aborted response), for the worker's counters.
@@ -64,29 +68,18 @@ export function runApplication(app: Application, environ: Environ, sink: Respons
     return closeThen(result, 'failed', environ, log);
   }
   if (!pending) return closeThen(result, 'ok', environ, log);
-  return finishAwaited(call, pending, result, environ, log);
+  const iterable = result;
+  return finishAwaited(call, pending, () => iterable, environ, log);
 }
 
 type Outcome = 'ok' | 'failed';
 
-/** The whole request awaited: the application returned a promise of its result. */
-async function runAwaited(call: AppCall, promised: PromiseLike<AppResult>, environ: Environ, log: AppLog): Promise<Outcome> {
-  let result: AppResult | undefined;
-  let outcome: Outcome = 'ok';
-  try {
-    result = await promised;
-    await call.iterate(result);
-  } catch (err) {
-    outcome = 'failed';
-    call.fail(err, environ, log);
-  } finally {
-    await closeResult(result, environ, log);
-  }
-  return outcome;
-}
-
-/** The rest of a request whose iteration began synchronously and now waits on `pending`. */
-async function finishAwaited(call: AppCall, pending: Promise<void>, result: AppResult, environ: Environ, log: AppLog): Promise<Outcome> {
+/**
+ * The rest of a request, awaited from its first promise on: `pending` (the app's result and its
+ * iteration, or the iteration begun synchronously), then close() of the result `resultOf` names
+ * by then (none if the app's promise rejected), whatever happened.
+ */
+async function finishAwaited(call: AppCall, pending: Promise<void>, resultOf: () => AppResult | undefined, environ: Environ, log: AppLog): Promise<Outcome> {
   let outcome: Outcome = 'ok';
   try {
     await pending;
@@ -94,7 +87,7 @@ async function finishAwaited(call: AppCall, pending: Promise<void>, result: AppR
     outcome = 'failed';
     call.fail(err, environ, log);
   } finally {
-    await closeResult(result, environ, log);
+    await closeResult(resultOf(), environ, log);
   }
   return outcome;
 }
