@@ -7,13 +7,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './root.js';
+import { FIXTURES, ROOT } from './root.js';
 import { until } from './until.js';
 
-export { until };
-
-export { ROOT };
-export const FIXTURES = join(ROOT, 'test/fixtures');
+export { FIXTURES, ROOT, until };
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -272,7 +269,6 @@ function statusField(pid: number, field: string): number {
   if (!match) throw new Error(`no ${field} for ${pid}`);
   return Number(match[1]) * 1024;
 }
-
 
 /**
  * `clients` concurrent loops of `request` until `stop` settles: a load that runs exactly as

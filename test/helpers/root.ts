@@ -15,6 +15,7 @@ function findRoot(from: string): string {
 }
 
 export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
+export const FIXTURES = join(ROOT, 'test/fixtures');
 
 /** A path in the source tree, from the root: `source('test/fixtures')`. */
 export function source(...parts: string[]): string {

@@ -40,11 +40,11 @@ import { loadApp } from '../../runner/apps/app-loader.js';
 import { ListenError } from '../../runner/errors.js';
 import { RunnerServer, type RunnerServerOptions } from '../../runner/serving/server.js';
 import { until } from '../helpers/until.js';
-import { source } from '../helpers/root.js';
+import { FIXTURES } from '../helpers/root.js';
 
 type T = Test;
 
-const FIXTURE = source('test/fixtures/runner-app.js');
+const FIXTURE = join(FIXTURES, 'runner-app.js');
 const { app } = await loadApp(FIXTURE);
 const fixture = (await import(pathToFileURL(FIXTURE).href)) as {
   probe: EventEmitter;

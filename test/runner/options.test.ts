@@ -10,9 +10,7 @@ import { loadApp, parseAppSpec } from '../../runner/apps/app-loader.js';
 import { AppLoadError, UsageError } from '../../runner/errors.js';
 import type { Application, Chunk } from '../../runner/apps/app.js';
 import { USAGE, parseRunnerArgs, type RunnerOptions } from '../../runner/options.js';
-import { source } from '../helpers/root.js';
-
-const FIXTURES = source('test/fixtures');
+import { FIXTURES } from '../helpers/root.js';
 
 function options(argv: string[]): RunnerOptions {
   const parsed = parseRunnerArgs(argv);

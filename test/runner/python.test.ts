@@ -4,9 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
 import { ROOT, track } from '../helpers/processes.js';
-
-/** Debian's interpreter, which has python3-msgpack (the pyenv python3 on PATH does not). */
-const PYTHON = process.env.TSGI_TEST_PYTHON ?? '/usr/bin/python3';
+import { PYTHON } from '../helpers/python.js';
 
 const probe = spawnSync(PYTHON, ['-c', 'import msgpack'], { encoding: 'utf8' });
 const unrunnable = probe.error ? `${PYTHON} cannot be run (${probe.error.message})` : null;

@@ -174,7 +174,6 @@ const pool = (server: UpstreamServer) => (server as unknown as { connections: Up
 const pooled = (server: UpstreamServer) => pool(server).length;
 const widening = (server: UpstreamServer) => (server as unknown as { widening: boolean }).widening;
 
-
 /**
  * Runs `steps` with the proxy's clock (performance.now) standing still: a saturated mark set
  * meanwhile lasts until the steps are done. With the clock running, a machine that stalls the
