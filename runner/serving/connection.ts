@@ -95,8 +95,6 @@ export class RunnerConnection implements StreamHost {
   private readonly initialWindow: number;
   private peer: Hello | null = null;
   private lastStream = 0;
-  /** Per open stream: its counters, harakiri deadline and watchdog slot (when any is on). */
-  private readonly watches = new Map<RunnerStream, RequestWatch>();
   /** GOAWAY sent: the proxy opens no new stream here (those already on their way are served). */
   private draining = false;
   private drainReason = '';
@@ -191,9 +189,10 @@ export class RunnerConnection implements StreamHost {
 
   streamClosed(stream: RunnerStream): void {
     this.streams.delete(stream.id);
-    const watch = this.watches.get(stream);
+    // On the stream, not in a Map of the connection: see WorkerMetrics for what a Map's churn costs.
+    const { watch } = stream;
     if (watch) {
-      this.watches.delete(stream);
+      stream.watch = null;
       watch.end();
     }
     if (this.refusing && this.streams.size === 0) this.closeWhenIdle();
@@ -315,7 +314,7 @@ export class RunnerConnection implements StreamHost {
     this.streams.set(frame.stream, stream);
     if (RequestWatch.needed(this.options)) {
       const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-      this.watches.set(stream, new RequestWatch(stream, environ, this.options, fd));
+      stream.watch = new RequestWatch(stream, environ, this.options, fd);
     }
     // Every reason to refuse the stream is behind us: from here on the request may run (SPEC §4 Accept).
     this.sendFrame(FrameType.ACCEPT, 0, frame.stream, NO_PAYLOAD);

@@ -2,10 +2,14 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/index.js';
 import type { RunnerStream } from './stream.js';
 
-/** What requests do, for a worker's counters (stats, recycling, harakiri reports). */
-export interface RequestObserver {
-  started(environ: Record<string, string>): void;
-  finished(environ: Record<string, string>): void;
+/**
+ * What requests do, for a worker's counters (stats, recycling, harakiri reports). `started`
+ * returns what `finished` is given back: the observer's own record of the request, so that it
+ * needs no lookup table of its own.
+ */
+export interface RequestObserver<Started = unknown> {
+  started(environ: Record<string, string>): Started;
+  finished(started: Started): void;
   /** The deadline passed: the stream was cancelled with TIMEOUT. */
   timedOut(environ: Record<string, string>): void;
   /** The application threw (the client got a 500 or an aborted response). */
@@ -34,6 +38,7 @@ export interface WatchOptions {
 export class RequestWatch {
   private deadline: NodeJS.Timeout | null = null;
   private readonly slot: number;
+  private readonly started: unknown;
 
   /** Whether a request needs watching at all: neither counters nor a deadline means no object. */
   static needed(options: WatchOptions): boolean {
@@ -47,7 +52,7 @@ export class RequestWatch {
     private readonly options: WatchOptions,
     fd: number,
   ) {
-    options.observer?.started(environ);
+    this.started = options.observer?.started(environ);
     const ms = options.deadlineMs;
     if (ms) this.deadline = setTimeout(() => this.expire(ms), ms);
     this.slot = options.watchdog && fd >= 0 ? options.watchdog.track(fd, stream.id) : -1;
@@ -57,7 +62,7 @@ export class RequestWatch {
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = null;
     this.options.watchdog?.untrack(this.slot);
-    this.options.observer?.finished(this.environ);
+    this.options.observer?.finished(this.started);
   }
 
   /** Harakiri for one request: the proxy answers 504, the app is left (its close() runs). */

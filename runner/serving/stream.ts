@@ -13,6 +13,7 @@ import type { Header } from '../apps/app.js';
 import type { ResponseSink } from '../apps/contract.js';
 import { ContractError } from '../errors.js';
 import { RequestInput } from './input.js';
+import type { RequestWatch } from './request-watch.js';
 
 /** What a stream needs from its connection. */
 export interface StreamHost {
@@ -52,6 +53,8 @@ export class RunnerStream implements ResponseSink {
   cancelled = false;
   private cancelledPromise: Promise<void> | null = null;
   private onCancelled: (() => void) | null = null;
+  /** The connection's counters, deadline and watchdog slot for this request, when any is on. */
+  watch: RequestWatch | null = null;
 
   constructor(
     readonly id: number,

@@ -1024,8 +1024,9 @@ t.test('a request past its deadline (harakiri) → CANCEL TIMEOUT; the observer 
   const events: string[] = [];
   const slots: string[] = [];
   const observer = {
-    started: (environ: Record<string, string>) => events.push(`started ${environ.PATH_INFO}`),
-    finished: (environ: Record<string, string>) => events.push(`finished ${environ.PATH_INFO}`),
+    // What started returns, finished is given back.
+    started: (environ: Record<string, string>) => (events.push(`started ${environ.PATH_INFO}`), environ.PATH_INFO),
+    finished: (path: string | undefined) => events.push(`finished ${path}`),
     timedOut: (environ: Record<string, string>) => events.push(`timedOut ${environ.PATH_INFO}`),
     failed: (environ: Record<string, string>) => events.push(`failed ${environ.PATH_INFO}`),
   };
