@@ -38,7 +38,7 @@ export class WorkerMetrics implements RequestObserver {
    * The requests in flight, a list linked through themselves rather than a Map: a Map that
    * fills and empties with every socket read of a busy worker reallocates its table each
    * time, in the old generation once the Map is there (~200 bytes a request that only a full
-   * collection frees: PROFILE.md, "Session of 2026-12-06, afternoon").
+   * collection frees: PROFILE.md, "Session of 2026-12-06, late morning").
    */
   private oldest: LiveRequest | null = null;
   private newest: LiveRequest | null = null;
