@@ -61,9 +61,10 @@ export interface ConnectionOptions {
 const SOFTWARE = software('tsgi-runner');
 /**
  * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
- * `connections`): Node cannot raise a stream socket's send buffer, so each connection brings
- * its own ~208 KiB. On json-100k (one core) two took 7.05k to 8.2k req/s, four to 8.3k for
- * 20 MiB more of proxy memory in flight (PROFILE.md, 2026-12-06).
+ * `connections`), where the send buffer could not be raised (send-buffer.ts): each connection
+ * brings its own ~208 KiB. On json-100k (one core) two took 7.05k to 8.2k req/s, four to 8.3k
+ * for 20 MiB more of proxy memory in flight (PROFILE.md, 2026-12-06). With the buffer raised,
+ * one connection does better than two (12.3-12.7k against 11.5-11.9k): none is announced.
  */
 const WIDE_CONNECTIONS = 2;
 /**
@@ -107,9 +108,11 @@ export class RunnerConnection implements StreamHost {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
+  /** `bufferSized`: the socket's send buffer was raised (send-buffer.ts), so one connection does. */
   constructor(
     private readonly socket: Socket,
     private readonly options: ConnectionOptions,
+    private readonly bufferSized = false,
   ) {
     this.maxStreams = options.maxStreams ?? DEFAULTS.maxStreams;
     this.maxFrameSize = options.maxFrameSize ?? DEFAULTS.maxFrameSize;
@@ -285,7 +288,7 @@ export class RunnerConnection implements StreamHost {
       ...identity,
       software: SOFTWARE,
       accepts: true,
-      connections: WIDE_CONNECTIONS,
+      ...(this.bufferSized ? {} : { connections: WIDE_CONNECTIONS }),
     };
     this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(ours));
     if (this.draining && !this.refusing) this.announceDrain();

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type Address } from '../../protocol/index.js';
 import { RunnerConnection, type ConnectionOptions } from './connection.js';
 import { listenOn, removeSocket } from './listen.js';
+import { raiseSendBuffer } from './send-buffer.js';
 
 export interface RunnerServerOptions extends ConnectionOptions {
   address: Address;
@@ -81,7 +82,9 @@ export class RunnerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new RunnerConnection(socket, this.options);
+    // A Unix socket's send buffer sized for a stream's window (send-buffer.ts); TCP autotunes.
+    const sized = this.options.address.kind === 'unix' && raiseSendBuffer(socket) !== null;
+    const connection = new RunnerConnection(socket, this.options, sized);
     this.connections.add(connection);
     void connection.done.then(() => this.connections.delete(connection));
   }

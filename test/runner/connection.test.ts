@@ -324,6 +324,23 @@ t.test('handshake', async (t) => {
     });
   });
 
+  t.test('on a Unix socket the send buffer is raised, so no extra connection is asked for', async (t) => {
+    const { runnerHello } = await connected(t);
+    t.equal(runnerHello.connections, undefined, 'one connection carries a window: HELLO has no `connections`');
+  });
+
+  t.test('where the send buffer cannot be raised, the HELLO asks for 2 connections', async (t) => {
+    const { RunnerServer: Unsized } = await t.mockImport<typeof import('../../runner/serving/server.js')>(moduleUrl('../../runner/serving/server.js'), {
+      [moduleUrl('../../runner/serving/send-buffer.js')]: { raiseSendBuffer: () => null },
+    });
+    const path = join(tempDir(t), 'unsized.sock');
+    const server = new Unsized({ address: { kind: 'unix', path }, app, log: silent, identity: { pid: process.pid, worker: 0, workers: 1, app: 'runner-app.js' } });
+    await server.listen();
+    t.teardown(() => server.close());
+    const peer = await Peer.connect(t, path);
+    t.equal((await peer.handshake()).connections, 2);
+  });
+
   t.test('configured limits are the ones announced', async (t) => {
     const { runnerHello } = await connected(t, { maxStreams: 7, initialWindow: 16384, maxFrameSize: 32768 });
     t.match(runnerHello, { maxStreams: 7, initialWindow: 16384, maxFrameSize: 32768 });

@@ -1,0 +1,57 @@
+/**
+ * A send buffer for the worker's side of a Unix socket large enough for a stream's window.
+ *
+ * A Unix stream socket holds what its sender's buffer allows (net.core.wmem_default, 208 KiB
+ * on a stock Linux) before the writer must wait for the reader; a worker answering 100 KiB
+ * responses then fills it with two, and proxy and worker take turns on the CPU for every
+ * other response (test/bench/PROFILE.md, "the response window never grew", item 3). The
+ * Python worker asks for 1 MiB with setsockopt; Node has no call for it on a stream socket,
+ * so the JavaScript worker uses the `sockopt` package (an N-API addon shipped prebuilt for
+ * Linux and macOS). It is an optional dependency: where it cannot load, the default buffer
+ * stays and the proxy makes up for part of it with a second connection (HELLO `connections`).
+ *
+ * The kernel caps the size at net.core.wmem_max (208 KiB on a stock kernel, which then gives
+ * 416 KiB: it doubles what it is asked for, for its own overhead). The memory is a limit, used
+ * only while the proxy lags. TCP sockets keep their autotuning and are left alone.
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+
+export const SEND_BUFFER_BYTES = 1024 * 1024;
+
+/** Linux's numbers: the only system where the constants below are checked. */
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+
+interface Sockopt {
+  setsockopt(socket: Socket, level: number, name: number, value: number): void;
+  getsockopt(socket: Socket, level: number, name: number): number;
+}
+
+let sockopt: Sockopt | null | undefined;
+
+function load(): Sockopt | null {
+  if (sockopt !== undefined) return sockopt;
+  try {
+    sockopt = process.platform === 'linux' ? (createRequire(import.meta.url)('sockopt') as Sockopt) : null;
+  } catch {
+    sockopt = null;
+  }
+  return sockopt;
+}
+
+/**
+ * Raises the socket's send buffer to SEND_BUFFER_BYTES (as far as the kernel allows); returns
+ * the size the kernel now reports, or null where it could not be set (no addon, not Linux,
+ * an fd already closed).
+ */
+export function raiseSendBuffer(socket: Socket): number | null {
+  const addon = load();
+  if (!addon) return null;
+  try {
+    addon.setsockopt(socket, SOL_SOCKET, SO_SNDBUF, SEND_BUFFER_BYTES);
+    return addon.getsockopt(socket, SOL_SOCKET, SO_SNDBUF);
+  } catch {
+    return null;
+  }
+}
