@@ -3,8 +3,7 @@ import type { RequestListener } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { Application } from './app.js';
 import { AppLoadError } from '../errors.js';
-import { fromFetchHandler, type FetchHandler } from './fetch-app.js';
-import { fromNodeListener } from './node-app.js';
+import type { FetchHandler } from './fetch-app.js';
 import type { Contract } from '../options.js';
 
 
@@ -41,7 +40,7 @@ export async function loadApp(spec: string, cwd = process.cwd(), contract: Contr
     throw new AppLoadError(`${file} has no function export "${exportName}" (exports: ${found}); an app is a function or an object with a fetch method`);
   }
   const chosen = contract === 'auto' ? detectContract(exported) : contract;
-  return { app: adapt(exported, chosen, `${file}:${exportName}`), spec, contract: chosen };
+  return { app: await adapt(exported, chosen, `${file}:${exportName}`), spec, contract: chosen };
 }
 
 /**
@@ -58,16 +57,25 @@ export function detectContract(exported: unknown): Exclude<Contract, 'auto'> {
   return 'wsgi';
 }
 
-function adapt(exported: unknown, contract: Exclude<Contract, 'auto'>, where: string): Application {
+/**
+ * The fetch and Node adapters are imported only for an app that needs them: they bring
+ * node:http and the Web request classes, ~1 MiB of a worker that hosts a WSGI-style app.
+ */
+async function adapt(exported: unknown, contract: Exclude<Contract, 'auto'>, where: string): Promise<Application> {
   switch (contract) {
-    case 'fetch':
-      return fromFetchHandler(fetchHandler(exported, where));
+    case 'fetch': {
+      const handler = fetchHandler(exported, where);
+      const { fromFetchHandler } = await import('./fetch-app.js');
+      return fromFetchHandler(handler);
+    }
     case 'wsgi':
       if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a WSGI app (it has a fetch method: try --contract fetch)`);
       return exported as Application;
-    case 'node':
+    case 'node': {
       if (!isCallable(exported)) throw new AppLoadError(`${where} is not a function, so not a (req, res) listener`);
+      const { fromNodeListener } = await import('./node-app.js');
       return fromNodeListener(exported as RequestListener);
+    }
   }
 }
 
