@@ -59,8 +59,9 @@ const READ_SIZE = 256 * 1024;
 /**
  * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
  * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
- * runner cannot raise: Node has no SO_SNDBUF for stream sockets), so the runner sleeps until
- * we read, and on a shared CPU every such round costs two switches. See `saturated`.
+ * runner without its sockopt addon cannot raise: Node has no SO_SNDBUF for stream sockets), so
+ * the runner sleeps until we read, and on a shared CPU every such round costs two switches.
+ * See `saturated`.
  */
 const SATURATED_READ = 128 * 1024;
 /** How long one such read marks the connection saturated: bulk traffic comes in runs. */

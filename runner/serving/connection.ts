@@ -108,7 +108,7 @@ export class RunnerConnection implements StreamHost {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
-  /** `bufferSized`: the socket's send buffer was raised (send-buffer.ts), so one connection does. */
+  /** `bufferSized`: the socket's send buffer holds a window (send-buffer.ts), so one connection does. */
   constructor(
     private readonly socket: Socket,
     private readonly options: ConnectionOptions,

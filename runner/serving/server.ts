@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { formatAddress, type Address } from '../../protocol/index.js';
 import { RunnerConnection, type ConnectionOptions } from './connection.js';
 import { listenOn, removeSocket } from './listen.js';
-import { raiseSendBuffer } from './send-buffer.js';
+import { ONE_CONNECTION_BYTES, raiseSendBuffer } from './send-buffer.js';
 
 export interface RunnerServerOptions extends ConnectionOptions {
   address: Address;
@@ -83,7 +83,7 @@ export class RunnerServer {
 
   private accept(socket: Socket): void {
     // A Unix socket's send buffer sized for a stream's window (send-buffer.ts); TCP autotunes.
-    const sized = this.options.address.kind === 'unix' && raiseSendBuffer(socket) !== null;
+    const sized = this.options.address.kind === 'unix' && (raiseSendBuffer(socket) ?? 0) >= ONE_CONNECTION_BYTES;
     const connection = new RunnerConnection(socket, this.options, sized);
     this.connections.add(connection);
     void connection.done.then(() => this.connections.delete(connection));

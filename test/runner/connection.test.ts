@@ -324,22 +324,25 @@ t.test('handshake', async (t) => {
     });
   });
 
-  t.test('on a Unix socket the send buffer is raised, so no extra connection is asked for', async (t) => {
-    const { runnerHello } = await connected(t);
-    t.equal(runnerHello.connections, undefined, 'one connection carries a window: HELLO has no `connections`');
-  });
-
-  t.test('where the send buffer cannot be raised, the HELLO asks for 2 connections', async (t) => {
-    const { RunnerServer: Unsized } = await t.mockImport<typeof import('../../runner/serving/server.js')>(moduleUrl('../../runner/serving/server.js'), {
-      [moduleUrl('../../runner/serving/send-buffer.js')]: { raiseSendBuffer: () => null },
+  // What the HELLO asks for follows the send buffer the socket ends with (send-buffer.ts).
+  for (const [size, connections, what] of [
+    [2 * 1024 * 1024, undefined, 'a buffer that holds a window: one connection does, none asked for'],
+    [2 * 212992, undefined, "a stock kernel's cap (416 KiB): one connection still does"],
+    [212992, 2, 'the default buffer: 2 connections asked for'],
+    [null, 2, 'no addon, no size known: 2 connections asked for'],
+  ] as const) {
+    t.test(what, async (t) => {
+      const { RunnerServer: Sized } = await t.mockImport<typeof import('../../runner/serving/server.js')>(moduleUrl('../../runner/serving/server.js'), {
+        [moduleUrl('../../runner/serving/send-buffer.js')]: { raiseSendBuffer: () => size, ONE_CONNECTION_BYTES: 2 * 212992 },
+      });
+      const path = join(tempDir(t), 'sized.sock');
+      const server = new Sized({ address: { kind: 'unix', path }, app, log: silent, identity: { pid: process.pid, worker: 0, workers: 1, app: 'runner-app.js' } });
+      await server.listen();
+      t.teardown(() => server.close());
+      const peer = await Peer.connect(t, path);
+      t.equal((await peer.handshake()).connections, connections);
     });
-    const path = join(tempDir(t), 'unsized.sock');
-    const server = new Unsized({ address: { kind: 'unix', path }, app, log: silent, identity: { pid: process.pid, worker: 0, workers: 1, app: 'runner-app.js' } });
-    await server.listen();
-    t.teardown(() => server.close());
-    const peer = await Peer.connect(t, path);
-    t.equal((await peer.handshake()).connections, 2);
-  });
+  }
 
   t.test('configured limits are the ones announced', async (t) => {
     const { runnerHello } = await connected(t, { maxStreams: 7, initialWindow: 16384, maxFrameSize: 32768 });

@@ -81,14 +81,27 @@ CORK_LIMIT = 256 * 1024
 IDEMPOTENT = frozenset(('GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'))
 
 
+def raise_send_buffer(sock):
+    """SEND_BUFFER for the socket, unless it has as much already: the kernel grants twice the
+    request capped at wmem_max first, so asking would shrink a buffer an operator raised with
+    net.core.wmem_default (runner/serving/send-buffer.ts does the same)."""
+    try:
+        with open('/proc/sys/net/core/wmem_max') as f:
+            granted = 2 * min(SEND_BUFFER, int(f.read()))
+    except (OSError, ValueError):
+        granted = 2 * SEND_BUFFER
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) < granted:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    except OSError:
+        pass  # the default stays
+
+
 class Connection:
     def __init__(self, sock, host):
         self.sock = sock
         if sock.family == socket.AF_UNIX:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-            except OSError:
-                pass  # the default stays
+            raise_send_buffer(sock)
         self.host = host  # the worker: app, pool, log, metrics, identity, limits
         self.log = host.log
         self.decoder = FrameDecoder()
