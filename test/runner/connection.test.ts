@@ -325,6 +325,7 @@ t.test('handshake', async (t) => {
   });
 
   // What the HELLO asks for follows the send buffer the socket ends with (send-buffer.ts).
+  const sendBuffer = await import('../../runner/serving/send-buffer.js');
   for (const [size, connections, what] of [
     [2 * 1024 * 1024, undefined, 'a buffer that holds a window: one connection does, none asked for'],
     [2 * 212992, undefined, "a stock kernel's cap (416 KiB): one connection still does"],
@@ -333,7 +334,7 @@ t.test('handshake', async (t) => {
   ] as const) {
     t.test(what, async (t) => {
       const { RunnerServer: Sized } = await t.mockImport<typeof import('../../runner/serving/server.js')>(moduleUrl('../../runner/serving/server.js'), {
-        [moduleUrl('../../runner/serving/send-buffer.js')]: { raiseSendBuffer: () => size, ONE_CONNECTION_BYTES: 2 * 212992 },
+        [moduleUrl('../../runner/serving/send-buffer.js')]: { ...sendBuffer, raiseSendBuffer: () => size },
       });
       const path = join(tempDir(t), 'sized.sock');
       const server = new Sized({ address: { kind: 'unix', path }, app, log: silent, identity: { pid: process.pid, worker: 0, workers: 1, app: 'runner-app.js' } });
