@@ -8,7 +8,8 @@
  * Python worker asks for 1 MiB with setsockopt; Node has no call for it on a stream socket,
  * so the JavaScript worker uses the `sockopt` package (an N-API addon shipped prebuilt for
  * Linux and macOS). It is an optional dependency: where it cannot load, the default buffer
- * stays and the proxy makes up for part of it with a second connection (HELLO `connections`).
+ * stays, and unless that default is large enough the proxy makes up for part of it with a
+ * second connection (HELLO `connections`).
  *
  * The kernel caps the size at net.core.wmem_max (208 KiB on a stock kernel, which then gives
  * 416 KiB: it doubles what it is asked for, for its own overhead). A socket that has more
@@ -63,14 +64,24 @@ function granted(): number {
   }
 }
 
+/** What a new Unix socket starts with on Linux: net.core.wmem_default; null if unreadable. */
+function defaultSize(): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    return Number(readFileSync('/proc/sys/net/core/wmem_default', 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Raises the socket's send buffer towards SEND_BUFFER_BYTES unless it has as much already;
- * returns the size the socket ends with, or null where it cannot be known (no addon, not
- * Linux, an fd already closed).
+ * returns the size the socket ends with: without the addon the system default it keeps, and
+ * null where that cannot be known (not Linux, an fd already closed).
  */
 export function raiseSendBuffer(socket: Socket): number | null {
   const addon = load();
-  if (!addon) return null;
+  if (!addon) return defaultSize();
   try {
     const before = addon.getsockopt(socket, SOL_SOCKET, SO_SNDBUF);
     if (before >= granted()) return before;
