@@ -62,9 +62,10 @@ const SOFTWARE = software('tsgi-runner');
 /**
  * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
  * `connections`), where the send buffer stays under ONE_CONNECTION_BYTES (send-buffer.ts: no
- * addon and a small default, or a kernel that grants less): each connection brings its own. On json-100k (one core) two took 7.05k to 8.2k req/s, four to 8.3k
- * for 20 MiB more of proxy memory in flight (PROFILE.md, 2026-12-06). With the buffer raised,
- * one connection does better than two (12.3-12.7k against 11.5-11.9k): none is announced.
+ * addon and a small default, or a kernel that grants less): each connection brings its own.
+ * On json-100k (one core) two took 7.05k to 8.2k req/s, four to 8.3k for 20 MiB more of proxy
+ * memory in flight (PROFILE.md, 2026-12-06). With the buffer raised, one connection does
+ * better than two (12.3-12.7k against 11.5-11.9k): none is announced.
  */
 const WIDE_CONNECTIONS = 2;
 /**

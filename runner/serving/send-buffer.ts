@@ -51,27 +51,22 @@ function load(): Sockopt | null {
   return sockopt;
 }
 
-/**
- * What the kernel grants for SEND_BUFFER_BYTES: twice the request, capped at wmem_max first.
- * Unreadable (a container's network namespace on an older kernel has no such file): assumed
- * stock, so a buffer raised past that is still left alone.
- */
-function granted(): number {
+/** A net.core sysctl's value; null where unreadable (a container's namespace on older kernels). */
+function netCore(name: 'wmem_max' | 'wmem_default'): number | null {
   try {
-    return 2 * Math.min(SEND_BUFFER_BYTES, Number(readFileSync('/proc/sys/net/core/wmem_max', 'utf8')));
-  } catch {
-    return ONE_CONNECTION_BYTES;
-  }
-}
-
-/** What a new Unix socket starts with on Linux: net.core.wmem_default; null if unreadable. */
-function defaultSize(): number | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    return Number(readFileSync('/proc/sys/net/core/wmem_default', 'utf8'));
+    return Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
   } catch {
     return null;
   }
+}
+
+/**
+ * What the kernel grants for SEND_BUFFER_BYTES: twice the request, capped at wmem_max first.
+ * With wmem_max unreadable, assumed stock, so a buffer raised past that is still left alone.
+ */
+function granted(): number {
+  const max = netCore('wmem_max');
+  return max === null ? ONE_CONNECTION_BYTES : 2 * Math.min(SEND_BUFFER_BYTES, max);
 }
 
 /**
@@ -81,7 +76,8 @@ function defaultSize(): number | null {
  */
 export function raiseSendBuffer(socket: Socket): number | null {
   const addon = load();
-  if (!addon) return defaultSize();
+  // Without it, a Linux Unix socket keeps what it started with: net.core.wmem_default.
+  if (!addon) return process.platform === 'linux' ? netCore('wmem_default') : null;
   try {
     const before = addon.getsockopt(socket, SOL_SOCKET, SO_SNDBUF);
     if (before >= granted()) return before;
