@@ -75,25 +75,35 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     x.res.on('close', () => this.onClientClose());
   }
 
-  /** Relays the request; a bug of ours ends it with a 502 (or an abort), never an unhandled rejection. */
-  async run(): Promise<void> {
-    try {
-      await this.start();
-    } catch (err) {
-      this.x.log.error({ err, reqId: this.x.request.requestId }, 'internal error while relaying');
-      const { res } = this.x;
-      if (!res.headersSent) answer(this.x.log, res, this.x.request.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.x.started, this.x.lingering);
-      else res.destroy();
-    }
+  /**
+   * Relays the request; a bug of ours ends it with a 502 (or an abort), never an unhandled
+   * rejection. The usual request (no body to hold back, a connection ready) goes out
+   * synchronously, in this turn: promises only where something is waited for, which spares a
+   * request three async frames and their microtask turns.
+   */
+  run(): void {
+    guarded(
+      () => this.start(),
+      (err) => {
+        this.x.log.error({ err, reqId: this.x.request.requestId }, 'internal error while relaying');
+        const { res } = this.x;
+        if (!res.headersSent) answer(this.x.log, res, this.x.request.requestId, HttpError.UPSTREAM_UNREACHABLE, 'internal error', this.x.started, this.x.lingering);
+        else res.destroy();
+      },
+    );
   }
 
-  async start(): Promise<void> {
+  private start(): Promise<void> | void {
     const limit = this.x.location.clientMaxBodySize;
     if (limit > 0 && this.x.contentLength !== null && this.x.contentLength > limit) {
       return this.reject(HttpError.BODY_TOO_LARGE, `declared body of ${this.x.contentLength} bytes over client_max_body_size ${limit}`);
     }
-    if (this.x.location.requestBuffering && this.x.contentLength !== 0 && !(await this.bufferBody())) return;
-    await this.send();
+    if (this.x.location.requestBuffering && this.x.contentLength !== 0) return this.bufferThenSend();
+    return this.send();
+  }
+
+  private async bufferThenSend(): Promise<void> {
+    if (await this.bufferBody()) await this.send();
   }
 
   /** tsgi_request_buffering: the body held whole (or, failing that, its start) before any try. */
@@ -159,11 +169,14 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
   }
 
   /** One try: picks a server, opens the stream, starts the body. Runs again for each retry. */
-  private async send(): Promise<void> {
-    const { group } = this.x;
+  private send(): Promise<void> | void {
     const picked = this.retries.pick(this.x.request.remoteAddress, this.x.hashKey);
-    // Awaited only when it waits in the upstream's queue: the usual request goes out in this turn.
-    const choice = picked instanceof Promise ? await picked : picked;
+    // A promise only when the server waits in the upstream's queue.
+    return picked instanceof Promise ? picked.then((choice) => this.sendTo(choice)) : this.sendTo(picked);
+  }
+
+  private sendTo(choice: Awaited<ReturnType<RetryController['pick']>>): Promise<void> | void {
+    const { group } = this.x;
     if (this.finished) {
       if (choice && choice !== 'busy') group.done(choice, false); // the client left while we waited
       return;
@@ -175,11 +188,13 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     }
     this.retries.begin(choice);
     this.upstream = choice.server.name;
-    let connection = choice.server.ready();
-    if (!connection) connection = await this.connect(choice);
-    if (!connection) return;
-    if (this.finished) return this.retries.end(false); // the client left while we connected
-    this.open(connection);
+    const connection = choice.server.ready();
+    if (connection) return this.open(connection);
+    return this.connect(choice).then((connected) => {
+      if (!connected) return;
+      if (this.finished) return this.retries.end(false); // the client left while we connected
+      this.open(connected);
+    });
   }
 
   /** No open connection has room: open one (within tsgi_connect_timeout); null when the try failed. */
@@ -235,7 +250,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
       this.deadline.clear();
       // Not from inside the failed connection's frame handling (a CANCEL, a lost connection):
       // the next try starts once that handler is done with its own state.
-      queueMicrotask(() => this.send().catch((err: unknown) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err))));
+      queueMicrotask(() => guarded(() => this.send(), (err) => this.reject(HttpError.UPSTREAM_UNREACHABLE, String(err))));
       return;
     }
     if (this.headSent) return this.abort(outcome.kind.code, outcome.reason);
@@ -606,5 +621,15 @@ function classify(failure: StreamFailure): Failure {
       if (failure.code === ErrorCode.APP_ERROR) return { kind: HttpError.UPSTREAM_LOST, reason };
       return { kind: HttpError.UPSTREAM_PROTOCOL, reason };
     }
+  }
+}
+
+/** Runs `step`, synchronous or not, and hands what it throws or rejects with to `failed`. */
+function guarded(step: () => Promise<void> | void, failed: (err: unknown) => void): void {
+  try {
+    const waiting = step();
+    if (waiting instanceof Promise) waiting.catch(failed);
+  } catch (err) {
+    failed(err);
   }
 }
