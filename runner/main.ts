@@ -11,8 +11,6 @@ import { chownSocket, dropPrivileges } from './supervision/privileges.js';
 import { SignalQueue } from './supervision/signals.js';
 import { StatsServer } from './supervision/stats.js';
 
-export { EXIT };
-
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
