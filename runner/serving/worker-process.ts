@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AsyncQueue } from '../../protocol/index.js';
 import { AppLoadError } from '../errors.js';
 import { EXIT } from '../exit.js';
-import { BEAT_MS, WORKERS_ENV, WORKER_ENV, type FromWorker, type ToWorker } from '../supervision/ipc.js';
+import { WORKERS_ENV, WORKER_ENV, beatPeriodMs, type FromWorker, type ToWorker } from '../supervision/ipc.js';
 import { WorkerMetrics } from './metrics.js';
 import type { RunnerOptions } from '../options.js';
 import type { RunnerServer } from './server.js';
@@ -16,8 +16,8 @@ type Stop = 'drain' | 'quit';
 
 /**
  * A worker process under the master: loads the app (reporting a failure so the master stops
- * instead of respawning forever), listens on the socket the master sends, beats every
- * BEAT_MS, asks to be recycled past --max-requests or --reload-on-rss, and stops when told.
+ * instead of respawning forever), listens on the socket the master sends, beats (every
+ * beatPeriodMs), asks to be recycled past --max-requests or --reload-on-rss, and stops when told.
  */
 export async function runWorkerProcess(options: RunnerOptions, log: Logger): Promise<number> {
   const index = Number(process.env[WORKER_ENV]);
@@ -56,7 +56,7 @@ export async function runWorkerProcess(options: RunnerOptions, log: Logger): Pro
     if (!reason) return;
     recycleAsked = true;
     send({ t: 'recycle', reason });
-  }, BEAT_MS);
+  }, beatPeriodMs(options.harakiriMs));
 
   // The beat goes on while draining: a worker stuck in a drain is still one harakiri watches.
   const first = await stops.next();

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatAddress } from '../../protocol/address.js';
-import { WORKERS_ENV, WORKER_ENV } from './ipc.js';
+import { WORKERS_ENV, WORKER_ENV, beatPeriodMs } from './ipc.js';
 import { InstallError, UsageError } from '../errors.js';
 import type { RunnerOptions } from '../options.js';
 
@@ -23,6 +23,8 @@ export interface PythonWorkerConfig {
   threads: number;
   maxStreams: number;
   harakiriMs: number;
+  /** The heartbeat's period (ipc.ts, beatPeriodMs). */
+  beatMs: number;
   gracefulTimeoutMs: number;
   maxRequests: number;
   maxRequestsJitter: number;
@@ -37,6 +39,7 @@ export function pythonWorkerConfig(options: RunnerOptions): PythonWorkerConfig {
     threads: options.threads,
     maxStreams: options.maxStreams,
     harakiriMs: options.harakiriMs,
+    beatMs: beatPeriodMs(options.harakiriMs),
     gracefulTimeoutMs: options.gracefulTimeoutMs,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { isFromWorker } from '../../runner/supervision/ipc.js';
+import { BEAT_MS, IDLE_BEAT_MS, beatPeriodMs, isFromWorker } from '../../runner/supervision/ipc.js';
+import { pythonWorkerConfig } from '../../runner/supervision/python-worker.js';
+import { parseRunnerArgs } from '../../runner/options.js';
 
 const counters = { requests: 3, inFlight: 1, exceptions: 0, harakiri: 0, rss: 1024, avgLatencyMs: 1.5 };
 const request = { reqId: 'r1', method: 'GET', path: '/', startedAt: 1 };
@@ -36,4 +38,15 @@ t.test('anything else is refused, not taken for a worker message', async (t) => 
     { t: 'harakiri', requests: [null] },
   ];
   for (const message of invalid) t.notOk(isFromWorker(message), JSON.stringify(message));
+});
+
+t.test('workers beat often only while a harakiri deadline is watched', async (t) => {
+  t.equal(beatPeriodMs(0), IDLE_BEAT_MS, 'no deadline: once a second');
+  t.equal(beatPeriodMs(3000), BEAT_MS, 'a deadline: every 100 ms');
+  t.ok(BEAT_MS < 1000, 'well inside the shortest deadline (1 s)');
+  for (const [args, beat] of [[['--python', 'app:application'], IDLE_BEAT_MS], [['--python', '--harakiri', '2', 'app:application'], BEAT_MS]] as const) {
+    const parsed = parseRunnerArgs(['--socket', 'unix:/tmp/x.sock', ...args]);
+    if (parsed.kind !== 'run') throw new Error('not a run');
+    t.equal(pythonWorkerConfig(parsed.options).beatMs, beat, `a Python worker is told too: ${args.join(' ')}`);
+  }
 });

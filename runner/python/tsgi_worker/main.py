@@ -1,7 +1,7 @@
 """A Python worker process under tsgi-runner's master (runner/supervision/master.ts).
 
 Loads the app (a failure is reported so the master stops instead of respawning forever),
-listens on the socket the master bound (fd 4), beats every 100 ms on the IPC channel (fd 3),
+listens on the socket the master bound (fd 4), beats on the IPC channel (fd 3) every `beatMs`,
 asks to be recycled past maxRequests or reloadOnRssBytes, enforces harakiri with a watchdog
 thread, and stops when told: `drain` (or SIGTERM) gracefully, `quit` (or the master gone) now.
 """
@@ -30,7 +30,8 @@ EXIT_LISTEN = 4
 EXIT_TIMEOUT = 5
 IPC_FD = 3
 LISTEN_FD = 4
-BEAT_S = 0.1
+# The heartbeat's period when the config does not say (runner/supervision/ipc.ts, beatPeriodMs).
+DEFAULT_BEAT_MS = 100
 # How long a fast stop waits for the cancelled apps' close() before the process goes.
 FORCED_STOP_GRACE_S = 1.0
 
@@ -133,11 +134,12 @@ def start_beat(worker, master, config):
     jitter = config.get('maxRequestsJitter') or 0
     recycle_after = max_requests + random.randint(0, jitter) if max_requests > 0 else 0
     rss_limit = config.get('reloadOnRssBytes') or 0
+    period_s = (config.get('beatMs') or DEFAULT_BEAT_MS) / 1000
 
     def beat():
         asked = False
         while True:
-            time.sleep(BEAT_S)
+            time.sleep(period_s)
             rss = rss_bytes()
             metrics = worker.metrics
             master.send({'t': 'beat', 'counters': metrics.counters(rss), 'inFlight': metrics.in_flight()})
