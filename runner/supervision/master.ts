@@ -94,16 +94,32 @@ export class Master {
       for (;;) this.push({ kind: 'signal', signal: await signals.next() });
     };
     void pump();
-    const ticker = setInterval(() => this.push({ kind: 'tick' }), TICK_MS);
     for (let index = 1; index <= this.target; index++) this.spawn(index, null);
     try {
       for (;;) {
+        this.tickWhileTimed();
         const event = await this.events.next();
         this.dispatch(event);
         if (this.stopping && this.workers.size === 0) return this.exitCode;
       }
     } finally {
-      clearInterval(ticker);
+      if (this.ticker) clearInterval(this.ticker);
+    }
+  }
+
+  private ticker: NodeJS.Timeout | null = null;
+
+  /**
+   * The tick runs only while something is timed (onTick): a stop's deadline, a respawn's delay,
+   * a harakiri deadline. An idle runner's master then sleeps until a worker or a signal wakes it,
+   * instead of ten times a second.
+   */
+  private tickWhileTimed(): void {
+    const timed = this.stopping !== null || this.respawns.size > 0 || this.options.harakiriMs > 0;
+    if (timed && !this.ticker) this.ticker = setInterval(() => this.push({ kind: 'tick' }), TICK_MS);
+    else if (!timed && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = null;
     }
   }
 
