@@ -29,7 +29,7 @@ export const BEAT_MS = 100;
  * Heartbeat period without --harakiri, when the beat only refreshes the statistics and the
  * recycle checks (--max-requests, --reload-on-rss): a second serves them. Ten beats a second
  * (each with a read of /proc/self/stat for the RSS) kept an idle runner at 3.7 ms of CPU a
- * second per worker and 5.3 in the master; one a second, 1 and 3 (PROFILE.md).
+ * second per worker and 5.3 in the master; one a second, 0.7 and 2.3 (PROFILE.md, item 11).
  */
 export const IDLE_BEAT_MS = 1000;
 

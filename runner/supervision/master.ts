@@ -4,7 +4,7 @@ import { formatAddress } from '../../protocol/address.js';
 import { AsyncQueue } from '../../protocol/queue.js';
 import { listenQueue, type ListenQueue } from './backlog.js';
 import { EXIT } from '../exit.js';
-import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
+import { WORKERS_ENV, WORKER_ENV, beatPeriodMs, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
 import type { SharedSocket } from '../serving/listen.js';
 import type { InFlight, WorkerCounters } from '../serving/metrics.js';
 import { notifySystemd } from './notify.js';
@@ -269,6 +269,10 @@ export class Master {
       this.reloading = false;
       this.generation--;
       for (const w of [...this.workers]) if (w.generation > this.generation) this.kill(w, 'stop');
+      // Old workers that died meanwhile were left for the reload to replace. While others still
+      // serve, their places stay empty (a replacement would load the app that just failed); with
+      // none left, a replacement is tried, and stops the runner if it fails the same way.
+      if (this.current().length === 0) for (let index = 1; index <= this.target; index++) this.respawn(index, Date.now(), null);
       notifySystemd(this.log, 'READY=1');
       return;
     }
@@ -318,7 +322,17 @@ export class Master {
     }
     // A worker that was replacing another hands that task to its own replacement.
     const replaces = worker.replaces && this.workers.has(worker.replaces) ? worker.replaces : null;
-    if (worker.generation === this.generation || replaces) this.respawns.set(worker.index, { at: now + delay, replaces });
+    if (worker.generation === this.generation || replaces) this.respawn(worker.index, now + delay, replaces);
+  }
+
+  /** Starts a worker at `index` now, or at `at` (the tick runs until then). */
+  private respawn(index: number, at: number, replaces: Worker | null): void {
+    if (at > Date.now()) {
+      this.respawns.set(index, { at, replaces });
+      return;
+    }
+    this.respawns.delete(index);
+    if (index <= this.target) this.spawn(index, replaces);
   }
 
   // ---- time ----
@@ -329,15 +343,11 @@ export class Master {
       if (now > this.stopDeadline) for (const worker of this.workers) this.kill(worker, 'stop');
       return;
     }
-    for (const [index, { at, replaces }] of this.respawns) {
-      if (at > now) continue;
-      this.respawns.delete(index);
-      if (index <= this.target) this.spawn(index, replaces);
-    }
+    for (const [index, { at, replaces }] of this.respawns) if (at <= now) this.respawn(index, at, replaces);
     if (this.options.harakiriMs > 0) {
       for (const worker of this.workers) {
         // One beat period of slack: the request that blocked started at most then after the last beat.
-        if (worker.state !== 'booting' && worker.killedBy === null && now - worker.lastBeat > this.options.harakiriMs + BEAT_MS) this.harakiri(worker, now);
+        if (worker.state !== 'booting' && worker.killedBy === null && now - worker.lastBeat > this.options.harakiriMs + beatPeriodMs(this.options.harakiriMs)) this.harakiri(worker, now);
       }
     }
   }

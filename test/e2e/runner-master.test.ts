@@ -133,6 +133,25 @@ t.test('SIGHUP with an app that no longer loads: the reload is abandoned, the ol
   t.ok(runner.proc.running, 'the master did not stop');
 });
 
+t.test('a reload that fails after every old worker died stops the runner, not leaves it empty', async (t) => {
+  const dir = tempDir(t);
+  const app = join(dir, 'app.mjs');
+  writeFileSync(app, readFileSync(APP));
+  const socket = join(dir, 'app.sock');
+  const runner = await startRunner(t, { app, socket, args: ['--workers', '1'] });
+  const [old] = children(runner.proc.pid);
+  // The new generation takes a while to fail: time for the old worker to die meanwhile.
+  writeFileSync(app, "await new Promise((resolve) => setTimeout(resolve, 1500));\nthrow new Error('no longer loads');\n");
+  runner.proc.child.kill('SIGHUP');
+  await runner.proc.waitForLog((l) => l.msg === 'reloading');
+  process.kill(old!, 'SIGKILL');
+  await runner.proc.waitForLog((l) => l.msg === 'reload failed: the new workers cannot load the app; the old ones keep serving');
+  // Nothing serves: a replacement is tried, fails to load the same app, and the master says so.
+  t.equal(await runner.proc.exited, 3, 'exit code 3 (the app does not load)');
+  t.ok(runner.proc.logs.some((l) => l.msg === 'a worker cannot load the app; stopping'), 'logged');
+  t.notOk(existsSync(socket), 'socket removed');
+});
+
 interface Stats {
   pid: number;
   uptimeMs: number;

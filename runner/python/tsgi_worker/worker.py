@@ -21,8 +21,9 @@ BACKLOG = 1024
 ACCEPT_DELAY_PER_CONNECTION_S = 0.01
 ACCEPT_DELAY_MAX_S = 0.05
 # How often the inline watch looks for an app call that holds a connection's reader too long:
-# every INLINE_CHECK_S while apps are called inline, backing off to INLINE_IDLE_CHECK_S (the
-# heartbeat's period) while none is, so an idle worker is not woken 100 times a second.
+# every INLINE_CHECK_S while apps are called inline, backing off to INLINE_IDLE_CHECK_S while
+# none is, so an idle worker is not woken 100 times a second. (Longer would let an app call that
+# starts after a quiet spell hold its connection's other streams for that long.)
 INLINE_CHECK_S = INLINE_LIMIT_S
 INLINE_IDLE_CHECK_S = 0.1
 
