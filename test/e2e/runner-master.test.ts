@@ -116,11 +116,16 @@ t.test('--chown, --uid and --gid: the socket is handed over, then master and wor
   t.notOk(existsSync(join(dir, 'b.sock')), 'nothing left behind');
 });
 
-t.test('SIGHUP with an app that no longer loads: the reload is abandoned, the old workers keep serving', async (t) => {
+/** A copy of the test app in a fresh directory, for a test to break before a SIGHUP. */
+function appCopy(t: Parameters<typeof tempDir>[0]): { dir: string; app: string; socket: string } {
   const dir = tempDir(t);
   const app = join(dir, 'app.mjs');
   writeFileSync(app, readFileSync(APP));
-  const socket = join(dir, 'app.sock');
+  return { dir, app, socket: join(dir, 'app.sock') };
+}
+
+t.test('SIGHUP with an app that no longer loads: the reload is abandoned, the old workers keep serving', async (t) => {
+  const { dir, app, socket } = appCopy(t);
   const runner = await startRunner(t, { app, socket, args: ['--workers', '2'] });
   const proxy = await startProxy(t, dir, simpleConfig(socket));
   const before = children(runner.proc.pid).sort();
@@ -134,10 +139,7 @@ t.test('SIGHUP with an app that no longer loads: the reload is abandoned, the ol
 });
 
 t.test('a reload that fails after every old worker died stops the runner, not leaves it empty', async (t) => {
-  const dir = tempDir(t);
-  const app = join(dir, 'app.mjs');
-  writeFileSync(app, readFileSync(APP));
-  const socket = join(dir, 'app.sock');
+  const { app, socket } = appCopy(t);
   const runner = await startRunner(t, { app, socket, args: ['--workers', '1'] });
   const [old] = children(runner.proc.pid);
   // The new generation takes a while to fail: time for the old worker to die meanwhile.
