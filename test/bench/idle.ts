@@ -6,7 +6,8 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rssByProcess, sum, type Root } from './memory.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rssByProcess, setupProcesses, sum, type Root } from './memory.js';
 import type { Processes } from './processes.js';
 
 export interface IdleResult {
@@ -23,6 +24,9 @@ export interface IdleResult {
   bytesPerConnection: number | null;
   /** The same per process (which one pays: the proxy, nginx's worker …). */
   bytesPerConnectionByProcess: Record<string, number>;
+  /** CPU the setup spent doing nothing (one connection, no requests), ms per second; null if unreadable. */
+  idleCpuMsPerS: number | null;
+  idleCpuMsPerSByProcess: Record<string, number>;
 }
 
 export interface IdleRun {
@@ -38,6 +42,16 @@ export interface IdleRun {
 
 /** Lets lazily allocated memory settle before each reading. */
 const SETTLE_MS = 1000;
+/**
+ * How long the setup's CPU is watched while it has nothing to do, before the connections
+ * open: heartbeats, timers, a master's rounds. Scheduler time in ns (schedstat), since an idle
+ * second costs a few ms at most and the 10 ms clock ticks of /proc/PID/stat would not show it.
+ * The watch begins IDLE_CPU_SETTLE_MS after start: a Node process's V8 runs a last collection
+ * and compiles some 5-10 s after it starts (10 ms a second of a runner master's CPU then), a
+ * cost of starting, not of idling.
+ */
+const IDLE_CPU_SETTLE_MS = 10_000;
+const IDLE_CPU_MS = 5000;
 const READY_TIMEOUT_MS = 120_000;
 
 interface ClientReport {
@@ -50,6 +64,7 @@ interface ClientReport {
 
 export async function runIdle(run: IdleRun): Promise<IdleResult> {
   await sleep(SETTLE_MS, undefined, { signal: run.signal });
+  const idleCpu = await idleCpuMsPerS(run);
   const before = rssByProcess(run.roots);
   const client = run.processes.spawn('idle-client', process.execPath, [`${run.root}dist/test/bench/idle-client.js`, String(run.port), String(run.connections)], {
     cwd: run.root,
@@ -87,9 +102,49 @@ export async function runIdle(run: IdleRun): Promise<IdleResult> {
       rssAfterBytes: sum(after),
       bytesPerConnection: ready.open > 0 ? (sum(after) - sum(before)) / ready.open : null,
       bytesPerConnectionByProcess: Object.fromEntries(Object.keys(after).map((label) => [label, (after[label]! - (before[label] ?? 0)) / Math.max(1, ready.open)])),
+      idleCpuMsPerS: idleCpu ? sum(idleCpu) : null,
+      idleCpuMsPerSByProcess: idleCpu ?? {},
     };
   } finally {
     await run.processes.stop(client, 2000);
+  }
+}
+
+/** CPU ms per second of each of the setup's processes over IDLE_CPU_MS of nothing to do, once settled; null if unreadable. */
+async function idleCpuMsPerS(run: IdleRun): Promise<Record<string, number> | null> {
+  await sleep(IDLE_CPU_SETTLE_MS, undefined, { signal: run.signal });
+  const processes = setupProcesses(run.roots);
+  const start = runNsByProcess(processes);
+  const startedAt = performance.now();
+  await sleep(IDLE_CPU_MS, undefined, { signal: run.signal });
+  const end = runNsByProcess(processes);
+  const seconds = (performance.now() - startedAt) / 1000;
+  if (start.size === 0 || end.size === 0) return null;
+  const out: Record<string, number> = {};
+  for (const [label, ns] of end) {
+    const from = start.get(label);
+    if (from !== undefined) out[label] = (ns - from) / 1e6 / seconds;
+  }
+  return out;
+}
+
+function runNsByProcess(processes: ReadonlyMap<string, number>): Map<string, number> {
+  const ns = new Map<string, number>();
+  for (const [label, pid] of processes) {
+    const time = runNs(pid);
+    if (time !== null) ns.set(label, time);
+  }
+  return ns;
+}
+
+/** Time on a CPU of all of a process's threads, in ns (the first field of each schedstat); null when gone. */
+function runNs(pid: number): number | null {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return total;
+  } catch {
+    return null;
   }
 }
 

@@ -9,7 +9,7 @@ export function markdown(scenario: Scenario, summaries: readonly SystemSummary[]
   const rows = summaries.map((s) => (scenario.kind === 'idle' ? idleRow(s) : speedRow(s)));
   const head =
     scenario.kind === 'idle'
-      ? ['system', 'KiB/connection', `vs ${baseline}`, 'peak RSS MiB']
+      ? ['system', 'KiB/connection', `vs ${baseline}`, 'peak RSS MiB', 'idle CPU ms/s']
       : ['system', 'req/s', `vs ${baseline}`, 'p50 ms', 'p99 ms', 'MB/s', 'peak RSS MiB'];
   return [
     `**${scenario.name}** — ${scenario.describe}`,
@@ -26,7 +26,7 @@ function speedRow(s: SystemSummary): string[] {
 }
 
 function idleRow(s: SystemSummary): string[] {
-  return [name(s), fixed(s.bytesPerConnection / 1024, 1), times(s.ratio), mib(s.peakRssBytes)];
+  return [name(s), fixed(s.bytesPerConnection / 1024, 1), times(s.ratio), mib(s.peakRssBytes), fixed(s.idleCpuMsPerS, 1)];
 }
 
 function name(s: SystemSummary): string {

@@ -37,6 +37,9 @@ export interface SystemSummary {
   /** Idle scenario: the median delta per connection of each process. */
   bytesPerConnectionByProcess: Record<string, number>;
   connectionsHeld: number;
+  /** Idle scenario: median CPU ms per second the setup spent with nothing to do, and by process. */
+  idleCpuMsPerS: number;
+  idleCpuMsPerSByProcess: Record<string, number>;
   problems: string[];
   notes: string[];
 }
@@ -80,6 +83,8 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     bytesPerConnection: median(numbers(idle.map((r) => r.bytesPerConnection))),
     bytesPerConnectionByProcess: medianByLabel(idle.map((r) => r.bytesPerConnectionByProcess)),
     connectionsHeld: median(idle.map((r) => r.held)),
+    idleCpuMsPerS: median(numbers(idle.map((r) => r.idleCpuMsPerS))),
+    idleCpuMsPerSByProcess: medianByLabel(idle.map((r) => r.idleCpuMsPerSByProcess)),
     problems: byRounds(runs, (m) => m.problems),
     notes: byRounds(runs, (m) => m.notes),
   };
@@ -140,7 +145,9 @@ const memory = (baseline: string): Column[] => [
   col(`vs ${baseline}`, true, (s) => ratio(s.ratio)),
   PEAK,
   CHECK,
+  col('idle cpu ms/s', true, (s) => (Number.isFinite(s.idleCpuMsPerS) ? s.idleCpuMsPerS.toFixed(1) : '-')),
   col('KiB/connection by process', false, (s) => kibByProcess(s.bytesPerConnectionByProcess)),
+  col('idle cpu ms/s by process', false, (s) => msByProcess(s.idleCpuMsPerSByProcess)),
 ];
 
 export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], baseline: string): string {
@@ -157,6 +164,10 @@ export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], b
 
 function kibByProcess(values: Record<string, number>): string {
   return Object.entries(values).map(([label, bytes]) => `${label} ${Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-'}`).join(', ') || '-';
+}
+
+function msByProcess(values: Record<string, number>): string {
+  return Object.entries(values).map(([label, ms]) => `${label} ${Number.isFinite(ms) ? ms.toFixed(1) : '-'}`).join(', ') || '-';
 }
 
 /** Processes that spent next to nothing (a master, nginx's master) are left out. */

@@ -155,7 +155,8 @@ const LEGEND =
   'MB/s: bytes read by the load generator (heads included), or body bytes moved by a transfer, per second\n' +
   'peak RSS: highest sum of VmRSS over all the setup\'s processes (workers included), sampled every 200 ms;\n' +
   'per process: VmHWM (name.N are children of name: nginx, uWSGI, gunicorn and tsgi-runner workers)\n' +
-  'idle: (sum of VmRSS with the connections held - before) / connections, after a 1 s settle each\n' +
+  'idle: (sum of VmRSS with the connections held - before) / connections, after a 1 s settle each;\n' +
+  'idle cpu ms/s: CPU the setup spent in 5 s with nothing to do (one keep-alive connection, 10 s after start), before the others open\n' +
   "cpu µs/req: CPU time the setup's processes spent per response (steadier than req/s when shared)\n" +
   'client cpu: CPU the load generator took (% of its CPU); near 100% the client may be the limit\n' +
   "others' cpu: CPU other processes on this machine took during the measured runs (% of one CPU)\n";
