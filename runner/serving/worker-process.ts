@@ -56,7 +56,7 @@ export async function runWorkerProcess(options: RunnerOptions, log: Logger): Pro
     if (!reason) return;
     recycleAsked = true;
     send({ t: 'recycle', reason });
-  }, beatPeriodMs(options.harakiriMs));
+  }, beatPeriodMs(options));
 
   // The beat goes on while draining: a worker stuck in a drain is still one harakiri watches.
   const first = await stops.next();

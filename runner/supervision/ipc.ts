@@ -26,16 +26,24 @@ export const WORKERS_ENV = 'TSGI_RUNNER_WORKERS';
 /** Heartbeat period with --harakiri: the master kills a worker silent for longer than the deadline and this. */
 export const BEAT_MS = 100;
 /**
- * Heartbeat period without --harakiri, when the beat only refreshes the statistics and the
- * recycle checks (--max-requests, --reload-on-rss): a second serves them. Ten beats a second
- * (each with a read of /proc/self/stat for the RSS) kept an idle runner at 3.7 ms of CPU a
- * second per worker and 5.3 in the master; one a second, 0.7 and 2.3 (PROFILE.md, item 11).
+ * Heartbeat period when the beat has nothing to watch: no --harakiri deadline, no recycling
+ * (--max-requests, --reload-on-rss, which a worker checks at each beat), only the statistics
+ * to refresh, which a second serves. Ten beats a second (each with a read of /proc/self/stat
+ * for the RSS) kept an idle runner at 3.7 ms of CPU a second per worker and 5.3 in the
+ * master; one a second, 0.7 and 2.3 (PROFILE.md, item 11).
  */
 export const IDLE_BEAT_MS = 1000;
 
-/** How often a worker beats: often only where a deadline is watched. */
-export function beatPeriodMs(harakiriMs: number): number {
-  return harakiriMs > 0 ? BEAT_MS : IDLE_BEAT_MS;
+/** What decides a worker's heartbeat period (RunnerOptions has them all). */
+export interface BeatOptions {
+  harakiriMs: number;
+  maxRequests: number;
+  reloadOnRssBytes: number;
+}
+
+/** How often a worker beats: often where a deadline is watched or a recycle is checked. */
+export function beatPeriodMs(options: BeatOptions): number {
+  return options.harakiriMs > 0 || options.maxRequests > 0 || options.reloadOnRssBytes > 0 ? BEAT_MS : IDLE_BEAT_MS;
 }
 
 /**

@@ -4,7 +4,7 @@ import { formatAddress } from '../../protocol/address.js';
 import { AsyncQueue } from '../../protocol/queue.js';
 import { listenQueue, type ListenQueue } from './backlog.js';
 import { EXIT } from '../exit.js';
-import { WORKERS_ENV, WORKER_ENV, beatPeriodMs, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
+import { BEAT_MS, WORKERS_ENV, WORKER_ENV, isFromWorker, type FromWorker, type ToWorker } from './ipc.js';
 import type { SharedSocket } from '../serving/listen.js';
 import type { InFlight, WorkerCounters } from '../serving/metrics.js';
 import { notifySystemd } from './notify.js';
@@ -347,7 +347,7 @@ export class Master {
     if (this.options.harakiriMs > 0) {
       for (const worker of this.workers) {
         // One beat period of slack: the request that blocked started at most then after the last beat.
-        if (worker.state !== 'booting' && worker.killedBy === null && now - worker.lastBeat > this.options.harakiriMs + beatPeriodMs(this.options.harakiriMs)) this.harakiri(worker, now);
+        if (worker.state !== 'booting' && worker.killedBy === null && now - worker.lastBeat > this.options.harakiriMs + BEAT_MS) this.harakiri(worker, now);
       }
     }
   }

@@ -39,7 +39,7 @@ export function pythonWorkerConfig(options: RunnerOptions): PythonWorkerConfig {
     threads: options.threads,
     maxStreams: options.maxStreams,
     harakiriMs: options.harakiriMs,
-    beatMs: beatPeriodMs(options.harakiriMs),
+    beatMs: beatPeriodMs(options),
     gracefulTimeoutMs: options.gracefulTimeoutMs,
     maxRequests: options.maxRequests,
     maxRequestsJitter: options.maxRequestsJitter,

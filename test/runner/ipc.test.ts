@@ -40,9 +40,12 @@ t.test('anything else is refused, not taken for a worker message', async (t) => 
   for (const message of invalid) t.notOk(isFromWorker(message), JSON.stringify(message));
 });
 
-t.test('workers beat often only while a harakiri deadline is watched', async (t) => {
-  t.equal(beatPeriodMs(0), IDLE_BEAT_MS, 'no deadline: once a second');
-  t.equal(beatPeriodMs(3000), BEAT_MS, 'a deadline: every 100 ms');
+t.test('workers beat often only while a deadline is watched or a recycle checked', async (t) => {
+  const none = { harakiriMs: 0, maxRequests: 0, reloadOnRssBytes: 0 };
+  t.equal(beatPeriodMs(none), IDLE_BEAT_MS, 'nothing to watch: once a second');
+  t.equal(beatPeriodMs({ ...none, harakiriMs: 3000 }), BEAT_MS, 'a harakiri deadline: every 100 ms');
+  t.equal(beatPeriodMs({ ...none, maxRequests: 1000 }), BEAT_MS, '--max-requests is checked at each beat');
+  t.equal(beatPeriodMs({ ...none, reloadOnRssBytes: 1 << 30 }), BEAT_MS, '--reload-on-rss too');
   t.ok(BEAT_MS < 1000, 'well inside the shortest deadline (1 s)');
   for (const [args, beat] of [[['--python', 'app:application'], IDLE_BEAT_MS], [['--python', '--harakiri', '2', 'app:application'], BEAT_MS]] as const) {
     const parsed = parseRunnerArgs(['--socket', 'unix:/tmp/x.sock', ...args]);
