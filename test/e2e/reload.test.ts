@@ -77,6 +77,8 @@ t.test('a reload keeps the connections to runners the new config still names', a
   const proxy = await startProxy(t, dir, config(a.socket));
   t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
   const connects = () => proxy.proc.logs.filter((l) => l.msg === 'connected to runner').length;
+  // The answer can arrive before the proxy's log line of the connection that carried it.
+  await proxy.proc.waitForLog((l) => l.msg === 'connected to runner');
   const before = connects();
   writeFileSync(proxy.configFile, config(a.socket, `127.0.0.1:${proxy.port}`, 'client_max_body_size 5m;'));
   proxy.proc.child.kill('SIGHUP');
