@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpuMsPerSecondByProcess, processRunNs } from './cpu.js';
 import { rssByProcess, setupProcesses, sum, type Root } from './memory.js';
 import type { Processes } from './processes.js';
 
@@ -114,38 +114,12 @@ export async function runIdle(run: IdleRun): Promise<IdleResult> {
 async function idleCpuMsPerS(run: IdleRun): Promise<Record<string, number> | null> {
   await sleep(IDLE_CPU_SETTLE_MS, undefined, { signal: run.signal });
   const processes = setupProcesses(run.roots);
-  const start = runNsByProcess(processes);
+  const start = processRunNs(processes);
   const startedAt = performance.now();
   await sleep(IDLE_CPU_MS, undefined, { signal: run.signal });
-  const end = runNsByProcess(processes);
-  const seconds = (performance.now() - startedAt) / 1000;
+  const end = processRunNs(processes);
   if (start.size === 0 || end.size === 0) return null;
-  const out: Record<string, number> = {};
-  for (const [label, ns] of end) {
-    const from = start.get(label);
-    if (from !== undefined) out[label] = (ns - from) / 1e6 / seconds;
-  }
-  return out;
-}
-
-function runNsByProcess(processes: ReadonlyMap<string, number>): Map<string, number> {
-  const ns = new Map<string, number>();
-  for (const [label, pid] of processes) {
-    const time = runNs(pid);
-    if (time !== null) ns.set(label, time);
-  }
-  return ns;
-}
-
-/** Time on a CPU of all of a process's threads, in ns (the first field of each schedstat); null when gone. */
-function runNs(pid: number): number | null {
-  try {
-    let total = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    return total;
-  } catch {
-    return null;
-  }
+  return cpuMsPerSecondByProcess(start, end, (performance.now() - startedAt) / 1000);
 }
 
 /** What makes an idle measurement meaningless. */
