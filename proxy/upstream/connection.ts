@@ -54,8 +54,16 @@ const CONGESTED_BYTES = 1024 * 1024;
 const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
-/** The runner's bytes are read into one buffer of this size: a frame of our max size at once. */
-const READ_SIZE = 256 * 1024;
+/**
+ * The runner's bytes are read into one buffer of this size. A JavaScript worker streaming a
+ * body writes up to a whole window (768 KiB–1 MiB) at once; a 256 KiB buffer took that in four
+ * reads, each with its frames, its write to the client and its turn through Node's stream
+ * machinery, and that user time was a third of the proxy's CPU in a download. One read of
+ * 1 MiB makes that one write of 1 MiB (PROFILE.md, "Session of 2026-12-06, afternoon"). Only
+ * the pages reads fill become resident: a connection that carries small responses costs what
+ * its largest read filled, not 1 MiB.
+ */
+const READ_SIZE = 1024 * 1024;
 /**
  * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
  * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
