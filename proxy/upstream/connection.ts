@@ -55,15 +55,17 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
 /**
- * The runner's bytes are read into one buffer of this size. A JavaScript worker streaming a
- * body writes up to a whole window (768 KiB–1 MiB) at once; a 256 KiB buffer took that in four
- * reads, each with its frames, its write to the client and its turn through Node's stream
- * machinery, and that user time was a third of the proxy's CPU in a download. One read of
- * 1 MiB makes that one write of 1 MiB (PROFILE.md, "Session of 2026-12-06, afternoon"). Only
- * the pages reads fill become resident: a connection that carries small responses costs what
- * its largest read filled, not 1 MiB.
+ * The runner's bytes are read into one buffer of this size. A worker streaming a body writes
+ * up to a whole window at once (1 MiB of DATA once a response window has grown, 4 × the
+ * 256 KiB initial one); a 256 KiB buffer took that in four reads, each with its frames, its
+ * write to the client and its turn through Node's stream machinery, and that user time was a
+ * third of the proxy's CPU in a download. One read makes it one write to the client. The
+ * 16 KiB beyond the window are for its frame headers: without them their few bytes came in a
+ * read of their own and went to the client as a TCP segment of their own, once per window
+ * (PROFILE.md, "Session of 2026-12-06, afternoon"). Only the pages reads fill become
+ * resident: a connection that carries small responses costs what its largest read filled.
  */
-const READ_SIZE = 1024 * 1024;
+const READ_SIZE = 1024 * 1024 + 16 * 1024;
 /**
  * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
  * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
