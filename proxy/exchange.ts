@@ -348,11 +348,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     if (!this.gathering) this.gather();
     // A client still working through earlier bytes keeps this write queued for a while: it
     // gets a copy, so a slow client never holds on to the connection's read buffer.
-    let bytes = chunk;
-    if (this.copying) {
-      bytes = Buffer.from(chunk);
-      bodyBytesRead(chunk.length);
-    }
+    const bytes = this.copying ? Buffer.from(chunk) : chunk;
     if (end) this.complete(bytes);
     else if (bytes.length > 0) this.forward(bytes);
   }
