@@ -17,9 +17,10 @@
  * the same Buffers (test/bench/PROFILE.md, "Upload, 2026-12-05 night"). The worker's socket
  * reads are the same kind of garbage (a new 64 KiB Buffer per read, dead once its frames are
  * handled): a 64 MiB upload peaked the worker at 96-98 MiB before it counted them, 70-73
- * after. On a busy machine a 256 MiB download gave up enough of the proxy's 256 KiB read
- * buffers to take the proxy to 110-115 MiB; 92 once they were counted (PROFILE.md,
- * "Session of 2026-12-06, morning").
+ * after. On a busy machine a 256 MiB download gave up enough of the proxy's read buffers
+ * (256 KiB then; 1 MiB and 16 KiB now for a connection's single saturated stream) to take the
+ * proxy to 110-115 MiB; 92 once they were counted (PROFILE.md, "Session of 2026-12-06,
+ * morning"). Each is counted at its whole size, as V8 counts it.
  *
  * Node has no public call for a minor collection: V8's gc() is taken once from a fresh
  * context with --expose-gc set for that moment only (no `gc` global here or in later

@@ -55,17 +55,26 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 /** A frame (at most our max frame size) still incomplete after this long is not coming. */
 const STUCK_IN_FRAME_MS = 1000;
 /**
- * The runner's bytes are read into one buffer of this size. A worker streaming a body writes
- * up to a whole window at once (1 MiB of DATA once a response window has grown, 4 × the
- * 256 KiB initial one); a 256 KiB buffer took that in four reads, each with its frames, its
- * write to the client and its turn through Node's stream machinery, and that user time was a
- * third of the proxy's CPU in a download. One read makes it one write to the client. The
- * 16 KiB beyond the window are for its frame headers: without them their few bytes came in a
- * read of their own and went to the client as a TCP segment of their own, once per window
- * (PROFILE.md, "Session of 2026-12-06, afternoon"). Only the pages reads fill become
- * resident: a connection that carries small responses costs what its largest read filled.
+ * The runner's bytes are read into one buffer of this size. A client that falls behind keeps
+ * the buffer of the read that reached it (its socket holds views of it), other streams' bytes
+ * included: this is what one such client can pin beyond its own window.
  */
-const READ_SIZE = 1024 * 1024 + 16 * 1024;
+export const READ_SIZE = 256 * 1024;
+/**
+ * The buffer for bulk reads: taken while the connection carries a single stream and the last
+ * read was saturated (a download or a large body). A worker streaming a body writes a whole
+ * grown window at once (1 MiB of DATA, 4 × the 256 KiB initial one); 256 KiB reads took it in
+ * four, each with its frames, its write to the client and its turn through Node's stream
+ * machinery, and that user time was a third of the proxy's CPU in a download. One read makes
+ * it one write to the client. The 16 KiB beyond the window are for its frame headers, which
+ * otherwise came in a read of their own and went to the client as a TCP segment of their own
+ * (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner whose send
+ * buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a stock
+ * kernel's 416 KiB they stay smaller. With a single stream, the bytes a client that falls
+ * behind can pin this way are nearly all its own; with more, reads go back to READ_SIZE, so
+ * many slow clients pin no more than before.
+ */
+export const BULK_READ_SIZE = 1024 * 1024 + 16 * 1024;
 /**
  * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
  * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
@@ -107,6 +116,10 @@ export class UpstreamConnection {
    * a client write still refers to it after the read is handled.
    */
   private readBuffer: Buffer | null = null;
+  /** The same for bulk reads (BULK_READ_SIZE), made when a connection first needs it. */
+  private bulkBuffer: Buffer | null = null;
+  /** The last read filled SATURATED_READ or more. */
+  private lastReadFull = false;
   /** Streams given DATA by the read being handled. */
   private readonly reading: UpstreamStream[] = [];
   private resolveReady!: (hello: Hello) => void;
@@ -333,11 +346,16 @@ export class UpstreamConnection {
     this.sendFrame(FrameType.HELLO, 0, 0, encodeHello(hello));
   }
 
-  private readonly nextReadBuffer = (): Buffer => (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  /** Node asks for the buffer of the next read after each one. */
+  private readonly nextReadBuffer = (): Buffer =>
+    this.lastReadFull && this.streams.size <= 1
+      ? (this.bulkBuffer ??= Buffer.allocUnsafeSlow(BULK_READ_SIZE))
+      : (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
 
   private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
     if (this.decoder.idle) this.frameStartedAt = performance.now();
-    if (length >= SATURATED_READ) this.saturatedUntil = performance.now() + SATURATED_MS;
+    this.lastReadFull = length >= SATURATED_READ;
+    if (this.lastReadFull) this.saturatedUntil = performance.now() + SATURATED_MS;
     receiveFrames(
       this.decoder,
       buffer.subarray(0, length),
@@ -345,12 +363,12 @@ export class UpstreamConnection {
       (err) => this.fail(err),
       () => this.closed,
     );
-    if (this.reading.length > 0) this.endRead();
+    if (this.reading.length > 0) this.endRead(buffer);
     return true;
   };
 
   /** Each stream that got DATA writes it on; the buffer is given up if one still refers to it. */
-  private endRead(): void {
+  private endRead(buffer: Uint8Array): void {
     let kept = false;
     for (const stream of this.reading) if (stream.readEnd()) kept = true;
     this.reading.length = 0;
@@ -358,8 +376,9 @@ export class UpstreamConnection {
       // The client's socket still holds views of it: a fresh buffer for the next read, and this
       // one is garbage once those writes are done, counted toward a young collection like a
       // request body's chunks (a download to a client that falls behind gives one up per read).
-      this.readBuffer = null;
-      bodyBytesRead(READ_SIZE);
+      if (buffer === this.bulkBuffer) this.bulkBuffer = null;
+      else this.readBuffer = null;
+      bodyBytesRead(buffer.length);
     }
   }
 

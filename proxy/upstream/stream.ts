@@ -59,7 +59,10 @@ const EMPTY = new Uint8Array(0);
  * a 256 MiB download, 256 KiB -> 1 MiB took a third of the CPU per byte off and doubled the
  * rate (fewer CREDIT round trips, each a switch between proxy and runner). A client that
  * reads slowly never grows it, so it can make the proxy hold at most the announced window;
- * one that slows down later, at most four times that.
+ * one that slows down later, at most four times that. Besides, the client that falls behind
+ * keeps the read buffer its last views came from (upstream/connection.ts): 256 KiB shared
+ * with other streams, or, when it was the connection's only stream, up to 1 MiB and 16 KiB
+ * of mostly its own bytes.
  */
 const RESPONSE_WINDOW_GROWTH = 4;
 
