@@ -61,8 +61,8 @@ const STUCK_IN_FRAME_MS = 1000;
  */
 export const READ_SIZE = 256 * 1024;
 /**
- * The buffer for bulk reads: taken while the connection carries a single stream and the last
- * read was saturated (a download or a large body). A worker streaming a body writes a whole
+ * The buffer for bulk reads: taken for the next read when the last one was saturated and gave
+ * DATA to a single stream (a download, a large body), for that stream. A worker streaming a body writes a whole
  * grown window at once (1 MiB of DATA, 4 × the 256 KiB initial one); 256 KiB reads took it in
  * four, each with its frames, its write to the client and its turn through Node's stream
  * machinery, and that user time was a third of the proxy's CPU in a download. One read makes
@@ -70,9 +70,9 @@ export const READ_SIZE = 256 * 1024;
  * otherwise came in a read of their own and went to the client as a TCP segment of their own
  * (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner whose send
  * buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a stock
- * kernel's 416 KiB they stay smaller. With a single stream, the bytes a client that falls
- * behind can pin this way are nearly all its own; with more, reads go back to READ_SIZE, so
- * many slow clients pin no more than before.
+ * kernel's 416 KiB they stay smaller. DATA of any other stream that comes in a bulk read is
+ * copied out of it, so only the stream it was taken for can keep it, within its own window:
+ * many slow clients pin no more than READ_SIZE each, as before.
  */
 export const BULK_READ_SIZE = 1024 * 1024 + 16 * 1024;
 /**
@@ -118,8 +118,14 @@ export class UpstreamConnection {
   private readBuffer: Buffer | null = null;
   /** The same for bulk reads (BULK_READ_SIZE), made when a connection first needs it. */
   private bulkBuffer: Buffer | null = null;
+  /** The stream the next read goes to the bulk buffer for, if any. */
+  private bulkFor: UpstreamStream | null = null;
+  /** The read being handled landed in the bulk buffer: other streams' DATA is copied out. */
+  private readingBulk = false;
   /** The last read filled SATURATED_READ or more. */
   private lastReadFull = false;
+  /** The only stream the last read gave DATA to; null for none or several. */
+  private lastReadSole: UpstreamStream | null = null;
   /** Streams given DATA by the read being handled. */
   private readonly reading: UpstreamStream[] = [];
   private resolveReady!: (hello: Hello) => void;
@@ -347,13 +353,16 @@ export class UpstreamConnection {
   }
 
   /** Node asks for the buffer of the next read after each one. */
-  private readonly nextReadBuffer = (): Buffer =>
-    this.lastReadFull && this.streams.size <= 1
-      ? (this.bulkBuffer ??= Buffer.allocUnsafeSlow(BULK_READ_SIZE))
-      : (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  private readonly nextReadBuffer = (): Buffer => {
+    this.bulkFor = this.lastReadFull ? this.lastReadSole : null;
+    if (this.bulkFor) return (this.bulkBuffer ??= Buffer.allocUnsafeSlow(BULK_READ_SIZE));
+    return (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
+  };
 
   private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
     if (this.decoder.idle) this.frameStartedAt = performance.now();
+    this.readingBulk = buffer === this.bulkBuffer;
+    this.lastReadSole = null;
     this.lastReadFull = length >= SATURATED_READ;
     if (this.lastReadFull) this.saturatedUntil = performance.now() + SATURATED_MS;
     receiveFrames(
@@ -370,7 +379,9 @@ export class UpstreamConnection {
   /** Each stream that got DATA writes it on; the buffer is given up if one still refers to it. */
   private endRead(buffer: Uint8Array): void {
     let kept = false;
-    for (const stream of this.reading) if (stream.readEnd()) kept = true;
+    // In a bulk read only the stream it was taken for got views; the others got copies.
+    for (const stream of this.reading) if (stream.readEnd() && (!this.readingBulk || stream === this.bulkFor)) kept = true;
+    this.lastReadSole = this.reading.length === 1 ? this.reading[0]! : null;
     this.reading.length = 0;
     if (kept) {
       // The client's socket still holds views of it: a fresh buffer for the next read, and this
@@ -395,8 +406,12 @@ export class UpstreamConnection {
         if (stream) stream.onResponse(decodeResponseHead(frame.payload, frame.stream), (frame.flags & Flags.END_STREAM) !== 0);
         return;
       }
-      case FrameType.DATA:
-        return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
+      case FrameType.DATA: {
+        const stream = this.stream(frame);
+        if (!stream) return;
+        const payload = this.readingBulk && stream !== this.bulkFor ? Buffer.from(frame.payload) : frame.payload;
+        return stream.onData(payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
+      }
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));
       case FrameType.CANCEL: {

@@ -61,8 +61,7 @@ const EMPTY = new Uint8Array(0);
  * reads slowly never grows it, so it can make the proxy hold at most the announced window;
  * one that slows down later, at most four times that. Besides, the client that falls behind
  * keeps the read buffer its last views came from (upstream/connection.ts): 256 KiB shared
- * with other streams, or, when it was the connection's only stream, up to 1 MiB and 16 KiB
- * of mostly its own bytes.
+ * with other streams, or a bulk read's 1 MiB and 16 KiB, which holds only its own bytes.
  */
 const RESPONSE_WINDOW_GROWTH = 4;
 
