@@ -71,8 +71,9 @@ export const READ_SIZE = 256 * 1024;
  * (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner whose send
  * buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a stock
  * kernel's 416 KiB they stay smaller. DATA of any other stream that comes in a bulk read is
- * copied out of it, so only the stream it was taken for can keep it, within its own window:
- * many slow clients pin no more than READ_SIZE each, as before.
+ * copied out of it, so only the stream it was taken for can keep it. The bound per client that
+ * falls behind is then one buffer: READ_SIZE, or BULK_READ_SIZE for a response that streamed
+ * alone (its own bytes in it, but the whole buffer kept, and counted whole).
  */
 export const BULK_READ_SIZE = 1024 * 1024 + 16 * 1024;
 /**
@@ -124,8 +125,10 @@ export class UpstreamConnection {
   private readingBulk = false;
   /** The last read filled SATURATED_READ or more. */
   private lastReadFull = false;
-  /** The only stream the last read gave DATA to; null for none or several. */
+  /** The only stream the last read gave DATA to, if its response goes on; else null. */
   private lastReadSole: UpstreamStream | null = null;
+  /** onRead is running: bulkFor must stay as the read found it until endRead. */
+  private handlingRead = false;
   /** Streams given DATA by the read being handled. */
   private readonly reading: UpstreamStream[] = [];
   private resolveReady!: (hello: Hello) => void;
@@ -305,6 +308,10 @@ export class UpstreamConnection {
 
   streamClosed(stream: UpstreamStream): void {
     this.streams.delete(stream.id);
+    // Not kept for the next read, nor alive through it. Between reads only: during one, the
+    // stream may hold views of the bulk buffer, and its verdict in endRead must still count.
+    if (this.lastReadSole === stream) this.lastReadSole = null;
+    if (this.bulkFor === stream && !this.handlingRead) this.bulkFor = null;
     if (this.streams.size > 0) return;
     this.saturatedUntil = 0;
     if (this.goaway) this.socket.end();
@@ -361,6 +368,7 @@ export class UpstreamConnection {
 
   private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
     if (this.decoder.idle) this.frameStartedAt = performance.now();
+    this.handlingRead = true;
     this.readingBulk = buffer === this.bulkBuffer;
     this.lastReadSole = null;
     this.lastReadFull = length >= SATURATED_READ;
@@ -373,6 +381,7 @@ export class UpstreamConnection {
       () => this.closed,
     );
     if (this.reading.length > 0) this.endRead(buffer);
+    this.handlingRead = false;
     return true;
   };
 
@@ -381,7 +390,9 @@ export class UpstreamConnection {
     let kept = false;
     // In a bulk read only the stream it was taken for got views; the others got copies.
     for (const stream of this.reading) if (stream.readEnd() && (!this.readingBulk || stream === this.bulkFor)) kept = true;
-    this.lastReadSole = this.reading.length === 1 ? this.reading[0]! : null;
+    const sole = this.reading.length === 1 ? this.reading[0]! : null;
+    // A response that ended in this read has no more bytes for a bulk read to carry.
+    this.lastReadSole = sole && !sole.responseDone ? sole : null;
     this.reading.length = 0;
     if (kept) {
       // The client's socket still holds views of it: a fresh buffer for the next read, and this

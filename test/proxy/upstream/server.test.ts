@@ -136,12 +136,13 @@ function bulkRunner(path: string, bodyBytes: number, connections?: number, pids:
  * Opens a stream on `connection`; resolves to it once `bytes` of its body have arrived.
  * `keeps`: its client still holds views of each read when the read is handled.
  */
-function openStream(connection: UpstreamConnection, bytes: number, keeps = false): Promise<UpstreamStream> {
+function openStream(connection: UpstreamConnection, bytes: number, keeps = false, chunks?: Uint8Array[]): Promise<UpstreamStream> {
   return new Promise((resolve, reject) => {
     let received = 0;
     const events: StreamEvents = {
       onResponse: () => undefined,
       onData: (chunk) => {
+        chunks?.push(chunk);
         received += chunk.length;
         if (received >= bytes) resolve(stream);
       },
@@ -293,8 +294,10 @@ t.test('a read buffer a client still refers to is given up and counted toward a 
   // response arrives in one read, above SATURATED_READ.
   await openStream(connection, BULK);
   t.same(counted, [], 'a buffer nothing refers to is read into again: nothing for the collector');
-  await openStream(connection, BULK, true);
+  const copied: Uint8Array[] = [];
+  await openStream(connection, BULK, true, copied);
   t.same(counted, [], 'the read went to the bulk buffer taken for the stream before: this one got a copy, and the buffer is not kept for it');
+  t.ok(copied.length > 0 && copied.every((c) => c.buffer.byteLength !== BULK_READ_SIZE), 'every piece it got is a copy, none a view of the bulk buffer');
 
   // A response larger than the socket holds comes in several full reads, all its own (a
   // window that takes it whole: this runner sends without waiting for credit).
@@ -304,7 +307,9 @@ t.test('a read buffer a client still refers to is given up and counted toward a 
   t.teardown(() => big.close());
   const second = await Counting.open({ kind: 'unix', path: bigPath }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: 4 * READ_SIZE }, 5000, silent);
   t.teardown(() => second.destroy());
-  await openStream(second, 3 * READ_SIZE, true);
+  const viewed: Uint8Array[] = [];
+  await openStream(second, 3 * READ_SIZE, true, viewed);
+  t.ok(viewed.some((c) => c.buffer.byteLength === BULK_READ_SIZE), 'its own stream gets views of the bulk buffer');
   const [first, ...bulk] = counted;
   t.equal(first, READ_SIZE, 'the first read, in the shared buffer, given up whole');
   t.ok(bulk.length > 0 && bulk.every((n) => n === BULK_READ_SIZE), `then bulk reads for the same stream, each given up whole (${JSON.stringify(counted)})`);
