@@ -62,18 +62,18 @@ const STUCK_IN_FRAME_MS = 1000;
 export const READ_SIZE = 256 * 1024;
 /**
  * The buffer for bulk reads: taken for the next read when the last one was saturated and gave
- * DATA to a single stream (a download, a large body), for that stream. A worker streaming a body writes a whole
- * grown window at once (1 MiB of DATA, 4 × the 256 KiB initial one); 256 KiB reads took it in
- * four, each with its frames, its write to the client and its turn through Node's stream
- * machinery, and that user time was a third of the proxy's CPU in a download. One read makes
- * it one write to the client. The 16 KiB beyond the window are for its frame headers, which
- * otherwise came in a read of their own and went to the client as a TCP segment of their own
- * (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner whose send
- * buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a stock
- * kernel's 416 KiB they stay smaller. DATA of any other stream that comes in a bulk read is
- * copied out of it, so only the stream it was taken for can keep it. The bound per client that
- * falls behind is then one buffer: READ_SIZE, or BULK_READ_SIZE for a response that streamed
- * alone (its own bytes in it, but the whole buffer kept, and counted whole).
+ * DATA to a single stream (a download, a large body), for that stream. A worker streaming a
+ * body writes a whole grown window at once (1 MiB of DATA, 4 × the 256 KiB initial one); 256
+ * KiB reads took it in four, each with its frames, its write to the client and its turn through
+ * Node's stream machinery, and that user time was a third of the proxy's CPU in a download. One
+ * read makes it one write to the client. The 16 KiB beyond the window are for its frame
+ * headers, which otherwise came in a read of their own and went to the client as a TCP segment
+ * of their own (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner
+ * whose send buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a
+ * stock kernel's 416 KiB they stay smaller. DATA of any other stream that comes in a bulk read
+ * is copied out of it, so only the stream it was taken for can keep it. The bound per client
+ * that falls behind is then one buffer: READ_SIZE, or BULK_READ_SIZE for a response that
+ * streamed alone (its own bytes in it, but the whole buffer kept, and counted whole).
  */
 export const BULK_READ_SIZE = 1024 * 1024 + 16 * 1024;
 /**
