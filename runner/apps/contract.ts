@@ -41,8 +41,8 @@ interface Head {
  * answered within this call, and the outcome is returned as it is. The first promise met (the
  * result, a step of an async iterator, a chunk waiting for credit, close()) turns the rest of
  * the request into an async function that awaits what is pending and takes the rest as it
- * comes. Most requests are of the first kind; each promise and
- * async frame spared is allocation and a microtask per request (PROFILE.md, 2026-12-06).
+ * comes. Most requests are of the first kind; each promise and async frame spared is
+ * allocation and a microtask per request (PROFILE.md, 2026-12-06).
  */
 export function runApplication(app: Application, environ: Environ, sink: ResponseSink, log: AppLog): Outcome | Promise<Outcome> {
   const call = new AppCall(sink, environ, log);
