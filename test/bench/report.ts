@@ -146,8 +146,8 @@ const memory = (baseline: string): Column[] => [
   PEAK,
   CHECK,
   col('idle cpu ms/s', true, (s) => (Number.isFinite(s.idleCpuMsPerS) ? s.idleCpuMsPerS.toFixed(1) : '-')),
-  col('KiB/connection by process', false, (s) => kibByProcess(s.bytesPerConnectionByProcess)),
-  col('idle cpu ms/s by process', false, (s) => msByProcess(s.idleCpuMsPerSByProcess)),
+  col('KiB/connection by process', false, (s) => oneDecimalByProcess(s.bytesPerConnectionByProcess, 1024)),
+  col('idle cpu ms/s by process', false, (s) => oneDecimalByProcess(s.idleCpuMsPerSByProcess)),
 ];
 
 export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], baseline: string): string {
@@ -162,12 +162,9 @@ export function table(kind: ScenarioKind, summaries: readonly SystemSummary[], b
   return [line(columns.map((c) => c.title)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-function kibByProcess(values: Record<string, number>): string {
-  return Object.entries(values).map(([label, bytes]) => `${label} ${Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : '-'}`).join(', ') || '-';
-}
-
-function msByProcess(values: Record<string, number>): string {
-  return Object.entries(values).map(([label, ms]) => `${label} ${Number.isFinite(ms) ? ms.toFixed(1) : '-'}`).join(', ') || '-';
+/** `label value` for each process, the value divided by `unit` with one decimal. */
+function oneDecimalByProcess(values: Record<string, number>, unit = 1): string {
+  return Object.entries(values).map(([label, value]) => `${label} ${Number.isFinite(value) ? (value / unit).toFixed(1) : '-'}`).join(', ') || '-';
 }
 
 /** Processes that spent next to nothing (a master, nginx's master) are left out. */
