@@ -76,8 +76,8 @@ class WorkerProcess:
     def send(self, message):
         self.ipc.sendall(json.dumps(message).encode() + b'\n')
 
-    def connect(self):
-        return Client(self.path)
+    def connect(self, window=262144):
+        return Client(self.path, window)
 
     def stop(self):
         if self.proc.poll() is None:

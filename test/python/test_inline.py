@@ -41,6 +41,27 @@ class Inline(unittest.TestCase):
         self.assertEqual([(t, f) for t, _, f, _ in seen], [(FrameType.ACCEPT, 0), (FrameType.RESPONSE, 0), (FrameType.DATA, 1)])
         self.assertEqual(seen[-1][3], b'hello', 'no empty DATA frame for the end')
 
+    def test_a_bulk_stream_s_block_does_not_wait_for_the_next(self):
+        """Past 256 KiB, blocks made back to back may leave corked a few at a time; the one
+        before the app's pause still leaves during the pause, not with the block after it."""
+        # A window for the whole body: no CREDIT from here, whose read would send what is corked.
+        client = self.worker.connect(window=1024 * 1024)
+        try:
+            client.request(1, {'PATH_INFO': '/bulk-then-pause', 'QUERY_STRING': '2'})
+            body = bytearray()
+            while not body.endswith(b'tail'):
+                frame = client.frame()
+                if frame.type == FrameType.DATA and frame.stream == 1:
+                    body += frame.payload
+            self.assertEqual(len(body), 8 * 65536 + 4)
+            # Sent now, the PING is answered before the app's 'end' (2 s later): 'tail' came
+            # during the pause. The order says it, not a time bound.
+            client.send(FrameType.PING, 0, 0, b'bulkpaus')
+            self.assertEqual(bytes(client.expect(FrameType.PING).payload), b'bulkpaus')
+            self.assertEqual(client.response(1)[1], b'end')
+        finally:
+            client.close()
+
     def test_a_slow_app_does_not_stop_the_reading(self):
         self.client.request(1, {'PATH_INFO': '/sleep', 'QUERY_STRING': '1'})
         self.client.expect(FrameType.ACCEPT, 1)  # corked, then sent when the reading is handed over

@@ -74,6 +74,11 @@ READ_WAIT_MS = 50
 # Corked bytes above this are sent at once (the payloads above COPY_LIMIT among them are
 # referenced, not copied): one sendmsg for a few 100 KiB responses.
 CORK_LIMIT = 256 * 1024
+# The blocks of a bulk streamed response (contract.py) wait corked for the app's next ones at
+# most about this long: then the worker's watch sends them (send_stale_cork). PEP 3333 lets a
+# server keep a block moving from another thread while the app makes the next one; with the
+# GIL that thread runs within the interpreter's switch interval (5 ms) in any case.
+CORK_DELAY_S = 0.001
 # The methods whose retry by the proxy does not depend on ACCEPT (proxy/upstream/retry.ts
 # IDEMPOTENT): their ACCEPT may stay corked until the response goes out. For the others it
 # leaves before the app is called, so a worker that dies in the app never looks as if it had
@@ -130,6 +135,10 @@ class Connection:
         self._tail = None  # the bytearray at the end of _queue that frames are copied into
         self._queued = 0  # bytes in _queue
         self._last_data = None
+        # A bulk streamed response is being corked by the corker (watch_cork), and since when
+        # the oldest of its corked frames has waited.
+        self._cork_watched = False
+        self._corked_at = 0.0
         # Under _lock: the reader thread's token (a new one after take_over), the streams of
         # its read not served yet, and since when it runs an app (None: it does not).
         self._reader = None
@@ -378,6 +387,8 @@ class Connection:
         """Adds a frame to what is corked (under _write_lock, by the corking thread): headers and
         small payloads are copied together; a larger payload the app cannot change any more (bytes,
         or a view of bytes) is kept by reference and goes out with the rest in one sendmsg."""
+        if self._cork_watched and not self._queue:
+            self._corked_at = time.monotonic()
         tail = self._tail
         if tail is None:
             tail = self._tail = bytearray()
@@ -451,6 +462,30 @@ class Connection:
             with self._write_lock:
                 if self._corker == get_ident():
                     self._flush_locked()
+
+    def watch_cork(self, on):
+        """The calling thread streams a bulk response whose blocks it corks (`on`), or no longer:
+        while it does, the watch sends what waits longer than CORK_DELAY_S. Only the corker
+        corks; on any other thread the blocks leave at once and there is nothing to watch."""
+        if not on:
+            self._cork_watched = False
+        elif self._corker == get_ident() and not self._cork_watched:
+            self._cork_watched = True
+            self.host.wake_watch()
+
+    def send_stale_cork(self, now):
+        """The watch: a bulk stream's corked frames leave once they are CORK_DELAY_S old. True
+        while such a stream goes on (the watch then looks again within CORK_DELAY_S)."""
+        if not self._cork_watched:
+            return False
+        if self._corker is None:  # handed over (take_over): its blocks leave at once now
+            self._cork_watched = False
+            return False
+        if self._queue and now - self._corked_at >= CORK_DELAY_S:
+            with self._write_lock:
+                if self._queue and now - self._corked_at >= CORK_DELAY_S:
+                    self._flush_locked()
+        return True
 
     def _cork(self, thread):
         # Without the write lock: a thread writing meanwhile compares `_corker` with itself

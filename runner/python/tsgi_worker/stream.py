@@ -133,6 +133,10 @@ class Stream:
         """What this thread corked leaves now (nothing to do when it corks nothing)."""
         self.conn.flush_corked()
 
+    def watch_cork(self, on):
+        """This thread's writes of a bulk streamed response may wait corked (`on`), watched."""
+        self.conn.watch_cork(on)
+
     def end(self):
         # When the request half has ended, END is the stream's last frame: end_data marks it
         # so under the write lock it takes anyway.

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from .connection import Connection, INLINE_LIMIT_S
+from .connection import CORK_DELAY_S, Connection, INLINE_LIMIT_S
 from .contract import FileWrapper, run_application
 from .log import ErrorsStream
 from .messages import DEFAULT_INITIAL_WINDOW, DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_STREAMS
@@ -20,10 +20,11 @@ BACKLOG = 1024
 # How long a worker holding connections lets the others take a new one first (see below).
 ACCEPT_DELAY_PER_CONNECTION_S = 0.01
 ACCEPT_DELAY_MAX_S = 0.05
-# How often the inline watch looks for an app call that holds a connection's reader too long:
-# every INLINE_CHECK_S while apps are called inline, backing off to INLINE_IDLE_CHECK_S while
-# none is, so an idle worker is not woken 100 times a second. (Longer would let an app call that
-# starts after a quiet spell hold its connection's other streams for that long.)
+# How often the watch looks for an app call that holds a connection's reader too long: every
+# INLINE_CHECK_S while apps are called inline, backing off to INLINE_IDLE_CHECK_S while none is,
+# so an idle worker is not woken 100 times a second. (Longer would let an app call that starts
+# after a quiet spell hold its connection's other streams for that long.) While a bulk streamed
+# response corks its blocks, every CORK_DELAY_S instead (connection.py).
 INLINE_CHECK_S = INLINE_LIMIT_S
 INLINE_IDLE_CHECK_S = 0.1
 
@@ -53,6 +54,7 @@ class Worker:
         self._listener = None
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
+        self._watch_wake = threading.Event()
 
     # ---- the socket ----
 
@@ -64,21 +66,32 @@ class Worker:
         listener.setblocking(False)
         self._listener = listener
         threading.Thread(target=self._accept_loop, name='tsgi-accept', daemon=True).start()
-        threading.Thread(target=self._inline_watch, name='tsgi-inline-watch', daemon=True).start()
+        threading.Thread(target=self._watch, name='tsgi-watch', daemon=True).start()
 
-    def _inline_watch(self):
+    def wake_watch(self):
+        """A bulk streamed response began corking: the watch looks at once, then every CORK_DELAY_S."""
+        self._watch_wake.set()
+
+    def _watch(self):
         """Hands a connection's reading to a new thread when its reader has been in an app
-        for longer than INLINE_LIMIT_S (connection.py)."""
+        for longer than INLINE_LIMIT_S, and sends the corked blocks of a bulk streamed response
+        that waited CORK_DELAY_S (connection.py)."""
         period = INLINE_CHECK_S
         seen = 0
         while True:
-            time.sleep(period)
+            if self._watch_wake.wait(period):
+                self._watch_wake.clear()
             now = time.monotonic()
             busy = self.inline_calls != seen
             seen = self.inline_calls
+            corked = False
             for connection in self._live():
                 busy = connection.check_inline(now) or busy
-            period = INLINE_CHECK_S if busy else min(INLINE_IDLE_CHECK_S, period * 2)
+                corked = connection.send_stale_cork(now) or corked
+            if corked:
+                period = CORK_DELAY_S
+            else:
+                period = INLINE_CHECK_S if busy else min(INLINE_IDLE_CHECK_S, period * 2)
 
     def _accept_loop(self):
         selector = selectors.DefaultSelector()
