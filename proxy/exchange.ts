@@ -385,6 +385,18 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     return !this.copying && res.writableLength > 0;
   }
 
+  whenWritten(done: () => void): boolean {
+    const { socket } = this.x.res;
+    // HTTP/1's socket is the client's own; a multiplexed edge would need its stream's answer.
+    if (this.x.req.httpVersionMajor !== 1 || !socket || socket.destroyed || socket.writableEnded) return false;
+    // An empty write's callback comes once everything queued before it has been written: no
+    // byte goes to the client, and the response's own writes are not touched.
+    socket.write(NOTHING, (err) => {
+      if (!err) done();
+    });
+    return true;
+  }
+
   /** Body bytes to the client; the ResponseBody says when the runner gets credit for them. */
   private forward(chunk: Uint8Array): void {
     this.responseBody().write(chunk, this.copying);
@@ -586,6 +598,8 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
 
 /** The environ's fixed keys (buildEnviron's CGI keys plus CONTENT_*), an upper bound. */
 const FIXED_ENVIRON_KEYS = 16;
+/** Written to a client's socket to learn when what it holds has gone (whenWritten). */
+const NOTHING = Buffer.alloc(0);
 
 /**
  * The environ's key count, for environOverLimit: an upper bound (one key per header line and

@@ -31,6 +31,12 @@ export interface StreamEvents {
    * unless this returns true — a write the client socket did not take whole still refers to them.
    */
   onReadEnd(): boolean;
+  /**
+   * After onReadEnd returned true: calls `done` once the client's socket has written what it
+   * held then (so no view of that read is left), and returns true; false when that cannot be
+   * known, and the buffer is left to the collector.
+   */
+  whenWritten(done: () => void): boolean;
   /** The request body may flow again (credit arrived). */
   onWritable(): void;
   /** The runner no longer wants the request body (it answered without reading it all). */
@@ -203,6 +209,11 @@ export class UpstreamStream {
   readEnd(): boolean {
     this.inRead = false;
     return this.events.onReadEnd();
+  }
+
+  /** After readEnd() returned true: `done` once the relay no longer refers to them (StreamEvents). */
+  whenWritten(done: () => void): boolean {
+    return this.events.whenWritten(done);
   }
 
   onCredit(increment: number): void {

@@ -89,6 +89,18 @@ t.test('slow and fast downloads on one runner connection: every byte of each rig
   t.same(results, [want(slow), want(slow), want(slow), want(fast), want(fast), want(fast)]);
 });
 
+t.test('a download to a client that keeps falling behind: every byte right', async (t) => {
+  // Alone on the runner connection, the response is read 1 MiB at a time into a bulk buffer;
+  // each time the client is behind, that buffer stays with its queued writes and comes back for
+  // later reads once they are written (upstream/connection.ts): a buffer read into too early
+  // would show here as wrong bytes.
+  // Stalls long enough for the client's socket to fill while the runner still has credit, so
+  // reads keep coming while the buffer's views wait.
+  const bytes = 64 * MiB;
+  const result = await hashBody(await send(`${proxy.url}/big?bytes=${bytes}`), { pause: { everyBytes: 8 * MiB, ms: 100 } });
+  t.same(result, { bytes, sha256: patternHash(bytes) });
+});
+
 t.test('a 256 MiB upload to an app that reads late keeps memory flat', async (t) => {
   const bytes = 256 * MiB;
   const reply = await fetchBuffer(`${proxy.url}/upload-hash?stall=1000`, {

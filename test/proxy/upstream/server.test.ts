@@ -136,7 +136,7 @@ function bulkRunner(path: string, bodyBytes: number, connections?: number, pids:
  * Opens a stream on `connection`; resolves to it once `bytes` of its body have arrived.
  * `keeps`: its client still holds views of each read when the read is handled.
  */
-function openStream(connection: UpstreamConnection, bytes: number, keeps = false, chunks?: Uint8Array[]): Promise<UpstreamStream> {
+function openStream(connection: UpstreamConnection, bytes: number, keeps = false, chunks?: Uint8Array[], whenWritten: (done: () => void) => boolean = () => false): Promise<UpstreamStream> {
   return new Promise((resolve, reject) => {
     let received = 0;
     const events: StreamEvents = {
@@ -147,6 +147,7 @@ function openStream(connection: UpstreamConnection, bytes: number, keeps = false
         if (received >= bytes) resolve(stream);
       },
       onReadEnd: () => keeps,
+      whenWritten,
       onWritable: () => undefined,
       onBodyRefused: () => undefined,
       onFailure: (failure) => reject(new Error(`stream failed: ${failure.kind}`)),
@@ -313,4 +314,39 @@ t.test('a read buffer a client still refers to is given up and counted toward a 
   const [first, ...bulk] = counted;
   t.equal(first, READ_SIZE, 'the first read, in the shared buffer, given up whole');
   t.ok(bulk.length > 0 && bulk.every((n) => n === BULK_READ_SIZE), `then bulk reads for the same stream, each given up whole (${JSON.stringify(counted)})`);
+});
+
+t.test('a bulk buffer its client has written takes the next bulk read again', async (t) => {
+  const counted: number[] = [];
+  const {
+    UpstreamConnection: Counting,
+    READ_SIZE,
+    BULK_READ_SIZE,
+  } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
+    [moduleUrl('../../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => counted.push(n) },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'big.sock');
+  const big = bulkRunner(path, 3 * READ_SIZE);
+  await big.listen();
+  t.teardown(() => big.close());
+  const connection = await Counting.open({ kind: 'unix', path }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: 4 * READ_SIZE }, 5000, silent);
+  t.teardown(() => connection.destroy());
+  const bulkOf = (chunks: Uint8Array[]) => [...new Set(chunks.map((c) => c.buffer).filter((b) => b.byteLength === BULK_READ_SIZE))];
+
+  // The client is behind after every read, and says when it has written what it held.
+  const held: Uint8Array[] = [];
+  const written: (() => void)[] = [];
+  await openStream(connection, 3 * READ_SIZE, true, held, (done) => written.push(done) > 0);
+  const given = bulkOf(held);
+  t.ok(given.length > 0, 'bulk reads for the stream');
+  t.equal(written.length, given.length, 'each bulk buffer it kept waits for its client to write it');
+  t.same(counted, [READ_SIZE], 'only the shared buffer is left to the collector');
+
+  written[0]!();
+  const next: Uint8Array[] = [];
+  await openStream(connection, 3 * READ_SIZE, false, next);
+  t.ok(bulkOf(next).includes(given[0]!), 'once written, the first buffer given up takes the next bulk reads');
+  t.notOk(bulkOf(next).some((b) => given.slice(1).includes(b)), 'the ones still held are not read into');
 });

@@ -21,6 +21,7 @@ function setup(credit = 1024 * 1024) {
     onResponse: () => undefined,
     onData: () => undefined,
     onReadEnd: () => false,
+    whenWritten: () => false,
     onWritable: () => void writable++,
     onBodyRefused: () => undefined,
     onFailure: () => undefined,
