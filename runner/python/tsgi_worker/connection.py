@@ -79,6 +79,11 @@ CORK_LIMIT = 256 * 1024
 # server keep a block moving from another thread while the app makes the next one; with the
 # GIL that thread runs within the interpreter's switch interval (5 ms) in any case.
 CORK_DELAY_S = 0.001
+# While such a stream corked something this recently, the watch keeps looking every CORK_DELAY_S
+# even when nothing waits at the moment (a download corks every ~0.2 ms: waking the watch for
+# each cork cost a futex call and a switch per 256 KiB). A stream stalled longer (its client
+# slow, credit awaited) lets the watch back off; its next cork wakes it (cork_started).
+CORK_IDLE_S = 0.01
 # The methods whose retry by the proxy does not depend on ACCEPT (proxy/upstream/retry.ts
 # IDEMPOTENT): their ACCEPT may stay corked until the response goes out. For the others it
 # leaves before the app is called, so a worker that dies in the app never looks as if it had
@@ -135,9 +140,9 @@ class Connection:
         self._tail = None  # the bytearray at the end of _queue that frames are copied into
         self._queued = 0  # bytes in _queue
         self._last_data = None
-        # A bulk streamed response is being corked by the corker (watch_cork), and since when
-        # the oldest of its corked frames has waited.
-        self._cork_watched = False
+        # The thread streaming a bulk response whose blocks it corks (watch_cork), and since
+        # when the oldest frame corked has waited.
+        self._cork_owner = None
         self._corked_at = 0.0
         # Under _lock: the reader thread's token (a new one after take_over), the streams of
         # its read not served yet, and since when it runs an app (None: it does not).
@@ -387,8 +392,9 @@ class Connection:
         """Adds a frame to what is corked (under _write_lock, by the corking thread): headers and
         small payloads are copied together; a larger payload the app cannot change any more (bytes,
         or a view of bytes) is kept by reference and goes out with the rest in one sendmsg."""
-        if self._cork_watched and not self._queue:
+        if not self._queue and self._cork_owner is not None and self._cork_owner == self._corker:
             self._corked_at = time.monotonic()
+            self.host.cork_started()
         tail = self._tail
         if tail is None:
             tail = self._tail = bytearray()
@@ -467,25 +473,39 @@ class Connection:
         """The calling thread streams a bulk response whose blocks it corks (`on`), or no longer:
         while it does, the watch sends what waits longer than CORK_DELAY_S. Only the corker
         corks; on any other thread the blocks leave at once and there is nothing to watch."""
-        if not on:
-            self._cork_watched = False
-        elif self._corker == get_ident() and not self._cork_watched:
-            self._cork_watched = True
-            self.host.wake_watch()
+        me = get_ident()
+        if on and self._corker == me:
+            self._cork_owner = me
+            if self._queue:  # corked before it was watched: counted from now
+                self._corked_at = time.monotonic()
+                self.host.cork_started()
+        elif not on and self._cork_owner == me:
+            self._cork_owner = None
 
     def send_stale_cork(self, now):
         """The watch: a bulk stream's corked frames leave once they are CORK_DELAY_S old. True
-        while such a stream goes on (the watch then looks again within CORK_DELAY_S)."""
-        if not self._cork_watched:
+        while the watch should look again within CORK_DELAY_S: frames wait that are younger, or
+        the stream corked within CORK_IDLE_S; otherwise its next cork wakes the watch."""
+        owner = self._cork_owner
+        if owner is None:
             return False
-        if self._corker is None:  # handed over (take_over): its blocks leave at once now
-            self._cork_watched = False
+        if owner != self._corker:  # handed over (take_over): its blocks leave at once now
+            self._cork_owner = None
             return False
-        if self._queue and now - self._corked_at >= CORK_DELAY_S:
-            with self._write_lock:
-                if self._queue and now - self._corked_at >= CORK_DELAY_S:
-                    self._flush_locked()
-        return True
+        if not self._queue:
+            return now - self._corked_at < CORK_IDLE_S
+        if now - self._corked_at < CORK_DELAY_S:
+            return True
+        # A thread writing now sends the queue with its own frames; the watch must not wait
+        # behind it (it watches every connection).
+        if not self._write_lock.acquire(blocking=False):
+            return True
+        try:
+            if self._queue and now - self._corked_at >= CORK_DELAY_S:
+                self._flush_locked()
+        finally:
+            self._write_lock.release()
+        return False
 
     def _cork(self, thread):
         # Without the write lock: a thread writing meanwhile compares `_corker` with itself

@@ -111,13 +111,13 @@ class AppCall:
                 if self.stream.cancelled:
                     return
                 self.send(chunk)
-        elif not self.stream_blocks(iter(result)):
-            return
+        else:
+            return self.stream_blocks(iter(result))
         if not self.stream.cancelled:
             self.finish()
 
     def stream_blocks(self, iterator):
-        """A streamed result, block by block; False when the stream was cancelled.
+        """A streamed result, block by block, then its end (unless the stream was cancelled).
 
         PEP 3333: no block may wait while the app makes the next one, unless another thread
         keeps it moving. So each block leaves at once, until the body is a bulk one (BULK_BYTES
@@ -130,21 +130,26 @@ class AppCall:
         try:
             while True:
                 if self.stream.cancelled:
-                    return False
+                    return
                 asked = monotonic()
                 try:
                     chunk = next(iterator)
                 except StopIteration:
-                    return True
+                    break
                 bulk = streamed >= BULK_BYTES and monotonic() - asked < CORK_DELAY_S
                 if bulk and not watched:
                     watched = True
                     self.stream.watch_cork(True)
                 self.send(chunk, not bulk)
                 streamed += len(chunk)
+            if not self.stream.cancelled:
+                self.finish()
         finally:
             if watched:
                 self.stream.watch_cork(False)
+                # The last blocks, END set on the last, leave now: not after close() and
+                # whatever else the reader thread does before it uncorks.
+                self.stream.flush()
 
     def send(self, data, flush=False):
         """One block of the body; `flush`: it leaves now, with anything corked before it."""

@@ -55,6 +55,8 @@ class Worker:
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         self._watch_wake = threading.Event()
+        # The watch looks every CORK_DELAY_S, so a cork that starts need not wake it.
+        self._watch_fast = False
 
     # ---- the socket ----
 
@@ -68,9 +70,11 @@ class Worker:
         threading.Thread(target=self._accept_loop, name='tsgi-accept', daemon=True).start()
         threading.Thread(target=self._watch, name='tsgi-watch', daemon=True).start()
 
-    def wake_watch(self):
-        """A bulk streamed response began corking: the watch looks at once, then every CORK_DELAY_S."""
-        self._watch_wake.set()
+    def cork_started(self):
+        """A bulk streamed response corked a frame on an empty queue: the watch must look within
+        CORK_DELAY_S."""
+        if not self._watch_fast:
+            self._watch_wake.set()
 
     def _watch(self):
         """Hands a connection's reading to a new thread when its reader has been in an app
@@ -81,6 +85,9 @@ class Worker:
         while True:
             if self._watch_wake.wait(period):
                 self._watch_wake.clear()
+            # Before looking: a cork that starts from here on wakes the next wait, so none is
+            # missed between the look and the sleep.
+            self._watch_fast = False
             now = time.monotonic()
             busy = self.inline_calls != seen
             seen = self.inline_calls
@@ -89,6 +96,7 @@ class Worker:
                 busy = connection.check_inline(now) or busy
                 corked = connection.send_stale_cork(now) or corked
             if corked:
+                self._watch_fast = True
                 period = CORK_DELAY_S
             else:
                 period = INLINE_CHECK_S if busy else min(INLINE_IDLE_CHECK_S, period * 2)
