@@ -385,15 +385,13 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     return !this.copying && res.writableLength > 0;
   }
 
-  whenWritten(done: () => void): boolean {
+  whenWritten(done: (written: boolean) => void): boolean {
     const { socket } = this.x.res;
     // HTTP/1's socket is the client's own; a multiplexed edge would need its stream's answer.
     if (this.x.req.httpVersionMajor !== 1 || !socket || socket.destroyed || socket.writableEnded) return false;
     // An empty write's callback comes once everything queued before it has been written: no
     // byte goes to the client, and the response's own writes are not touched.
-    socket.write(NOTHING, (err) => {
-      if (!err) done();
-    });
+    socket.write(NOTHING, (err) => done(!err));
     return true;
   }
 

@@ -119,6 +119,14 @@ export class UpstreamConnection {
   private readBuffer: Buffer | null = null;
   /** The same for bulk reads (BULK_READ_SIZE), made when a connection first needs it. */
   private bulkBuffer: Buffer | null = null;
+  /**
+   * A bulk buffer given up to a client that was behind, and written since: taken when the bulk
+   * buffer is given up next, instead of a new one. Node asks for the next read's buffer as soon
+   * as a read is handled, before any client can have written the last one, so without this slot
+   * a buffer that comes back would always find a new one in its place. A connection holds at
+   * most these two bulk buffers.
+   */
+  private spareBulk: Buffer | null = null;
   /** The stream the next read goes to the bulk buffer for, if any. */
   private bulkFor: UpstreamStream | null = null;
   /** The read being handled landed in the bulk buffer: other streams' DATA is copied out. */
@@ -362,7 +370,7 @@ export class UpstreamConnection {
   /** Node asks for the buffer of the next read after each one. */
   private readonly nextReadBuffer = (): Buffer => {
     this.bulkFor = this.lastReadFull ? this.lastReadSole : null;
-    if (this.bulkFor) return (this.bulkBuffer ??= Buffer.allocUnsafeSlow(BULK_READ_SIZE));
+    if (this.bulkFor) return (this.bulkBuffer ??= this.takeSpareBulk() ?? Buffer.allocUnsafeSlow(BULK_READ_SIZE));
     return (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE));
   };
 
@@ -399,11 +407,11 @@ export class UpstreamConnection {
       if (buffer === this.bulkBuffer) {
         this.bulkBuffer = null;
         // Only the stream it was taken for has views of a bulk buffer (other streams' DATA was
-        // copied out): once its client's socket has written them, the buffer takes the next
-        // bulk read again. Left to the collector instead, it often outlived two scavenges
-        // first and waited for a full collection, promoted: 9–14 MiB of them in a download.
+        // copied out): once its client's socket has written them, the buffer serves bulk reads
+        // again. Left to the collector instead, it often outlived two scavenges first and
+        // waited for a full collection, promoted.
         const bulk = buffer as Buffer;
-        if (this.bulkFor?.whenWritten(() => this.bulkWritten(bulk))) return;
+        if (this.bulkFor?.whenWritten((written) => this.bulkWritten(bulk, written))) return;
       } else this.readBuffer = null;
       // Garbage once those writes are done, counted toward a young collection like a request
       // body's chunks.
@@ -411,10 +419,20 @@ export class UpstreamConnection {
     }
   }
 
-  /** A bulk buffer given up is free again: the next bulk read's, unless one was made meanwhile. */
-  private bulkWritten(buffer: Buffer): void {
-    if (this.bulkBuffer) bodyBytesRead(buffer.length);
+  /**
+   * A bulk buffer given up is free again (`written`), or will be once its client's socket is
+   * gone: the next bulk read's, or the spare, or garbage for the collector.
+   */
+  private bulkWritten(buffer: Buffer, written: boolean): void {
+    if (!written || this.closed || (this.bulkBuffer && this.spareBulk)) bodyBytesRead(buffer.length);
+    else if (this.bulkBuffer) this.spareBulk = buffer;
     else this.bulkBuffer = buffer;
+  }
+
+  private takeSpareBulk(): Buffer | null {
+    const spare = this.spareBulk;
+    this.spareBulk = null;
+    return spare;
   }
 
   readInto(stream: UpstreamStream): void {

@@ -32,11 +32,12 @@ export interface StreamEvents {
    */
   onReadEnd(): boolean;
   /**
-   * After onReadEnd returned true: calls `done` once the client's socket has written what it
-   * held then (so no view of that read is left), and returns true; false when that cannot be
-   * known, and the buffer is left to the collector.
+   * After onReadEnd returned true: calls `done(true)` once the client's socket has written what
+   * it held then (so no view of that read is left), or `done(false)` if the socket failed
+   * first, and returns true; false when that cannot be known (the buffer is then left to the
+   * collector).
    */
-  whenWritten(done: () => void): boolean;
+  whenWritten(done: (written: boolean) => void): boolean;
   /** The request body may flow again (credit arrived). */
   onWritable(): void;
   /** The runner no longer wants the request body (it answered without reading it all). */
@@ -212,7 +213,7 @@ export class UpstreamStream {
   }
 
   /** After readEnd() returned true: `done` once the relay no longer refers to them (StreamEvents). */
-  whenWritten(done: () => void): boolean {
+  whenWritten(done: (written: boolean) => void): boolean {
     return this.events.whenWritten(done);
   }
 
