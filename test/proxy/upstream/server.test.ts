@@ -273,24 +273,34 @@ t.test('a pool widened to its limit still reaches a worker that replaced one', a
   t.notOk(pool(server).some((c) => c.hello.pid === 4), 'none is left to the worker that went');
 });
 
-t.test('a read buffer a client still refers to is given up and counted toward a young collection', async (t) => {
+/**
+ * The connection module with the young collection's counter recorded in `counted`, and
+ * `connect` to a bulk runner of its own answering `bodyBytes` per request.
+ */
+async function counting(t: Test) {
   const counted: number[] = [];
   // Absolute URLs: tap resolves relative ones from the source-mapped test file, not the built one.
-  const {
-    UpstreamConnection: Counting,
-    READ_SIZE,
-    BULK_READ_SIZE,
-  } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
+  const module = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
     [moduleUrl('../../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => counted.push(n) },
   });
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'runner.sock');
-  const runner = bulkRunner(path, BULK);
-  await runner.listen();
-  t.teardown(() => runner.close());
-  const connection = await Counting.open({ kind: 'unix', path }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: DEFAULTS.initialWindow }, 5000, silent);
-  t.teardown(() => connection.destroy());
+  let runners = 0;
+  const connect = async (bodyBytes: number, initialWindow: number) => {
+    const path = join(dir, `runner-${runners++}.sock`);
+    const runner = bulkRunner(path, bodyBytes);
+    await runner.listen();
+    t.teardown(() => runner.close());
+    const connection = await module.UpstreamConnection.open({ kind: 'unix', path }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow }, 5000, silent);
+    t.teardown(() => connection.destroy());
+    return connection;
+  };
+  return { counted, connect, READ_SIZE: module.READ_SIZE, BULK_READ_SIZE: module.BULK_READ_SIZE };
+}
+
+t.test('a read buffer a client still refers to is given up and counted toward a young collection', async (t) => {
+  const { counted, connect, READ_SIZE, BULK_READ_SIZE } = await counting(t);
+  const connection = await connect(BULK, DEFAULTS.initialWindow);
   // The runner answers in this process with one write the socket takes whole, so each
   // response arrives in one read, above SATURATED_READ.
   await openStream(connection, BULK);
@@ -302,12 +312,7 @@ t.test('a read buffer a client still refers to is given up and counted toward a 
 
   // A response larger than the socket holds comes in several full reads, all its own (a
   // window that takes it whole: this runner sends without waiting for credit).
-  const bigPath = join(dir, 'big.sock');
-  const big = bulkRunner(bigPath, 3 * READ_SIZE);
-  await big.listen();
-  t.teardown(() => big.close());
-  const second = await Counting.open({ kind: 'unix', path: bigPath }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: 4 * READ_SIZE }, 5000, silent);
-  t.teardown(() => second.destroy());
+  const second = await connect(3 * READ_SIZE, 4 * READ_SIZE);
   const viewed: Uint8Array[] = [];
   await openStream(second, 3 * READ_SIZE, true, viewed);
   t.ok(viewed.some((c) => c.buffer.byteLength === BULK_READ_SIZE), 'its own stream gets views of the bulk buffer');
@@ -317,22 +322,8 @@ t.test('a read buffer a client still refers to is given up and counted toward a 
 });
 
 t.test('a bulk buffer its client has written serves bulk reads again', async (t) => {
-  const counted: number[] = [];
-  const {
-    UpstreamConnection: Counting,
-    READ_SIZE,
-    BULK_READ_SIZE,
-  } = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
-    [moduleUrl('../../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => counted.push(n) },
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const path = join(dir, 'big.sock');
-  const big = bulkRunner(path, 3 * READ_SIZE);
-  await big.listen();
-  t.teardown(() => big.close());
-  const connection = await Counting.open({ kind: 'unix', path }, { maxFrameSize: DEFAULTS.maxFrameSize, initialWindow: 4 * READ_SIZE }, 5000, silent);
-  t.teardown(() => connection.destroy());
+  const { counted, connect, READ_SIZE, BULK_READ_SIZE } = await counting(t);
+  const connection = await connect(3 * READ_SIZE, 4 * READ_SIZE);
   const bulkOf = (chunks: Uint8Array[]) => [...new Set(chunks.map((c) => c.buffer).filter((b) => b.byteLength === BULK_READ_SIZE))];
   /** A response whose client is behind after every read, and says when it has written it. */
   const behind = async () => {
