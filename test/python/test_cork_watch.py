@@ -60,7 +60,7 @@ class CorkWatchTest(unittest.TestCase):
         corked_at = time.monotonic()
         self.assertTrue(self.conn.send_stale_cork(corked_at - 1), 'younger than CORK_DELAY_S: look again soon')
         self.assertEqual(self.received(), [], 'and still corked')
-        self.assertFalse(self.conn.send_stale_cork(corked_at + CORK_IDLE_S), 'sent, and nothing corked since CORK_IDLE_S: the next cork wakes the watch')
+        self.assertFalse(self.conn.send_stale_cork(corked_at + CORK_DELAY_S), 'sent: the watch may back off, the next cork wakes it')
         frames = self.received()
         self.assertEqual([(f.type, bytes(f.payload[:1]), len(f.payload)) for f in frames], [(FrameType.DATA, b'a', 65536), (FrameType.DATA, b'b', 65536)])
         self.conn.send_data(self.stream, b'c' * 65536)
@@ -69,18 +69,24 @@ class CorkWatchTest(unittest.TestCase):
     def test_a_stream_that_keeps_corking_keeps_the_watch_looking(self):
         self.corking()
         self.conn.watch_cork(True)
+        before = time.monotonic()
         self.conn.send_data(self.stream, b'a' * 65536)
-        corked_at = time.monotonic()
+        after = time.monotonic()
         self.conn.flush_corked()  # the app's own flush: nothing waits now
-        self.assertTrue(self.conn.send_stale_cork(corked_at), 'corked just now: look again within CORK_DELAY_S, no wake per cork')
-        self.assertFalse(self.conn.send_stale_cork(corked_at + CORK_IDLE_S), 'no cork for CORK_IDLE_S: back off')
+        self.assertTrue(self.conn.send_stale_cork(before), 'corked just now: look again within CORK_DELAY_S, no wake per cork')
+        self.assertFalse(self.conn.send_stale_cork(after + CORK_IDLE_S), 'no cork for CORK_IDLE_S: back off')
 
     def test_a_writing_thread_is_not_waited_for(self):
         self.corking()
         self.conn.watch_cork(True)
         self.conn.send_data(self.stream, b'a' * 65536)
+        answers = []
         with self.conn._write_lock:
-            self.assertTrue(self.conn.send_stale_cork(time.monotonic() + 1), 'looked at again later')
+            # From another thread, as the watch: a blocking acquire would hang it, not this test.
+            watch = threading.Thread(target=lambda: answers.append(self.conn.send_stale_cork(time.monotonic() + 1)), daemon=True)
+            watch.start()
+            watch.join(10)
+        self.assertEqual(answers, [True], 'it went on at once, to look again later')
         self.assertEqual(self.received(), [])
 
     def test_unwatched_corks_are_left_to_their_thread(self):

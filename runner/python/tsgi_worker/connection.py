@@ -474,23 +474,23 @@ class Connection:
         while it does, the watch sends what waits longer than CORK_DELAY_S. Only the corker
         corks; on any other thread the blocks leave at once and there is nothing to watch."""
         me = get_ident()
-        if on and self._corker == me:
-            self._cork_owner = me
-            if self._queue:  # corked before it was watched: counted from now
-                self._corked_at = time.monotonic()
-                self.host.cork_started()
-        elif not on and self._cork_owner == me:
-            self._cork_owner = None
+        # Under the write lock, as _cork_frame reads the owner: a thread taken over that ends
+        # its stream late must not clear a new reader's.
+        with self._write_lock:
+            if on and self._corker == me:
+                self._cork_owner = me
+                if self._queue:  # corked before it was watched: counted from now
+                    self._corked_at = time.monotonic()
+                    self.host.cork_started()
+            elif not on and self._cork_owner == me:
+                self._cork_owner = None
 
     def send_stale_cork(self, now):
         """The watch: a bulk stream's corked frames leave once they are CORK_DELAY_S old. True
         while the watch should look again within CORK_DELAY_S: frames wait that are younger, or
         the stream corked within CORK_IDLE_S; otherwise its next cork wakes the watch."""
         owner = self._cork_owner
-        if owner is None:
-            return False
-        if owner != self._corker:  # handed over (take_over): its blocks leave at once now
-            self._cork_owner = None
+        if owner is None or owner != self._corker:  # none, or handed over (take_over): its blocks leave at once now
             return False
         if not self._queue:
             return now - self._corked_at < CORK_IDLE_S
