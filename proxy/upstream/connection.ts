@@ -124,7 +124,8 @@ export class UpstreamConnection {
    * buffer is given up next, instead of a new one. Node asks for the next read's buffer as soon
    * as a read is handled, before any client can have written the last one, so without this slot
    * a buffer that comes back would always find a new one in its place. A connection holds at
-   * most these two bulk buffers.
+   * most these two bulk buffers, idle too: dropped when a download ends, the spare was garbage
+   * that had lived long enough to wait for a full collection (10 MiB of them in 30 downloads).
    */
   private spareBulk: Buffer | null = null;
   /** The stream the next read goes to the bulk buffer for, if any. */
@@ -537,6 +538,8 @@ export class UpstreamConnection {
   private lost(err: UpstreamConnectionError): void {
     if (this.closed) return;
     this.closed = true;
+    // Pending client writes keep this object reachable until they end: not its buffers too.
+    this.bulkBuffer = this.spareBulk = null;
     this.rejectReady(err);
     // After a GOAWAY (a runner draining, or our retire) the close is expected.
     if (this.peer) this.log[this.goaway ? 'debug' : 'warn']({ runnerPid: this.peer.pid, streams: this.streams.size, reason: err.message }, 'connection to runner lost');

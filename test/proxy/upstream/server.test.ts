@@ -340,12 +340,13 @@ t.test('a bulk buffer its client has written serves bulk reads again', async (t)
 
   const second = await behind();
   t.notOk(second.given.some((b) => first.given.includes(b)), 'a buffer its client has not written yet is never read into');
+  // Written now: it takes the bulk buffer's place if that is free, else the spare's (free:
+  // the connection's bulk reads so far all made new ones). Which of the two depends on the
+  // size of the response's last read, and so on the socket's buffer: both lead to a read.
   first.written[0]!(true);
-  second.written[0]!(true);
   const third = await behind();
-  // The socket holds ~208 KiB, so the 512 KiB after the first read come in several reads.
-  t.ok(third.given.length >= 2, `bulk reads after the first was given up (${third.given.length})`);
-  t.same(third.given.slice(0, 2), [first.given[0], second.given[0]], 'into the written ones first: the one in place, then the spare');
+  t.ok(third.given.includes(first.given[0]!), 'a written buffer serves the next bulk reads');
+  t.notOk(third.given.some((b) => b !== first.given[0] && (first.given.includes(b) || second.given.includes(b))), 'and no buffer still held');
 
   counted.length = 0;
   first.written.slice(1).forEach((done) => done(false));
