@@ -487,25 +487,24 @@ class Connection:
 
     def send_stale_cork(self, now):
         """The watch: a bulk stream's corked frames leave once they are CORK_DELAY_S old. True
-        while the watch should look again within CORK_DELAY_S: frames wait that are younger, or
-        the stream corked within CORK_IDLE_S; otherwise its next cork wakes the watch."""
+        while the watch should look again within CORK_DELAY_S, as long as the stream corked
+        within CORK_IDLE_S (a watch that backed off after each of its own sends was woken by
+        the next cork: a switch each time the worker had waited for the CPU); otherwise its
+        next cork wakes the watch."""
         owner = self._cork_owner
         if owner is None or owner != self._corker:  # none, or handed over (take_over): its blocks leave at once now
             return False
-        if not self._queue:
-            return now - self._corked_at < CORK_IDLE_S
-        if now - self._corked_at < CORK_DELAY_S:
-            return True
-        # A thread writing now sends the queue with its own frames; the watch must not wait
-        # behind it (it watches every connection).
-        if not self._write_lock.acquire(blocking=False):
-            return True
-        try:
-            if self._queue and now - self._corked_at >= CORK_DELAY_S:
-                self._flush_locked()
-        finally:
-            self._write_lock.release()
-        return False
+        if self._queue and now - self._corked_at >= CORK_DELAY_S:
+            # A thread writing now sends the queue with its own frames; the watch must not wait
+            # behind it (it watches every connection).
+            if not self._write_lock.acquire(blocking=False):
+                return True
+            try:
+                if self._queue and now - self._corked_at >= CORK_DELAY_S:
+                    self._flush_locked()
+            finally:
+                self._write_lock.release()
+        return now - self._corked_at < CORK_IDLE_S
 
     def _cork(self, thread):
         # Without the write lock: a thread writing meanwhile compares `_corker` with itself
