@@ -1,7 +1,8 @@
 /**
  * A young-generation collection after every few MiB of body read into Buffers that die young:
  * by the proxy from clients (request bodies) and from runners (a read buffer given up because a
- * client write still refers to it: upstream/connection.ts), and by the runner's JavaScript
+ * client write still refers to it: upstream/connection.ts; a bulk one only when it cannot be
+ * taken back once written), and by the runner's JavaScript
  * worker from the proxy (runner/serving/connection.ts, the one module of the runner that
  * imports from proxy/: a Node runtime matter both processes share, kept out of protocol/,
  * which stays pure).

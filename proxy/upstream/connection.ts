@@ -124,8 +124,8 @@ export class UpstreamConnection {
    * buffer is given up next, instead of a new one. Node asks for the next read's buffer as soon
    * as a read is handled, before any client can have written the last one, so without this slot
    * a buffer that comes back would always find a new one in its place. A connection holds at
-   * most these two bulk buffers, idle too: dropped when a download ends, the spare was garbage
-   * that had lived long enough to wait for a full collection (10 MiB of them in 30 downloads).
+   * most these two bulk buffers, idle too: a spare dropped when a download ended was garbage
+   * old enough to wait for a full collection (10 MiB of them in 30 downloads).
    */
   private spareBulk: Buffer | null = null;
   /** The stream the next read goes to the bulk buffer for, if any. */
