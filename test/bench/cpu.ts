@@ -31,6 +31,39 @@ export function cpuSnapshot(serverPids: readonly (number | undefined)[]): CpuSna
   }
 }
 
+/** One CPU's ticks from /proc/stat: busy (interrupts included) and in all. */
+export interface CoreTicks {
+  busy: number;
+  total: number;
+}
+
+/**
+ * The server CPU's ticks: user, nice, system, irq, softirq and steal count as busy; idle and
+ * iowait do not. Interrupts belong here, unlike in the per-process figures: the kernel's
+ * loopback work for the servers' sockets runs partly as softirq time charged to no process.
+ */
+export function coreTicks(cpu: number): CoreTicks | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+    if (!line) return null;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as [number, number, number, number, number, number, number, number];
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busy, total: busy + idle + iowait };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How busy the server CPU was between two readings, in percent: under a saturating load a
+ * setup that never stalls keeps it near 100 (issue #12, target 3); idle time there is time the
+ * servers waited for each other while clients waited for them.
+ */
+export function coreBusyPercent(before: CoreTicks | null, after: CoreTicks | null): number | null {
+  if (!before || !after || after.total <= before.total) return null;
+  return ((after.busy - before.busy) / (after.total - before.total)) * 100;
+}
+
 /** Other processes' CPU between two snapshots, in percent of one CPU; null when unknown. */
 export function otherCpuPercent(before: CpuSnapshot | null, after: CpuSnapshot | null): number | null {
   if (!before || !after) return null;

@@ -10,7 +10,7 @@ export function markdown(scenario: Scenario, summaries: readonly SystemSummary[]
   const head =
     scenario.kind === 'idle'
       ? ['system', 'KiB/connection', `vs ${baseline}`, 'peak RSS MiB', 'idle CPU ms/s']
-      : ['system', 'req/s', `vs ${baseline}`, 'p50 ms', 'p99 ms', 'MB/s', 'peak RSS MiB'];
+      : ['system', 'req/s', `vs ${baseline}`, 'p50 ms', 'p99 ms', 'MB/s', 'peak RSS MiB', 'core busy', 'per connection'];
   return [
     `**${scenario.name}** — ${scenario.describe}`,
     '',
@@ -22,7 +22,8 @@ export function markdown(scenario: Scenario, summaries: readonly SystemSummary[]
 }
 
 function speedRow(s: SystemSummary): string[] {
-  return [name(s), count(s.rps), times(s.ratio), fixed(s.p50Ms, 2), fixed(s.p99Ms, 2), fixed(s.mbPerS, 1), mib(s.peakRssBytes)];
+  const spread = s.spread ? `${s.spread.minShare.toFixed(2)}–${s.spread.maxShare.toFixed(2)}` : '-';
+  return [name(s), count(s.rps), times(s.ratio), fixed(s.p50Ms, 2), fixed(s.p99Ms, 2), fixed(s.mbPerS, 1), mib(s.peakRssBytes), percent(s.coreBusyPercent), spread];
 }
 
 function idleRow(s: SystemSummary): string[] {
@@ -44,6 +45,10 @@ function times(n: number): string {
 
 function fixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+function percent(n: number): string {
+  return Number.isFinite(n) ? `${Math.round(n)} %` : '-';
 }
 
 function mib(n: number): string {

@@ -4,7 +4,9 @@
  * is anything that makes the number meaningless (errors, non-2xx, wrong bodies or byte counts,
  * a crash); a note is anything odd that does not (log warnings, a slow stop).
  */
-import { cpuPerResponseByProcess, cpuSnapshot, loadCpuPercent, otherCpuPercent, processTicks, serverCpuPerResponseUs } from './cpu.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { coreBusyPercent, coreTicks, cpuPerResponseByProcess, cpuSnapshot, loadCpuPercent, otherCpuPercent, processTicks, serverCpuPerResponseUs } from './cpu.js';
+import { clientSocketBytes, spreadOf, type Spread } from './fairness.js';
 import { idleFailures, runIdle, type IdleResult } from './idle.js';
 import { failures, type LoadResult, type LoadTool } from './load.js';
 import { hasFindings, scanLog, type LogFindings } from './logs.js';
@@ -36,6 +38,10 @@ export interface Measurement {
   cpuUsPerResponse?: number | null;
   /** The same, per process label (proxy, runner.1, nginx.1, uwsgi.1...). */
   cpuUsByProcess?: Record<string, number>;
+  /** How busy the server CPU was during the measured run, % (interrupts included); null when not pinned. */
+  coreBusyPercent?: number | null;
+  /** How evenly the connections were served (load scenarios with several connections). */
+  spread?: Spread | null;
   /** Peak memory of the setup's processes over the whole measurement, warm-up included. */
   memory: MemoryReport | null;
   stops: StopOutcome[];
@@ -119,8 +125,14 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
     const pids = [...processes.values()];
     const before = cpuSnapshot(pids);
     const beforeByProcess = processTicks(processes);
-    m.result = await load(settings.durationS);
+    const coreBefore = ctx.cpu === null ? null : coreTicks(ctx.cpu);
+    const running = load(settings.durationS);
+    // Awaited below; a load that fails while the spread is being read must not go unhandled.
+    running.catch(() => {});
+    if (scenario.kind === 'load' && scenario.connections > 1) m.spread = await readSpread(url, scenario.connections, settings.durationS, ctx);
+    m.result = await running;
     const after = cpuSnapshot(pids);
+    m.coreBusyPercent = ctx.cpu === null ? null : coreBusyPercent(coreBefore, coreTicks(ctx.cpu));
     m.cpuUsByProcess = cpuPerResponseByProcess(beforeByProcess, processTicks(processes), m.result.good);
     m.otherCpuPercent = otherCpuPercent(before, after);
     m.loadCpuPercent = loadCpuPercent(before, after);
@@ -136,6 +148,19 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
   }
   // Still answering correctly after the load, on a fresh connection.
   await checkHello(url).catch((err: Error) => m.problems.push(`after the run: ${err.message}`));
+}
+
+/** The first and the last second of a run are left out: connections opening, then closing. */
+const SPREAD_EDGE_S = 1;
+
+/** The connections' spread between the load's first and last second (target 6). */
+async function readSpread(url: string, connections: number, durationS: number, ctx: SystemContext): Promise<Spread | null> {
+  if (durationS < 3 * SPREAD_EDGE_S) return null;
+  const port = Number(new URL(url).port);
+  await sleep(SPREAD_EDGE_S * 1000, undefined, { signal: ctx.signal });
+  const first = clientSocketBytes(port, ctx.loadCpu);
+  await sleep((durationS - 2 * SPREAD_EDGE_S) * 1000, undefined, { signal: ctx.signal });
+  return spreadOf(first, clientSocketBytes(port, ctx.loadCpu), connections);
 }
 
 async function applyLoad(url: string, scenario: Scenario, tool: LoadTool, durationS: number, signal: AbortSignal, m: Measurement): Promise<LoadResult> {

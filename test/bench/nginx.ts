@@ -38,6 +38,8 @@ interface Backend {
   kind: 'uwsgi' | 'proxy';
   /** An HTTP backend that keeps connections alive (node:http); gunicorn's sync worker does not. */
   keepalive: boolean;
+  /** uWSGI: nginx's default buffers (one page each) instead of the 64 KiB ones. */
+  defaultBuffers?: boolean;
 }
 
 const UWSGI_PARAMS = [
@@ -98,7 +100,7 @@ http {
     keepalive_requests 100000000;
     client_max_body_size 0;
 ${['client_body', 'proxy', 'uwsgi', 'fastcgi', 'scgi'].map(temp).join('\n')}
-${backend.kind === 'uwsgi' ? UWSGI_BUFFERS : ''}
+${backend.kind === 'uwsgi' && !backend.defaultBuffers ? UWSGI_BUFFERS : ''}
     upstream backend {
         server unix:${socket};
 ${backend.keepalive ? '        keepalive 64;\n' : ''}    }
@@ -130,11 +132,15 @@ async function startNginx(ctx: SystemContext, socket: string, backend: Backend, 
   return url;
 }
 
-/** nginx → uWSGI, `threads` per worker process (issue #15 compares both with --threads 1 and 4). */
-function nginxUwsgiSystem(name: string, threads: number): System {
+/**
+ * nginx → uWSGI, `threads` per worker process (issue #15 compares both with --threads 1 and 4);
+ * `defaultBuffers`: nginx's own buffer sizes, shown beside the tuned peer where bodies move.
+ */
+function nginxUwsgiSystem(name: string, threads: number, defaultBuffers = false): System {
   return {
     name,
-    describe: `nginx (1 worker) -> uWSGI (master + 1 worker${threads > 1 ? ` with ${threads} threads` : ''}, Python WSGI app) over a Unix socket (uwsgi protocol)`,
+    describe: `nginx (1 worker${defaultBuffers ? ', default uwsgi_buffer_size and uwsgi_buffers' : ''}) -> uWSGI (master + 1 worker${threads > 1 ? ` with ${threads} threads` : ''}, Python WSGI app) over a Unix socket (uwsgi protocol)`,
+    ...(defaultBuffers ? { only: BODY_SCENARIOS } : {}),
     missing: need(nginxProgram, ['uwsgi + uwsgi-plugin-python3', 'uwsgi', ['--version']]),
     hostsPython: true,
     async start(ctx) {
@@ -155,12 +161,17 @@ function nginxUwsgiSystem(name: string, threads: number): System {
       ];
       spawnLogged(ctx, 'uwsgi', 'uwsgi', args, { logKind: 'uwsgi' });
       await socketReady(ctx, 'uwsgi', socket);
-      return startNginx(ctx, socket, { kind: 'uwsgi', keepalive: false }, name);
+      return startNginx(ctx, socket, { kind: 'uwsgi', keepalive: false, defaultBuffers }, name);
     },
   };
 }
 
+/** Where nginx's buffer sizes matter: bodies larger than a page. */
+const BODY_SCENARIOS = ['json-100k', 'download', 'upload'];
+
 export const nginxUwsgi = nginxUwsgiSystem('nginx+uwsgi', 1);
+/** Issue #12, target 3: tsgi ≥ 1.7× this one in json-100k. */
+export const nginxUwsgiDefaults = nginxUwsgiSystem('nginx+uwsgi defaults', 1, true);
 export const nginxUwsgiThreads = nginxUwsgiSystem('nginx+uwsgi threads', 4);
 
 export const nginxNode: System = {

@@ -38,7 +38,7 @@ export function plan(options: BenchOptions): Plan[] {
         ? { scenario, systems: options.systems ? SCALING_SYSTEMS.filter((s) => options.systems!.includes('tsgi') || options.systems!.includes(s.name)) : [...SCALING_SYSTEMS], baseline: 'tsgi' }
         : scenario.framework
           ? { scenario, systems: chosen(SYSTEMS.filter((s) => s.hostsPython)), baseline: FRAMEWORK_BASELINE }
-          : { scenario, systems: chosen(SYSTEMS.filter((s) => !s.helloOnly || scenario.name.startsWith('hello-'))), baseline: BASELINE },
+          : { scenario, systems: chosen(SYSTEMS.filter((s) => (!s.helloOnly || scenario.name.startsWith('hello-')) && (!s.only || s.only.includes(scenario.name)))), baseline: BASELINE },
     )
     .filter((p) => p.systems.length > 0);
 }

@@ -4,6 +4,8 @@
  * RSS (the setup's sum, and each process's), and whether every run was clean. The idle
  * scenario reports memory per connection instead of speed.
  */
+import type { Spread } from './fairness.js';
+import { median } from './median.js';
 import type { Measurement } from './measure.js';
 import type { ScenarioKind } from './scenarios.js';
 
@@ -28,6 +30,10 @@ export interface SystemSummary {
   otherCpuPercent: number;
   /** Median CPU the load generator took, % of its one CPU. */
   loadCpuPercent: number;
+  /** Median of how busy the server CPU was, % (interrupts included). */
+  coreBusyPercent: number;
+  /** The least even run: the lowest share of the slowest connection, the highest of the fastest. */
+  spread: { minShare: number; maxShare: number; connections: number } | null;
   /** Highest over runs of the peak sum of VmRSS over the setup's processes. */
   peakRssBytes: number;
   /** Highest over runs, per process label. */
@@ -42,13 +48,6 @@ export interface SystemSummary {
   idleCpuMsPerSByProcess: Record<string, number>;
   problems: string[];
   notes: string[];
-}
-
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function summarise(scenario: string, systems: readonly string[], measurements: readonly Measurement[], baseline: string): SystemSummary[] {
@@ -78,6 +77,8 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     cpuUsByProcess: medianByLabel(runs.map((m) => m.cpuUsByProcess ?? {})),
     otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
     loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
+    coreBusyPercent: median(numbers(runs.map((m) => m.coreBusyPercent))),
+    spread: leastEven(runs.flatMap((m) => (m.spread ? [m.spread] : []))),
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
     peakRssByProcess: byProcess,
     bytesPerConnection: median(numbers(idle.map((r) => r.bytesPerConnection))),
@@ -87,6 +88,15 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     idleCpuMsPerSByProcess: medianByLabel(idle.map((r) => r.idleCpuMsPerSByProcess)),
     problems: byRounds(runs, (m) => m.problems),
     notes: byRounds(runs, (m) => m.notes),
+  };
+}
+
+function leastEven(spreads: readonly Spread[]): SystemSummary['spread'] {
+  if (spreads.length === 0) return null;
+  return {
+    minShare: Math.min(...spreads.map((s) => s.minShare)),
+    maxShare: Math.max(...spreads.map((s) => s.maxShare)),
+    connections: Math.min(...spreads.map((s) => s.connections)),
   };
 }
 
@@ -131,6 +141,8 @@ const speed = (baseline: string): Column[] => [
   col('MB/s', true, (s) => (Number.isFinite(s.mbPerS) ? s.mbPerS.toFixed(1) : '-')),
   PEAK,
   col('cpu µs/req', true, (s) => (Number.isFinite(s.cpuUsPerResponse) ? s.cpuUsPerResponse.toFixed(0) : '-')),
+  col('core busy', true, (s) => (Number.isFinite(s.coreBusyPercent) ? `${Math.round(s.coreBusyPercent)}%` : '-')),
+  col('per connection', true, (s) => (s.spread ? `${s.spread.minShare.toFixed(2)}-${s.spread.maxShare.toFixed(2)}` : '-')),
   LOAD_CPU,
   col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),
   CHECK,

@@ -55,6 +55,8 @@ export interface System {
   hostsPython?: boolean;
   /** Answers "Hello World!" to everything: runs the hello scenarios only (a reference, not a server). */
   helloOnly?: boolean;
+  /** Runs these scenarios only (a variant shown beside its system where it differs). */
+  only?: readonly string[];
 }
 
 export const READY_TIMEOUT_MS = 10_000;

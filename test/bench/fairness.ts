@@ -1,0 +1,74 @@
+/**
+ * How evenly a load's connections were served (issue #12, target 6: "no connection starved").
+ * wrk reports totals only, so the figure comes from the kernel: the TCP counters of the load
+ * generator's own sockets (`ss -tin`, bytes_received per connection to the server's port), read
+ * twice inside the measured run. Every response of a scenario has the same size, so the bytes a
+ * connection received between the two readings count its responses. The same for every system
+ * and every load tool, and nothing is added to the servers.
+ */
+import { spawnSync } from 'node:child_process';
+import { median } from './median.js';
+
+/** The spread of one run: each connection's bytes over the median connection's. */
+export interface Spread {
+  /** Connections open at both readings (a reconnecting client's new ones are not compared). */
+  connections: number;
+  /** The slowest connection's share of the median one's: 0 when one received nothing. */
+  minShare: number;
+  maxShare: number;
+}
+
+/** At least this many of the connections asked for must be seen at both readings. */
+const MIN_MATCHED = 0.5;
+
+/**
+ * bytes_received of each established TCP connection to `port` on this machine, by its local
+ * address: the client's side of every connection the load generator holds. null when `ss`
+ * (iproute2) cannot be run.
+ */
+export function clientSocketBytes(port: number, cpu: number | null): Map<string, number> | null {
+  const ss = ['ss', '-Htin', 'state', 'established', `( dport = :${port} )`];
+  // On the load generator's CPU, so the reading takes nothing from the servers'.
+  const [command, ...args] = cpu === null ? ss : ['taskset', '-c', String(cpu), ...ss];
+  const out = spawnSync(command!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (out.error || out.status !== 0) return null;
+  return parseSs(out.stdout);
+}
+
+/**
+ * `ss -Htin` prints each socket on a line (Recv-Q Send-Q Local Peer, or State first without a
+ * state filter) and its TCP info on the indented line after it; a connection that has received
+ * nothing yet has no bytes_received field.
+ */
+export function parseSs(text: string): Map<string, number> {
+  const bytes = new Map<string, number>();
+  let local: string | null = null;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    if (!/^\s/.test(line)) {
+      local = line.trim().split(/\s+/).find((field) => /:\d+$/.test(field)) ?? null;
+      if (local !== null) bytes.set(local, 0);
+      continue;
+    }
+    const received = /\bbytes_received:(\d+)/.exec(line);
+    if (local !== null && received) bytes.set(local, Number(received[1]));
+  }
+  return bytes;
+}
+
+/**
+ * Each connection's bytes between the readings over the median's. null when too few
+ * connections were seen at both (a client that reconnects, a reading that failed) or the
+ * median connection received nothing.
+ */
+export function spreadOf(before: ReadonlyMap<string, number> | null, after: ReadonlyMap<string, number> | null, connections: number): Spread | null {
+  if (!before || !after) return null;
+  const received: number[] = [];
+  for (const [local, bytes] of after) {
+    const start = before.get(local);
+    if (start !== undefined) received.push(bytes - start);
+  }
+  const middle = median(received);
+  if (received.length < Math.max(1, connections * MIN_MATCHED) || !(middle > 0)) return null;
+  return { connections: received.length, minShare: Math.min(...received) / middle, maxShare: Math.max(...received) / middle };
+}
