@@ -4,7 +4,7 @@
  * or "not measured" when the run left out the scenario or a system it needs. Reported, never
  * asserted (the machine may be shared). Every clause of a target is a row of its own: 2b the
  * latency beside the rate, 3b nginx's defaults beside its tuned buffers, 3c no stalls (the server
- * CPU busy), 6b no connection starved (fairness.ts).
+ * CPU busy), 5b the Python runner's upload, 6b no connection starved (fairness.ts).
  */
 import type { SystemSummary } from './report.js';
 import { tsgiLogged } from './systems.js';
@@ -72,6 +72,7 @@ export function targets(summaries: readonly SystemSummary[]): TargetResult[] {
     { id: '4c', describe: 'download MB/s, tsgi+python / nginx+uwsgi', value: r('download', 'tsgi+python', 'nginx+uwsgi', 'mbPerS'), bound: 1.0, kind: 'min', unit: 'x' },
     { id: '4d', describe: 'download MB/s, tsgi+python / node:http', value: r('download', 'tsgi+python', 'node:http', 'mbPerS'), bound: 0.7, kind: 'min', unit: 'x' },
     { id: '5', describe: 'upload MB/s, tsgi / nginx+uwsgi', value: r('upload', 'tsgi', 'nginx+uwsgi', 'mbPerS'), bound: 1.0, kind: 'min', unit: 'x' },
+    { id: '5b', describe: 'upload MB/s, tsgi+python / nginx+uwsgi', value: r('upload', 'tsgi+python', 'nginx+uwsgi', 'mbPerS'), bound: 1.0, kind: 'min', unit: 'x' },
     { id: '6', describe: 'hello-c256 p99, tsgi / nginx+uwsgi', value: r('hello-c256', 'tsgi', 'nginx+uwsgi', 'p99Ms'), bound: 2.0, kind: 'max', unit: 'x' },
     starved(summaries),
     memory(summaries, '7a', 'tsgi-proxy peak RSS', 'proxy', 80),
