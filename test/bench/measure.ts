@@ -15,6 +15,7 @@ import { checkHello, checkJson, checkPage } from './probe.js';
 import { isRunning, type StopOutcome } from './processes.js';
 import type { Scenario } from './scenarios.js';
 import type { System, SystemContext } from './systems.js';
+import { probeMs } from './speed.js';
 import { runTransfers } from './transfer.js';
 
 export interface Measurement {
@@ -42,6 +43,8 @@ export interface Measurement {
   coreBusyPercent?: number | null;
   /** How evenly the connections were served (load scenarios with several connections). */
   spread?: Spread | null;
+  /** The speed probe's CPU ms on the server CPU before the system started and after it stopped (speed.ts). */
+  probeMs?: [number | null, number | null];
   /** Peak memory of the setup's processes over the whole measurement, warm-up included. */
   memory: MemoryReport | null;
   stops: StopOutcome[];
@@ -64,6 +67,7 @@ const HEAD_ALLOWANCE = 2048;
 export async function measure(system: System, scenario: Scenario, ctx: SystemContext, settings: MeasureSettings): Promise<Measurement> {
   const m: Measurement = { system: system.name, scenario: scenario.name, round: ctx.round, ok: false, problems: [], notes: [], memory: null, stops: [], logs: {} };
   let sampler: MemorySampler | null = null;
+  const probeBefore = probeMs(ctx.cpu);
   try {
     const url = await system.start(ctx);
     sampler = new MemorySampler(roots(ctx)).start();
@@ -74,6 +78,7 @@ export async function measure(system: System, scenario: Scenario, ctx: SystemCon
   } finally {
     m.memory = sampler?.finish() ?? null;
     await stopAll(ctx, m);
+    m.probeMs = [probeBefore, probeMs(ctx.cpu)];
   }
   m.ok = m.problems.length === 0;
   return m;

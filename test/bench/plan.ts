@@ -37,10 +37,15 @@ export function plan(options: BenchOptions): Plan[] {
       scenario.name === 'scaling'
         ? { scenario, systems: options.systems ? SCALING_SYSTEMS.filter((s) => options.systems!.includes('tsgi') || options.systems!.includes(s.name)) : [...SCALING_SYSTEMS], baseline: 'tsgi' }
         : scenario.framework
-          ? { scenario, systems: chosen(SYSTEMS.filter((s) => s.hostsPython)), baseline: FRAMEWORK_BASELINE }
-          : { scenario, systems: chosen(SYSTEMS.filter((s) => (!s.helloOnly || scenario.name.startsWith('hello-')) && (!s.only || s.only.includes(scenario.name)))), baseline: BASELINE },
+          ? { scenario, systems: chosen(SYSTEMS.filter((s) => s.hostsPython && runs(s, scenario))), baseline: FRAMEWORK_BASELINE }
+          : { scenario, systems: chosen(SYSTEMS.filter((s) => (!s.helloOnly || scenario.name.startsWith('hello-')) && runs(s, scenario))), baseline: BASELINE },
     )
     .filter((p) => p.systems.length > 0);
+}
+
+/** A system limited to some scenarios (`only`) runs those alone. */
+function runs(system: System, scenario: Scenario): boolean {
+  return !system.only || system.only.includes(scenario.name);
 }
 
 /** uWSGI's python3 plugin and Debian's gunicorn run the same interpreter as tsgi+python. */

@@ -30,6 +30,8 @@ export interface SystemSummary {
   otherCpuPercent: number;
   /** Median CPU the load generator took, % of its one CPU. */
   loadCpuPercent: number;
+  /** Median over runs of the slower of each run's two speed probes, ms (speed.ts). */
+  probeMs: number;
   /** Median of how busy the server CPU was, % (interrupts included). */
   coreBusyPercent: number;
   /** The least even run: the lowest share of the slowest connection, the highest of the fastest. */
@@ -78,6 +80,7 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
     loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
     coreBusyPercent: median(numbers(runs.map((m) => m.coreBusyPercent))),
+    probeMs: median(numbers(runs.map((m) => slower(m.probeMs)))),
     spread: leastEven(runs.flatMap((m) => (m.spread ? [m.spread] : []))),
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
     peakRssByProcess: byProcess,
@@ -89,6 +92,11 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     problems: byRounds(runs, (m) => m.problems),
     notes: byRounds(runs, (m) => m.notes),
   };
+}
+
+function slower(probes: Measurement['probeMs']): number | null {
+  const known = numbers(probes ?? []);
+  return known.length ? Math.max(...known) : null;
 }
 
 function leastEven(spreads: readonly Spread[]): SystemSummary['spread'] {
@@ -144,6 +152,7 @@ const speed = (baseline: string): Column[] => [
   col('core busy', true, (s) => (Number.isFinite(s.coreBusyPercent) ? `${Math.round(s.coreBusyPercent)}%` : '-')),
   col('per connection', true, (s) => (s.spread ? `${s.spread.minShare.toFixed(2)}-${s.spread.maxShare.toFixed(2)}` : '-')),
   LOAD_CPU,
+  col('probe ms', true, (s) => (Number.isFinite(s.probeMs) ? s.probeMs.toFixed(0) : '-')),
   col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),
   CHECK,
   col('cpu µs/req by process', false, (s) => cpuByProcess(s.cpuUsByProcess)),

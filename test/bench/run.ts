@@ -19,6 +19,7 @@ import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
+import { SLOW_FACTOR, referenceMs, slowNote } from './speed.js';
 import { formatTargets, targets } from './targets.js';
 import { TRANSFER_CLIENT } from './transfer.js';
 import { writeResults } from './results.js';
@@ -61,7 +62,9 @@ async function main(argv: string[]): Promise<number> {
   const pinning = setUpPinning();
   try {
     const tool = chooseTool(options.tool, { root, dir, processes, loadCpu: pinning.load });
+    const reference = referenceMs(pinning.servers);
     process.stdout.write(header(options, tool, pinning, plans));
+    process.stdout.write(`speed probe: ${reference === null ? 'could not run' : `${reference.toFixed(0)} ms of fixed work on the server CPU at the start; a run whose probe takes over ${SLOW_FACTOR}x that is noted`}\n`);
     const measurements: Measurement[] = [];
     const summaries: SystemSummary[] = [];
     const tables: string[] = [];
@@ -76,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
             root, dir, tag, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [], wsgiApp: scenario.framework?.app,
           };
           const m = await measure(system, scenario, ctx, { tool, durationS: options.durationS, warmupS: options.warmupS });
+          const slow = slowNote(m.probeMs ?? [], reference);
+          if (slow) m.notes.push(slow);
           here.push(m);
           process.stderr.write(progress(m, options.runs));
         }
@@ -162,6 +167,8 @@ const LEGEND =
   'per connection: responses of the slowest and the fastest connection over the median one\'s, between\n' +
   '  the run\'s first and last second (the client\'s TCP counters; the least even run)\n' +
   'client cpu: CPU the load generator took (% of its CPU); near 100% the client may be the limit\n' +
+  'probe ms: CPU time a fixed piece of work took on the server CPU around the run (the slower of before\n' +
+  '  and after; speed.ts): higher means the machine itself was slow, though no other process ran\n' +
   "others' cpu: CPU other processes on this machine took during the measured runs (% of one CPU)\n";
 
 const BUSY_MACHINE_PERCENT = 15;

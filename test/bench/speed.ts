@@ -1,0 +1,52 @@
+/**
+ * How fast the machine is at the moment: a fixed piece of work (integer mixing over a 4 MiB
+ * array, small objects made and dropped) run on the server CPU before each measurement and
+ * after it, its CPU time in ms. On this kind of VM the host takes time away without reporting
+ * steal time, so a slow window shows only as everything costing more CPU: the same build's CPU
+ * per request moved by half between runs minutes apart while no other process ran. The probe
+ * makes such a window visible beside the numbers it spoiled; it varies by up to ~15 % (50–57
+ * ms here) when the machine is steady.
+ */
+import { spawnSync } from 'node:child_process';
+
+const WORK = `
+const a = new Uint32Array(1 << 20);
+let x = 1;
+function round() {
+  for (let i = 0; i < a.length; i++) { x = (x * 1103515245 + 12345) >>> 0; a[(i * 7919) & (a.length - 1)] ^= x; }
+  const o = [];
+  for (let i = 0; i < 20000; i++) o.push({ k: 'k' + (i & 255), v: i });
+  x ^= o.length;
+}
+// Untimed rounds first: the compilers' work would vary the figure more than the machine does.
+round(); round();
+const t0 = process.cpuUsage();
+for (let r = 0; r < 4; r++) round();
+const d = process.cpuUsage(t0);
+process.stdout.write(String(d.user + d.system) + ' ' + (x & 1));
+`;
+
+/** A probe's result more than this over the bench's first ones marks a slow machine. */
+export const SLOW_FACTOR = 1.2;
+
+/** CPU ms the fixed work took on `cpu` (unpinned when null); null when it could not run. */
+export function probeMs(cpu: number | null): number | null {
+  const node = [process.execPath, '-e', WORK];
+  const [command, ...args] = cpu === null ? node : ['taskset', '-c', String(cpu), ...node];
+  const out = spawnSync(command!, args, { encoding: 'utf8' });
+  const us = Number(out.stdout?.split(' ')[0]);
+  return out.status === 0 && us > 0 ? us / 1000 : null;
+}
+
+/** The machine's speed when the bench starts: the fastest of a few probes. */
+export function referenceMs(cpu: number | null, probes = 3): number | null {
+  const results = Array.from({ length: probes }, () => probeMs(cpu)).filter((ms): ms is number => ms !== null);
+  return results.length ? Math.min(...results) : null;
+}
+
+/** The note for a measurement whose probes found the machine slow, or null. */
+export function slowNote(probes: readonly (number | null | undefined)[], reference: number | null): string | null {
+  const worst = Math.max(...probes.filter((ms): ms is number => typeof ms === 'number'));
+  if (reference === null || !Number.isFinite(worst) || worst <= reference * SLOW_FACTOR) return null;
+  return `the machine was slow around this run: the speed probe took ${(worst / reference).toFixed(2)}x its time at the start (${worst.toFixed(0)} against ${reference.toFixed(0)} ms)`;
+}
