@@ -3,7 +3,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import t from 'tap';
 import { clientSocketBytes, parseSs, spreadOf } from './fairness.js';
 
-// What `ss -Htin state established '( dport = :8080 )'` prints on Debian 12 (iproute2 6.1):
+// What `ss -Hntin state established '( dport = :8080 )'` prints on Debian 12 (iproute2 6.1):
 // the socket's line, then its TCP info indented; a connection that has received nothing yet
 // has no bytes_received.
 const SS = `0      0      127.0.0.1:35928 127.0.0.1:8080
@@ -61,14 +61,14 @@ t.test("the kernel's counters of real connections: each client socket's received
   const received = clients.map(() => 0);
   clients.forEach((c, i) => c.on('data', (chunk: Buffer) => (received[i]! += chunk.length)));
 
-  const before = clientSocketBytes(port, null);
+  const before = await clientSocketBytes(port, null);
   if (before === null) return t.fail('ss (iproute2) could not be run');
   // The server's side of each connection, by the client's local port.
   const byPort = new Map(accepted.map((s) => [s.remotePort, s]));
   const sizes = [1000, 9000, 0];
   clients.forEach((c, i) => sizes[i]! > 0 && byPort.get(c.localPort)!.write(Buffer.alloc(sizes[i]!)));
   while (received[0] !== sizes[0] || received[1] !== sizes[1]) await new Promise((resolve) => setTimeout(resolve, 10));
-  const after = clientSocketBytes(port, null)!;
+  const after = (await clientSocketBytes(port, null))!;
 
   const delta = (c: Socket) => after.get(`127.0.0.1:${c.localPort}`)! - before.get(`127.0.0.1:${c.localPort}`)!;
   t.same(clients.map(delta), sizes, 'the bytes each client socket received');

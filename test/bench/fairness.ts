@@ -1,12 +1,13 @@
 /**
  * How evenly a load's connections were served (issue #12, target 6: "no connection starved").
  * wrk reports totals only, so the figure comes from the kernel: the TCP counters of the load
- * generator's own sockets (`ss -tin`, bytes_received per connection to the server's port), read
+ * generator's own sockets (`ss -ntin`, bytes_received per connection to the server's port), read
  * twice inside the measured run. Every response of a scenario has the same size, so the bytes a
  * connection received between the two readings count its responses. The same for every system
  * and every load tool, and nothing is added to the servers.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { median } from './median.js';
 
 /** The spread of one run: each connection's bytes over the median connection's. */
@@ -18,25 +19,31 @@ export interface Spread {
   maxShare: number;
 }
 
+const run = promisify(execFile);
+
 /** At least this many of the connections asked for must be seen at both readings. */
 const MIN_MATCHED = 0.5;
 
 /**
  * bytes_received of each established TCP connection to `port` on this machine, by its local
  * address: the client's side of every connection the load generator holds. null when `ss`
- * (iproute2) cannot be run.
+ * (iproute2) cannot be run. Asynchronous: autocannon generates load in this very process.
  */
-export function clientSocketBytes(port: number, cpu: number | null): Map<string, number> | null {
-  const ss = ['ss', '-Htin', 'state', 'established', `( dport = :${port} )`];
-  // On the load generator's CPU, so the reading takes nothing from the servers'.
+export async function clientSocketBytes(port: number, cpu: number | null): Promise<Map<string, number> | null> {
+  // -n: numbers, not service names (an ephemeral port may have one in /etc/services).
+  const ss = ['ss', '-Hntin', 'state', 'established', `( dport = :${port} )`];
+  // On the load generator's CPU, not on the server CPU.
   const [command, ...args] = cpu === null ? ss : ['taskset', '-c', String(cpu), ...ss];
-  const out = spawnSync(command!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (out.error || out.status !== 0) return null;
-  return parseSs(out.stdout);
+  try {
+    const { stdout } = await run(command!, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return parseSs(stdout);
+  } catch {
+    return null;
+  }
 }
 
 /**
- * `ss -Htin` prints each socket on a line (Recv-Q Send-Q Local Peer, or State first without a
+ * `ss -Hntin` prints each socket on a line (Recv-Q Send-Q Local Peer, or State first without a
  * state filter) and its TCP info on the indented line after it; a connection that has received
  * nothing yet has no bytes_received field.
  */

@@ -39,7 +39,7 @@ export interface Measurement {
   cpuUsPerResponse?: number | null;
   /** The same, per process label (proxy, runner.1, nginx.1, uwsgi.1...). */
   cpuUsByProcess?: Record<string, number>;
-  /** How busy the server CPU was during the measured run, % (interrupts included); null when not pinned. */
+  /** How busy the server CPU was during the measured run (between its first and last second), % (interrupts included); null when not pinned. */
   coreBusyPercent?: number | null;
   /** How evenly the connections were served (load scenarios with several connections). */
   spread?: Spread | null;
@@ -71,7 +71,7 @@ export async function measure(system: System, scenario: Scenario, ctx: SystemCon
   try {
     const url = await system.start(ctx);
     sampler = new MemorySampler(roots(ctx)).start();
-    await run(url, scenario, ctx, settings, m);
+    await run(url, system, scenario, ctx, settings, m);
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     m.problems.push((err as Error).message);
@@ -99,7 +99,7 @@ function roots(ctx: SystemContext): Root[] {
   return ctx.started.map(({ name, child }) => ({ name, pid: child.pid }));
 }
 
-async function run(url: string, scenario: Scenario, ctx: SystemContext, settings: MeasureSettings, m: Measurement): Promise<void> {
+async function run(url: string, system: System, scenario: Scenario, ctx: SystemContext, settings: MeasureSettings, m: Measurement): Promise<void> {
   m.responseHeaders = (await checkHello(url)).rawHeaders;
   if (scenario.path === '/json') await checkJson(url);
   if (scenario.framework) await checkPage(url, scenario.path, scenario.expectBody!);
@@ -130,14 +130,17 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
     const pids = [...processes.values()];
     const before = cpuSnapshot(pids);
     const beforeByProcess = processTicks(processes);
-    const coreBefore = ctx.cpu === null ? null : coreTicks(ctx.cpu);
+    // The server CPU's own figure means nothing for a setup that runs on both CPUs.
+    const core = ctx.cpu === null || system.bothCpus ? null : ctx.cpu;
+    const coreBefore = core === null ? null : coreTicks(core);
     const running = load(settings.durationS);
-    // Awaited below; a load that fails while the spread is being read must not go unhandled.
+    // Awaited below; a load that fails while the window is read must not go unhandled.
     running.catch(() => {});
-    if (scenario.kind === 'load' && scenario.connections > 1) m.spread = await readSpread(url, scenario.connections, settings.durationS, ctx);
+    const window = await readWindow(url, scenario, settings.durationS, core, ctx, running);
     m.result = await running;
     const after = cpuSnapshot(pids);
-    m.coreBusyPercent = ctx.cpu === null ? null : coreBusyPercent(coreBefore, coreTicks(ctx.cpu));
+    m.coreBusyPercent = window ? window.coreBusyPercent : core === null ? null : coreBusyPercent(coreBefore, coreTicks(core));
+    m.spread = window?.spread ?? null;
     m.cpuUsByProcess = cpuPerResponseByProcess(beforeByProcess, processTicks(processes), m.result.good);
     m.otherCpuPercent = otherCpuPercent(before, after);
     m.loadCpuPercent = loadCpuPercent(before, after);
@@ -155,17 +158,46 @@ async function run(url: string, scenario: Scenario, ctx: SystemContext, settings
   await checkHello(url).catch((err: Error) => m.problems.push(`after the run: ${err.message}`));
 }
 
-/** The first and the last second of a run are left out: connections opening, then closing. */
-const SPREAD_EDGE_S = 1;
+/** The first and the last second of a run are left out: connections opening, the client starting, then ending. */
+const WINDOW_EDGE_S = 1;
 
-/** The connections' spread between the load's first and last second (target 6). */
-async function readSpread(url: string, connections: number, durationS: number, ctx: SystemContext): Promise<Spread | null> {
-  if (durationS < 3 * SPREAD_EDGE_S) return null;
+interface WindowReadings {
+  coreBusyPercent: number | null;
+  spread: Spread | null;
+}
+
+/**
+ * What is read inside the measured run, between its first and its last second: how busy the
+ * server CPU was (a stall shows as idle time there, not diluted by the client's start and end)
+ * and how evenly a load's connections were served (target 6). null when the run is too short
+ * for a window or the load ended before it closed.
+ */
+async function readWindow(url: string, scenario: Scenario, durationS: number, core: number | null, ctx: SystemContext, running: Promise<unknown>): Promise<WindowReadings | null> {
+  if (durationS < 3 * WINDOW_EDGE_S) return null;
   const port = Number(new URL(url).port);
-  await sleep(SPREAD_EDGE_S * 1000, undefined, { signal: ctx.signal });
-  const first = clientSocketBytes(port, ctx.loadCpu);
-  await sleep((durationS - 2 * SPREAD_EDGE_S) * 1000, undefined, { signal: ctx.signal });
-  return spreadOf(first, clientSocketBytes(port, ctx.loadCpu), connections);
+  const connections = scenario.kind === 'load' && scenario.connections > 1 ? scenario.connections : 0;
+  const read = async () => ({ core: core === null ? null : coreTicks(core), sockets: connections ? await clientSocketBytes(port, ctx.loadCpu) : null });
+  if (!(await stillRunning(WINDOW_EDGE_S * 1000, running, ctx.signal))) return null;
+  const first = await read();
+  if (!(await stillRunning((durationS - 2 * WINDOW_EDGE_S) * 1000, running, ctx.signal))) return null;
+  const last = await read();
+  return { coreBusyPercent: coreBusyPercent(first.core, last.core), spread: connections ? spreadOf(first.sockets, last.sockets, connections) : null };
+}
+
+/** Waits `ms`; false when the load ended (or failed) first. */
+async function stillRunning(ms: number, running: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+  const ended = new AbortController();
+  void running.then(
+    () => ended.abort(),
+    () => ended.abort(),
+  );
+  try {
+    await sleep(ms, undefined, { signal: AbortSignal.any([signal, ended.signal]) });
+    return true;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return false;
+  }
 }
 
 async function applyLoad(url: string, scenario: Scenario, tool: LoadTool, durationS: number, signal: AbortSignal, m: Measurement): Promise<LoadResult> {

@@ -34,7 +34,7 @@ export interface SystemSummary {
   probeMs: number;
   /** Median of how busy the server CPU was, % (interrupts included). */
   coreBusyPercent: number;
-  /** The least even run: the lowest share of the slowest connection, the highest of the fastest. */
+  /** Extremes over runs: the lowest share of a slowest connection, the highest of a fastest one. */
   spread: { minShare: number; maxShare: number; connections: number } | null;
   /** Highest over runs of the peak sum of VmRSS over the setup's processes. */
   peakRssBytes: number;

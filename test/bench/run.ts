@@ -163,12 +163,13 @@ const LEGEND =
   'idle: (sum of VmRSS with the connections held - before) / connections, after a 1 s settle each;\n' +
   'idle cpu ms/s: CPU the setup spent in 5 s with nothing to do (one keep-alive connection, 10 s after start), before the others open\n' +
   "cpu µs/req: CPU time the setup's processes spent per response (steadier than req/s when shared)\n" +
-  'core busy: how busy the server CPU was (all processes and interrupts); idle time there is a stall\n' +
+  'core busy: how busy the server CPU was between the run\'s first and last second (all processes and\n' +
+  '  interrupts); under a saturating load, idle time there is a stall; none for a setup on both CPUs\n' +
   'per connection: responses of the slowest and the fastest connection over the median one\'s, between\n' +
-  '  the run\'s first and last second (the client\'s TCP counters; the least even run)\n' +
+  '  the run\'s first and last second (the client\'s TCP counters; extremes over runs; runs of 3 s or more)\n' +
   'client cpu: CPU the load generator took (% of its CPU); near 100% the client may be the limit\n' +
   'probe ms: CPU time a fixed piece of work took on the server CPU around the run (the slower of before\n' +
-  '  and after; speed.ts): higher means the machine itself was slow, though no other process ran\n' +
+  '  and after; speed.ts): higher means the machine itself was slow, even when no other process ran\n' +
   "others' cpu: CPU other processes on this machine took during the measured runs (% of one CPU)\n";
 
 const BUSY_MACHINE_PERCENT = 15;

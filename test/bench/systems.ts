@@ -57,6 +57,8 @@ export interface System {
   helloOnly?: boolean;
   /** Runs these scenarios only (a variant shown beside its system where it differs). */
   only?: readonly string[];
+  /** Runs on both CPUs, the load generator's too: there is no server CPU of its own to watch. */
+  bothCpus?: boolean;
 }
 
 export const READY_TIMEOUT_MS = 10_000;
@@ -143,6 +145,7 @@ function tsgiSystem(shape: TsgiShape): System {
     missing: shape.missing ?? always,
     hostsPython: shape.hostsPython ?? false,
     helloOnly: shape.helloOnly ?? false,
+    bothCpus: shape.bothCpus,
     async start(ctx) {
       const cpu = shape.bothCpus && ctx.cpu !== null && ctx.loadCpu !== null ? `${ctx.cpu},${ctx.loadCpu}` : ctx.cpu;
       const socket = join(ctx.dir, `${ctx.tag}-runner.sock`);
@@ -188,6 +191,11 @@ upstream bench {
 
 server {
     listen 127.0.0.1:${port};
+    # As in the nginx configurations (nginx.ts): a busy connection is never closed for its
+    # request count. At the default, 1,000, each of hello-c50's connections reconnected every
+    # two seconds and paid a handshake nginx did not.
+    keepalive_requests 100000000;
+    keepalive_timeout 120s;
     # The upload scenario sends up to 256 MiB (and more with --upload-mib).
     client_max_body_size 0;
     tsgi_buffering ${all};
