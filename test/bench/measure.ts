@@ -45,6 +45,8 @@ export interface Measurement {
   spread?: Spread | null;
   /** The speed probe's CPU ms on the server CPU before the system started and after it stopped (speed.ts). */
   probeMs?: [number | null, number | null];
+  /** The same on the load generator's CPU (when pinned): a slow client slows a transfer too. */
+  loadProbeMs?: [number | null, number | null];
   /** Peak memory of the setup's processes over the whole measurement, warm-up included. */
   memory: MemoryReport | null;
   stops: StopOutcome[];
@@ -68,6 +70,7 @@ export async function measure(system: System, scenario: Scenario, ctx: SystemCon
   const m: Measurement = { system: system.name, scenario: scenario.name, round: ctx.round, ok: false, problems: [], notes: [], memory: null, stops: [], logs: {} };
   let sampler: MemorySampler | null = null;
   const probeBefore = probeMs(ctx.cpu);
+  const loadProbeBefore = ctx.loadCpu === null ? null : probeMs(ctx.loadCpu);
   try {
     const url = await system.start(ctx);
     sampler = new MemorySampler(roots(ctx)).start();
@@ -79,6 +82,7 @@ export async function measure(system: System, scenario: Scenario, ctx: SystemCon
     m.memory = sampler?.finish() ?? null;
     await stopAll(ctx, m);
     m.probeMs = [probeBefore, probeMs(ctx.cpu)];
+    if (ctx.loadCpu !== null) m.loadProbeMs = [loadProbeBefore, probeMs(ctx.loadCpu)];
   }
   m.ok = m.problems.length === 0;
   return m;

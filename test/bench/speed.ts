@@ -1,7 +1,8 @@
 /**
  * How fast the machine is at the moment: a fixed piece of work (integer mixing over a 4 MiB
- * array, small objects made and dropped) run on the server CPU before each measurement and
- * after it, its CPU time in ms. On this kind of VM the host takes time away without reporting
+ * array, small objects made and dropped) run on the server CPU and on the load generator's
+ * before each measurement and after it, its CPU time in ms (a slow client slows a transfer as
+ * much as a slow server). On this kind of VM the host takes time away without reporting
  * steal time, so a slow window shows only as everything costing more CPU: the same build's CPU
  * per request moved by half between runs minutes apart while no other process ran. The probe
  * makes such a window visible beside the numbers it spoiled; it varies by up to ~15 % (50–57
@@ -26,7 +27,7 @@ const d = process.cpuUsage(t0);
 process.stdout.write(String(d.user + d.system) + ' ' + (x & 1));
 `;
 
-/** A probe's result more than this over the bench's first ones marks a slow machine. */
+/** A probe's result more than this over the fastest one so far marks a slow machine. */
 export const SLOW_FACTOR = 1.2;
 
 /** CPU ms the fixed work took on `cpu` (unpinned when null); null when it could not run. */
@@ -44,9 +45,9 @@ export function referenceMs(cpu: number | null, probes = 3): number | null {
   return results.length ? Math.min(...results) : null;
 }
 
-/** The note for a measurement whose probes found the machine slow, or null. */
-export function slowNote(probes: readonly (number | null | undefined)[], reference: number | null): string | null {
+/** The note for a measurement whose probes on `cpu` (server, load generator's) found it slow, or null. */
+export function slowNote(probes: readonly (number | null | undefined)[], reference: number | null, cpu: string): string | null {
   const worst = Math.max(...probes.filter((ms): ms is number => typeof ms === 'number'));
   if (reference === null || !Number.isFinite(worst) || worst <= reference * SLOW_FACTOR) return null;
-  return `the machine was slow around this run: the speed probe took ${(worst / reference).toFixed(2)}x its time at the start (${worst.toFixed(0)} against ${reference.toFixed(0)} ms)`;
+  return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / reference).toFixed(2)}x its fastest time so far (${worst.toFixed(0)} against ${reference.toFixed(0)} ms)`;
 }
