@@ -63,6 +63,11 @@ export function parseSs(text: string): Map<string, number> {
   return bytes;
 }
 
+/** "0.97-1.03": the slowest and the fastest connection's shares, `dash` between them; '-' for none. */
+export function formatSpread(spread: Spread | null, dash = '-'): string {
+  return spread ? `${spread.minShare.toFixed(2)}${dash}${spread.maxShare.toFixed(2)}` : '-';
+}
+
 /**
  * Each connection's bytes between the readings over the median's. null when too few
  * connections were seen at both (a client that reconnects, a reading that failed) or the

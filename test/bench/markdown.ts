@@ -2,6 +2,7 @@
  * The same summaries as Markdown tables, ready for test/bench/RESULTS.md
  * (`--markdown`): one table per scenario, the columns a reader compares.
  */
+import { formatSpread } from './fairness.js';
 import type { SystemSummary } from './report.js';
 import type { Scenario } from './scenarios.js';
 
@@ -22,8 +23,7 @@ export function markdown(scenario: Scenario, summaries: readonly SystemSummary[]
 }
 
 function speedRow(s: SystemSummary): string[] {
-  const spread = s.spread ? `${s.spread.minShare.toFixed(2)}–${s.spread.maxShare.toFixed(2)}` : '-';
-  return [name(s), count(s.rps), times(s.ratio), fixed(s.p50Ms, 2), fixed(s.p99Ms, 2), fixed(s.mbPerS, 1), mib(s.peakRssBytes), percent(s.coreBusyPercent), spread];
+  return [name(s), count(s.rps), times(s.ratio), fixed(s.p50Ms, 2), fixed(s.p99Ms, 2), fixed(s.mbPerS, 1), mib(s.peakRssBytes), percent(s.coreBusyPercent), formatSpread(s.spread, '–')];
 }
 
 function idleRow(s: SystemSummary): string[] {

@@ -4,8 +4,9 @@
  * RSS (the setup's sum, and each process's), and whether every run was clean. The idle
  * scenario reports memory per connection instead of speed.
  */
-import type { Spread } from './fairness.js';
+import { formatSpread, type Spread } from './fairness.js';
 import { median } from './median.js';
+import { slowest } from './speed.js';
 import type { Measurement } from './measure.js';
 import type { ScenarioKind } from './scenarios.js';
 
@@ -35,7 +36,7 @@ export interface SystemSummary {
   /** Median of how busy the server CPU was, % (interrupts included). */
   coreBusyPercent: number;
   /** Extremes over runs: the lowest share of a slowest connection, the highest of a fastest one. */
-  spread: { minShare: number; maxShare: number; connections: number } | null;
+  spread: Spread | null;
   /** Highest over runs of the peak sum of VmRSS over the setup's processes. */
   peakRssBytes: number;
   /** Highest over runs, per process label. */
@@ -80,7 +81,7 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
     otherCpuPercent: median(numbers(runs.map((m) => m.otherCpuPercent))),
     loadCpuPercent: median(numbers(runs.map((m) => m.loadCpuPercent))),
     coreBusyPercent: median(numbers(runs.map((m) => m.coreBusyPercent))),
-    probeMs: median(numbers(runs.map((m) => slower(m.probeMs)))),
+    probeMs: median(numbers(runs.map((m) => slowest(m.probeMs)))),
     spread: leastEven(runs.flatMap((m) => (m.spread ? [m.spread] : []))),
     peakRssBytes: highest(numbers(runs.map((m) => m.memory?.peakSumBytes))),
     peakRssByProcess: byProcess,
@@ -94,12 +95,7 @@ function summariseOne(scenario: string, system: string, runs: readonly Measureme
   };
 }
 
-function slower(probes: Measurement['probeMs']): number | null {
-  const known = numbers(probes ?? []);
-  return known.length ? Math.max(...known) : null;
-}
-
-function leastEven(spreads: readonly Spread[]): SystemSummary['spread'] {
+function leastEven(spreads: readonly Spread[]): Spread | null {
   if (spreads.length === 0) return null;
   return {
     minShare: Math.min(...spreads.map((s) => s.minShare)),
@@ -150,7 +146,7 @@ const speed = (baseline: string): Column[] => [
   PEAK,
   col('cpu µs/req', true, (s) => (Number.isFinite(s.cpuUsPerResponse) ? s.cpuUsPerResponse.toFixed(0) : '-')),
   col('core busy', true, (s) => (Number.isFinite(s.coreBusyPercent) ? `${Math.round(s.coreBusyPercent)}%` : '-')),
-  col('per connection', true, (s) => (s.spread ? `${s.spread.minShare.toFixed(2)}-${s.spread.maxShare.toFixed(2)}` : '-')),
+  col('per connection', true, (s) => formatSpread(s.spread)),
   LOAD_CPU,
   col('probe ms', true, (s) => (Number.isFinite(s.probeMs) ? s.probeMs.toFixed(0) : '-')),
   col("others' cpu", true, (s) => (Number.isFinite(s.otherCpuPercent) ? `${Math.round(s.otherCpuPercent)}%` : '-')),

@@ -19,7 +19,7 @@ import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
-import { SLOW_FACTOR, referenceMs, slowNote } from './speed.js';
+import { SLOW_FACTOR, fastest, referenceMs, slowNote } from './speed.js';
 import { formatTargets, targets } from './targets.js';
 import { TRANSFER_CLIENT } from './transfer.js';
 import { writeResults } from './results.js';
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
             root, dir, tag, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [], wsgiApp: scenario.framework?.app,
           };
           const m = await measure(system, scenario, ctx, { tool, durationS: options.durationS, warmupS: options.warmupS });
-          for (const slow of [slowNote(m.probeMs ?? [], reference, 'server'), slowNote(m.loadProbeMs ?? [], loadReference, "load generator's")]) {
+          for (const slow of [slowNote(m.probeMs, reference, 'server'), slowNote(m.loadProbeMs, loadReference, "load generator's")]) {
             if (slow) m.notes.push(slow);
           }
           reference = fastest(reference, m.probeMs);
@@ -115,11 +115,6 @@ async function main(argv: string[]): Promise<number> {
     processes.killAllNow();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function fastest(reference: number | null, probes: readonly (number | null)[] | undefined): number | null {
-  const known = [reference, ...(probes ?? [])].filter((ms): ms is number => ms !== null);
-  return known.length ? Math.min(...known) : null;
 }
 
 function probeLine(cpu: string, reference: number | null): string {

@@ -45,9 +45,23 @@ export function referenceMs(cpu: number | null, probes = 3): number | null {
   return results.length ? Math.min(...results) : null;
 }
 
+type Probes = readonly (number | null)[] | undefined;
+
+/** The slowest of a measurement's probes (before and after it), or null when none ran. */
+export function slowest(probes: Probes): number | null {
+  const known = (probes ?? []).filter((ms): ms is number => ms !== null);
+  return known.length ? Math.max(...known) : null;
+}
+
+/** The fastest probe so far: `reference` or one of `probes`. */
+export function fastest(reference: number | null, probes: Probes): number | null {
+  const known = [reference, ...(probes ?? [])].filter((ms): ms is number => ms !== null);
+  return known.length ? Math.min(...known) : null;
+}
+
 /** The note for a measurement whose probes on `cpu` (server, load generator's) found it slow, or null. */
-export function slowNote(probes: readonly (number | null | undefined)[], reference: number | null, cpu: string): string | null {
-  const worst = Math.max(...probes.filter((ms): ms is number => typeof ms === 'number'));
-  if (reference === null || !Number.isFinite(worst) || worst <= reference * SLOW_FACTOR) return null;
+export function slowNote(probes: Probes, reference: number | null, cpu: string): string | null {
+  const worst = slowest(probes);
+  if (reference === null || worst === null || worst <= reference * SLOW_FACTOR) return null;
   return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / reference).toFixed(2)}x its fastest time so far (${worst.toFixed(0)} against ${reference.toFixed(0)} ms)`;
 }

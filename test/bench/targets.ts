@@ -6,6 +6,7 @@
  * latency beside the rate, 3b nginx's defaults beside its tuned buffers, 3c no stalls (the server
  * CPU busy), 5b the Python runner's upload, 6b no connection starved (fairness.ts).
  */
+import { formatSpread } from './fairness.js';
 import type { SystemSummary } from './report.js';
 import { tsgiLogged } from './systems.js';
 
@@ -87,11 +88,10 @@ export function targets(summaries: readonly SystemSummary[]): TargetResult[] {
 /** Target 6b: tsgi's slowest connection at c=256 over its median one, nginx + uWSGI's beside. */
 function starved(summaries: readonly SystemSummary[]): TargetResult {
   const spread = (system: string) => find(summaries, 'hello-c256', system)?.spread ?? null;
-  const shown = (s: SystemSummary['spread']) => (s ? `${s.minShare.toFixed(2)}-${s.maxShare.toFixed(2)}` : '-');
   const tsgi = spread('tsgi');
   return {
     id: '6b',
-    describe: `hello-c256 slowest connection / median, tsgi (spread ${shown(tsgi)}; nginx+uwsgi ${shown(spread('nginx+uwsgi'))})`,
+    describe: `hello-c256 slowest connection / median, tsgi (spread ${formatSpread(tsgi)}; nginx+uwsgi ${formatSpread(spread('nginx+uwsgi'))})`,
     value: tsgi?.minShare ?? NaN,
     bound: STARVED_SHARE,
     kind: 'min',
