@@ -393,8 +393,7 @@ class Connection:
         small payloads are copied together; a larger payload the app cannot change any more (bytes,
         or a view of bytes) is kept by reference and goes out with the rest in one sendmsg."""
         if not self._queue and self._cork_owner is not None and self._cork_owner == self._corker:
-            self._corked_at = time.monotonic()
-            self.host.cork_started()
+            self._cork_clock_starts()
         tail = self._tail
         if tail is None:
             tail = self._tail = bytearray()
@@ -480,10 +479,15 @@ class Connection:
             if on and self._corker == me:
                 self._cork_owner = me
                 if self._queue:  # corked before it was watched: counted from now
-                    self._corked_at = time.monotonic()
-                    self.host.cork_started()
+                    self._cork_clock_starts()
             elif not on and self._cork_owner == me:
                 self._cork_owner = None
+
+    def _cork_clock_starts(self):
+        """A watched stream's queue starts waiting (under _write_lock): the watch must look
+        within CORK_DELAY_S."""
+        self._corked_at = time.monotonic()
+        self.host.cork_started()
 
     def send_stale_cork(self, now):
         """The watch: a bulk stream's corked frames leave once they are CORK_DELAY_S old. True
