@@ -1,6 +1,7 @@
 import { pack, unpack } from './codec.js';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { MAX_FRAME_SIZE_LIMIT, MAX_STREAM_ID, MAX_WINDOW, MIN_FRAME_SIZE } from './frame.js';
+import { decodeHeadInOnePass, decodeStringMap } from './one-pass.js';
 
 /** The protocol version this implementation speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -96,6 +97,15 @@ export function environOverLimit(keys: number, bytes: number, maxFrameSize: numb
 
 /** REQUEST payload: a map of string keys to string values, bounded in key count. */
 export function decodeEnviron(payload: Uint8Array, stream: number, maxKeys: number = DEFAULTS.maxEnvironKeys): Environ {
+  const value = decodeStringMap(payload, maxKeys) ?? checkedEnviron(payload, stream, maxKeys);
+  if (typeof value.REQUEST_METHOD !== 'string' || typeof value.PATH_INFO !== 'string') {
+    throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'environ lacks REQUEST_METHOD or PATH_INFO', stream);
+  }
+  return value as Environ;
+}
+
+/** An environ the one-pass decoder did not take (string-map.ts): decoded by the general path, every value checked. */
+function checkedEnviron(payload: Uint8Array, stream: number, maxKeys: number): Record<string, unknown> {
   const value = asMap(unpack(payload, 'REQUEST', stream), 'REQUEST', stream);
   let count = 0;
   for (const key in value) {
@@ -106,10 +116,7 @@ export function decodeEnviron(payload: Uint8Array, stream: number, maxKeys: numb
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `environ value of ${JSON.stringify(key)} is not a string`, stream);
     }
   }
-  if (typeof value.REQUEST_METHOD !== 'string' || typeof value.PATH_INFO !== 'string') {
-    throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, 'environ lacks REQUEST_METHOD or PATH_INFO', stream);
-  }
-  return value as Environ;
+  return value;
 }
 
 export function encodeResponseHead(head: ResponseHead): Uint8Array {
@@ -118,6 +125,11 @@ export function encodeResponseHead(head: ResponseHead): Uint8Array {
 
 /** RESPONSE payload: shape only. Whether the headers are safe for HTTP is the proxy's rule. */
 export function decodeResponseHead(payload: Uint8Array, stream: number): ResponseHead {
+  return decodeHeadInOnePass(payload) ?? checkedResponseHead(payload, stream);
+}
+
+/** A head the one-pass decoder did not take (one-pass.ts): decoded by the general path, its shape checked. */
+function checkedResponseHead(payload: Uint8Array, stream: number): ResponseHead {
   const value = asMap(unpack(payload, 'RESPONSE', stream), 'RESPONSE', stream);
   const status = uint(value.status, 'RESPONSE.status', 0, 999, stream);
   const reason = typeof value.reason === 'string' ? value.reason : '';

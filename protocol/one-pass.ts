@@ -1,0 +1,197 @@
+/**
+ * The two payloads of every request decoded in one pass: the environ (REQUEST: a map of str to
+ * str) and the response head (RESPONSE: status, reason, [name, value] pairs), when every string
+ * in them is ASCII. The general path (codec.ts: the profile check, then msgpackr) spends ~1.6 µs
+ * on a 13-key environ and ~0.5 µs on a two-header head, nearly all of it making strings one
+ * native call at a time (~50 ns each); here the payload becomes one latin-1 string in one call
+ * and each value a substring of it, and the names, which repeat from request to request, come
+ * from a small cache of the strings made for the same bytes before.
+ *
+ * Anything else (another shape or key, a value of another type, a byte outside ASCII in any
+ * string, more keys than allowed, a `__proto__` key, bytes left over, a payload cut short)
+ * gives null, and the caller takes the general path, which decodes it or says what is wrong:
+ * what this accepts is decoded exactly as the general path decodes it.
+ */
+
+/** Node's one-call latin-1 decoding, which takes any Uint8Array (Buffer.prototype.latin1Slice). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+
+/** Keys longer than this are not cached (none of the environ's own are). */
+const CACHED_KEY_BYTES = 64;
+/** Cache slots (a power of two): a bound on what the cache holds, whatever the peer sends. */
+const SLOTS = 256;
+
+/** Names of keys seen, by slot (keyAt). */
+const keys: (string | null)[] = new Array<string | null>(SLOTS).fill(null);
+
+/** The size of the str header each first byte introduces (fixstr, str 8/16/32); 0 for any other value. */
+const STR_HEADER: Uint8Array = Uint8Array.from({ length: 256 }, (_, token) =>
+  token >= 0xa0 && token <= 0xbf ? 1 : token === 0xd9 ? 2 : token === 0xda ? 3 : token === 0xdb ? 5 : 0,
+);
+
+/** The length a str header of `size` bytes at `pos` gives (NaN when the payload ends inside it). */
+function strLength(bytes: Uint8Array, pos: number, size: number): number {
+  if (size === 1) return bytes[pos]! & 0x1f;
+  if (size === 2) return bytes[pos + 1]!;
+  if (size === 3) return (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
+  return bytes[pos + 1]! * 0x1000000 + ((bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 8) | bytes[pos + 4]!);
+}
+
+/** True when every byte of bytes[from, to) is ASCII. */
+function ascii(bytes: Uint8Array, from: number, to: number): boolean {
+  let seen = 0;
+  for (let i = from; i < to; i++) seen |= bytes[i]!;
+  return seen < 0x80;
+}
+
+/**
+ * The key for bytes[from, to), from the cache when the same bytes came before: a slot chosen by
+ * the length and three of the bytes, the cached name compared with the payload's text (one
+ * native comparison; the text is the bytes one for one). A name is cached only when ASCII, so a
+ * match is ASCII too; null for a key that is not.
+ */
+function keyAt(bytes: Uint8Array, text: string, from: number, to: number): string | null {
+  const length = to - from;
+  if (length === 0) return '';
+  const slot = (length * 7 + bytes[from]! * 31 + bytes[from + (length >> 1)]! * 3 + bytes[to - 1]!) & (SLOTS - 1);
+  const cached = keys[slot];
+  if (cached !== null && cached.length === length && text.startsWith(cached, from)) return cached;
+  if (!ascii(bytes, from, to)) return null;
+  const name = internalized(text.substring(from, to));
+  if (length <= CACHED_KEY_BYTES) keys[slot] = name;
+  return name;
+}
+
+/**
+ * The engine's own copy of a property name. A substring used as a key is looked up in V8's
+ * string table at every store (~40 ns), the copy the table holds is not: what a property
+ * name reads back as is that copy.
+ */
+function internalized(name: string): string {
+  return Object.keys({ [name]: 0 })[0]!;
+}
+
+/**
+ * The map of str to str that `bytes` hold, when every string in it is ASCII and it has at most
+ * `maxKeys` keys; else null (the general path decides).
+ */
+export function decodeStringMap(bytes: Uint8Array, maxKeys: number): Record<string, string> | null {
+  const token = bytes[0];
+  let count: number;
+  let pos: number;
+  if (token === undefined) return null;
+  if (token >= 0x80 && token <= 0x8f) {
+    count = token & 0x0f;
+    pos = 1;
+  } else if (token === 0xde && bytes.length >= 3) {
+    count = (bytes[1]! << 8) | bytes[2]!;
+    pos = 3;
+  } else if (token === 0xdf && bytes.length >= 5) {
+    count = bytes[1]! * 0x1000000 + ((bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!);
+    pos = 5;
+  } else return null;
+  if (count > maxKeys) return null;
+  const total = bytes.length;
+  const text = latin1Slice.call(bytes, 0, total);
+  const map: Record<string, string> = {};
+  for (let i = 0; i < count; i++) {
+    // The key: a str of ASCII (the bound checks catch a payload cut short: NaN compares false).
+    let size = pos < total ? STR_HEADER[bytes[pos]!]! : 0;
+    if (size === 0) return null;
+    let from = pos + size;
+    let to = from + strLength(bytes, pos, size);
+    if (!(to <= total)) return null;
+    const key = keyAt(bytes, text, from, to);
+    if (key === null || key === '__proto__') return null;
+    // Its value: the same.
+    size = to < total ? STR_HEADER[bytes[to]!]! : 0;
+    if (size === 0) return null;
+    from = to + size;
+    to = from + strLength(bytes, to, size);
+    if (!(to <= total) || !ascii(bytes, from, to)) return null;
+    map[key] = text.substring(from, to);
+    pos = to;
+  }
+  return pos === total ? map : null;
+}
+
+/** The RESPONSE head `bytes` hold, its strings ASCII, the keys among status, reason and headers; else null. */
+export function decodeHeadInOnePass(bytes: Uint8Array): { status: number; reason: string; headers: Array<[string, string]> } | null {
+  const total = bytes.length;
+  const token = bytes[0];
+  if (token === undefined || token < 0x81 || token > 0x83) return null;
+  const text = latin1Slice.call(bytes, 0, total);
+  let status = -1;
+  let reason = '';
+  let headers: Array<[string, string]> | null = null;
+  let pos = 1;
+  for (let i = token & 0x0f; i > 0; i--) {
+    const size = pos < total ? STR_HEADER[bytes[pos]!]! : 0;
+    if (size === 0) return null;
+    const from = pos + size;
+    const to = from + strLength(bytes, pos, size);
+    if (!(to < total)) return null;
+    if (text.startsWith('status', from) && to - from === 6 && status < 0) {
+      status = uintAt(bytes, to);
+      if (status < 0) return null;
+      pos = to + (bytes[to]! < 0x80 ? 1 : bytes[to] === 0xcc ? 2 : 3);
+    } else if (text.startsWith('headers', from) && to - from === 7 && headers === null) {
+      headers = [];
+      pos = pairsAt(bytes, text, to, headers);
+      if (pos < 0) return null;
+    } else if (text.startsWith('reason', from) && to - from === 6 && reason === '') {
+      const at = STR_HEADER[bytes[to]!]!;
+      if (at === 0) return null;
+      const start = to + at;
+      pos = start + strLength(bytes, to, at);
+      if (!(pos <= total) || !ascii(bytes, start, pos)) return null;
+      reason = text.substring(start, pos);
+    } else return null;
+  }
+  return pos === total && status >= 0 && headers !== null ? { status, reason, headers } : null;
+}
+
+/** A status (an unsigned int up to 999) at `pos`: positive fixint, uint 8 or uint 16; -1 otherwise. */
+function uintAt(bytes: Uint8Array, pos: number): number {
+  const token = bytes[pos]!;
+  if (token < 0x80) return token;
+  if (token === 0xcc) return pos + 1 < bytes.length ? bytes[pos + 1]! : -1;
+  if (token !== 0xcd || pos + 2 >= bytes.length) return -1;
+  const value = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
+  return value <= 999 ? value : -1;
+}
+
+/**
+ * The [name, value] pairs of the array at `pos` pushed onto `into`, names from the cache;
+ * where the array ends, or -1 when it is not an array of pairs of ASCII strs.
+ */
+function pairsAt(bytes: Uint8Array, text: string, pos: number, into: Array<[string, string]>): number {
+  const total = bytes.length;
+  const token = bytes[pos]!;
+  let count: number;
+  if (token >= 0x90 && token <= 0x9f) {
+    count = token & 0x0f;
+    pos += 1;
+  } else if (token === 0xdc && pos + 2 < total) {
+    count = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
+    pos += 3;
+  } else return -1;
+  for (; count > 0; count--) {
+    if (!(pos + 1 < total) || bytes[pos] !== 0x92) return -1;
+    let size = STR_HEADER[bytes[pos + 1]!]!;
+    if (size === 0) return -1;
+    let from = pos + 1 + size;
+    let to = from + strLength(bytes, pos + 1, size);
+    if (!(to < total)) return -1;
+    const name = keyAt(bytes, text, from, to);
+    if (name === null) return -1;
+    size = STR_HEADER[bytes[to]!]!;
+    if (size === 0) return -1;
+    from = to + size;
+    to = from + strLength(bytes, to, size);
+    if (!(to <= total) || !ascii(bytes, from, to)) return -1;
+    into.push([name, text.substring(from, to)]);
+    pos = to;
+  }
+  return pos;
+}
