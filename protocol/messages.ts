@@ -1,7 +1,7 @@
 import { pack, unpack } from './codec.js';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { MAX_FRAME_SIZE_LIMIT, MAX_STREAM_ID, MAX_WINDOW, MIN_FRAME_SIZE } from './frame.js';
-import { decodeHeadInOnePass, decodeStringMap } from './one-pass.js';
+import { decodeHeadInOnePass, decodeStringMap, encodeHeadInOnePass, encodeStringMap } from './one-pass.js';
 
 /** The protocol version this implementation speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -80,7 +80,7 @@ export function decodeHello(payload: Uint8Array): Hello {
 }
 
 export function encodeEnviron(environ: Environ): Uint8Array {
-  return pack(environ);
+  return encodeStringMap(environ) ?? pack(environ);
 }
 
 /**
@@ -120,7 +120,7 @@ function checkedEnviron(payload: Uint8Array, stream: number, maxKeys: number): R
 }
 
 export function encodeResponseHead(head: ResponseHead): Uint8Array {
-  return pack(head);
+  return encodeHeadInOnePass(head.status, head.reason, head.headers) ?? pack(head);
 }
 
 /** RESPONSE payload: shape only. Whether the headers are safe for HTTP is the proxy's rule. */

@@ -1,11 +1,12 @@
 /**
- * protocol/one-pass.ts: the environ and the response head decoded in one pass. Whatever it
- * takes it must decode exactly as the general path (the profile check, then msgpackr) does,
- * and it must take the payloads every request carries, or the requests lose the speed it is for.
+ * protocol/one-pass.ts: the environ and the response head encoded and decoded in one pass. It
+ * must write the bytes msgpackr writes, decode whatever it takes exactly as the general path
+ * (the profile check, then msgpackr) does, and take the payloads every request carries, or the
+ * requests lose the speed it is for.
  */
 import t from 'tap';
-import { unpack } from '../../protocol/codec.js';
-import { decodeHeadInOnePass, decodeStringMap } from '../../protocol/one-pass.js';
+import { pack, unpack } from '../../protocol/codec.js';
+import { decodeHeadInOnePass, decodeStringMap, encodeHeadInOnePass, encodeStringMap } from '../../protocol/one-pass.js';
 import * as b from './builder.js';
 import { int, mulberry32, randomBytes, seed, type Random } from './random.js';
 
@@ -176,4 +177,53 @@ t.test('fuzz: null, or exactly what the general path decodes', async (t) => {
     }
   }
   t.ok(tally.environ > 100 && tally.head > 100, `some mutants still decode (${tally.environ} environs, ${tally.head} heads of 20,000), each as the general path does`);
+});
+
+/** A string of `length` chars: mostly ASCII, sometimes a latin-1 char (PATH_INFO's bytes) or one beyond. */
+function text(random: Random, length: number): string {
+  let out = '';
+  const wide = random() < 0.2;
+  for (let i = 0; i < length; i++) {
+    const r = random();
+    out += String.fromCharCode(wide && r < 0.05 ? int(random, 0x80, 0xff) : wide && r < 0.07 ? int(random, 0x100, 0xd7ff) : int(random, 0x20, 0x7e));
+  }
+  return out;
+}
+
+/** Lengths around every str header's bounds. */
+function length(random: Random): number {
+  return [0, 1, 31, 32, 255, 256, 65_535, 65_536, int(random, 0, 40), int(random, 0, 300)][int(random, 0, 9)]!;
+}
+
+t.test('encodes the bytes msgpackr packs', async (t) => {
+  const random = mulberry32(seed());
+  const hex = (bytes: Uint8Array | null) => (bytes === null ? 'null' : Buffer.from(bytes).toString('hex'));
+  t.equal(hex(encodeStringMap(ENVIRON)), hex(pack(ENVIRON)), 'the usual environ');
+  t.equal(hex(encodeHeadInOnePass(HEAD.status, HEAD.reason, HEAD.headers as Array<[string, string]>)), hex(pack(HEAD)), 'the usual head');
+  for (let round = 0; round < 300; round++) {
+    const map: Record<string, string> = {};
+    // Many keys (every map header) with short strings, or a few with strings of every str header.
+    const many = round < 3;
+    const keys = many ? [16, 0xffff, 0x10000][round]! : int(random, 0, 20);
+    const size = (short: number) => (many ? int(random, 0, short) : round % 10 === 0 ? length(random) : int(random, 0, 40));
+    for (let i = 0; i < keys; i++) map[`K${i}${text(random, size(2))}`] = text(random, size(4));
+    if (hex(encodeStringMap(map)) !== hex(pack(map))) return void t.fail(`map of ${keys} keys, round ${round}`);
+    const status = [0, 127, 128, 255, 256, 999][round % 6]!;
+    const headers = Array.from({ length: random() < 0.1 ? int(random, 16, 300) : int(random, 0, 6) }, (): [string, string] => [text(random, int(random, 1, 20)), text(random, length(random) % 1000)]);
+    const reason = text(random, int(random, 0, 40));
+    if (hex(encodeHeadInOnePass(status, reason, headers)) !== hex(pack({ status, reason, headers }))) return void t.fail(`head of ${headers.length} headers, round ${round}`);
+  }
+  t.pass('300 random maps and heads, every header size');
+  t.equal(encodeStringMap({ a: 1 } as unknown as Record<string, string>), null, 'a value that is no str: msgpackr encodes it');
+  t.equal(encodeHeadInOnePass(1000, 'x', []), null, 'a status above 999');
+  t.equal(encodeHeadInOnePass(200.5, 'x', []), null, 'a status that is no integer');
+  t.equal(encodeHeadInOnePass(200, 'x', [['a', 'b', 'c'] as unknown as [string, string]]), null, 'a pair of three');
+});
+
+t.test('a payload stays as encoded while more are encoded after it', async (t) => {
+  const first = encodeStringMap(ENVIRON)!;
+  const copy = Buffer.from(first);
+  for (let i = 0; i < 1000; i++) encodeStringMap({ ...ENVIRON, PATH_INFO: `/${i}`.repeat(i % 50) });
+  encodeStringMap({ BIG: 'x'.repeat(100_000) });
+  t.same(Buffer.from(first), copy);
 });
