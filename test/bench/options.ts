@@ -8,6 +8,8 @@ export interface BenchOptions {
   durationS: number;
   warmupS: number;
   runs: number;
+  /** Times a run is taken again when the machine was slow around it (retake.ts). */
+  retakes: number;
   /** Scenario names to run, or null for all. */
   scenarios: string[] | null;
   /** System names to run, or null for all. */
@@ -37,6 +39,9 @@ Options:
                            upload,idle,flask-page,django-page,scaling   (default all)
       --systems NAMES      comma-separated system names (see the list printed at start)
       --runs N             runs per system and scenario, interleaved   (default 3)
+      --retakes N          times a run is taken again when the speed probe found the
+                           machine slow around it; the take with the fastest probes is
+                           kept, and noted                             (default 1; --quick 0)
       --duration S         measured seconds per run                    (default 5)
       --warmup S           warm-up seconds before each run             (default 5: a Node
                            server's JIT takes ~4-5 s of load on one core to settle)
@@ -64,6 +69,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
         scenario: { type: 'string' },
         systems: { type: 'string' },
         runs: { type: 'string' },
+        retakes: { type: 'string' },
         duration: { type: 'string' },
         warmup: { type: 'string' },
         'download-mib': { type: 'string' },
@@ -86,6 +92,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   return {
     quick,
     runs: integer(values.runs ?? (quick ? '1' : '3'), '--runs', 1, 100),
+    retakes: integer(values.retakes ?? (quick ? '0' : '1'), '--retakes', 0, 10),
     durationS: integer(values.duration ?? (quick ? '2' : '5'), '--duration', 1, 3600),
     warmupS: integer(values.warmup ?? (quick ? '1' : '5'), '--warmup', 0, 600),
     scenarios: list(values.scenario),

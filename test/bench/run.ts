@@ -19,7 +19,8 @@ import { USAGE, parseBenchArgs, type BenchOptions } from './options.js';
 import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
-import { SLOW_FACTOR, fastest, referenceMs, slowNote } from './speed.js';
+import { steadyTake, type MachineSpeed } from './retake.js';
+import { SLOW_FACTOR, referenceMs } from './speed.js';
 import { formatTargets, targets } from './targets.js';
 import { TRANSFER_CLIENT } from './transfer.js';
 import { writeResults } from './results.js';
@@ -63,10 +64,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const tool = chooseTool(options.tool, { root, dir, processes, loadCpu: pinning.load });
     // The fastest probe so far on each CPU: a bench that starts in a slow window learns better.
-    let reference = referenceMs(pinning.servers);
-    let loadReference = pinning.load === null ? null : referenceMs(pinning.load);
+    const speed: MachineSpeed = { server: referenceMs(pinning.servers), load: pinning.load === null ? null : referenceMs(pinning.load) };
     process.stdout.write(header(options, tool, pinning, plans));
-    process.stdout.write(`${probeLine('server', reference)}${pinning.load === null ? '' : probeLine("load generator's", loadReference)}`);
+    process.stdout.write(`${probeLine('server', speed.server, options.retakes)}${pinning.load === null ? '' : probeLine("load generator's", speed.load, options.retakes)}`);
     const measurements: Measurement[] = [];
     const summaries: SystemSummary[] = [];
     const tables: string[] = [];
@@ -76,16 +76,13 @@ async function main(argv: string[]): Promise<number> {
       const here: Measurement[] = [];
       for (let round = 1; round <= options.runs; round++) {
         for (const system of systems) {
-          const tag = `m${++sequence}`;
-          const ctx: SystemContext = {
-            root, dir, tag, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [], wsgiApp: scenario.framework?.app,
+          const take = () => {
+            const ctx: SystemContext = {
+              root, dir, tag: `m${++sequence}`, round, processes, cpu: pinning.servers, loadCpu: pinning.load, logLevel: options.logLevel, signal, started: [], wsgiApp: scenario.framework?.app,
+            };
+            return measure(system, scenario, ctx, { tool, durationS: options.durationS, warmupS: options.warmupS });
           };
-          const m = await measure(system, scenario, ctx, { tool, durationS: options.durationS, warmupS: options.warmupS });
-          for (const slow of [slowNote(m.probeMs, reference, 'server'), slowNote(m.loadProbeMs, loadReference, "load generator's")]) {
-            if (slow) m.notes.push(slow);
-          }
-          reference = fastest(reference, m.probeMs);
-          loadReference = fastest(loadReference, m.loadProbeMs);
+          const m = await steadyTake(take, speed, options.retakes);
           here.push(m);
           process.stderr.write(progress(m, options.runs));
         }
@@ -117,8 +114,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function probeLine(cpu: string, reference: number | null): string {
-  const at = reference === null ? 'could not run' : `${reference.toFixed(0)} ms of fixed work at the start; a run whose probe takes over ${SLOW_FACTOR}x the fastest so far is noted`;
+function probeLine(cpu: string, reference: number | null, retakes: number): string {
+  const rule = retakes > 0 ? `taken again (up to ${retakes}x) and noted` : 'noted';
+  const at = reference === null ? 'could not run' : `${reference.toFixed(0)} ms of fixed work at the start; a run whose probe takes over ${SLOW_FACTOR}x the fastest so far is ${rule}`;
   return `speed probe on the ${cpu} CPU: ${at}\n`;
 }
 
