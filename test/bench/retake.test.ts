@@ -23,7 +23,7 @@ function take(rps: number, server: number, load: number | null = null, ok = true
 }
 
 /** steadyTake over these takes in turn; what it kept and how many it took. */
-async function run(takes: Measurement[], retakes: number, speed: MachineSpeed = { server: 50, load: 50 }) {
+async function run(takes: Measurement[], retakes: number, speed: MachineSpeed = { server: [50, 49, 51], load: [50, 50] }) {
   let taken = 0;
   const kept = await steadyTake(async () => takes[taken++]!, speed, retakes);
   return { kept, taken, speed };
@@ -67,10 +67,15 @@ t.test('a take that answered wrongly is kept as it is, never taken again to hide
   t.equal(retaken.kept.ok, false, 'a retake that answered wrongly is kept, however slow');
 });
 
-t.test('the fastest probes so far are learned from every take', async (t) => {
-  const speed: MachineSpeed = { server: 60, load: null };
-  await run([take(1, 45, 40)], 1, speed);
-  t.same(speed, { server: 45, load: 40 });
-  t.equal(slowness(take(2, 90), speed), 2);
-  t.equal(slowness(take(3, 90), { server: null, load: null }), 1, 'no probe: not known to be slow');
+t.test('the usual pace is the median of every probe so far, a fast moment included', async (t) => {
+  const speed: MachineSpeed = { server: [50, 52, 54], load: [] };
+  await run([take(1, 30, 40)], 1, speed);
+  t.same(speed, { server: [50, 52, 54, 30, 30], load: [40, 40] }, 'learned from the take');
+  t.equal(slowness(take(2, 62), speed), 62 / 50, 'against the median, not the one fast take');
+  t.equal(slowness(take(3, 90), { server: [], load: [] }), 1, 'no probe: not known to be slow');
+});
+
+t.test('a slow take is judged before its own probes join the history', async (t) => {
+  const { taken } = await run([take(1, 80), take(2, 50)], 1, { server: [50], load: [] });
+  t.equal(taken, 2);
 });

@@ -3,25 +3,26 @@
  * (speed.ts). On this kind of VM a slow window costs every process the same share of CPU, so
  * a figure taken in one is the machine's, not the system's: one system's median would carry it
  * and another's not, and a ratio between them would say nothing. Each system gets the same
- * rule: a take whose probe on either CPU ran over SLOW_FACTOR × the fastest probe so far is
- * taken again, up to `retakes` times, and the take whose probes ran the fastest is kept, with
- * a note saying how many were taken and why. A window that opens and closes within a run, between
- * the probes, goes unseen.
+ * rule: a take whose probe on either CPU ran over SLOW_FACTOR × its usual time (the median of
+ * the probes so far) is taken again, up to `retakes` times, and the take whose probes ran the
+ * fastest is kept, with a note saying how many were taken and why. A window that opens and
+ * closes within a run, between the probes, goes unseen.
  */
 import type { Measurement } from './measure.js';
-import { SLOW_FACTOR, fastest, slowNote, slowest } from './speed.js';
+import { SLOW_FACTOR, slowNote, slowest, usual } from './speed.js';
 
-/** The fastest probe so far on each CPU (null: none ran), updated by every take. */
+/** Every probe so far on each CPU (the bench's first ones, then each take's), by which the usual pace is known. */
 export interface MachineSpeed {
-  server: number | null;
-  load: number | null;
+  server: number[];
+  load: number[];
 }
 
-/** How slow the machine was around `m`: its slowest probe over the fastest so far, the worse CPU of the two (1 when unknown). */
+/** How slow the machine was around `m`: its slowest probe over the usual one, the worse CPU of the two (1 when unknown). */
 export function slowness(m: Measurement, speed: MachineSpeed): number {
-  const ratio = (probes: Measurement['probeMs'], reference: number | null): number => {
+  const ratio = (probes: Measurement['probeMs'], history: readonly number[]): number => {
     const worst = slowest(probes);
-    return reference === null || worst === null ? 1 : worst / reference;
+    const pace = usual(history);
+    return pace === null || worst === null ? 1 : worst / pace;
   };
   return Math.max(ratio(m.probeMs, speed.server), ratio(m.loadProbeMs, speed.load));
 }
@@ -31,31 +32,33 @@ export function slowness(m: Measurement, speed: MachineSpeed): number {
  * times), and returns the take whose probes ran the fastest, its slow notes added.
  */
 export async function steadyTake(take: () => Promise<Measurement>, speed: MachineSpeed, retakes: number): Promise<Measurement> {
+  // Every take is judged against the pace known before the first: a slow window's own probes
+  // must not set the pace they are judged by. They join the history after.
+  const before: MachineSpeed = { server: [...speed.server], load: [...speed.load] };
   const takes: Measurement[] = [];
   for (let n = 0; n <= retakes; n++) {
     const m = await take();
     takes.push(m);
-    const slow = slowness(m, speed) > SLOW_FACTOR;
-    learn(speed, m);
     // A broken answer is kept as it is: taking it again could hide it.
-    if (!slow || !m.ok) break;
+    if (slowness(m, before) <= SLOW_FACTOR || !m.ok) break;
   }
-  const kept = takes.reduce((best, m) => (!m.ok || slowness(m, speed) < slowness(best, speed) ? m : best));
-  for (const slow of [slowNote(kept.probeMs, speed.server, 'server'), slowNote(kept.loadProbeMs, speed.load, "load generator's")]) {
+  for (const m of takes) learn(speed, m);
+  const kept = takes.reduce((best, m) => (!m.ok || slowness(m, before) < slowness(best, before) ? m : best));
+  for (const slow of [slowNote(kept.probeMs, before.server, 'server'), slowNote(kept.loadProbeMs, before.load, "load generator's")]) {
     if (slow) kept.notes.push(slow);
   }
   if (takes.length > 1) {
-    const ratios = takes.map((m) => slowness(m, speed));
+    const ratios = takes.map((m) => slowness(m, before));
     const slow = ratios.filter((r) => r > SLOW_FACTOR).length;
     kept.notes.push(
-      `taken ${takes.length} times, the machine slow around ${slow} of them (probes at ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the fastest); the take with the fastest probes is kept`,
+      `taken ${takes.length} times, the machine slow around ${slow} of them (probes at ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the usual); the take with the fastest probes is kept`,
     );
   }
   return kept;
 }
 
-/** The fastest probes so far include this take's. */
+/** The history includes this take's probes. */
 function learn(speed: MachineSpeed, m: Measurement): void {
-  speed.server = fastest(speed.server, m.probeMs);
-  speed.load = fastest(speed.load, m.loadProbeMs);
+  for (const ms of m.probeMs ?? []) if (ms !== null) speed.server.push(ms);
+  for (const ms of m.loadProbeMs ?? []) if (ms !== null) speed.load.push(ms);
 }

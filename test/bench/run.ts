@@ -20,7 +20,7 @@ import { openFiles, plan, type Plan } from './plan.js';
 import { Processes, setUpPinning, type Pinning } from './processes.js';
 import { summarise, table, type SystemSummary } from './report.js';
 import { steadyTake, type MachineSpeed } from './retake.js';
-import { SLOW_FACTOR, referenceMs } from './speed.js';
+import { SLOW_FACTOR, startProbes, usual } from './speed.js';
 import { formatTargets, targets } from './targets.js';
 import { TRANSFER_CLIENT } from './transfer.js';
 import { writeResults } from './results.js';
@@ -63,10 +63,10 @@ async function main(argv: string[]): Promise<number> {
   const pinning = setUpPinning();
   try {
     const tool = chooseTool(options.tool, { root, dir, processes, loadCpu: pinning.load });
-    // The fastest probe so far on each CPU: a bench that starts in a slow window learns better.
-    const speed: MachineSpeed = { server: referenceMs(pinning.servers), load: pinning.load === null ? null : referenceMs(pinning.load) };
+    // Every probe so far on each CPU: the usual pace is their median, learned as the bench goes.
+    const speed: MachineSpeed = { server: startProbes(pinning.servers), load: pinning.load === null ? [] : startProbes(pinning.load) };
     process.stdout.write(header(options, tool, pinning, plans));
-    process.stdout.write(`${probeLine('server', speed.server, options.retakes)}${pinning.load === null ? '' : probeLine("load generator's", speed.load, options.retakes)}`);
+    process.stdout.write(`${probeLine('server', usual(speed.server), options.retakes)}${pinning.load === null ? '' : probeLine("load generator's", usual(speed.load), options.retakes)}`);
     const measurements: Measurement[] = [];
     const summaries: SystemSummary[] = [];
     const tables: string[] = [];
@@ -115,8 +115,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function probeLine(cpu: string, reference: number | null, retakes: number): string {
-  const rule = retakes > 0 ? `taken again (up to ${retakes}x) and noted` : 'noted';
-  const at = reference === null ? 'could not run' : `${reference.toFixed(0)} ms of fixed work at the start; a run whose probe takes over ${SLOW_FACTOR}x the fastest so far is ${rule}`;
+  const rule = retakes > 0 ? `taken again (up to ${retakes} time${retakes === 1 ? '' : 's'}) and noted` : 'noted';
+  const at = reference === null ? 'could not run' : `${reference.toFixed(0)} ms of fixed work at the start; a run whose probe takes over ${SLOW_FACTOR}x the median so far is ${rule}`;
   return `speed probe on the ${cpu} CPU: ${at}\n`;
 }
 

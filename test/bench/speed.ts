@@ -9,6 +9,7 @@
  * ms here) when the machine is steady.
  */
 import { spawnSync } from 'node:child_process';
+import { median } from './median.js';
 
 const WORK = `
 const a = new Uint32Array(1 << 20);
@@ -27,7 +28,7 @@ const d = process.cpuUsage(t0);
 process.stdout.write(String(d.user + d.system) + ' ' + (x & 1));
 `;
 
-/** A probe's result more than this over the fastest one so far marks a slow machine. */
+/** A probe's result more than this over the usual one (the median so far) marks a slow machine. */
 export const SLOW_FACTOR = 1.2;
 
 /** CPU ms the fixed work took on `cpu` (unpinned when null); null when it could not run. */
@@ -39,10 +40,9 @@ export function probeMs(cpu: number | null): number | null {
   return out.status === 0 && us > 0 ? us / 1000 : null;
 }
 
-/** The machine's speed when the bench starts: the fastest of a few probes. */
-export function referenceMs(cpu: number | null, probes = 3): number | null {
-  const results = Array.from({ length: probes }, () => probeMs(cpu)).filter((ms): ms is number => ms !== null);
-  return results.length ? Math.min(...results) : null;
+/** A few probes when the bench starts: the first of the machine's usual pace. */
+export function startProbes(cpu: number | null, probes = 3): number[] {
+  return Array.from({ length: probes }, () => probeMs(cpu)).filter((ms): ms is number => ms !== null);
 }
 
 type Probes = readonly (number | null)[] | undefined;
@@ -53,15 +53,18 @@ export function slowest(probes: Probes): number | null {
   return known.length ? Math.max(...known) : null;
 }
 
-/** The fastest probe so far: `reference` or one of `probes`. */
-export function fastest(reference: number | null, probes: Probes): number | null {
-  const known = [reference, ...(probes ?? [])].filter((ms): ms is number => ms !== null);
-  return known.length ? Math.min(...known) : null;
+/**
+ * The machine's usual pace on a CPU: the median of its probes so far, null before any. Not the
+ * fastest: this VM has fast moments too, and against one of them most runs would look slow.
+ */
+export function usual(history: readonly number[]): number | null {
+  return history.length ? median(history) : null;
 }
 
 /** The note for a measurement whose probes on `cpu` (server, load generator's) found it slow, or null. */
-export function slowNote(probes: Probes, reference: number | null, cpu: string): string | null {
+export function slowNote(probes: Probes, history: readonly number[], cpu: string): string | null {
   const worst = slowest(probes);
-  if (reference === null || worst === null || worst <= reference * SLOW_FACTOR) return null;
-  return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / reference).toFixed(2)}x its fastest time so far (${worst.toFixed(0)} against ${reference.toFixed(0)} ms)`;
+  const pace = usual(history);
+  if (pace === null || worst === null || worst <= pace * SLOW_FACTOR) return null;
+  return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / pace).toFixed(2)}x its usual time (${worst.toFixed(0)} against the median ${pace.toFixed(0)} ms)`;
 }
