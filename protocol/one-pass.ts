@@ -4,13 +4,15 @@
  *
  * Encoding (proxy: the environ; runner: the head) writes the bytes msgpackr writes, the
  * smallest header for each length, ASCII strings copied a char at a time and any other string
- * by one native UTF-8 write: msgpackr spends ~950 ns on a 13-key environ, this ~300.
+ * by one native UTF-8 write: msgpackr spends ~950 ns on a 13-key environ, this ~650.
  *
- * Decoding takes a payload whose strings are all ASCII. The general path (codec.ts: the profile check, then msgpackr) spends ~1.6 µs
- * on a 13-key environ and ~0.5 µs on a two-header head, nearly all of it making strings one
- * native call at a time (~50 ns each); here the payload becomes one latin-1 string in one call
- * and each value a substring of it, and the names, which repeat from request to request, come
- * from a small cache of the strings made for the same bytes before.
+ * Decoding takes a payload whose strings are all ASCII. The general path (codec.ts: the
+ * profile check, then msgpackr) spends ~1.6 µs on a 13-key environ and ~0.5 µs on a
+ * two-header head, nearly all of it making strings one native call at a time (~50 ns each);
+ * here the payload becomes one latin-1 string in one call and each value a substring of it
+ * (which keeps that string, the payload's size, alive as long as the value), and the names,
+ * which repeat from request to request, come from a small cache of the strings made for the
+ * same bytes before.
  *
  * Anything else (another shape or key, a value of another type, a byte outside ASCII in any
  * string, more keys than allowed, a `__proto__` key, bytes left over, a payload cut short)
