@@ -104,7 +104,7 @@ export function decodeEnviron(payload: Uint8Array, stream: number, maxKeys: numb
   return value as Environ;
 }
 
-/** An environ the one-pass decoder did not take (string-map.ts): decoded by the general path, every value checked. */
+/** An environ the one-pass decoder did not take (one-pass.ts): decoded by the general path, every value checked. */
 function checkedEnviron(payload: Uint8Array, stream: number, maxKeys: number): Record<string, unknown> {
   const value = asMap(unpack(payload, 'REQUEST', stream), 'REQUEST', stream);
   let count = 0;

@@ -105,7 +105,8 @@ export function decodeStringMap(bytes: Uint8Array, maxKeys: number): Record<stri
   const text = latin1Slice.call(bytes, 0, total);
   const map: Record<string, string> = {};
   for (let i = 0; i < count; i++) {
-    // The key: a str of ASCII (the bound checks catch a payload cut short: NaN compares false).
+    // The key: a str of ASCII. A payload cut short inside a header leaves `from` past its end
+    // (or `to` NaN, which compares false): the bound check fails either way.
     let size = pos < total ? STR_HEADER[bytes[pos]!]! : 0;
     if (size === 0) return null;
     let from = pos + size;
@@ -226,7 +227,9 @@ function room(bytes: number): void {
 /** The most bytes `text` can take as a str (UTF-8: at most 3 per UTF-16 unit) with its header. */
 const strBound = (text: string): number => 5 + 3 * text.length;
 
-/** Writes `text` as a str at `pos` of the block; where it ends. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Writes `text` as a str at `pos` of the block; where it ends, or -1 when msgpackr must write it (writeUtf8). */
 function writeStr(text: string, pos: number): number {
   const length = text.length;
   const size = length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
@@ -241,8 +244,13 @@ function writeStr(text: string, pos: number): number {
   return at;
 }
 
-/** A str with a char outside ASCII: its UTF-8 length decides the header. */
+/**
+ * A str with a char outside ASCII: its UTF-8 length decides the header. -1 for a string with
+ * a UTF-16 surrogate: msgpackr writes a lone one as its raw three bytes where Node's UTF-8
+ * writes U+FFFD, so such a string is left to msgpackr.
+ */
 function writeUtf8(text: string, pos: number): number {
+  if (SURROGATE.test(text)) return -1;
   const length = Buffer.byteLength(text, 'utf8');
   const size = length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
   writeLength(block, pos, size, length, 0xa0, 0xd9, 0xda, 0xdb);
@@ -271,8 +279,13 @@ function writeLength(out: Uint8Array, pos: number, size: number, length: number,
 /** The size of a map's or an array's header for `count` entries: fix form below 16. */
 const countSize = (count: number): number => (count < 16 ? 1 : count < 0x10000 ? 3 : 5);
 
-/** A map of str to str (a plain object: its own keys, in order) as msgpackr packs it; null when a value is no str. */
+/**
+ * A map of str to str as msgpackr packs it; null when a value is no str, a string holds a
+ * surrogate, or the object is not a plain one (for..in would see inherited keys msgpackr skips).
+ */
 export function encodeStringMap(map: Record<string, string>): Uint8Array | null {
+  const proto: unknown = Object.getPrototypeOf(map);
+  if (proto !== Object.prototype && proto !== null) return null;
   let count = 0;
   let bound = 5;
   for (const key in map) {
@@ -288,20 +301,25 @@ export function encodeStringMap(map: Record<string, string>): Uint8Array | null 
   let pos = start + size;
   for (const key in map) {
     pos = writeStr(key, pos);
-    pos = writeStr(map[key]!, pos);
+    if (pos >= 0) pos = writeStr(map[key]!, pos);
+    // Nothing was handed out: the block's bytes from `used` on are free again.
+    if (pos < 0) return null;
   }
   used = pos;
   return block.subarray(start, pos);
 }
 
-/** A RESPONSE head as msgpackr packs `{ status, reason, headers }`; null for a status outside 0–999 or a pair of anything but two strs. */
+/**
+ * A RESPONSE head as msgpackr packs `{ status, reason, headers }`; null for a status outside
+ * 0–999, headers that are not an array of arrays of two strs, or a string with a surrogate.
+ */
 export function encodeHeadInOnePass(status: number, reason: string, headers: ReadonlyArray<readonly [string, string]>): Uint8Array | null {
   if (!Number.isInteger(status) || status < 0 || status > 999) return null;
-  if (typeof reason !== 'string') return null;
+  if (typeof reason !== 'string' || !Array.isArray(headers)) return null;
   let bound = 32 + strBound(reason);
   for (let i = 0; i < headers.length; i++) {
-    const pair = headers[i]!;
-    if (pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return null;
+    const pair: unknown = headers[i];
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return null;
     bound += 1 + strBound(pair[0]) + strBound(pair[1]);
   }
   room(bound);
@@ -319,15 +337,19 @@ export function encodeHeadInOnePass(status: number, reason: string, headers: Rea
     out[pos++] = status & 0xff;
   }
   pos = writeStr(reason, writeStr('reason', pos));
+  if (pos < 0) return null;
   pos = writeStr('headers', pos);
   const size = countSize(headers.length);
   writeLength(out, pos, size, headers.length, 0x90, -1, 0xdc, 0xdd);
   pos += size;
-  for (let i = 0; i < headers.length; i++) {
+  for (let i = 0; i < headers.length && pos >= 0; i++) {
     const pair = headers[i]!;
     out[pos++] = 0x92;
-    pos = writeStr(pair[1], writeStr(pair[0], pos));
+    pos = writeStr(pair[0], pos);
+    if (pos >= 0) pos = writeStr(pair[1], pos);
   }
+  // A string msgpackr must write: nothing was handed out, the block's bytes from `used` on are free again.
+  if (pos < 0) return null;
   used = pos;
   return out.subarray(start, pos);
 }

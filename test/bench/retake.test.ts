@@ -65,6 +65,7 @@ t.test('a take that answered wrongly is kept as it is, never taken again to hide
   t.equal(kept.ok, false);
   const retaken = await run([take(1, 90), take(2, 95, null, false)], 1);
   t.equal(retaken.kept.ok, false, 'a retake that answered wrongly is kept, however slow');
+  t.match(retaken.kept.notes.join('\n'), /the take that answered wrongly is kept/);
 });
 
 t.test('the usual pace is the median of every probe so far, a fast moment included', async (t) => {

@@ -5,8 +5,9 @@
  * and another's not, and a ratio between them would say nothing. Each system gets the same
  * rule: a take whose probe on either CPU ran over SLOW_FACTOR × its usual time (the median of
  * the probes so far) is taken again, up to `retakes` times, and the take whose probes ran the
- * fastest is kept, with a note saying how many were taken and why. A window that opens and
- * closes within a run, between the probes, goes unseen.
+ * fastest is kept, with a note saying how many were taken and why (the takes given up, each
+ * of which answered correctly, are dropped with their notes). A window that opens and closes
+ * within a run, between the probes, goes unseen.
  */
 import type { Measurement } from './measure.js';
 import { SLOW_FACTOR, slowNote, slowest, usual } from './speed.js';
@@ -51,7 +52,7 @@ export async function steadyTake(take: () => Promise<Measurement>, speed: Machin
     const ratios = takes.map((m) => slowness(m, before));
     const slow = ratios.filter((r) => r > SLOW_FACTOR).length;
     kept.notes.push(
-      `taken ${takes.length} times, the machine slow around ${slow} of them (probes at ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the usual); the take with the fastest probes is kept`,
+      `taken ${takes.length} times, the machine slow around ${slow} of them (probes at ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the usual); ${kept.ok ? 'the take with the fastest probes is kept' : 'the take that answered wrongly is kept'}`,
     );
   }
   return kept;
