@@ -1,6 +1,7 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { boundedLogger } from '../proxy/log.js';
 
 /** The runner's root logger: JSON lines on stdout, children carry the worker's bindings. */
 export function createLogger(level: string, bindings: Record<string, unknown>): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } });
+  return boundedLogger(level, { pid: process.pid, ...bindings });
 }
