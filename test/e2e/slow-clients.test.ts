@@ -9,6 +9,7 @@
 // test:slow-clients) runs the full form, at 10 KiB/s throughout: about nine minutes.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import t from 'tap';
@@ -108,6 +109,9 @@ interface Round {
  */
 async function round(base: string, prefix: string, limitMs: number, settled?: () => Promise<void>): Promise<Round> {
   const stop = new AbortController();
+  // Every slow client listens on this one signal (an upload through its request, a download
+  // with a listener of its own): 2 × CLIENTS listeners, where Node warns past 10.
+  setMaxListeners(2 * CLIENTS, stop.signal);
   const pace: Pace = { slow: true };
   const uploads: Round['uploads'] = [];
   const downloads: Round['downloads'] = [];
