@@ -217,11 +217,27 @@ const BLOCK_BYTES = 8192;
 let block = new Uint8Array(BLOCK_BYTES);
 let used = 0;
 
-/** A block with `bytes` free from `used` on. */
+/** A block with `bytes` free from `used` on (one of its own for a payload that could outgrow a block). */
 function room(bytes: number): void {
   if (used + bytes <= block.length) return;
   block = new Uint8Array(Math.max(BLOCK_BYTES, bytes));
   used = 0;
+}
+
+/**
+ * The payload just written at [start, end): a view of the shared block, or, written in a block
+ * of its own (sized for 3 bytes a char), a copy of just its bytes, the big block dropped, so
+ * that neither it nor the payloads after it hold on to the unused two thirds.
+ */
+function handOut(start: number, end: number): Uint8Array {
+  if (block.length === BLOCK_BYTES) {
+    used = end;
+    return block.subarray(start, end);
+  }
+  const own = block.slice(start, end);
+  block = new Uint8Array(BLOCK_BYTES);
+  used = 0;
+  return own;
 }
 
 /** The most bytes `text` can take as a str (UTF-8: at most 3 per UTF-16 unit) with its header. */
@@ -305,8 +321,7 @@ export function encodeStringMap(map: Record<string, string>): Uint8Array | null 
     // Nothing was handed out: the block's bytes from `used` on are free again.
     if (pos < 0) return null;
   }
-  used = pos;
-  return block.subarray(start, pos);
+  return handOut(start, pos);
 }
 
 /**
@@ -350,6 +365,5 @@ export function encodeHeadInOnePass(status: number, reason: string, headers: Rea
   }
   // A string msgpackr must write: nothing was handed out, the block's bytes from `used` on are free again.
   if (pos < 0) return null;
-  used = pos;
-  return out.subarray(start, pos);
+  return handOut(start, pos);
 }

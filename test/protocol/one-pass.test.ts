@@ -250,6 +250,10 @@ t.test('a payload stays as encoded while more are encoded after it', async (t) =
   const first = encodeStringMap(ENVIRON)!;
   const copy = Buffer.from(first);
   for (let i = 0; i < 1000; i++) encodeStringMap({ ...ENVIRON, PATH_INFO: `/${i}`.repeat(i % 50) });
-  encodeStringMap({ BIG: 'x'.repeat(100_000) });
+  const big = encodeStringMap({ BIG: 'x'.repeat(100_000) })!;
   t.same(Buffer.from(first), copy);
+  t.equal(big.buffer.byteLength, big.length, 'a payload bigger than a block holds just its own bytes');
+  const after = encodeStringMap({ A: 'b' })!;
+  t.equal(after.buffer.byteLength, 8192, 'and the next comes from a block of the usual size');
+  t.equal(Buffer.from(big).subarray(0, 4).toString('hex'), Buffer.from(pack({ BIG: 'x'.repeat(100_000) })).subarray(0, 4).toString('hex'));
 });
