@@ -248,7 +248,7 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 /** Writes `text` as a str at `pos` of the block; where it ends, or -1 when msgpackr must write it (writeUtf8). */
 function writeStr(text: string, pos: number): number {
   const length = text.length;
-  const size = length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
+  const size = strSize(length);
   const out = block;
   let at = pos + size;
   for (let i = 0; i < length; i++) {
@@ -268,7 +268,7 @@ function writeStr(text: string, pos: number): number {
 function writeUtf8(text: string, pos: number): number {
   if (SURROGATE.test(text)) return -1;
   const length = Buffer.byteLength(text, 'utf8');
-  const size = length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
+  const size = strSize(length);
   writeLength(block, pos, size, length, 0xa0, 0xd9, 0xda, 0xdb);
   return pos + size + utf8Write.call(block, text, pos + size);
 }
@@ -291,6 +291,9 @@ function writeLength(out: Uint8Array, pos: number, size: number, length: number,
     out[pos + 4] = length & 0xff;
   }
 }
+
+/** The size of a str's header for `length` bytes: fixstr below 32, then str 8, 16, 32. */
+const strSize = (length: number): number => (length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5);
 
 /** The size of a map's or an array's header for `count` entries: fix form below 16. */
 const countSize = (count: number): number => (count < 16 ? 1 : count < 0x10000 ? 3 : 5);

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import type { Measurement } from './measure.js';
-import { slowness, steadyTake, type MachineSpeed } from './retake.js';
+import { paceOf, slowness, steadyTake, type MachineSpeed } from './retake.js';
 
 /** A take whose probes on the server and load generator's CPUs took these ms; `rps` tells takes apart. */
 function take(rps: number, server: number, load: number | null = null, ok = true): Measurement {
@@ -72,8 +72,8 @@ t.test('the usual pace is the median of every probe so far, a fast moment includ
   const speed: MachineSpeed = { server: [50, 52, 54], load: [] };
   await run([take(1, 30, 40)], 1, speed);
   t.same(speed, { server: [50, 52, 54, 30, 30], load: [40, 40] }, 'learned from the take');
-  t.equal(slowness(take(2, 62), speed), 62 / 50, 'against the median, not the one fast take');
-  t.equal(slowness(take(3, 90), { server: [], load: [] }), 1, 'no probe: not known to be slow');
+  t.equal(slowness(take(2, 62), paceOf(speed)), 62 / 50, 'against the median, not the one fast take');
+  t.equal(slowness(take(3, 90), paceOf({ server: [], load: [] })), 1, 'no probe: not known to be slow');
 });
 
 t.test('a slow take is judged before its own probes join the history', async (t) => {

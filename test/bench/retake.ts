@@ -18,14 +18,23 @@ export interface MachineSpeed {
   load: number[];
 }
 
+/** The usual pace on each CPU, ms (usual in speed.ts); null where no probe ran. */
+export interface Pace {
+  server: number | null;
+  load: number | null;
+}
+
+export function paceOf(speed: MachineSpeed): Pace {
+  return { server: usual(speed.server), load: usual(speed.load) };
+}
+
 /** How slow the machine was around `m`: its slowest probe over the usual one, the worse CPU of the two (1 when unknown). */
-export function slowness(m: Measurement, speed: MachineSpeed): number {
-  const ratio = (probes: Measurement['probeMs'], history: readonly number[]): number => {
+export function slowness(m: Measurement, pace: Pace): number {
+  const ratio = (probes: Measurement['probeMs'], usualMs: number | null): number => {
     const worst = slowest(probes);
-    const pace = usual(history);
-    return pace === null || worst === null ? 1 : worst / pace;
+    return usualMs === null || worst === null ? 1 : worst / usualMs;
   };
-  return Math.max(ratio(m.probeMs, speed.server), ratio(m.loadProbeMs, speed.load));
+  return Math.max(ratio(m.probeMs, pace.server), ratio(m.loadProbeMs, pace.load));
 }
 
 /**
@@ -35,21 +44,25 @@ export function slowness(m: Measurement, speed: MachineSpeed): number {
 export async function steadyTake(take: () => Promise<Measurement>, speed: MachineSpeed, retakes: number): Promise<Measurement> {
   // Every take is judged against the pace known before the first: a slow window's own probes
   // must not set the pace they are judged by. They join the history after.
-  const before: MachineSpeed = { server: [...speed.server], load: [...speed.load] };
+  const pace = paceOf(speed);
   const takes: Measurement[] = [];
+  const ratios: number[] = [];
   for (let n = 0; n <= retakes; n++) {
     const m = await take();
     takes.push(m);
+    ratios.push(slowness(m, pace));
     // A broken answer is kept as it is: taking it again could hide it.
-    if (slowness(m, before) <= SLOW_FACTOR || !m.ok) break;
+    if (ratios[n]! <= SLOW_FACTOR || !m.ok) break;
   }
   for (const m of takes) learn(speed, m);
-  const kept = takes.reduce((best, m) => (!m.ok || slowness(m, before) < slowness(best, before) ? m : best));
-  for (const slow of [slowNote(kept.probeMs, before.server, 'server'), slowNote(kept.loadProbeMs, before.load, "load generator's")]) {
+  // The last take is the only one that can have answered wrongly (the loop stops there).
+  let k = takes.length - 1;
+  if (takes[k]!.ok) k = ratios.indexOf(Math.min(...ratios));
+  const kept = takes[k]!;
+  for (const slow of [slowNote(kept.probeMs, pace.server, 'server'), slowNote(kept.loadProbeMs, pace.load, "load generator's")]) {
     if (slow) kept.notes.push(slow);
   }
   if (takes.length > 1) {
-    const ratios = takes.map((m) => slowness(m, before));
     const slow = ratios.filter((r) => r > SLOW_FACTOR).length;
     kept.notes.push(
       `taken ${takes.length} times, the machine slow around ${slow} of them (probes at ${ratios.map((r) => `${r.toFixed(2)}x`).join(', ')} the usual); ${kept.ok ? 'the take with the fastest probes is kept' : 'the take that answered wrongly is kept'}`,

@@ -61,10 +61,9 @@ export function usual(history: readonly number[]): number | null {
   return history.length ? median(history) : null;
 }
 
-/** The note for a measurement whose probes on `cpu` (server, load generator's) found it slow, or null. */
-export function slowNote(probes: Probes, history: readonly number[], cpu: string): string | null {
+/** The note for a measurement whose probes on `cpu` (server, load generator's) ran over SLOW_FACTOR × `pace` (usual), or null. */
+export function slowNote(probes: Probes, pace: number | null, cpu: string): string | null {
   const worst = slowest(probes);
-  const pace = usual(history);
   if (pace === null || worst === null || worst <= pace * SLOW_FACTOR) return null;
   return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / pace).toFixed(2)}x its usual time (${worst.toFixed(0)} against the median ${pace.toFixed(0)} ms)`;
 }
