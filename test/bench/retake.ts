@@ -10,7 +10,7 @@
  * within a run, between the probes, goes unseen.
  */
 import type { Measurement } from './measure.js';
-import { SLOW_FACTOR, slowNote, slowest, usual } from './speed.js';
+import { SLOW_FACTOR, slowNote, slowRatio, usual } from './speed.js';
 
 /** Every probe so far on each CPU (the bench's first ones, then each take's), by which the usual pace is known. */
 export interface MachineSpeed {
@@ -30,11 +30,7 @@ export function paceOf(speed: MachineSpeed): Pace {
 
 /** How slow the machine was around `m`: its slowest probe over the usual one, the worse CPU of the two (1 when unknown). */
 export function slowness(m: Measurement, pace: Pace): number {
-  const ratio = (probes: Measurement['probeMs'], usualMs: number | null): number => {
-    const worst = slowest(probes);
-    return usualMs === null || worst === null ? 1 : worst / usualMs;
-  };
-  return Math.max(ratio(m.probeMs, pace.server), ratio(m.loadProbeMs, pace.load));
+  return Math.max(slowRatio(m.probeMs, pace.server) ?? 1, slowRatio(m.loadProbeMs, pace.load) ?? 1);
 }
 
 /**

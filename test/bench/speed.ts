@@ -61,9 +61,15 @@ export function usual(history: readonly number[]): number | null {
   return history.length ? median(history) : null;
 }
 
+/** The slowest of `probes` over the usual pace (`pace`, usual): above SLOW_FACTOR is slow; null when either is unknown. */
+export function slowRatio(probes: Probes, pace: number | null): number | null {
+  const worst = slowest(probes);
+  return pace === null || worst === null ? null : worst / pace;
+}
+
 /** The note for a measurement whose probes on `cpu` (server, load generator's) ran over SLOW_FACTOR × `pace` (usual), or null. */
 export function slowNote(probes: Probes, pace: number | null, cpu: string): string | null {
-  const worst = slowest(probes);
-  if (pace === null || worst === null || worst <= pace * SLOW_FACTOR) return null;
-  return `the ${cpu} CPU was slow around this run: the speed probe took ${(worst / pace).toFixed(2)}x its usual time (${worst.toFixed(0)} against the median ${pace.toFixed(0)} ms)`;
+  const ratio = slowRatio(probes, pace);
+  if (ratio === null || ratio <= SLOW_FACTOR) return null;
+  return `the ${cpu} CPU was slow around this run: the speed probe took ${ratio.toFixed(2)}x its usual time (${slowest(probes)!.toFixed(0)} against the median ${pace!.toFixed(0)} ms)`;
 }
