@@ -57,3 +57,55 @@ t.test('a flood nobody reads: lines past the bound are dropped and counted, none
   t.equal(written + warning!.dropped!, LINES, 'every line written or counted');
   t.match(warning!.msg, /log lines dropped: stdout was not read/);
 });
+
+// The lines a process writes just before process.exit (the CLIs exit right after their last
+// line) are all there, whole, characters outside ASCII included: the destination is handed
+// bytes, so a count in characters instead of bytes would cut or garble them.
+const EXITING = `
+import { boundedLogger } from ${JSON.stringify(LOG)};
+const log = boundedLogger('info', { name: 'exiting' });
+for (let i = 0; i < 5000; i++) log.info({ n: i, text: 'é日本😀'.repeat(20) }, 'ünïcode');
+log.info('last line');
+process.exit(0);
+`;
+
+t.test('every line logged before process.exit is written, multibyte characters whole', async (t) => {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', EXITING], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const [code] = (await once(child, 'close')) as [number];
+  t.equal(code, 0);
+  const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as { msg: string; n?: number; text?: string });
+  t.equal(lines.length, 5001, 'every line, none lost at exit');
+  t.ok(lines.slice(0, 5000).every((line, i) => line.n === i && line.text === 'é日本😀'.repeat(20) && line.msg === 'ünïcode'), 'each line whole and in order');
+  t.equal(lines[5000]!.msg, 'last line');
+});
+
+// A reader that goes away (a log pipe closed under the process) stops the log, not the
+// process: pino's broken-pipe handling still applies to the destination as handed bytes.
+const ORPHANED = `
+import { boundedLogger } from ${JSON.stringify(LOG)};
+const log = boundedLogger('info', { name: 'orphaned' });
+let i = 0;
+const timer = setInterval(() => {
+  for (let k = 0; k < 100; k++) log.info({ n: i++, pad: 'x'.repeat(200) }, 'line');
+  if (i >= 20000) {
+    clearInterval(timer);
+    process.stderr.write('still here\\n');
+  }
+}, 1);
+`;
+
+t.test('a log reader that goes away stops the log, not the process', async (t) => {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', ORPHANED], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  await once(child.stdout, 'data');
+  child.stdout.destroy(); // the read end closes: the child's next writes meet EPIPE
+  const [code] = (await once(child, 'close')) as [number];
+  t.equal(code, 0, `exits as it would have (stderr: ${stderr.slice(0, 300)})`);
+  t.match(stderr, /still here/);
+  t.notMatch(stderr, /EPIPE|Error/);
+});
