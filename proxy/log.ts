@@ -15,12 +15,18 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
 }
 
 /**
- * Log bytes one write takes at most. sonic-boom's default, 16 KiB, is one write per event-loop
- * turn (the next starts from the last one's callback): a proxy whose turns take 10 ms under
- * hello c=256 then writes 1.6 MB/s of a log that grows at 6 MB/s, and the backlog held the
- * peak at 116 MiB instead of 91 (PROFILE.md). A write takes what waits, up to this.
+ * Log bytes one write takes at most. sonic-boom starts a write from the last one's callback, so
+ * one write leaves per event-loop turn. Its default, 16 KiB, fell behind the proxy's access log
+ * under hello c=256 (4.6 MB a second in, ~230 writes a second of 16 KiB out): the backlog
+ * reached 3–7 MB and the peak 115–128 MiB instead of 89–90 (PROFILE.md). 32 KiB keeps up
+ * there, and is still one message where stdout is shared: a Unix socket (journald) carries a
+ * write of up to ~36 KiB as one piece, so two processes' lines cannot interleave within it,
+ * and a pipe with room takes it whole.
  */
-const MAX_LOG_WRITE_BYTES = 1024 * 1024;
+const MAX_LOG_WRITE_BYTES = 32 * 1024;
+
+/** Errors that say the log's reader has gone: the log stops, the process goes on. */
+const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
 
 /**
  * A pino logger on stdout, written asynchronously (pino's default) with at most `maxBytes`
@@ -38,6 +44,17 @@ export function boundedLogger(level: string, base: Record<string, unknown>, maxB
   // types know only the text mode's string; in buffer mode write takes bytes.)
   stdout.write = (line: string) => writeBytes.call(stdout, Buffer.from(line, 'utf8') as unknown as string);
   const log = pino({ level, base }, stdout);
+  // pino stops the log on EPIPE and passes on any other error. A Unix socket whose reader
+  // closed with lines unread (journald's stream, a parent's stdio) fails the next write with
+  // ECONNRESET first: the same departure, which ended the process. And after any failed
+  // write, sonic-boom's synchronous flush at exit retries that write every 100 ms for ever,
+  // so the log stops whatever the error: the process can still exit. An error other than a
+  // gone reader is thrown on, as before.
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    const nothing = () => true;
+    Object.assign(stdout, { write: nothing, flushSync: nothing, end: nothing, destroy: nothing });
+    if (!READER_GONE.has(err.code ?? '')) throw err;
+  });
   let dropped = 0;
   stdout.on('drop', () => void dropped++);
   // 'drain': what waited has been written, so stdout is read again and the count fits.

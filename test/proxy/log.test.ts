@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 const LOG = fileURLToPath(new URL('../../proxy/log.js', import.meta.url));
 const LINES = 20_000;
@@ -82,30 +82,65 @@ t.test('every line logged before process.exit is written, multibyte characters w
   t.equal(lines[5000]!.msg, 'last line');
 });
 
-// A reader that goes away (a log pipe closed under the process) stops the log, not the
-// process: pino's broken-pipe handling still applies to the destination as handed bytes.
-const ORPHANED = `
+// A reader that goes away stops the log, not the process. The child's stdout is a Unix socket
+// (as journald's stream is). Closed with lines unread, the next write fails with ECONNRESET,
+// then EPIPE: pino stops the log only on EPIPE, the first ended the process, and after it the
+// flush at exit retried the failed write for ever. Closed with nothing unread, the next write
+// fails with EPIPE. Either way the child logs on, says so on stderr when told, and exits 0.
+const PINO = fileURLToPath(new URL('../../../node_modules/pino/pino.js', import.meta.url));
+const ORPHANED = (lines: number) => `
+import pino from ${JSON.stringify(PINO)};
 import { boundedLogger } from ${JSON.stringify(LOG)};
 const log = boundedLogger('info', { name: 'orphaned' });
-let i = 0;
-const timer = setInterval(() => {
-  for (let k = 0; k < 100; k++) log.info({ n: i++, pad: 'x'.repeat(200) }, 'line');
-  if (i >= 20000) {
-    clearInterval(timer);
+const stream = log[pino.symbols.streamSym];
+let writes = 0;
+stream.on('write', () => writes++);
+for (let i = 0; i < ${lines}; i++) log.info({ n: i, pad: 'x'.repeat(200) }, 'before');
+// Said once the log has stopped moving for 200 ms (all of it written, or a write waiting on a
+// full socket): the lines its reader has not read are then in the socket, not on their way.
+let seen = -1;
+const watch = setInterval(() => {
+  if (writes !== seen) return void (seen = writes);
+  clearInterval(watch);
+  process.stderr.write('logged\\n');
+}, 200);
+process.stdin.setEncoding('utf8').on('data', () => {
+  for (let i = 0; i < 2000; i++) log.info({ n: i, pad: 'x'.repeat(200) }, 'after');
+  setTimeout(() => {
     process.stderr.write('still here\\n');
-  }
-}, 1);
+    process.exit(0);
+  }, 200);
+});
 `;
 
-t.test('a log reader that goes away stops the log, not the process', async (t) => {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', ORPHANED], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function orphan(t: Test, lines: number, readFirst: boolean): Promise<void> {
+  // Without tap's process-info loader, which tap adds to every child's NODE_OPTIONS: under it
+  // an error thrown from a write's callback neither ended the child nor hung its exit, so the
+  // test passed without the fix. The child must end as it would in production.
+  const argv = ['-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', ORPHANED(lines)];
+  const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  await once(child.stdout, 'data');
-  child.stdout.destroy(); // the read end closes: the child's next writes meet EPIPE
+  const logged = new Promise<void>((resolve) =>
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+      if (stderr.includes('logged')) resolve();
+    }),
+  );
+  // Read everything, or nothing: 20,000 lines unread fill the socket and a write waits on it.
+  if (readFirst) child.stdout.resume();
+  else child.stdout.pause();
+  await logged;
+  child.stdout.destroy();
+  child.stdin.write('go\n');
+  // A child stuck at exit is killed after a while, and fails the test below.
+  const stuck = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const [code] = (await once(child, 'close')) as [number];
-  t.equal(code, 0, `exits as it would have (stderr: ${stderr.slice(0, 300)})`);
+  clearTimeout(stuck);
+  t.equal(code, 0, `exits as it would have (stderr: ${stderr.slice(0, 400)})`);
   t.match(stderr, /still here/);
-  t.notMatch(stderr, /EPIPE|Error/);
-});
+  t.notMatch(stderr, /EPIPE|ECONNRESET|Error/);
+}
+
+t.test('a log reader that goes away with lines unread stops the log, not the process', (t) => orphan(t, LINES, false));
+t.test('a log reader that goes away having read everything stops the log, not the process', (t) => orphan(t, 1, true));
