@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 
 /**
@@ -28,12 +29,52 @@ const MAX_LOG_WRITE_BYTES = 32 * 1024;
 /** Errors that say the log's reader has gone: the log stops, the process goes on. */
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
 
+/** What the exit flush reads of sonic-boom (4.x, buffer mode): the lines not yet written. */
+interface WaitingLines {
+  fd: number;
+  _writing: boolean;
+  _writingBuf: Buffer;
+  _bufs: Buffer[][];
+  _lens: number[];
+  _len: number;
+}
+
+/** A full pipe at exit is waited for this long without progress, then its lines are given up. */
+const EXIT_FLUSH_PATIENCE_MS = 2000;
+const EXIT_FLUSH_PAUSE_MS = 100;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The flush pino runs at exit, in place of sonic-boom's: that one retries a write that failed
+ * with anything but EAGAIN every 100 ms for ever, so a process whose reader left just before it
+ * exited (before the failure reached the 'error' handler below) never ended. This writes the
+ * same lines in the same order (not the write still in flight, as sonic-boom does not),
+ * waits on a full pipe while it makes progress, and gives up at any error.
+ */
+function flushAtExit(stream: WaitingLines): void {
+  const waiting = stream._writing ? [] : [stream._writingBuf];
+  for (const group of stream._bufs) waiting.push(...group);
+  let rest = Buffer.concat(waiting);
+  let waited = 0;
+  while (rest.length > 0 && waited < EXIT_FLUSH_PATIENCE_MS) {
+    try {
+      rest = rest.subarray(writeSync(stream.fd, rest));
+      waited = 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+      Atomics.wait(pause, 0, 0, EXIT_FLUSH_PAUSE_MS);
+      waited += EXIT_FLUSH_PAUSE_MS;
+    }
+  }
+  Object.assign(stream, { _writingBuf: Buffer.alloc(0), _bufs: [], _lens: [], _len: 0 });
+}
+
 /**
  * A pino logger on stdout, written asynchronously (pino's default) with at most `maxBytes`
  * waiting to be written: the runner's logger too.
  *
- * The destination is pino's own (sonic-boom: its flush at exit, its retry on EAGAIN, its stop
- * on EPIPE) in its buffer mode, each line handed over as bytes. In its default text mode
+ * The destination is pino's own (sonic-boom: its retry on EAGAIN, pino's stop on EPIPE) in its
+ * buffer mode, each line handed over as bytes, with our flush at exit. In its default text mode
  * sonic-boom appends each line to the string waiting behind the write in flight and measures
  * that whole string again, which flattens it: up to a write's worth copied for every line.
  */
@@ -43,13 +84,12 @@ export function boundedLogger(level: string, base: Record<string, unknown>, maxB
   // An own property, as sonic-boom sets its own: pino's EPIPE handler replaces it in turn. (The
   // types know only the text mode's string; in buffer mode write takes bytes.)
   stdout.write = (line: string) => writeBytes.call(stdout, Buffer.from(line, 'utf8') as unknown as string);
+  stdout.flushSync = () => flushAtExit(stdout as unknown as WaitingLines);
   const log = pino({ level, base }, stdout);
   // pino stops the log on EPIPE and passes on any other error. A Unix socket whose reader
-  // closed with lines unread (journald's stream, a parent's stdio) fails the next write with
-  // ECONNRESET first: the same departure, which ended the process. And after any failed
-  // write, sonic-boom's synchronous flush at exit retries that write every 100 ms for ever,
-  // so the log stops whatever the error: the process can still exit. An error other than a
-  // gone reader is thrown on, as before.
+  // closed with lines unread (a parent's stdio, a log collector's stream) fails the write
+  // waiting on it with ECONNRESET: the same departure, which ended the process. Whatever the
+  // error, the log stops; an error other than a gone reader is thrown on, as before.
   stdout.on('error', (err: NodeJS.ErrnoException) => {
     const nothing = () => true;
     Object.assign(stdout, { write: nothing, flushSync: nothing, end: nothing, destroy: nothing });

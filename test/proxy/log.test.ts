@@ -83,12 +83,14 @@ t.test('every line logged before process.exit is written, multibyte characters w
 });
 
 // A reader that goes away stops the log, not the process. The child's stdout is a Unix socket
-// (as journald's stream is). Closed with lines unread, the next write fails with ECONNRESET,
-// then EPIPE: pino stops the log only on EPIPE, the first ended the process, and after it the
-// flush at exit retried the failed write for ever. Closed with nothing unread, the next write
-// fails with EPIPE. Either way the child logs on, says so on stderr when told, and exits 0.
+// (as a log collector's stream is). Closed with lines unread, the write waiting on it fails
+// with ECONNRESET: pino stops the log only on EPIPE, so that ended the process, and its flush
+// at exit then retried the failed write for ever. Closed with nothing unread, the next write
+// fails with EPIPE. A process that exits at once, before a failed write's callback has run,
+// meets the departure in the flush at exit, which retried it for ever too. In every case the
+// child logs on, says so on stderr, and exits 0.
 const PINO = fileURLToPath(new URL('../../../node_modules/pino/pino.js', import.meta.url));
-const ORPHANED = (lines: number) => `
+const ORPHANED = (lines: number, exitAtOnce: boolean) => `
 import pino from ${JSON.stringify(PINO)};
 import { boundedLogger } from ${JSON.stringify(LOG)};
 const log = boundedLogger('info', { name: 'orphaned' });
@@ -106,20 +108,28 @@ const watch = setInterval(() => {
 }, 200);
 process.stdin.setEncoding('utf8').on('data', () => {
   for (let i = 0; i < 2000; i++) log.info({ n: i, pad: 'x'.repeat(200) }, 'after');
-  setTimeout(() => {
+  const leave = () => {
     process.stderr.write('still here\\n');
     process.exit(0);
-  }, 200);
+  };
+  if (${exitAtOnce}) leave();
+  else setTimeout(leave, 200);
 });
 `;
 
-async function orphan(t: Test, lines: number, readFirst: boolean): Promise<void> {
+async function orphan(t: Test, lines: number, readFirst: boolean, exitAtOnce = false): Promise<void> {
   // Without tap's process-info loader, which tap adds to every child's NODE_OPTIONS: under it
   // an error thrown from a write's callback neither ended the child nor hung its exit, so the
   // test passed without the fix. The child must end as it would in production.
-  const argv = ['-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', ORPHANED(lines)];
+  const argv = ['-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', ORPHANED(lines, exitAtOnce)];
   const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.teardown(() => child.kill('SIGKILL'));
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // A child stuck at exit is killed after a while, and fails the test below.
+  const stuck = setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+  t.teardown(() => {
+    clearTimeout(stuck);
+    child.kill('SIGKILL');
+  });
   let stderr = '';
   const logged = new Promise<void>((resolve) =>
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
@@ -130,17 +140,16 @@ async function orphan(t: Test, lines: number, readFirst: boolean): Promise<void>
   // Read everything, or nothing: 20,000 lines unread fill the socket and a write waits on it.
   if (readFirst) child.stdout.resume();
   else child.stdout.pause();
-  await logged;
+  await Promise.race([logged, closed]);
+  t.match(stderr, /logged/, 'the child logged and waits');
   child.stdout.destroy();
   child.stdin.write('go\n');
-  // A child stuck at exit is killed after a while, and fails the test below.
-  const stuck = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const [code] = (await once(child, 'close')) as [number];
-  clearTimeout(stuck);
-  t.equal(code, 0, `exits as it would have (stderr: ${stderr.slice(0, 400)})`);
+  const [code, signal] = await closed;
+  t.same({ code, signal }, { code: 0, signal: null }, `exits as it would have (stderr: ${stderr.slice(0, 400)})`);
   t.match(stderr, /still here/);
   t.notMatch(stderr, /EPIPE|ECONNRESET|Error/);
 }
 
 t.test('a log reader that goes away with lines unread stops the log, not the process', (t) => orphan(t, LINES, false));
 t.test('a log reader that goes away having read everything stops the log, not the process', (t) => orphan(t, 1, true));
+t.test('a process that exits just after its log reader went away exits', (t) => orphan(t, LINES, false, true));
