@@ -29,6 +29,15 @@ const MAX_LOG_WRITE_BYTES = 32 * 1024;
 /** Errors that say the log's reader has gone: the log stops, the process goes on. */
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
 
+/** A last word on stderr; if even that fails, there is nobody left to tell. */
+function sayOnStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr gone too.
+  }
+}
+
 /** What the exit flush reads of sonic-boom (4.x, buffer mode): the lines not yet written. */
 interface WaitingLines {
   fd: number;
@@ -88,12 +97,18 @@ export function boundedLogger(level: string, base: Record<string, unknown>, maxB
   const log = pino({ level, base }, stdout);
   // pino stops the log on EPIPE and passes on any other error. A Unix socket whose reader
   // closed with lines unread (a parent's stdio, a log collector's stream) fails the write
-  // waiting on it with ECONNRESET: the same departure, which ended the process. Whatever the
-  // error, the log stops; an error other than a gone reader is thrown on, as before.
+  // waiting on it with ECONNRESET: the same departure, which ended the process, as any other
+  // error did (ENOSPC: stdout sent to a file on a full disk). Whatever the error, the log
+  // stops and the process serves on, as nginx does when its log cannot be written; stderr,
+  // the one channel left, says why once, unless the reader is simply gone.
+  let stopped = false;
   stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // pino passes an error it does not handle on by emitting it again: one stop, one word.
+    if (stopped) return;
+    stopped = true;
     const nothing = () => true;
     Object.assign(stdout, { write: nothing, flushSync: nothing, end: nothing, destroy: nothing });
-    if (!READER_GONE.has(err.code ?? '')) throw err;
+    if (!READER_GONE.has(err.code ?? '')) sayOnStderr(`${String(base.name ?? 'tsgi')} (pid ${process.pid}): log stopped, stdout cannot be written: ${err.message}\n`);
   });
   let dropped = 0;
   stdout.on('drop', () => void dropped++);

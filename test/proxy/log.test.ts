@@ -3,7 +3,8 @@
  * nobody reads its stdout; once it is read again, every line is either there or counted in
  * the one warning that says how many were dropped.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
@@ -117,12 +118,17 @@ process.stdin.setEncoding('utf8').on('data', () => {
 });
 `;
 
+/**
+ * The child without tap's process-info loader, which tap adds to every child's NODE_OPTIONS:
+ * under it an error thrown from a write's callback neither ended the child nor hung its exit,
+ * so the first test below passed without the fix. The child must end as in production.
+ */
+function spawnPlain(script: string, stdio: StdioOptions): ChildProcess {
+  return spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', script], { stdio });
+}
+
 async function orphan(t: Test, lines: number, readFirst: boolean, exitAtOnce = false): Promise<void> {
-  // Without tap's process-info loader, which tap adds to every child's NODE_OPTIONS: under it
-  // an error thrown from a write's callback neither ended the child nor hung its exit, so the
-  // test passed without the fix. The child must end as it would in production.
-  const argv = ['-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', ORPHANED(lines, exitAtOnce)];
-  const child = spawn('env', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnPlain(ORPHANED(lines, exitAtOnce), ['pipe', 'pipe', 'pipe']) as ChildProcessWithoutNullStreams;
   const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
   // A child stuck at exit is killed after a while, and fails the test below.
   const stuck = setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
@@ -153,3 +159,34 @@ async function orphan(t: Test, lines: number, readFirst: boolean, exitAtOnce = f
 t.test('a log reader that goes away with lines unread stops the log, not the process', (t) => orphan(t, LINES, false));
 t.test('a log reader that goes away having read everything stops the log, not the process', (t) => orphan(t, 1, true));
 t.test('a process that exits just after its log reader went away exits', (t) => orphan(t, LINES, false, true));
+
+// A log that cannot be written for another reason (stdout sent to a file on a full disk:
+// /dev/full fails every write with ENOSPC) stops, says why on stderr once, and the process
+// goes on; the error ended it before.
+const FULL = `
+import { boundedLogger } from ${JSON.stringify(LOG)};
+const log = boundedLogger('info', { name: 'full' });
+let i = 0;
+const timer = setInterval(() => {
+  for (let k = 0; k < 100; k++) log.info({ n: i++ }, 'line');
+  if (i < 2000) return;
+  clearInterval(timer);
+  process.stderr.write('still here\\n');
+  process.exit(0);
+}, 5);
+`;
+
+t.test('a log that cannot be written stops and says so on stderr, and the process goes on', async (t) => {
+  const full = openSync('/dev/full', 'w');
+  const child = spawnPlain(FULL, ['ignore', full, 'pipe']);
+  closeSync(full);
+  const closed = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const [code, signal] = await closed;
+  t.same({ code, signal }, { code: 0, signal: null }, `exits as it would have (stderr: ${stderr.slice(0, 400)})`);
+  t.equal(stderr.match(/log stopped/g)?.length, 1, 'one line says the log stopped');
+  t.match(stderr, /^full \(pid \d+\): log stopped, stdout cannot be written: ENOSPC/);
+  t.match(stderr, /still here/);
+});
