@@ -13,7 +13,8 @@ import { FIXTURES, loadUntil, pace, simpleConfig, startProxy, startRunner, tempD
 t.setTimeout(180_000);
 const APP = join(FIXTURES, 'app.js');
 const CLIENTS = 12;
-const ROUNDS = 5;
+// Three reloads, one of them with a worker added and taken away (SIGTTIN, SIGTTOU).
+const ROUNDS = 3;
 const SIZES = [0, 1, 1000, 65536, 300_000];
 // The request mix is seeded; what it meets depends on timing (a seed replays the choices).
 const SEED = seed();

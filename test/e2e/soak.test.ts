@@ -9,7 +9,7 @@
 // presented as complete, another status, or a hang fails the test. Afterwards the proxy's RSS
 // must be back near where it started.
 //
-// Short form in `npm test` (25 s); TSGI_SOAK_SECONDS=600 for a long one.
+// Short form in `npm test` (20 s); TSGI_SOAK_SECONDS=600 for a long one.
 import { createHash } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { pattern, patternHash } from '../helpers/http.js';
 import { mulberry32, randomBytes as randomBytesOf, seed } from '../protocol/random.js';
 import { FIXTURES, pace, rss, spawnCli, startProxy, startRunner, tempDir, until, type RunnerHandle } from '../helpers/processes.js';
 
-const SECONDS = Number(process.env.TSGI_SOAK_SECONDS ?? 25);
+const SECONDS = Number(process.env.TSGI_SOAK_SECONDS ?? 20);
 // The run, plus room for a runner restart on a busy machine and the checks after it.
 t.setTimeout(Math.max(120_000, (SECONDS + 180) * 1000));
 const CLIENTS = 24;
