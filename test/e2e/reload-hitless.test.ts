@@ -13,7 +13,7 @@ import { FIXTURES, loadUntil, pace, simpleConfig, startProxy, startRunner, tempD
 t.setTimeout(180_000);
 const APP = join(FIXTURES, 'app.js');
 const CLIENTS = 12;
-// Three reloads, one of them with a worker added and taken away (SIGTTIN, SIGTTOU).
+// Three reloads; after the second, a worker added and taken away (SIGTTIN, SIGTTOU).
 const ROUNDS = 3;
 const SIZES = [0, 1, 1000, 65536, 300_000];
 // The request mix is seeded; what it meets depends on timing (a seed replays the choices).
@@ -98,6 +98,7 @@ t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => 
   const runner = await startRunner(t, { app: APP, socket, args: ['--workers', '2', '--stats', `unix:${stats}`, '--max-requests', '40', '--max-requests-jitter', '20'] });
   const proxy = await startProxy(t, dir, simpleConfig(socket, { location: 'client_max_body_size 16m;' }));
   const reloaded = () => runner.proc.logs.filter((l) => l.msg === 'reloaded').length;
+  const recycles = () => runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
   const tally: Tally = { ok: 0, failures: [] };
   const chaos = (async () => {
     await served(tally, 50);
@@ -114,11 +115,13 @@ t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => 
         await served(tally, 20); // requests flow while the third one drains
       }
     }
+    // --max-requests recycles too: wait for one if the reloads came before any worker's limit.
+    await until('a worker recycled by --max-requests', () => recycles() >= 1, 60_000);
     await served(tally, 50); // and the last generation serves
   })();
   await load(proxy.url, CLIENTS, tally, chaos);
   const { ok, failures } = tally;
-  const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first').length;
+  const recycled = recycles();
   t.comment(`${ok} requests succeeded; ${reloaded()} reloads, ${recycled} recycles; ${failures.length} failed`);
   const reasons: Record<string, number> = {};
   for (const l of proxy.proc.logs) {
@@ -129,5 +132,6 @@ t.test('reloads, recycles and SIGTTOU under load fail no request', async (t) => 
   t.comment(`the proxy's reasons: ${JSON.stringify(reasons, null, 1)}`);
   t.ok(ok > 100, 'a real load went through');
   t.equal(reloaded(), ROUNDS, 'every reload completed');
+  t.ok(recycled >= 1, `--max-requests recycled workers under load (${recycled})`);
   t.same(failures.slice(0, 10), [], `no request failed (${failures.length})`);
 });

@@ -71,9 +71,19 @@ t.test('--max-requests with jitter recycles under load: no failure, never fewer 
       await pace(25); // the sampling rate
     }
   })();
-  // ~6 recycles (each worker lives 40 to 60 requests): each costs a process start, and the
-  // property holds or fails at the first ones as at the twelfth.
-  const outcomes = await load(`${proxy.url}/pid`, 20, 300);
+  // Load until both first workers (40 to 60 requests each) have been replaced, drained and
+  // gone, then a little more: every recycle is a process start, and the property holds or
+  // fails at the first two as at the tenth. Waiting for a number of requests instead could
+  // end the load before any old worker drained.
+  const during = new Load(`${proxy.url}/pid`, 20);
+  const drainedAndGone = () => {
+    const live = children(runner.proc.pid);
+    return runner.proc.logs.filter((l) => l.msg === 'draining worker' && !live.includes(l.workerPid as number)).length;
+  };
+  const outcomes = await during.during(async () => {
+    await until('two recycled workers drained and gone', () => drainedAndGone() >= 2, 60_000);
+    await during.answered(50);
+  });
   sampling = false;
   await sampler;
   t.same(failed(outcomes), [], `none of ${outcomes.length} requests failed`);

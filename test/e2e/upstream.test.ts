@@ -1,9 +1,8 @@
 // End to end: an upstream group of several runners — balancing, failover, recovery.
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { fetchBuffer } from '../helpers/http.js';
-import { FIXTURES, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+import { FIXTURES, children, startProxy, startRunner, tempDir } from '../helpers/processes.js';
 
 const APP = join(FIXTURES, 'app.js');
 
@@ -111,7 +110,7 @@ t.test('health_check takes a stalled runner out and brings it back (PING over th
      server { listen 127.0.0.1:0; location / { tsgi_pass pool; tsgi_read_timeout 60s; } }`,
   );
   // A stalled runner (its worker stopped, not dead) refuses nothing: only the health check sees it.
-  const workers = execFileSync('pgrep', ['-P', String(b.proc.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const workers = children(b.proc.pid);
   const signalWorkers = (signal: NodeJS.Signals) => workers.forEach((pid) => process.kill(pid, signal));
   signalWorkers('SIGSTOP');
   t.teardown(() => {
