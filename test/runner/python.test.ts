@@ -2,6 +2,8 @@
 // protocol vectors, split and fuzzed decoding, wsgi.input, and the worker as a process, once
 // with each MessagePack codec.
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { ROOT, track } from '../helpers/processes.js';
 import { PYTHON } from '../helpers/python.js';
@@ -10,11 +12,27 @@ const probe = spawnSync(PYTHON, ['-c', 'import msgpack'], { encoding: 'utf8' });
 const unrunnable = probe.error ? `${PYTHON} cannot be run (${probe.error.message})` : null;
 const noMsgpack = probe.status !== 0 ? `${PYTHON} cannot import msgpack (apt-get install python3-msgpack)` : null;
 
-/** `python -m unittest` over test/python, started at once; resolves with its exit code and output. */
-function unittest(pure: '0' | '1'): { done: Promise<{ code: number | null; output: string }>; kill(): void } {
+const TESTS = join(ROOT, 'test/python');
+const MODULES = readdirSync(TESTS)
+  .filter((name) => /^test_\w+[.]py$/.test(name))
+  .map((name) => name.slice(0, -'.py'.length))
+  .sort();
+// Most of a run is these two modules waiting on worker processes (~10 and ~7 s of ~20, for
+// ~2 s of CPU), so each runs in its own interpreter beside the rest: the file ends in about
+// half the time, and it is one of the last the suite starts.
+const APART = ['test_worker', 'test_inline'];
+const SHARDS = [...APART.map((name) => [name]), MODULES.filter((name) => !APART.includes(name))];
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+/** `python -m unittest` over some of test/python's modules, started at once. */
+function unittest(pure: '0' | '1', modules: string[]): { done: Promise<Run>; kill(): void } {
   const child = track(
-    spawn(PYTHON, ['-m', 'unittest', 'discover', '-s', 'test/python', '-v'], {
-      cwd: ROOT,
+    spawn(PYTHON, ['-m', 'unittest', '-v', ...modules], {
+      cwd: TESTS,
       env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', TSGI_PURE_MSGPACK: pure },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -22,7 +40,7 @@ function unittest(pure: '0' | '1'): { done: Promise<{ code: number | null; outpu
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const done = new Promise<{ code: number | null; output: string }>((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  const done = new Promise<Run>((resolve) => child.once('exit', (code) => resolve({ code, output })));
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
@@ -31,16 +49,20 @@ function unittest(pure: '0' | '1'): { done: Promise<{ code: number | null; outpu
 
 // Twice: on the C `msgpack`, then on the worker's pure-Python fallback (TSGI_PURE_MSGPACK=1,
 // runner/python/tsgi_worker/codec.py), so every vector and fuzz case holds for both codecs.
-// The two runs go side by side: most of a run's ~18 s is its tests waiting on worker processes.
+// Both codecs' shards run side by side.
 for (const [codec, pure] of [['msgpack', '0'], ['pure-python', '1']] as const) {
   const skip = (pure === '1' ? unrunnable : (unrunnable ?? noMsgpack)) ?? false;
-  const run = skip ? null : unittest(pure);
+  const runs = skip ? [] : SHARDS.map((modules) => unittest(pure, modules));
   t.test(`python -m unittest test/python (${codec} codec)`, { skip, timeout: 300_000 }, async (t) => {
-    t.teardown(() => run!.kill());
-    const { code, output } = await run!.done;
-    const summary = /^Ran (\d+) tests?/m.exec(output);
-    t.ok(summary && Number(summary[1]) > 0, `unittest ran tests (${summary?.[1] ?? 0})`);
-    t.equal(code, 0, 'every Python test passed');
-    if (code !== 0) t.comment(output);
+    t.teardown(() => runs.forEach((run) => run.kill()));
+    const results = await Promise.all(runs.map((run) => run.done));
+    let ran = 0;
+    results.forEach(({ code, output }, i) => {
+      const summary = /^Ran (\d+) tests?/m.exec(output);
+      ran += Number(summary?.[1] ?? 0);
+      t.equal(code, 0, `every Python test passed in ${SHARDS[i]!.join(', ')}`);
+      if (code !== 0) t.comment(output);
+    });
+    t.ok(ran > 0 && results.every(({ output }) => /^Ran [1-9]/m.test(output)), `unittest ran tests in every shard (${ran})`);
   });
 }
