@@ -54,20 +54,16 @@ t.test('SIGHUP under load: no request fails, the new workers take over', async (
 
 t.test('--max-requests with jitter recycles under load: no failure, never fewer than N-1 workers', async (t) => {
   const { runner, proxy } = await group(t, ['--workers', '2', '--max-requests', '40', '--max-requests-jitter', '20']);
-  const gone = new Set<number>();
-  const draining = () => {
-    const drained = runner.proc.logs.filter((l) => l.msg === 'draining worker').map((l) => l.workerPid as number);
-    const exited = new Set(runner.proc.logs.filter((l) => l.msg === 'worker stopped').map((l) => l.workerPid as number));
-    for (const pid of exited) gone.add(pid);
-    return drained.filter((pid) => !gone.has(pid) && children(runner.proc.pid).includes(pid)).length;
-  };
+  const drained = () => runner.proc.logs.filter((l) => l.msg === 'draining worker').map((l) => l.workerPid as number);
   let fewest = Infinity;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      // Workers on their way out (draining) still count among the children: subtract them.
-      const serving = children(runner.proc.pid).length - draining();
-      fewest = Math.min(fewest, serving);
+      // Workers on their way out (draining) still count among the children: subtract them,
+      // from one reading of the children.
+      const live = children(runner.proc.pid);
+      const leaving = drained().filter((pid) => live.includes(pid)).length;
+      fewest = Math.min(fewest, live.length - leaving);
       await pace(25); // the sampling rate
     }
   })();
@@ -78,14 +74,18 @@ t.test('--max-requests with jitter recycles under load: no failure, never fewer 
   const during = new Load(`${proxy.url}/pid`, 20);
   const drainedAndGone = () => {
     const live = children(runner.proc.pid);
-    return runner.proc.logs.filter((l) => l.msg === 'draining worker' && !live.includes(l.workerPid as number)).length;
+    return drained().filter((pid) => !live.includes(pid)).length;
   };
-  const outcomes = await during.during(async () => {
-    await until('two recycled workers drained and gone', () => drainedAndGone() >= 2, 60_000);
-    await during.answered(50);
-  });
-  sampling = false;
-  await sampler;
+  let outcomes;
+  try {
+    outcomes = await during.during(async () => {
+      await until('two recycled workers drained and gone', () => drainedAndGone() >= 2, 60_000);
+      await during.answered(50);
+    });
+  } finally {
+    sampling = false;
+    await sampler;
+  }
   t.same(failed(outcomes), [], `none of ${outcomes.length} requests failed`);
   const recycled = runner.proc.logs.filter((l) => l.msg === 'recycling worker: starting its replacement first');
   t.ok(recycled.length >= 2, `workers were recycled (${recycled.length})`);

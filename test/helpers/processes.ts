@@ -4,7 +4,7 @@
  * when the test ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, ROOT } from './root.js';
@@ -307,7 +307,8 @@ export function pace(ms: number): Promise<void> {
  * and far more under the suite, with this process's event loop stopped meanwhile: a test that
  * sampled workers every 25 ms starved its own load (220 requests in 51 s). The kernel walks
  * that list one entry at a time, so a sibling exiting during the read can hide the next one:
- * two reads, united, so a sample never counts a worker too few.
+ * two reads, united, so that a sample counts a worker too few only if that happens twice. The
+ * lists need CONFIG_PROC_CHILDREN, which Debian's and most distributions' kernels have.
  */
 export function children(pid: number): number[] {
   const found = new Set<number>();
@@ -322,8 +323,10 @@ export function children(pid: number): number[] {
       let list = '';
       try {
         list = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
-      } catch {
-        continue; // the thread ended meanwhile
+      } catch (err) {
+        // Without the lists every count would read 0: say why rather than fail somewhere else.
+        if (tid === String(pid) && existsSync(`/proc/${pid}/task`)) throw new Error(`children(): cannot read /proc/${pid}/task/${pid}/children (a kernel without CONFIG_PROC_CHILDREN?): ${(err as Error).message}`);
+        continue; // a thread that ended meanwhile
       }
       for (const child of list.split(' ')) if (child) found.add(Number(child));
     }
