@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
+import { BindError } from './errors.js';
 import { createLogger } from './log.js';
 import { isProxyWorker, reportReady, runPrimary } from './master.js';
 import { SignalQueue } from './signals.js';
@@ -22,12 +23,14 @@ Options:
   -h, --help             show this help
   -v, --version          print the version
 
+Exit codes: 0 stopped, 1 failure, 2 usage, 3 configuration, 4 cannot listen.
+
 Signals: SIGHUP reloads the configuration (a config with errors is refused and
 the running one stays); SIGTERM stops gracefully (in-flight requests finish,
 a second SIGTERM stops at once); SIGINT and SIGQUIT stop at once.
 `;
 
-const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3 } as const;
+const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, LISTEN: 4 } as const;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 async function main(argv: string[]): Promise<number> {
@@ -77,7 +80,14 @@ async function main(argv: string[]): Promise<number> {
   if (isProxyWorker()) process.on('SIGINT', () => undefined);
   const signals = new SignalQueue(isProxyWorker() ? ['SIGTERM', 'SIGQUIT', 'SIGHUP'] : ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']);
   if (count > 1 && !isProxyWorker()) return runPrimary(count, log, signals, () => reloadable(file, log) !== null);
-  const runtime = await ProxyRuntime.start(config, log);
+  let runtime;
+  try {
+    runtime = await ProxyRuntime.start(config, log);
+  } catch (err) {
+    if (!(err instanceof BindError)) throw err;
+    log.fatal({ listen: err.address }, err.message);
+    return EXIT.LISTEN;
+  }
   if (isProxyWorker()) reportReady(runtime.addresses);
   else log.info({ config: file, listen: runtime.addresses }, 'proxy ready');
   let signal = await signals.next();

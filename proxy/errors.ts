@@ -4,6 +4,7 @@
  * request path throws, each with a stable `code` (never match on message text). One place, so
  * status, log reason and body stay in step.
  */
+import { getSystemErrorMap } from 'node:util';
 import type { ErrorCode } from '../protocol/index.js';
 import type { TargetErrorCode } from './uri.js';
 
@@ -83,4 +84,27 @@ export class UpstreamConnectionError extends Error {
 export class UpstreamBusyError extends Error {
   override readonly name = 'UpstreamBusyError';
   readonly code = HttpError.OVERLOADED.code;
+}
+
+/**
+ * A listening address that cannot be bound (in use, a privileged port, an address this host
+ * does not have): said as nginx says it, without a stack, and the proxy exits 4 (as tsgi-runner
+ * does for its socket) instead of 1.
+ */
+export class BindError extends Error {
+  override readonly name = 'BindError';
+  readonly code = 'TSGI_BIND';
+
+  constructor(
+    readonly address: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(`bind() to ${address} failed (${cause.code ?? 'error'}: ${systemReason(cause)})`, { cause });
+  }
+}
+
+/** "address already in use" for EADDRINUSE: the system's words, not Node's "listen EADDRINUSE: … <address>". */
+function systemReason(err: NodeJS.ErrnoException): string {
+  const known = typeof err.errno === 'number' ? getSystemErrorMap().get(err.errno) : undefined;
+  return known?.[1] ?? err.message;
 }

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { AddressInfo, ListenOptions, Socket } from 'node:net';
 import { answerClientError, answeredOn, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
+import { formatAddress } from '../protocol/index.js';
+import { BindError } from './errors.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
 import { admit } from './pipeline.js';
 import type { Binding } from './router.js';
@@ -13,10 +14,14 @@ export interface ListenerRoutes extends DispatchOptions {
 }
 
 /**
- * One listening address (fastify instance) and the virtual hosts behind it. fastify owns the
- * server's life (listen, close, the client-error hook); every request goes from Node's parser
- * straight to our own server_name/location rules and is relayed with the raw Node request and
- * response, so bodies stream both ways without fastify buffering or re-encoding them.
+ * One listening address (a Node HTTP server) and the virtual hosts behind it. Every request goes
+ * from Node's parser straight to our own server_name/location rules and is relayed with the raw
+ * Node request and response, so bodies stream both ways without being buffered or re-encoded.
+ *
+ * fastify used to own the server's life (listen, close, the client-error hook) around this same
+ * server, its router and request objects bypassed for speed. Loading it cost the proxy ~14 MiB
+ * resident (135 modules, no request ever reaching them) of the 80 MiB it is allowed under load,
+ * for what Node's server does itself: test/bench/PROFILE.md, "fastify's memory".
  */
 export class Listener {
   private closing = false;
@@ -24,7 +29,7 @@ export class Listener {
   private routes: ListenerRoutes;
 
   private constructor(
-    private readonly app: FastifyInstance,
+    private readonly server: Server,
     routes: ListenerRoutes,
   ) {
     this.routes = routes;
@@ -48,15 +53,22 @@ export class Listener {
       // Pipelined requests after an unsafe one wait for its answer (pipeline.ts).
       admit(req, res, listener!.start);
     };
-    const client = routes.binding.own.fallback.client;
-    const app = createApp(handler, client, (err, socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
-    listener = new Listener(app, routes);
-    applyLimits(app.server, client);
-    app.server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, listener!.client, socket));
+    const server = createHttpServer(handler, routes.binding.own.fallback.client);
+    listener = new Listener(server, routes);
+    server.on('clientError', (err: Error, socket: Socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
+    server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, listener!.client, socket));
     const { address } = routes.binding;
-    if (address.kind === 'unix') await app.listen({ path: address.path });
     // `[::]:80` beside `80` must not take the IPv4 side too (nginx's ipv6only=on).
-    else await app.listen({ host: address.host, port: address.port, ipv6Only: address.host === '::' });
+    const at: ListenOptions =
+      address.kind === 'unix' ? { path: address.path } : { host: address.host, port: address.port, ipv6Only: address.host === '::' };
+    try {
+      await listen(server, at);
+    } catch (err) {
+      // Node starts the server's connection-checking timer when it is made, and only close
+      // stops it.
+      server.close();
+      throw new BindError(formatAddress(address), err as NodeJS.ErrnoException);
+    }
     return listener;
   }
 
@@ -65,7 +77,7 @@ export class Listener {
    * chose, so a reloaded config naming that port finds this listener.
    */
   boundKey(configured: string): string {
-    const bound = this.app.addresses()[0];
+    const bound = this.server.address();
     if (!bound || typeof bound === 'string' || !configured.endsWith(':0')) return configured;
     return `${configured.slice(0, -2)}:${bound.port}`;
   }
@@ -76,7 +88,7 @@ export class Listener {
    */
   reroute(routes: ListenerRoutes): void {
     this.routes = routes;
-    applyLimits(this.app.server, routes.binding.own.fallback.client);
+    applyLimits(this.server, routes.binding.own.fallback.client);
   }
 
   /**
@@ -115,9 +127,10 @@ export class Listener {
     return this.routes.binding.own.fallback.client;
   }
 
-  /** Bound addresses, port 0 resolved. */
-  addresses(): ReturnType<FastifyInstance['addresses']> {
-    return this.app.addresses();
+  /** Bound addresses, port 0 resolved (none once closed). */
+  addresses(): (AddressInfo | string)[] {
+    const bound = this.server.address();
+    return bound === null ? [] : [bound];
   }
 
   /**
@@ -126,11 +139,13 @@ export class Listener {
    */
   async stop(graceMs: number): Promise<void> {
     this.closing = true;
-    const { server } = this.app;
+    const { server } = this;
+    // close() ends the idle connections of this moment itself (Node 19 and later); the reaper
+    // ends the busy ones as their answers finish.
     const reaper = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
     try {
-      await this.app.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     } finally {
       clearInterval(reaper);
       clearTimeout(deadline);
@@ -138,33 +153,21 @@ export class Listener {
   }
 }
 
-/**
- * fastify around a Node server whose requests go to `handler` directly: every request is
- * hijacked anyway (all methods, all paths, the body left unread for the relay to stream), so
- * fastify's router, hooks and request/reply objects would only cost time on each request
- * (about a tenth of the proxy's CPU for small responses). fastify keeps the server's life:
- * listen, close (idle connections first) and the clientError handler.
- */
-function createApp(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  client: ClientConfig,
-  clientErrorHandler: (err: Error, socket: Socket) => void,
-): FastifyInstance {
-  return Fastify({
-    serverFactory: () => createHttpServer(handler, client),
-    clientErrorHandler,
-    logger: false,
-    // Requests that reach us while stopping are still relayed (fastify's 503 would refuse them).
-    return503OnClosing: false,
-    requestIdHeader: false,
-    // No route here has a schema: without these, fastify would load its defaults (ajv and
-    // fast-json-stringify, ~150 modules and ~8 MiB of the proxy's memory) for nothing.
-    schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
+/** Binds `server`; rejects with the bind's own error (EADDRINUSE, EACCES…). */
+function listen(server: Server, at: ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => {
+      server.off('listening', bound);
+      reject(err);
+    };
+    const bound = () => {
+      server.off('error', failed);
+      resolve();
+    };
+    server.once('error', failed);
+    server.once('listening', bound);
+    server.listen(at);
   });
-}
-
-function noSchemas(): never {
-  throw new Error('tsgi-proxy registers no route with a schema');
 }
 
 /**

@@ -128,6 +128,22 @@ t.test('bad config: file:line:column and what was expected', async (t) => {
   t.match(ok.stdout, /test is successful/);
 });
 
+t.test('a listen address in use: the proxy says which, as nginx does, and exits 4', async (t) => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void holder.close());
+  const { port } = holder.address() as { port: number };
+  const file = join(tempDir(t), 'taken.conf');
+  writeFileSync(file, simpleConfig('/tmp/x.sock').replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port};`));
+  const result = await run(process.execPath, [join(ROOT, 'dist/proxy/cli.js'), '-c', file]).catch((err: { code: number; stdout: string; stderr: string }) => err);
+  t.equal((result as { code: number }).code, 4);
+  const fatal = JSON.parse((result as { stdout: string }).stdout.trim().split('\n').at(-1)!) as { level: number; msg: string; listen: string };
+  t.equal(fatal.level, 60);
+  t.equal(fatal.listen, `127.0.0.1:${port}`);
+  t.equal(fatal.msg, `bind() to 127.0.0.1:${port} failed (EADDRINUSE: address already in use)`);
+  t.notMatch((result as { stderr: string }).stderr, /at .*\(node:/, 'no stack trace');
+});
+
 t.test('the CLIs answer --help and reject bad options', async (t) => {
   const proxyHelp = await run(process.execPath, [join(ROOT, 'dist/proxy/cli.js'), '--help']);
   t.match(proxyHelp.stdout, /Usage: tsgi-proxy/);
