@@ -6,7 +6,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { BindError } from './errors.js';
 import { createLogger } from './log.js';
-import { isProxyWorker, reportReady, runPrimary } from './master.js';
+import { LISTEN_EXIT, isProxyWorker, reportReady, runPrimary } from './master.js';
 import { SignalQueue } from './signals.js';
 import type { ProxyConfig } from './config/types.js';
 import { ProxyRuntime } from './runtime.js';
@@ -30,7 +30,7 @@ the running one stays); SIGTERM stops gracefully (in-flight requests finish,
 a second SIGTERM stops at once); SIGINT and SIGQUIT stop at once.
 `;
 
-const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, LISTEN: 4 } as const;
+const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, LISTEN: LISTEN_EXIT } as const;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 async function main(argv: string[]): Promise<number> {
@@ -98,7 +98,8 @@ async function main(argv: string[]): Promise<number> {
         await runtime.reload(fresh);
         log.info({ config: file, listen: runtime.addresses }, 'configuration reloaded');
       } catch (err) {
-        log.error({ config: file, err }, 'reload failed (e.g. a new listen address cannot be bound); the running configuration stays');
+        if (err instanceof BindError) log.error({ config: file, listen: err.address }, `reload failed: ${err.message}; the running configuration stays`);
+        else log.error({ config: file, err }, 'reload failed; the running configuration stays');
       }
     }
     signal = await signals.next();

@@ -104,7 +104,7 @@ export class BindError extends Error {
 }
 
 /** "address already in use" for EADDRINUSE: the system's words, not Node's "listen EADDRINUSE: … <address>". */
-function systemReason(err: NodeJS.ErrnoException): string {
+export function systemReason(err: NodeJS.ErrnoException): string {
   const known = typeof err.errno === 'number' ? getSystemErrorMap().get(err.errno) : undefined;
   return known?.[1] ?? err.message;
 }

@@ -1,6 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 
+/** tsgi-proxy's exit code for a listen address that cannot be bound (cli.ts), passed on from a worker. */
+export const LISTEN_EXIT = 4;
+
 /**
  * `workers N`: a primary that forks N proxy processes sharing the listening sockets (Node's
  * cluster hands the same listening handle to each), like nginx's worker_processes. The primary
@@ -17,8 +20,10 @@ export async function runPrimary(
   let stopping = false;
   const ready = new Set<number>();
   let announced = false;
-  // A worker that dies before it ever listened will die again: stop instead of respawning forever.
+  // A worker that dies before it ever listened will die again: stop instead of respawning forever,
+  // with its exit code when it said why (4: a listen address that cannot be bound).
   let failedBoot: (() => void) | null = null;
+  let bootExit = 1;
   const bootFailure = new Promise<'boot-failure'>((resolve) => (failedBoot = () => resolve('boot-failure')));
 
   const fork = (index: number): Worker => {
@@ -36,6 +41,7 @@ export async function runPrimary(
       if (stopping) return;
       if (!wasReady) {
         log.fatal({ worker: index, workerPid: worker.process.pid, code, signal }, 'proxy worker failed to start; stopping');
+        if (code === LISTEN_EXIT) bootExit = LISTEN_EXIT;
         failedBoot?.();
         return;
       }
@@ -70,7 +76,7 @@ export async function runPrimary(
         }),
     ),
   );
-  return outcome === 'boot-failure' ? 1 : 0;
+  return outcome === 'boot-failure' ? bootExit : 0;
 }
 
 /** In a cluster worker: tells the primary this worker listens. */

@@ -97,7 +97,7 @@ function describe(err: unknown): string {
 
 /**
  * The proxy's end of one runner connection: opens streams, multiplexes frames, enforces the
- * runner's side of the protocol. Knows nothing of HTTP or fastify.
+ * runner's side of the protocol. Knows nothing of HTTP.
  */
 export class UpstreamConnection {
   /** Response bodies are passed on as the socket reads them: never assembled, never copied. */

@@ -142,6 +142,12 @@ t.test('a listen address in use: the proxy says which, as nginx does, and exits 
   t.equal(fatal.listen, `127.0.0.1:${port}`);
   t.equal(fatal.msg, `bind() to 127.0.0.1:${port} failed (EADDRINUSE: address already in use)`);
   t.notMatch((result as { stderr: string }).stderr, /at .*\(node:/, 'no stack trace');
+
+  // With `workers 2` each worker fails to bind, and the primary passes the reason's code on.
+  writeFileSync(file, `workers 2;\n${simpleConfig('/tmp/x.sock').replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port};`)}`);
+  const workers = await run(process.execPath, [join(ROOT, 'dist/proxy/cli.js'), '-c', file]).catch((err: { code: number; stdout: string }) => err);
+  t.equal((workers as { code: number }).code, 4);
+  t.match((workers as { stdout: string }).stdout, `bind() to 127.0.0.1:${port} failed (EADDRINUSE: address already in use)`);
 });
 
 t.test('the CLIs answer --help and reject bad options', async (t) => {

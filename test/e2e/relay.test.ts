@@ -163,7 +163,7 @@ t.test('an odd thrown value after the head aborts the response and the runner li
   t.equal((await fetchBuffer(`${proxy.url}/hello`)).status, 200);
 });
 
-t.test('methods fastify does not know and paths its router refuses still go through our rules', async (t) => {
+t.test('methods a web framework would not know and paths its router would refuse still go through our rules', async (t) => {
   const propfind = await fetchBuffer(`${proxy.url}/environ`, { method: 'PROPFIND' });
   t.equal(propfind.status, 200);
   t.equal(JSON.parse(propfind.body.toString()).REQUEST_METHOD, 'PROPFIND');
