@@ -134,7 +134,8 @@ t.test('a listen address in use: the proxy says which, as nginx does, and exits 
   t.teardown(() => void holder.close());
   const { port } = holder.address() as { port: number };
   const file = join(tempDir(t), 'taken.conf');
-  writeFileSync(file, simpleConfig('/tmp/x.sock').replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port};`));
+  const taken = simpleConfig('/tmp/x.sock').replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port};`);
+  writeFileSync(file, taken);
   const result = await run(process.execPath, [join(ROOT, 'dist/proxy/cli.js'), '-c', file]).catch((err: { code: number; stdout: string; stderr: string }) => err);
   t.equal((result as { code: number }).code, 4);
   const fatal = JSON.parse((result as { stdout: string }).stdout.trim().split('\n').at(-1)!) as { level: number; msg: string; listen: string };
@@ -144,7 +145,7 @@ t.test('a listen address in use: the proxy says which, as nginx does, and exits 
   t.notMatch((result as { stderr: string }).stderr, /at .*\(node:/, 'no stack trace');
 
   // With `workers 2` each worker fails to bind, and the primary passes the reason's code on.
-  writeFileSync(file, `workers 2;\n${simpleConfig('/tmp/x.sock').replace('listen 127.0.0.1:0;', `listen 127.0.0.1:${port};`)}`);
+  writeFileSync(file, `workers 2;\n${taken}`);
   const workers = await run(process.execPath, [join(ROOT, 'dist/proxy/cli.js'), '-c', file]).catch((err: { code: number; stdout: string }) => err);
   t.equal((workers as { code: number }).code, 4);
   t.match((workers as { stdout: string }).stdout, `bind() to 127.0.0.1:${port} failed (EADDRINUSE: address already in use)`);
