@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { proxyNodeOptions } from '../proxy/node-options.js';
+import { proxyEnvironment } from '../proxy/node-options.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SOCKET = '/tmp/tsgi-demo.sock';
@@ -23,7 +23,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 const runner = start('runner/cli.js', ['--socket', `unix:${SOCKET}`, 'deploy/examples/app.js']);
-const proxy = start('proxy/cli.js', ['-c', 'deploy/examples/tsgi.conf'], { ...process.env, NODE_OPTIONS: proxyNodeOptions() });
+const proxy = start('proxy/cli.js', ['-c', 'deploy/examples/tsgi.conf'], proxyEnvironment());
 process.stdout.write('tsgi demo: http://127.0.0.1:8080/  (also /echo, /stream, /environ) — Ctrl-C to stop\n');
 
 let stopping = false;

@@ -3,9 +3,9 @@
  * by the proxy from clients (request bodies) and from runners (a read buffer given up because a
  * client write still refers to it: upstream/connection.ts; a bulk one only when it cannot be
  * taken back once written), and by the runner's JavaScript
- * worker from the proxy (runner/serving/connection.ts, the one module of the runner that
- * imports from proxy/: a Node runtime matter both processes share, kept out of protocol/,
- * which stays pure).
+ * worker from the proxy (runner/serving/connection.ts, which imports it from proxy/, as the
+ * master's allocator settings import node-options.ts: Node runtime matters both processes
+ * share, kept out of protocol/, which stays pure).
  *
  * Node's HTTP parser copies each body chunk it hands us into a Buffer of its own (llhttp's
  * on_body: up to 64 KiB of memory outside the V8 heap). They die young, but only a scavenge

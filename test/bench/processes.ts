@@ -32,6 +32,8 @@ export interface SpawnOptions {
   output: string | 'pipe';
   /** 'pipe' to write to the child's stdin (default: none). */
   input?: 'pipe';
+  /** The child's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The soft and hard limits on open files of this process (Linux /proc), null when unknown. */
@@ -68,7 +70,7 @@ export class Processes {
     const fd = options.output === 'pipe' ? null : openSync(options.output, 'a');
     try {
       // Own process group: a terminal Ctrl-C reaches only us, and we stop the children in order.
-      const child = spawn(file, argv, { cwd: options.cwd, detached: true, stdio: [options.input ?? 'ignore', fd ?? 'pipe', fd ?? 'inherit'] });
+      const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, detached: true, stdio: [options.input ?? 'ignore', fd ?? 'pipe', fd ?? 'inherit'] });
       this.live.set(child, name);
       child.once('exit', () => this.live.delete(child));
       child.once('error', () => this.live.delete(child));

@@ -11,7 +11,7 @@ import type { LogKind } from './logs.js';
 import { freePort, get, helloMismatch, unixSocketBound, waitFor } from './probe.js';
 import type { Processes } from './processes.js';
 import { HELLO_WSGI_APP } from './scenarios.js';
-import { PROXY_NODE_OPTIONS } from '../../proxy/node-options.js';
+import { PROXY_GLIBC_TUNABLES, PROXY_NODE_OPTIONS, withTunables } from '../../proxy/node-options.js';
 
 export interface StartedProcess {
   name: string;
@@ -68,12 +68,14 @@ export interface SpawnAs {
   logKind?: LogKind;
   /** node flags before the script (spawnNode), after the profiler's. */
   nodeFlags?: string[];
+  /** The environment (default: the bench's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function spawnLogged(ctx: SystemContext, name: string, command: string, args: string[], as: SpawnAs = {}): ChildProcess {
   const log = join(ctx.dir, `${ctx.tag}-${name}.log`);
   const cpu = as.cpu === undefined ? ctx.cpu : as.cpu;
-  const child = ctx.processes.spawn(name, command, args, { cwd: ctx.root, cpu, output: log });
+  const child = ctx.processes.spawn(name, command, args, { cwd: ctx.root, cpu, output: log, env: as.env });
   ctx.started.push({ name, child, log, logKind: as.logKind ?? 'pino' });
   return child;
 }
@@ -161,9 +163,11 @@ function tsgiSystem(shape: TsgiShape): System {
       const port = await freePort();
       const config = join(ctx.dir, `${ctx.tag}-tsgi.conf`);
       writeFileSync(config, proxyConfig(socket, port, shape.proxyWorkers, shape.buffering ?? 'as-nginx'));
-      // As deployed: the node flags of deploy/systemd/tsgi-proxy.service (proxy/node-options.ts).
+      // As deployed: the node flags and allocator settings of deploy/systemd/tsgi-proxy.service
+      // (proxy/node-options.ts).
       const proxyLevel = shape.proxyLogLevel ? ['--log-level', shape.proxyLogLevel] : level;
-      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...proxyLevel], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' ') });
+      const env = { ...process.env, GLIBC_TUNABLES: withTunables(process.env.GLIBC_TUNABLES, PROXY_GLIBC_TUNABLES) };
+      spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...proxyLevel], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' '), env });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, 'tsgi-proxy', url);
       return url;

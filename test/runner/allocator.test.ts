@@ -1,27 +1,43 @@
-// The glibc malloc tunables the master gives its JavaScript workers (runner/supervision/allocator.ts).
+// The glibc malloc tunables the master gives its JavaScript workers (runner/supervision/allocator.ts)
+// and the proxy is started with (proxy/node-options.ts).
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
-import { MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES, withAllocatorTunables } from '../../runner/supervision/allocator.js';
+import { PROXY_GLIBC_TUNABLES, proxyEnvironment, withTunables } from '../../proxy/node-options.js';
+import { ARENA_MAX, MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES, withAllocatorTunables } from '../../runner/supervision/allocator.js';
 
-const SETTINGS = `glibc.malloc.trim_threshold=${TRIM_THRESHOLD_BYTES}:glibc.malloc.mmap_threshold=${MMAP_THRESHOLD_BYTES}`;
+const THRESHOLDS = `glibc.malloc.trim_threshold=${TRIM_THRESHOLD_BYTES}:glibc.malloc.mmap_threshold=${MMAP_THRESHOLD_BYTES}`;
+const ARENAS = `glibc.malloc.arena_max=${ARENA_MAX}`;
 
 t.test('added to an environment without GLIBC_TUNABLES, the rest kept', async (t) => {
   const env = withAllocatorTunables({ PATH: '/bin', TSGI_WORKER: '1' });
-  t.same(env, { PATH: '/bin', TSGI_WORKER: '1', GLIBC_TUNABLES: SETTINGS });
+  t.same(env, { PATH: '/bin', TSGI_WORKER: '1', GLIBC_TUNABLES: `${THRESHOLDS}:${ARENAS}` });
 });
 
 t.test("appended to the operator's other tunables", async (t) => {
-  t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${SETTINGS}`);
+  t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0' }).GLIBC_TUNABLES, `glibc.malloc.tcache_count=0:${THRESHOLDS}:${ARENAS}`);
 });
 
-t.test("left alone when the operator set either threshold", async (t) => {
-  for (const own of ['glibc.malloc.trim_threshold=0', 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072']) {
-    const env = { GLIBC_TUNABLES: own };
-    t.equal(withAllocatorTunables(env), env, own);
-  }
+t.test("the thresholds left out when the operator set either; the arena count left to the operator's", async (t) => {
+  t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=0' }).GLIBC_TUNABLES, `glibc.malloc.trim_threshold=0:${ARENAS}`);
+  t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072' }).GLIBC_TUNABLES, `glibc.malloc.mmap_threshold=131072:${ARENAS}`);
+  t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=4' }).GLIBC_TUNABLES, `glibc.malloc.arena_max=4:${THRESHOLDS}`);
+  const own = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072' };
+  t.equal(withAllocatorTunables(own), own, 'all three set: the same environment');
 });
 
-t.test('a process started with them runs (glibc accepts the values)', async (t) => {
-  const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(process.env.GLIBC_TUNABLES)'], { env: withAllocatorTunables({ PATH: process.env.PATH }), encoding: 'utf8' });
-  t.equal(out, SETTINGS);
+t.test("the proxy's: its node flags and one arena, the operator's own first and winning", async (t) => {
+  t.same(proxyEnvironment({ PATH: '/bin' }), { PATH: '/bin', NODE_OPTIONS: '--max-semi-space-size=8', GLIBC_TUNABLES: PROXY_GLIBC_TUNABLES.join(':') });
+  const own = proxyEnvironment({ NODE_OPTIONS: '--max-semi-space-size=4', GLIBC_TUNABLES: 'glibc.malloc.arena_max=8' });
+  t.equal(own.NODE_OPTIONS, '--max-semi-space-size=8 --max-semi-space-size=4');
+  t.equal(own.GLIBC_TUNABLES, 'glibc.malloc.arena_max=8');
+  t.equal(withTunables('', ['a=1', 'b=2']), 'a=1:b=2');
+  t.equal(withTunables('b=3', ['a=1', 'b=2']), 'b=3:a=1');
+});
+
+t.test('processes started with them run (glibc accepts the values)', async (t) => {
+  const print = ['-e', 'process.stdout.write(process.env.GLIBC_TUNABLES)'];
+  const worker = execFileSync(process.execPath, print, { env: withAllocatorTunables({ PATH: process.env.PATH }), encoding: 'utf8' });
+  t.equal(worker, `${THRESHOLDS}:${ARENAS}`);
+  const proxy = execFileSync(process.execPath, print, { env: proxyEnvironment({ PATH: process.env.PATH }), encoding: 'utf8' });
+  t.equal(proxy, PROXY_GLIBC_TUNABLES.join(':'));
 });
