@@ -8,6 +8,8 @@ export interface ByteSink {
   readonly destroyed: boolean;
   /** end() was called: it uncorks the socket at once, so nothing written may change after it. */
   readonly writableEnded?: boolean;
+  /** Bytes written and not yet handed to the kernel (0: the socket holds none of our views). */
+  readonly writableLength: number;
 }
 
 /** Above this a payload is written after its header instead of being copied into one buffer. */
@@ -15,8 +17,9 @@ const COPY_LIMIT = 16 * 1024;
 /**
  * Frames up to COPY_LIMIT are laid out one after the other in blocks of this size, each frame
  * handed to the socket as a view of its block: no allocation per frame (a fresh ArrayBuffer per
- * small frame cost more than its copy, in allocation and in GC). A region is never written
- * twice, so the socket may hold views as long as it needs.
+ * small frame cost more than its copy, in allocation and in GC). A region is written again only
+ * once the socket holds no view of it (see flush); while it does, the socket may hold its views
+ * as long as it needs.
  */
 const BLOCK_SIZE = 64 * 1024;
 const CREDIT_FRAME = HEADER_SIZE + 4;
@@ -104,9 +107,20 @@ export class FrameWriter {
     return true;
   }
 
+  /**
+   * Ends the turn: the uncork writes its frames. When the socket took them all at once (a
+   * reader that keeps up, the usual case on a Unix socket), it holds no view of the block, and
+   * the next turn writes it again from the start: one block per connection for good. A block
+   * left half full instead outlived two scavenges at any but the highest rates, was promoted,
+   * and once full and replaced was garbage only a full collection frees, which V8 starts when
+   * 64 MiB of such memory has piled up: a JavaScript worker serving two proxy processes grew by
+   * ~1.5 MiB a second up to that (test/bench/PROFILE.md, item 24).
+   */
   private readonly flush = (): void => {
     this.corked = false;
     this.lastData = null;
-    if (!this.sink.destroyed) this.sink.uncork();
+    if (this.sink.destroyed) return;
+    this.sink.uncork();
+    if (this.sink.writableLength === 0) this.used = 0;
   };
 }

@@ -7,6 +7,8 @@ class Sink implements ByteSink {
   corks = 0;
   pending: Uint8Array[] = [];
   flushes: Uint8Array[][] = [];
+  /** What a socket whose reader lags would still hold after a flush. */
+  writableLength = 0;
   write(bytes: Uint8Array): boolean {
     if (this.corks > 0) this.pending.push(bytes);
     else this.flushes.push([bytes]);
@@ -98,4 +100,35 @@ t.test('endData marks the last DATA frame of the turn END_STREAM in place, and o
   writer.frame(FrameType.DATA, 0, 11, new Uint8Array([1]));
   turn.run();
   t.notOk(writer.endData(11), 'already flushed: too late to change');
+});
+
+t.test('the block is written again from its start once the socket holds none of it, and only then', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  const at = (i: number) => sink.flushes[i]![0]!;
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([1, 2, 3]));
+  turn.run();
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([4, 5, 6]));
+  turn.run();
+  t.equal(at(1).buffer, at(0).buffer, 'the same block');
+  t.equal(at(1).byteOffset, at(0).byteOffset, 'from the same place: the socket took the first turn whole');
+
+  sink.writableLength = 12; // the reader lags: the socket keeps the second turn's view
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([7, 8, 9]));
+  turn.run();
+  const held = Uint8Array.from(at(2));
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([10, 11, 12]));
+  turn.run();
+  t.same(Uint8Array.from(at(2)), held, 'what the socket holds is not overwritten');
+  t.ok(at(3).byteOffset >= at(2).byteOffset + at(2).length || at(3).buffer !== at(2).buffer, 'the next turn writes after it');
+
+  sink.writableLength = 0;
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([13]));
+  turn.run();
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([14]));
+  turn.run();
+  t.ok(at(4).byteOffset > at(0).byteOffset, 'the turn the socket catches up in still writes after what it held');
+  t.equal(at(5).byteOffset, at(0).byteOffset, 'the turn after it: from the start again');
+  t.same(new FrameDecoder().push(Buffer.concat(sink.flushes[5]!)).map((f) => [...f.payload]), [[14]]);
 });
