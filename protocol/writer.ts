@@ -8,7 +8,10 @@ export interface ByteSink {
   readonly destroyed: boolean;
   /** end() was called: it uncorks the socket at once, so nothing written may change after it. */
   readonly writableEnded?: boolean;
-  /** Bytes written and not yet handed to the kernel (0: the socket holds none of our views). */
+  /**
+   * Bytes written and not yet handed to the kernel, whoever wrote them, buffered or in flight
+   * (a net.Socket's): 0 means the socket holds no view of ours, and the block may be reused.
+   */
   readonly writableLength: number;
 }
 

@@ -18,8 +18,9 @@ export const PROXY_NODE_OPTIONS = '--max-semi-space-size=8';
  * One malloc arena for all of the proxy's threads. glibc gives each thread that allocates an
  * arena of its own (up to 8 per core); V8's four platform threads each keep ~1 MiB in theirs
  * for what their collection tasks allocate, resident for good. One arena shares that memory:
- * the proxy's peak at 256 connections 80 → 78.5 MiB, with no CPU cost that shows (V8's
- * threads allocate little; PROFILE.md, item 23). Read by glibc when the process starts.
+ * ~1.5 MiB less at 256 connections in a harness (80.4 → 78.5), within the noise of the bench's
+ * 78.5–80 MiB, with no CPU cost that shows (V8's threads allocate little; PROFILE.md, item 23).
+ * Read by glibc when the process starts.
  */
 export const PROXY_GLIBC_TUNABLES = ['glibc.malloc.arena_max=1'];
 
@@ -28,22 +29,40 @@ export function proxyNodeOptions(operator: string | undefined = process.env.NODE
   return operator ? `${PROXY_NODE_OPTIONS} ${operator}` : PROXY_NODE_OPTIONS;
 }
 
-/** The names a GLIBC_TUNABLES value sets (`glibc.malloc.arena_max=1:…`). */
-export function tunableNames(value: string | undefined): Set<string> {
-  return new Set((value ?? '').split(':').filter(Boolean).map((entry) => entry.split('=')[0]!));
+/** glibc's older variables for the malloc tunables tsgi sets: one set counts as its tunable set. */
+const OLDER_VARIABLES: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: 'glibc.malloc.arena_max',
+  MALLOC_TRIM_THRESHOLD_: 'glibc.malloc.trim_threshold',
+  MALLOC_MMAP_THRESHOLD_: 'glibc.malloc.mmap_threshold',
+};
+
+/**
+ * The tunables `env` sets: the names in its GLIBC_TUNABLES (`glibc.malloc.arena_max=1:…`), and
+ * those its older variables set (MALLOC_ARENA_MAX…), which a GLIBC_TUNABLES entry would override.
+ */
+export function tunablesSet(env: NodeJS.ProcessEnv): Set<string> {
+  const names = new Set((env.GLIBC_TUNABLES ?? '').split(':').filter(Boolean).map((entry) => entry.split('=')[0]!));
+  for (const [variable, name] of Object.entries(OLDER_VARIABLES)) if (env[variable] !== undefined) names.add(name);
+  return names;
 }
 
 /**
- * A GLIBC_TUNABLES value: `current` with each `name=value` of `settings` appended whose name it
- * does not set already, so that an operator's own setting wins. Other C libraries ignore it.
+ * A GLIBC_TUNABLES value: `env`'s with each `name=value` of `settings` appended that `env` does
+ * not set already, so that an operator's own setting wins. Other C libraries ignore it.
  */
-export function withTunables(current: string | undefined, settings: readonly string[]): string {
-  const named = tunableNames(current);
-  const added = settings.filter((setting) => !named.has(setting.split('=')[0]!));
-  return [...(current ? [current] : []), ...added].join(':');
+export function withTunables(env: NodeJS.ProcessEnv, settings: readonly string[]): string {
+  const named = tunablesSet(env);
+  const added = settings.filter((setting) => !named.has(setting.slice(0, setting.indexOf('='))));
+  return [...(env.GLIBC_TUNABLES ? [env.GLIBC_TUNABLES] : []), ...added].join(':');
+}
+
+/** `env` with GLIBC_TUNABLES set to `value`, or left out when that is empty. */
+export function withTunablesValue(env: NodeJS.ProcessEnv, value: string): NodeJS.ProcessEnv {
+  if (value === (env.GLIBC_TUNABLES ?? '')) return env;
+  return { ...env, GLIBC_TUNABLES: value };
 }
 
 /** The environment to start the proxy in: `env` with the proxy's node flags and allocator settings. */
 export function proxyEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...env, NODE_OPTIONS: proxyNodeOptions(env.NODE_OPTIONS ?? ''), GLIBC_TUNABLES: withTunables(env.GLIBC_TUNABLES, PROXY_GLIBC_TUNABLES) };
+  return { ...withTunablesValue(env, withTunables(env, PROXY_GLIBC_TUNABLES)), NODE_OPTIONS: proxyNodeOptions(env.NODE_OPTIONS ?? '') };
 }

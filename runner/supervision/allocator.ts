@@ -22,7 +22,7 @@
  * connections and 6 MiB lower in 64 MiB uploads, with no CPU cost that showed
  * (test/bench/PROFILE.md, item 23): its threads allocate little.
  */
-import { tunableNames, withTunables } from '../../proxy/node-options.js';
+import { tunablesSet, withTunables, withTunablesValue } from '../../proxy/node-options.js';
 
 export const TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024;
 export const MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024;
@@ -31,11 +31,12 @@ export const ARENA_MAX = 1;
 const THRESHOLDS = [`glibc.malloc.trim_threshold=${TRIM_THRESHOLD_BYTES}`, `glibc.malloc.mmap_threshold=${MMAP_THRESHOLD_BYTES}`];
 const ARENAS = [`glibc.malloc.arena_max=${ARENA_MAX}`];
 
-/** `env` with the workers' allocator tunables added to GLIBC_TUNABLES where it does not set them. */
+/**
+ * `env` with the workers' allocator tunables added to GLIBC_TUNABLES where it does not set them
+ * (there or through glibc's older variables, MALLOC_ARENA_MAX and the like).
+ */
 export function withAllocatorTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const named = tunableNames(env.GLIBC_TUNABLES);
+  const named = tunablesSet(env);
   const ownThreshold = named.has('glibc.malloc.trim_threshold') || named.has('glibc.malloc.mmap_threshold');
-  const settings = [...(ownThreshold ? [] : THRESHOLDS), ...ARENAS];
-  const value = withTunables(env.GLIBC_TUNABLES, settings);
-  return value === (env.GLIBC_TUNABLES ?? '') ? env : { ...env, GLIBC_TUNABLES: value };
+  return withTunablesValue(env, withTunables(env, [...(ownThreshold ? [] : THRESHOLDS), ...ARENAS]));
 }
