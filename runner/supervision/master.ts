@@ -12,6 +12,7 @@ import type { RunnerOptions } from '../options.js';
 import { spawnPythonWorker } from './python-worker.js';
 import { SignalQueue } from './signals.js';
 import { withAllocatorTunables } from './allocator.js';
+import { workerExecArgv } from './master-flags.js';
 
 /** The signals the master acts on; their handlers only record them (SignalQueue). */
 export const MASTER_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU'];
@@ -408,6 +409,7 @@ export class Master {
     if (this.options.python) return spawnPythonWorker(this.options, index, this.target, this.socket.fd);
     const child = fork(process.argv[1]!, [...this.argv], {
       env: withAllocatorTunables({ ...process.env, [WORKER_ENV]: String(index), [WORKERS_ENV]: String(this.target) }),
+      execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     child.send({ t: 'listen' } satisfies ToWorker, this.socket.handle as never);
