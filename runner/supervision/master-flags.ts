@@ -2,11 +2,11 @@
  * The V8 flags the master sets on itself at start (runner/cli.ts), and the one it adds for the
  * JavaScript workers it forks (workerExecArgv).
  *
- * The master's: The master only supervises:
- * it forks, reads heartbeats and logs. V8's optimizing compilers page in ~3.5 MiB of the node
- * binary's machine code the first time something turns hot (loading pino is enough), for code
- * that runs ten times a second at most: measured on Node 20, 52 → 49 MiB resident (PROFILE.md,
- * item 9). Maglev is off by default on Node 20 and on from Node 22, hence both.
+ * The master's own. It only supervises: it forks, reads heartbeats and logs. V8's optimizing
+ * compilers page in ~3.5 MiB of the node binary's machine code the first time something turns
+ * hot (loading pino is enough), for code that runs ten times a second at most: measured on
+ * Node 20, 52 → 49 MiB resident (PROFILE.md, item 9). Maglev is off by default on Node 20 and
+ * on from Node 22, hence both.
  *
  * Workers are forked with the command line's node flags (process.execArgv), which flags set
  * at run time do not change: they keep the compilers they serve with.
