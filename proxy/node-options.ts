@@ -47,22 +47,18 @@ export function tunablesSet(env: NodeJS.ProcessEnv): Set<string> {
 }
 
 /**
- * A GLIBC_TUNABLES value: `env`'s with each `name=value` of `settings` appended that `env` does
- * not set already, so that an operator's own setting wins. Other C libraries ignore it.
+ * `env` with each `name=value` of `settings` appended to its GLIBC_TUNABLES that it does not set
+ * already, so that an operator's own setting wins; `env` itself when there is none to add.
+ * Other C libraries ignore the variable.
  */
-export function withTunables(env: NodeJS.ProcessEnv, settings: readonly string[]): string {
+export function withTunables(env: NodeJS.ProcessEnv, settings: readonly string[]): NodeJS.ProcessEnv {
   const named = tunablesSet(env);
   const added = settings.filter((setting) => !named.has(setting.slice(0, setting.indexOf('='))));
-  return [...(env.GLIBC_TUNABLES ? [env.GLIBC_TUNABLES] : []), ...added].join(':');
-}
-
-/** `env` with GLIBC_TUNABLES set to `value`, or left out when that is empty. */
-export function withTunablesValue(env: NodeJS.ProcessEnv, value: string): NodeJS.ProcessEnv {
-  if (value === (env.GLIBC_TUNABLES ?? '')) return env;
-  return { ...env, GLIBC_TUNABLES: value };
+  if (added.length === 0) return env;
+  return { ...env, GLIBC_TUNABLES: [...(env.GLIBC_TUNABLES ? [env.GLIBC_TUNABLES] : []), ...added].join(':') };
 }
 
 /** The environment to start the proxy in: `env` with the proxy's node flags and allocator settings. */
 export function proxyEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...withTunablesValue(env, withTunables(env, PROXY_GLIBC_TUNABLES)), NODE_OPTIONS: proxyNodeOptions(env.NODE_OPTIONS ?? '') };
+  return { ...withTunables(env, PROXY_GLIBC_TUNABLES), NODE_OPTIONS: proxyNodeOptions(env.NODE_OPTIONS ?? '') };
 }

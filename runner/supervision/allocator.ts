@@ -22,7 +22,7 @@
  * connections and 6 MiB lower in 64 MiB uploads, with no CPU cost that showed
  * (test/bench/PROFILE.md, item 23): its threads allocate little.
  */
-import { tunablesSet, withTunables, withTunablesValue } from '../../proxy/node-options.js';
+import { tunablesSet, withTunables } from '../../proxy/node-options.js';
 
 export const TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024;
 export const MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024;
@@ -38,5 +38,5 @@ const ARENAS = [`glibc.malloc.arena_max=${ARENA_MAX}`];
 export function withAllocatorTunables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const named = tunablesSet(env);
   const ownThreshold = named.has('glibc.malloc.trim_threshold') || named.has('glibc.malloc.mmap_threshold');
-  return withTunablesValue(env, withTunables(env, [...(ownThreshold ? [] : THRESHOLDS), ...ARENAS]));
+  return withTunables(env, [...(ownThreshold ? [] : THRESHOLDS), ...ARENAS]);
 }

@@ -11,7 +11,7 @@ import type { LogKind } from './logs.js';
 import { freePort, get, helloMismatch, unixSocketBound, waitFor } from './probe.js';
 import type { Processes } from './processes.js';
 import { HELLO_WSGI_APP } from './scenarios.js';
-import { PROXY_GLIBC_TUNABLES, PROXY_NODE_OPTIONS, withTunables, withTunablesValue } from '../../proxy/node-options.js';
+import { PROXY_GLIBC_TUNABLES, PROXY_NODE_OPTIONS, withTunables } from '../../proxy/node-options.js';
 
 export interface StartedProcess {
   name: string;
@@ -166,7 +166,7 @@ function tsgiSystem(shape: TsgiShape): System {
       // As deployed: the node flags and allocator settings of deploy/systemd/tsgi-proxy.service
       // (proxy/node-options.ts).
       const proxyLevel = shape.proxyLogLevel ? ['--log-level', shape.proxyLogLevel] : level;
-      const env = withTunablesValue(process.env, withTunables(process.env, PROXY_GLIBC_TUNABLES));
+      const env = withTunables(process.env, PROXY_GLIBC_TUNABLES);
       spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...proxyLevel], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' '), env });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, 'tsgi-proxy', url);
