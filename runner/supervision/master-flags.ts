@@ -21,7 +21,7 @@ const COMPILER_FLAG = /(^|\s)--(no[-_])?(opt|turbofan|maglev)(?=\s|=|$)/;
  * the command line or in NODE_OPTIONS: their choice wins, as with the other settings tsgi adds.
  */
 export function masterV8Flags(execArgv: readonly string[], nodeOptions: string | undefined): string | null {
-  if (COMPILER_FLAG.test(execArgv.join(' ')) || COMPILER_FLAG.test(nodeOptions ?? '')) return null;
+  if (operatorNamed(COMPILER_FLAG, execArgv, nodeOptions)) return null;
   return MASTER_V8_FLAGS;
 }
 
@@ -43,6 +43,11 @@ const SEMI_SPACE_FLAG = /(^|\s)--max[-_]semi[-_]space[-_]size(?=\s|=|$)/;
 
 /** The node flags to fork a JavaScript worker with: the master's own, and WORKER_V8_FLAGS unless the operator sized it. */
 export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  if (SEMI_SPACE_FLAG.test(execArgv.join(' ')) || SEMI_SPACE_FLAG.test(nodeOptions ?? '')) return [...execArgv];
+  if (operatorNamed(SEMI_SPACE_FLAG, execArgv, nodeOptions)) return [...execArgv];
   return [...execArgv, ...WORKER_V8_FLAGS];
+}
+
+/** Whether the operator gave a node flag `flag` matches, on node's command line or in NODE_OPTIONS. */
+function operatorNamed(flag: RegExp, execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return flag.test(execArgv.join(' ')) || flag.test(nodeOptions ?? '');
 }
