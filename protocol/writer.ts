@@ -25,6 +25,15 @@ const COPY_LIMIT = 16 * 1024;
  * as long as it needs.
  */
 const BLOCK_SIZE = 64 * 1024;
+/**
+ * Blocks a writer keeps: a turn whose frames fill more than one block (over ~150 requests'
+ * environs, hello at c=256) keeps each, to write them again in the next turns. Dropping a full
+ * block instead made garbage of the block the writer had kept for many turns, long since
+ * promoted, which only a full collection frees: the proxy's ArrayBuffers grew ~0.3 MiB a second
+ * behind the Python runner (PROFILE.md, item 26). Past this many, a turn's extra blocks are its
+ * own, and young garbage once written.
+ */
+const KEPT_BLOCKS = 4;
 const CREDIT_FRAME = HEADER_SIZE + 4;
 
 /**
@@ -35,7 +44,11 @@ const CREDIT_FRAME = HEADER_SIZE + 4;
  */
 export class FrameWriter {
   private corked = false;
-  private block = new Uint8Array(0);
+  /** The blocks kept (KEPT_BLOCKS), written in order since the socket last held none of them. */
+  private readonly blocks: Uint8Array[] = [];
+  /** Where `block` is in `blocks` (past their end for a turn's extra block). */
+  private current = -1;
+  private block: Uint8Array = new Uint8Array(0);
   private used = 0;
   /** The header of the last frame of this turn when it is DATA, still unsent (see endData). */
   private lastData: Uint8Array | null = null;
@@ -89,15 +102,23 @@ export class FrameWriter {
     this.sink.write(this.block.subarray(at, at + CREDIT_FRAME));
   }
 
-  /** Where `size` fresh bytes start in the current block (a new block when it is full). */
+  /** Where `size` fresh bytes start in the current block (the next block when it is full). */
   private reserve(size: number): number {
-    if (this.used + size > this.block.length) {
-      this.block = new Uint8Array(BLOCK_SIZE);
-      this.used = 0;
-    }
+    if (this.used + size > this.block.length) this.nextBlock();
     const at = this.used;
     this.used += size;
     return at;
+  }
+
+  /** The next kept block, a new one kept while fewer than KEPT_BLOCKS are, or else one of the turn's own. */
+  private nextBlock(): void {
+    this.current++;
+    if (this.current < this.blocks.length) this.block = this.blocks[this.current]!;
+    else {
+      this.block = new Uint8Array(BLOCK_SIZE);
+      if (this.blocks.length < KEPT_BLOCKS) this.blocks.push(this.block);
+    }
+    this.used = 0;
   }
 
   private begin(): boolean {
@@ -112,8 +133,8 @@ export class FrameWriter {
 
   /**
    * Ends the turn: the uncork writes its frames. When the socket took them all at once (a
-   * reader that keeps up, the usual case on a Unix socket), it holds no view of the block, and
-   * the next turn writes it again from the start: one block per connection for good. A block
+   * reader that keeps up, the usual case on a Unix socket), it holds no view of any block, and
+   * the next turn writes the first again from its start: the kept blocks for good. A block
    * left half full instead outlived two scavenges at any but the highest rates, was promoted,
    * and once full and replaced was garbage only a full collection frees, which V8 starts when
    * 64 MiB of such memory has piled up: a JavaScript worker serving two proxy processes grew by
@@ -124,6 +145,10 @@ export class FrameWriter {
     this.lastData = null;
     if (this.sink.destroyed) return;
     this.sink.uncork();
-    if (this.sink.writableLength === 0) this.used = 0;
+    if (this.sink.writableLength === 0 && this.blocks.length > 0) {
+      this.current = 0;
+      this.block = this.blocks[0]!;
+      this.used = 0;
+    }
   };
 }

@@ -132,3 +132,53 @@ t.test('the block is written again from its start once the socket holds none of 
   t.equal(at(5).byteOffset, at(0).byteOffset, 'the turn after it: from the start again');
   t.same(new FrameDecoder().push(Buffer.concat(sink.flushes[5]!)).map((f) => [...f.payload]), [[14]]);
 });
+
+t.test('a turn that fills more than one block keeps them, and the next turns write them again', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  const frame = new Uint8Array(15 * 1024); // copied: under the 16 KiB copy limit; 4 to a 64 KiB block
+  const blocksOf = (i: number) => [...new Set(sink.flushes[i]!.map((view) => view.buffer))];
+  const writeTurn = (frames: number) => {
+    for (let i = 0; i < frames; i++) writer.frame(FrameType.DATA, 0, 1, frame.fill(i));
+    turn.run();
+  };
+  writeTurn(10);
+  const first = blocksOf(0);
+  t.equal(first.length, 3, '10 frames of 15 KiB: three blocks');
+  writeTurn(10);
+  const same = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  t.ok(same(blocksOf(1), first), 'the next turn writes the same three again, in order');
+  t.equal(sink.flushes[1]![0]!.byteOffset, 0, 'from the first one\'s start');
+  t.same(new FrameDecoder(1 << 20).push(Buffer.concat(sink.flushes[1]!)).map((f) => f.payload[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'each frame intact');
+
+  writeTurn(24); // six blocks: four kept, two of the turn's own
+  const big = blocksOf(2);
+  t.equal(big.length, 6);
+  t.ok(same(big.slice(0, 3), first), 'the kept ones first');
+  writeTurn(24);
+  const again = blocksOf(3);
+  t.ok(same(again.slice(0, 4), big.slice(0, 4)), 'four blocks are kept');
+  t.notOk(again.slice(4).some((b) => big.includes(b)), 'the turn\'s extra blocks are not');
+});
+
+t.test('while the socket holds part of the blocks, a turn goes on to the kept blocks after them, never back', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  const frame = new Uint8Array(15 * 1024);
+  for (let i = 0; i < 6; i++) writer.frame(FrameType.DATA, 0, 1, frame);
+  turn.run(); // two blocks, both kept
+  const [a, b] = [sink.flushes[0]![0]!.buffer, sink.flushes[0]![5]!.buffer];
+  t.not(a, b);
+  writer.frame(FrameType.DATA, 0, 1, frame.fill(1));
+  sink.writableLength = 100; // the reader lags: the socket still holds this turn's frame, in block a
+  turn.run();
+  t.equal(sink.flushes[1]![0]!.buffer, a, 'a turn starts in the first kept block');
+  const held = Uint8Array.from(sink.flushes[1]![0]!);
+  for (let i = 0; i < 6; i++) writer.frame(FrameType.DATA, 0, 1, frame.fill(2));
+  turn.run();
+  t.same(Uint8Array.from(sink.flushes[1]![0]!), held, 'what the socket holds is not overwritten');
+  t.ok(sink.flushes[2]!.some((view) => view.buffer === b), 'the next kept block is written');
+  t.ok(sink.flushes[2]!.slice(3).every((view) => view.buffer !== a), 'and never the first again while the socket may hold it');
+});
