@@ -10,7 +10,7 @@ export interface ByteSink {
   readonly writableEnded?: boolean;
   /**
    * Bytes written and not yet handed to the kernel, whoever wrote them, buffered or in flight
-   * (a net.Socket's): 0 means the socket holds no view of ours, and the block may be reused.
+   * (a net.Socket's): 0 means the socket holds no view of ours, and the blocks may be reused.
    */
   readonly writableLength: number;
 }
@@ -28,10 +28,11 @@ const BLOCK_SIZE = 64 * 1024;
 /**
  * Blocks a writer keeps: a turn whose frames fill more than one block (over ~150 requests'
  * environs, hello at c=256) keeps each, to write them again in the next turns. Dropping a full
- * block instead made garbage of the block the writer had kept for many turns, long since
- * promoted, which only a full collection frees: the proxy's ArrayBuffers grew ~0.3 MiB a second
- * behind the Python runner (PROFILE.md, item 26). Past this many, a turn's extra blocks are its
- * own, and young garbage once written.
+ * block instead made garbage of the block the writer had kept for many turns whenever that one
+ * overflowed, long since promoted, which only a full collection frees: the proxy's ArrayBuffers
+ * grew 0.3–0.45 MiB a second behind the Python runner (PROFILE.md, item 26). Past this many, a
+ * turn's extra blocks are its own: young garbage once the socket has written them, unless it
+ * lags for long enough that they are promoted, as any bytes it holds may be.
  */
 const KEPT_BLOCKS = 4;
 const CREDIT_FRAME = HEADER_SIZE + 4;
@@ -44,7 +45,7 @@ const CREDIT_FRAME = HEADER_SIZE + 4;
  */
 export class FrameWriter {
   private corked = false;
-  /** The blocks kept (KEPT_BLOCKS), written in order since the socket last held none of them. */
+  /** The blocks kept (up to KEPT_BLOCKS), written in order since the socket last held none of them. */
   private readonly blocks: Uint8Array[] = [];
   /** Where `block` is in `blocks` (past their end for a turn's extra block). */
   private current = -1;
@@ -121,8 +122,9 @@ export class FrameWriter {
     this.used = 0;
   }
 
+  /** Whether a frame can go out now, corking the socket for the turn; nothing can after end() or destroy(). */
   private begin(): boolean {
-    if (this.sink.destroyed) return false;
+    if (this.sink.destroyed || this.sink.writableEnded === true) return false;
     if (!this.corked) {
       this.corked = true;
       this.sink.cork();
@@ -134,11 +136,11 @@ export class FrameWriter {
   /**
    * Ends the turn: the uncork writes its frames. When the socket took them all at once (a
    * reader that keeps up, the usual case on a Unix socket), it holds no view of any block, and
-   * the next turn writes the first again from its start: the kept blocks for good. A block
-   * left half full instead outlived two scavenges at any but the highest rates, was promoted,
-   * and once full and replaced was garbage only a full collection frees, which V8 starts when
-   * 64 MiB of such memory has piled up: a JavaScript worker serving two proxy processes grew by
-   * ~1.5 MiB a second up to that (test/bench/PROFILE.md, item 24).
+   * the next turn writes the first again from its start: the kept blocks for good. Before
+   * this, a block left half full outlived two scavenges at any but the highest rates, was
+   * promoted, and once full and replaced was garbage only a full collection frees, which V8
+   * starts when 64 MiB of such memory has piled up: a JavaScript worker serving two proxy
+   * processes grew by ~1.5 MiB a second up to that (test/bench/PROFILE.md, item 24).
    */
   private readonly flush = (): void => {
     this.corked = false;

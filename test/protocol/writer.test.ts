@@ -9,6 +9,7 @@ class Sink implements ByteSink {
   flushes: Uint8Array[][] = [];
   /** What a socket whose reader lags would still hold after a flush. */
   writableLength = 0;
+  writableEnded = false;
   write(bytes: Uint8Array): boolean {
     if (this.corks > 0) this.pending.push(bytes);
     else this.flushes.push([bytes]);
@@ -181,4 +182,26 @@ t.test('while the socket holds part of the blocks, a turn goes on to the kept bl
   t.same(Uint8Array.from(sink.flushes[1]![0]!), held, 'what the socket holds is not overwritten');
   t.ok(sink.flushes[2]!.some((view) => view.buffer === b), 'the next kept block is written');
   t.ok(sink.flushes[2]!.slice(3).every((view) => view.buffer !== a), 'and never the first again while the socket may hold it');
+
+  sink.writableLength = 0; // the reader caught up during the last turn
+  writer.frame(FrameType.DATA, 0, 1, frame);
+  turn.run();
+  writer.frame(FrameType.DATA, 0, 1, frame);
+  turn.run();
+  t.equal(sink.flushes[4]![0]!.buffer, a, 'caught up: back to the first kept block');
+  t.equal(sink.flushes[4]![0]!.byteOffset, 0, 'from its start');
+});
+
+t.test('a frame after end() is dropped: the socket can take nothing more', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([1]));
+  turn.run();
+  sink.writableEnded = true;
+  writer.frame(FrameType.DATA, 0, 1, new Uint8Array([2]));
+  writer.credit(1, 10);
+  turn.run();
+  t.equal(sink.flushes.length, 1, 'only the frame before the end');
+  t.equal(sink.corks + sink.pending.length, 0, 'nothing corked or waiting');
 });
