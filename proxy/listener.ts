@@ -69,7 +69,8 @@ export class Listener {
       server.close();
       throw new BindError(formatAddress(address), err as NodeJS.ErrnoException);
     }
-    server.on('error', acceptFailures(() => listener!.routes.log, formatAddress(address)));
+    // Named as bound: a config's port 0 is logged as the port the system chose.
+    server.on('error', acceptFailures(() => listener!.routes.log, listener.addresses().map(boundLabel)[0] ?? formatAddress(address)));
     return listener;
   }
 
@@ -152,6 +153,11 @@ export class Listener {
       clearTimeout(deadline);
     }
   }
+}
+
+/** How logs name an address as bound: `unix:PATH`, or HOST:PORT with the port the system chose for port 0. */
+export function boundLabel(bound: AddressInfo | string): string {
+  return typeof bound === 'string' ? `unix:${bound}` : formatAddress({ kind: 'tcp', host: bound.address, port: bound.port });
 }
 
 /** At most one log line per this many ms for a listener's failing accept(). */

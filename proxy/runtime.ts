@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS, formatAddress } from '../protocol/index.js';
 import type { Address, ProxyConfig } from './config/types.js';
 import { addressKey } from './config/address.js';
-import { Listener } from './listener.js';
+import { Listener, boundLabel } from './listener.js';
 import { bindings } from './router.js';
 import { UpstreamGroup } from './upstream/group.js';
 import { UpstreamServer } from './upstream/server.js';
@@ -93,9 +93,7 @@ export class ProxyRuntime {
 
   /** The addresses actually bound (resolves port 0), for logs and tests. */
   get addresses(): string[] {
-    return [...this.listeners.values()].flatMap((l) =>
-      l.addresses().map((a) => (typeof a === 'string' ? `unix:${a}` : formatAddress({ kind: 'tcp', host: a.address, port: a.port }))),
-    );
+    return [...this.listeners.values()].flatMap((l) => l.addresses().map(boundLabel));
   }
 
   /** Graceful: stop accepting, let in-flight requests finish, then close runner connections. */

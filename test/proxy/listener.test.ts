@@ -1,6 +1,7 @@
 // A listener's failing accept(): logged as nginx says it, at most once per interval, with the count.
 import t from 'tap';
-import { acceptFailures } from '../../proxy/listener.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { acceptFailures, boundLabel } from '../../proxy/listener.js';
 
 function emfile(): NodeJS.ErrnoException {
   return Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', errno: -24, syscall: 'accept' });
@@ -30,4 +31,14 @@ t.test('an errno the system does not name keeps the error message', async (t) =>
   const failed = acceptFailures(() => ({ error: (_: unknown, msg: string) => void lines.push(msg) }) as never, 'unix:/run/x.sock');
   failed(Object.assign(new Error('something odd'), { code: 'EODD', errno: 99999 }));
   t.same(lines, ['accept() failed (EODD: something odd)']);
+});
+
+t.test('a listener is named as bound: port 0 by the port the system chose', async (t) => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  t.teardown(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  t.not(port, 0);
+  t.equal(boundLabel(server.address()!), `127.0.0.1:${port}`);
+  t.equal(boundLabel('/run/tsgi/proxy.sock'), 'unix:/run/tsgi/proxy.sock');
 });
