@@ -29,6 +29,12 @@ const MAX_LOG_WRITE_BYTES = 32 * 1024;
 /** Errors that say the log's reader has gone: the log stops, the process goes on. */
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
 
+/** A log whose write failed otherwise (a full disk) drops its lines this long, then tries again. */
+export const LOG_RETRY_MS = 1000;
+
+/** stderr hears of a log that keeps failing at most this often. */
+const COMPLAIN_EVERY_MS = 60_000;
+
 /** A last word on stderr; if even that fails, there is nobody left to tell. */
 function sayOnStderr(text: string): void {
   try {
@@ -38,7 +44,7 @@ function sayOnStderr(text: string): void {
   }
 }
 
-/** What the exit flush reads of sonic-boom (4.x, buffer mode): the lines not yet written. */
+/** What the exit flush and a paused log's retry read of sonic-boom (4.x, buffer mode): the lines not yet written. */
 interface WaitingLines {
   fd: number;
   _writing: boolean;
@@ -92,31 +98,76 @@ export function boundedLogger(level: string, base: Record<string, unknown>, maxB
   const writeBytes = stdout.write;
   // An own property, as sonic-boom sets its own: pino's EPIPE handler replaces it in turn. (The
   // types know only the text mode's string; in buffer mode write takes bytes.)
-  stdout.write = (line: string) => writeBytes.call(stdout, Buffer.from(line, 'utf8') as unknown as string);
+  const writeLine = (line: string) => writeBytes.call(stdout, Buffer.from(line, 'utf8') as unknown as string);
+  stdout.write = writeLine;
   stdout.flushSync = () => flushAtExit(stdout as unknown as WaitingLines);
   const log = pino({ level, base }, stdout);
-  // pino stops the log on EPIPE and passes on any other error. A Unix socket whose reader
-  // closed with lines unread (a parent's stdio, a log collector's stream) fails the write
-  // waiting on it with ECONNRESET: the same departure, which ended the process, as any other
-  // error did (ENOSPC: stdout sent to a file on a full disk). Whatever the error, the log
-  // stops and the process serves on, as nginx does when its log cannot be written; stderr,
-  // the one channel left, says why once, unless the reader is simply gone.
-  let stopped = false;
-  stdout.on('error', (err: NodeJS.ErrnoException) => {
-    // pino passes an error it does not handle on by emitting it again: one stop, one word.
-    if (stopped) return;
-    stopped = true;
-    const nothing = () => true;
-    Object.assign(stdout, { write: nothing, flushSync: nothing, end: nothing, destroy: nothing });
-    if (!READER_GONE.has(err.code ?? '')) sayOnStderr(`${String(base.name ?? 'tsgi')} (pid ${process.pid}): log stopped, stdout cannot be written: ${err.message}\n`);
-  });
-  let dropped = 0;
-  stdout.on('drop', () => void dropped++);
-  // 'drain': what waited has been written, so stdout is read again and the count fits.
+  const drops: Drops = { unread: 0, unwritten: 0, failure: '' };
+  stdout.on('error', onWriteError(stdout, writeLine, String(base.name ?? 'tsgi'), drops));
+  stdout.on('drop', () => void drops.unread++);
+  // 'drain': what waited has been written, so stdout is read (or writable) again and the count fits.
   stdout.on('drain', () => {
-    if (dropped === 0) return;
-    log.warn({ dropped }, `${dropped} log lines dropped: stdout was not read while ${maxBytes} bytes of log waited`);
-    dropped = 0;
+    if (drops.unread > 0) log.warn({ dropped: drops.unread }, `${drops.unread} log lines dropped: stdout was not read while ${maxBytes} bytes of log waited`);
+    if (drops.unwritten > 0) log.warn({ dropped: drops.unwritten }, `${drops.unwritten} log lines dropped: stdout could not be written (${drops.failure})`);
+    drops.unread = drops.unwritten = 0;
   });
   return log;
+}
+
+/** pino's destination (sonic-boom). */
+type Destination = ReturnType<typeof pino.destination>;
+
+/** Lines dropped since the last count was logged, by cause. */
+interface Drops {
+  /** Past the bound, while stdout was not read. */
+  unread: number;
+  /** While writes failed (a full disk), and the last failure. */
+  unwritten: number;
+  failure: string;
+}
+
+/**
+ * What the log does when a write fails. pino stops the log on EPIPE and passes on any other
+ * error, which ended the process. A reader that has gone (EPIPE; ECONNRESET from a Unix socket
+ * whose reader closed with lines unread: a parent's stdio, a log collector's stream) does not
+ * come back: the log stops for good and the process serves on. Any other failure may pass
+ * (ENOSPC or EFBIG: stdout sent to a file on a full disk, or past its size limit): lines are
+ * dropped and counted for LOG_RETRY_MS, then the write that failed is tried again, and so on
+ * until one succeeds and a line says how many were lost. nginx does the same with its log on a
+ * full disk (it skips writing for the rest of the second) and reports a failing log at most
+ * once a minute, as this does on stderr, the one channel left.
+ */
+function onWriteError(stdout: Destination, writeLine: (line: string) => boolean, name: string, drops: Drops): (err: NodeJS.ErrnoException) => void {
+  let gone = false;
+  let paused = false;
+  let complainedAt = -Infinity;
+  const dropLine = () => {
+    drops.unwritten += 1;
+    return true;
+  };
+  const retry = () => {
+    paused = false;
+    stdout.write = writeLine;
+    // What waited when the write failed (sonic-boom keeps it) goes now, not with the next line,
+    // which a quiet process may not log for a long time.
+    if ((stdout as unknown as WaitingLines)._len > 0) writeLine('');
+  };
+  return (err) => {
+    // pino passes on an error other than EPIPE by emitting it again: one pause, one word.
+    if (gone || paused) return;
+    if (READER_GONE.has(err.code ?? '')) {
+      gone = true;
+      const nothing = () => true;
+      Object.assign(stdout, { write: nothing, flushSync: nothing, end: nothing, destroy: nothing });
+      return;
+    }
+    paused = true;
+    drops.failure = err.message;
+    stdout.write = dropLine;
+    setTimeout(retry, LOG_RETRY_MS).unref();
+    const now = performance.now();
+    if (now - complainedAt < COMPLAIN_EVERY_MS) return;
+    complainedAt = now;
+    sayOnStderr(`${name} (pid ${process.pid}): log paused, stdout cannot be written: ${err.message}; lines are dropped and counted until it can\n`);
+  };
 }

@@ -4,7 +4,9 @@
  * the one warning that says how many were dropped.
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
@@ -169,7 +171,7 @@ t.test('a log reader that goes away having read everything stops the log, not th
 t.test('a process that exits just after its log reader went away exits', (t) => orphan(t, LINES, false, true));
 
 // A log that cannot be written for another reason (stdout sent to a file on a full disk:
-// /dev/full fails every write with ENOSPC) stops, says why on stderr once, and the process
+// /dev/full fails every write with ENOSPC) pauses, says why on stderr once, and the process
 // goes on; the error ended it before.
 const FULL = `
 import { boundedLogger } from ${JSON.stringify(LOG)};
@@ -184,7 +186,7 @@ const timer = setInterval(() => {
 }, 5);
 `;
 
-t.test('a log that cannot be written stops and says so on stderr, and the process goes on', async (t) => {
+t.test('a log that cannot be written pauses and says so on stderr once, and the process goes on', async (t) => {
   const full = openSync('/dev/full', 'w');
   const child = spawnPlain(FULL, ['ignore', full, 'pipe']);
   closeSync(full);
@@ -194,7 +196,89 @@ t.test('a log that cannot be written stops and says so on stderr, and the proces
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
   const [code, signal] = await closed;
   t.same({ code, signal }, { code: 0, signal: null }, `exits as it would have (stderr: ${stderr.slice(0, 400)})`);
-  t.equal(stderr.match(/log stopped/g)?.length, 1, 'one line says the log stopped');
-  t.match(stderr, /^full \(pid \d+\): log stopped, stdout cannot be written: ENOSPC/);
+  t.equal(stderr.match(/log paused/g)?.length, 1, 'one line says the log paused');
+  t.match(stderr, /^full \(pid \d+\): log paused, stdout cannot be written: ENOSPC/);
   t.match(stderr, /still here/);
 });
+
+// A disk that fills and is freed again: a size limit on the file (ulimit -f: EFBIG past it)
+// stands in for the full disk, and truncating the file for the space freed. Node ignores the
+// SIGXFSZ that comes with EFBIG. The log pauses, retries each second, and once a write goes
+// through it carries on, with one line counting what was dropped meanwhile.
+const STEADY = `
+import { boundedLogger } from ${JSON.stringify(LOG)};
+const log = boundedLogger('info', { name: 'steady' });
+let n = 0;
+setInterval(() => log.info({ n: n++ }, 'line'), 2);
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+`;
+
+t.test('a log paused by a full disk resumes once there is room, and counts what it dropped', async (t) => {
+  const { file, child } = limitedFile(t, STEADY);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  await until(() => stderr.includes('log paused'), () => `no pause; stderr: ${stderr}`);
+  t.match(stderr, /^steady \(pid \d+\): log paused, stdout cannot be written: EFBIG/);
+  t.equal(statSync(file).size, 16 * 1024, 'the file is at its limit');
+  truncateSync(file, 0);
+  const resumed = () => readFileSync(file, 'utf8').split('\n').slice(1, -1);
+  await until(() => resumed().filter((line) => line.includes('"msg":"line"')).length >= 20, () => `no lines after the truncation; stderr: ${stderr}`);
+  child.stdin!.end();
+  const [code] = (await once(child, 'close')) as [number | null];
+  t.equal(code, 0, 'the process served on and exits as it would have');
+  // The first line may be the rest of the one the limit cut: the lines after it are whole.
+  const lines = resumed().map((line) => JSON.parse(line) as { msg: string; dropped?: number; n?: number });
+  const count = lines.find((line) => line.dropped !== undefined);
+  t.ok(count && count.dropped! > 0, `one line counts the lines dropped (${JSON.stringify(count)})`);
+  t.match(count!.msg, /^\d+ log lines dropped: stdout could not be written \(EFBIG/);
+  const numbers = lines.flatMap((line) => (line.msg === 'line' ? [line.n!] : []));
+  t.same(numbers, [...numbers].sort((a, b) => a - b), 'the lines after it in order');
+  t.equal(stderr.match(/log paused/g)?.length, 1, 'stderr heard of it once');
+});
+
+// A process that goes quiet after the failure: what waited is written once there is room,
+// without a next line to carry it.
+const QUIET = `
+import { boundedLogger } from ${JSON.stringify(LOG)};
+const log = boundedLogger('info', { name: 'quiet' });
+for (let n = 0; n < 200; n++) log.info({ n, pad: 'x'.repeat(60) }, 'line');
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+`;
+
+t.test('a paused log writes what waited once there is room, with nothing more logged', async (t) => {
+  const { file, child } = limitedFile(t, QUIET);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  await until(() => stderr.includes('log paused'), () => `no pause; stderr: ${stderr}`);
+  truncateSync(file, 0);
+  await until(() => readFileSync(file, 'utf8').includes('"n":199,'), () => `the waiting lines never came; stderr: ${stderr}`);
+  child.stdin!.end();
+  const [code] = (await once(child, 'close')) as [number | null];
+  t.equal(code, 0);
+  t.notMatch(readFileSync(file, 'utf8'), /dropped/, 'nothing was dropped: no line came while the log was paused');
+});
+
+/** A child logging to a file limited to 16 KiB (ulimit -f; the file deleted after the test). */
+function limitedFile(t: Test, script: string): { file: string; child: ChildProcess } {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-log-'));
+  const file = join(dir, 'out.log');
+  const out = openSync(file, 'a');
+  const child = spawn('bash', ['-c', 'ulimit -f 16 && exec "$@"', 'bash', 'env', '-u', 'NODE_OPTIONS', process.execPath, '--input-type=module', '-e', script], {
+    stdio: ['pipe', out, 'pipe'],
+  });
+  closeSync(out);
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { file, child };
+}
+
+/** Polls `ok` every 20 ms for up to 20 s. */
+async function until(ok: () => boolean, why: () => string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; !ok(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (Date.now() > deadline) throw new Error(why());
+  }
+}
