@@ -10,7 +10,7 @@ import unittest
 from client import WorkerProcess
 import test_worker
 from tsgi_worker.frame import FrameType
-from tsgi_worker.messages import encode_cancel
+from tsgi_worker.messages import encode_cancel, encode_environ
 
 
 class InlineWorker(test_worker.Worker):
@@ -99,6 +99,17 @@ class Inline(unittest.TestCase):
         self.assertEqual(len(body), 600000 - received)
         self.assertEqual(self.client.response(3)[1], b'hello')
 
+    def test_an_inline_app_waiting_for_its_body_reads_the_connection_itself(self):
+        """Waiting for body bytes, the app's thread reads the frames itself: a PING is answered
+        meanwhile, the DATA reaches the app, and no reader thread was started beside it."""
+        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/readers', 'tsgi.request_id': 'r'}))
+        self.client.expect(FrameType.ACCEPT, 1)
+        self.client.send(FrameType.PING, 0, 0, b'bodywait')
+        self.assertEqual(bytes(self.client.expect(FrameType.PING).payload), b'bodywait')
+        self.client.send(FrameType.DATA, 0, 1, b'x' * 60000)
+        self.client.send(FrameType.DATA, 1, 1, b'y' * 10)
+        self.assertEqual(self.client.response(1)[1], b'60010 1')
+
     def test_a_slow_request_does_not_hold_the_rest_of_its_read(self):
         """The reader is taken over in the slow one: the others of its read go to the pool
         and wait for the thread (threads 1), in order, and are all served."""
@@ -163,6 +174,14 @@ class InlineHarakiri(unittest.TestCase):
         started = time.monotonic()
         self.client.frames_until(1, FrameType.CANCEL)
         self.assertLess(time.monotonic() - started, 5, 'cancelled by the 300 ms harakiri, not left waiting for credit')
+        self.client.request(3, {})
+        self.assertEqual(self.client.response(3)[1], b'hello')
+
+    def test_an_inline_app_waiting_for_its_body_is_cancelled_and_its_thread_freed(self):
+        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo', 'tsgi.request_id': 'r1'}))
+        started = time.monotonic()
+        self.client.frames_until(1, FrameType.CANCEL)
+        self.assertLess(time.monotonic() - started, 5, 'cancelled by the 300 ms harakiri, not left waiting for the body')
         self.client.request(3, {})
         self.assertEqual(self.client.response(3)[1], b'hello')
 

@@ -6,11 +6,11 @@ for the streams they opened itself, one after the other, while the pool has a fr
 the reader saves two thread switches per request; the frames it writes meanwhile are corked
 and leave in one write at the end of the read (a read of 20 requests: one system call where
 there were 60); payloads above COPY_LIMIT are corked by reference, not copied. An app call
-that runs out of credit keeps the reader role and reads the connection itself until the CREDIT
-comes (`read_while_waiting`: no other thread to wake per CREDIT). An app call that would wait
-for body bytes, or that has not read for longer than INLINE_LIMIT_S (checked by the worker's
-inline watch), makes the reader hand its role to a new thread first (`take_over`): frames keep
-being read while an app is slow, as before.
+that runs out of credit, or that waits for body bytes, keeps the reader role and reads the
+connection itself until the CREDIT or the DATA comes (`read_while_waiting`: no other thread to
+wake per frame). An app call that has not read for longer than INLINE_LIMIT_S (checked by the
+worker's inline watch) makes the reader hand its role to a new thread (`take_over`): frames
+keep being read while an app is slow, as before.
 
 Every write goes through `_write_lock`, which keeps frames whole when several threads send, and
 is held while a stream's "no more frames" mark is set, so nothing leaves after its CANCEL or
@@ -593,9 +593,9 @@ class Connection:
         return since is not None
 
     def read_while_waiting(self):
-        """Called by a stream's app thread that has no credit left. On the reader thread (an app
-        called inline) the thread reads and dispatches the next frames itself, so a CREDIT
-        wakes no other thread: True after one read (or READ_WAIT_MS without one; the caller
+        """Called by a stream's app thread that has no credit left, or no body bytes to read. On
+        the reader thread (an app called inline) the thread reads and dispatches the next frames
+        itself, so a CREDIT or a DATA frame wakes no other thread: True after one read (or READ_WAIT_MS without one; the caller
         checks its credit and its cancel again). False when this thread is not the reader:
         then the caller waits for the reader (before_wait)."""
         me = get_ident()

@@ -43,7 +43,7 @@ class Stream:
         self.cancelled = False
         # Set under the connection's write lock: no frame may leave for this stream any more.
         self.sending_done = False
-        self.input = EmptyInput() if request_ended else WsgiInput(self._consumed, conn.before_wait, self._cond)
+        self.input = EmptyInput() if request_ended else WsgiInput(self._consumed, conn.before_wait, self._cond, read_while_waiting=conn.read_while_waiting)
 
     # ---- frames from the proxy (reader thread) ----
 
