@@ -30,7 +30,7 @@ const MAX_LOG_WRITE_BYTES = 32 * 1024;
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
 
 /** A log whose write failed otherwise (a full disk) drops its lines this long, then tries again. */
-export const LOG_RETRY_MS = 1000;
+const LOG_RETRY_MS = 1000;
 
 /** stderr hears of a log that keeps failing at most this often. */
 const COMPLAIN_EVERY_MS = 60_000;

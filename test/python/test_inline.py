@@ -101,14 +101,22 @@ class Inline(unittest.TestCase):
 
     def test_an_inline_app_waiting_for_its_body_reads_the_connection_itself(self):
         """Waiting for body bytes, the app's thread reads the frames itself: a PING is answered
-        meanwhile, the DATA reaches the app, and no reader thread was started beside it."""
-        self.client.send(FrameType.REQUEST, 0, 1, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/readers', 'tsgi.request_id': 'r'}))
-        self.client.expect(FrameType.ACCEPT, 1)
-        self.client.send(FrameType.PING, 0, 0, b'bodywait')
-        self.assertEqual(bytes(self.client.expect(FrameType.PING).payload), b'bodywait')
-        self.client.send(FrameType.DATA, 0, 1, b'x' * 60000)
-        self.client.send(FrameType.DATA, 1, 1, b'y' * 10)
-        self.assertEqual(self.client.response(1)[1], b'60010 1')
+        meanwhile, the DATA reaches the app, and no reader thread was started beside it. The
+        inline watch may still rightly take the reading over from an app that this machine
+        left unscheduled for 10 ms (INLINE_LIMIT_S): of three uploads, one suffices. Before,
+        every one of them started a reader."""
+        readers = []
+        for stream in (1, 3, 5):
+            self.client.send(FrameType.REQUEST, 0, stream, encode_environ({'REQUEST_METHOD': 'POST', 'PATH_INFO': '/readers', 'tsgi.request_id': 'r%d' % stream}))
+            self.client.expect(FrameType.ACCEPT, stream)
+            self.client.send(FrameType.PING, 0, 0, b'bodywait')
+            self.assertEqual(bytes(self.client.expect(FrameType.PING).payload), b'bodywait')
+            self.client.send(FrameType.DATA, 0, stream, b'x' * 60000)
+            self.client.send(FrameType.DATA, 1, stream, b'y' * 10)
+            size, count = self.client.response(stream)[1].split()
+            self.assertEqual(size, b'60010')
+            readers.append(int(count))
+        self.assertEqual(min(readers), 1, 'reader threads seen by each app: %r' % readers)
 
     def test_a_slow_request_does_not_hold_the_rest_of_its_read(self):
         """The reader is taken over in the slow one: the others of its read go to the pool
@@ -118,6 +126,27 @@ class Inline(unittest.TestCase):
         self.assertEqual(self.client.response(1)[1], b'slept')
         for stream in range(3, 20, 2):
             self.assertEqual(self.client.response(stream)[1], b'hello')
+
+
+class InlineWithAThreadFree(unittest.TestCase):
+    """A worker with two threads: one for the app on the reader, one free."""
+
+    def setUp(self):
+        self.worker = WorkerProcess('worker_apps:app', threads=2)
+        self.addCleanup(self.worker.stop)
+        self.worker.message('ready')
+        self.client = self.worker.connect()
+        self.addCleanup(self.client.close)
+
+    def test_a_request_read_with_an_upload_does_not_wait_for_its_body(self):
+        """REQUEST 3 came in the read that started an upload waiting for its body: it goes to
+        the free thread at once, not once the upload's next frame comes (the client's socket
+        gives up after 10 s)."""
+        upload = self.client.request_bytes(1, {'REQUEST_METHOD': 'POST', 'PATH_INFO': '/echo'}, ended=False)
+        self.client.sock.sendall(upload + self.client.request_bytes(3, {}))
+        self.assertEqual(self.client.response(3)[1], b'hello')
+        self.client.send(FrameType.DATA, 1, 1, b'late body')
+        self.assertEqual(self.client.response(1)[1], b'late body')
 
 
 class Corked(unittest.TestCase):

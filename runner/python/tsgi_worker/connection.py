@@ -68,8 +68,9 @@ DRAIN_FENCE = b'drainack'
 # worker's inline watch checks every INLINE_CHECK_S), so frames for the other streams and
 # PINGs wait at most about the sum of both.
 INLINE_LIMIT_S = 0.01
-# An inline app thread that waits for credit reads the connection itself (read_while_waiting),
-# in waits of at most this long, so that a cancel from this side (harakiri) is seen as soon.
+# An inline app thread that waits for credit or body bytes reads the connection itself
+# (read_while_waiting), in waits of at most this long, so that a cancel from this side
+# (harakiri) is seen as soon.
 READ_WAIT_MS = 50
 # Corked bytes above this are sent at once (the payloads above COPY_LIMIT among them are
 # referenced, not copied): one sendmsg for a few 100 KiB responses.
@@ -595,9 +596,10 @@ class Connection:
     def read_while_waiting(self):
         """Called by a stream's app thread that has no credit left, or no body bytes to read. On
         the reader thread (an app called inline) the thread reads and dispatches the next frames
-        itself, so a CREDIT or a DATA frame wakes no other thread: True after one read (or READ_WAIT_MS without one; the caller
-        checks its credit and its cancel again). False when this thread is not the reader:
-        then the caller waits for the reader (before_wait)."""
+        itself, so a CREDIT or a DATA frame wakes no other thread: True after one read (or
+        READ_WAIT_MS without one; the caller checks its credit, its bytes and its cancel
+        again). False when this thread is not the reader: then the caller waits for the
+        reader (before_wait)."""
         me = get_ident()
         with self._lock:
             if self._inline_thread != me or self.closed:
@@ -616,6 +618,10 @@ class Connection:
                     self._inline_since = time.monotonic()
 
     def _read_inline(self):
+        # The streams opened by the read that started this app go to the pool before it waits,
+        # as take_over would hand them: they must not wait for this app's next frame, which a
+        # slow upload may not send for a long time.
+        self._hand_ready_to_pool()
         try:
             self.flush_corked()  # a PING answer must not wait for the credit
             if not self._poll.poll(READ_WAIT_MS):
@@ -632,12 +638,16 @@ class Connection:
             self._on_close()
             return True
         self._dispatch(data)
-        with self._lock:
-            rest, self._ready = self._ready, []
-        for stream in rest:  # this thread is busy: they go to the pool
-            self._submit(stream)
+        self._hand_ready_to_pool()
         self.flush_corked()
         return True
+
+    def _hand_ready_to_pool(self):
+        """The streams opened and not yet served go to the pool: this thread is in an app."""
+        with self._lock:
+            rest, self._ready = self._ready, []
+        for stream in rest:
+            self._submit(stream)
 
     def before_wait(self):
         """Called by a stream's app thread before it waits for credit or body bytes: the reader
