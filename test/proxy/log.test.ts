@@ -215,15 +215,12 @@ process.stdin.on('end', () => process.exit(0));
 `;
 
 t.test('a log paused by a full disk resumes once there is room, and counts what it dropped', async (t) => {
-  const { file, child } = limitedFile(t, STEADY);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  await until(() => stderr.includes('log paused'), () => `no pause; stderr: ${stderr}`);
-  t.match(stderr, /^steady \(pid \d+\): log paused, stdout cannot be written: EFBIG/);
+  const { file, child, stderr } = await pausedLog(t, STEADY);
+  t.match(stderr(), /^steady \(pid \d+\): log paused, stdout cannot be written: EFBIG/);
   t.equal(statSync(file).size, 16 * 1024, 'the file is at its limit');
   truncateSync(file, 0);
   const resumed = () => readFileSync(file, 'utf8').split('\n').slice(1, -1);
-  await until(() => resumed().filter((line) => line.includes('"msg":"line"')).length >= 20, () => `no lines after the truncation; stderr: ${stderr}`);
+  await until(() => resumed().filter((line) => line.includes('"msg":"line"')).length >= 20, () => `no lines after the truncation; stderr: ${stderr()}`);
   child.stdin!.end();
   const [code] = (await once(child, 'close')) as [number | null];
   t.equal(code, 0, 'the process served on and exits as it would have');
@@ -234,7 +231,7 @@ t.test('a log paused by a full disk resumes once there is room, and counts what 
   t.match(count!.msg, /^\d+ log lines dropped: stdout could not be written \(EFBIG/);
   const numbers = lines.flatMap((line) => (line.msg === 'line' ? [line.n!] : []));
   t.same(numbers, [...numbers].sort((a, b) => a - b), 'the lines after it in order');
-  t.equal(stderr.match(/log paused/g)?.length, 1, 'stderr heard of it once');
+  t.equal(stderr().match(/log paused/g)?.length, 1, 'stderr heard of it once');
 });
 
 // A process that goes quiet after the failure: what waited is written once there is room,
@@ -248,20 +245,20 @@ process.stdin.on('end', () => process.exit(0));
 `;
 
 t.test('a paused log writes what waited once there is room, with nothing more logged', async (t) => {
-  const { file, child } = limitedFile(t, QUIET);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  await until(() => stderr.includes('log paused'), () => `no pause; stderr: ${stderr}`);
+  const { file, child, stderr } = await pausedLog(t, QUIET);
   truncateSync(file, 0);
-  await until(() => readFileSync(file, 'utf8').includes('"n":199,'), () => `the waiting lines never came; stderr: ${stderr}`);
+  await until(() => readFileSync(file, 'utf8').includes('"n":199,'), () => `the waiting lines never came; stderr: ${stderr()}`);
   child.stdin!.end();
   const [code] = (await once(child, 'close')) as [number | null];
   t.equal(code, 0);
   t.notMatch(readFileSync(file, 'utf8'), /dropped/, 'nothing was dropped: no line came while the log was paused');
 });
 
-/** A child logging to a file limited to 16 KiB (ulimit -f; the file deleted after the test). */
-function limitedFile(t: Test, script: string): { file: string; child: ChildProcess } {
+/**
+ * A child logging to a file limited to 16 KiB (ulimit -f; the file deleted after the test),
+ * once its log has paused at the limit, and what it has said on stderr so far.
+ */
+async function pausedLog(t: Test, script: string): Promise<{ file: string; child: ChildProcess; stderr: () => string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-log-'));
   const file = join(dir, 'out.log');
   const out = openSync(file, 'a');
@@ -273,7 +270,10 @@ function limitedFile(t: Test, script: string): { file: string; child: ChildProce
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  return { file, child };
+  let said = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (said += text));
+  await until(() => said.includes('log paused'), () => `no pause; stderr: ${said}`);
+  return { file, child, stderr: () => said };
 }
 
 /** Polls `ok` every 20 ms for up to 20 s. */
