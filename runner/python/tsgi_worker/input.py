@@ -122,19 +122,23 @@ class WsgiInput:
                 return b''.join(parts)
             parts.append(piece)
 
+    def _empty(self):
+        """Nothing to take yet: no bytes, no end, no cancel."""
+        return not self._chunks and not self._ended and self._error is None
+
     def _take(self, limit, line):
         """Up to `limit` bytes (-1: the rest of one chunk), stopping after a newline when
         `line`; blocks until there are bytes, the end, or a cancel. None at the end."""
         # An app on the reader thread reads its body's frames itself rather than hand the
         # reading to a new thread and wait to be woken for each one: two thread switches per
         # DATA frame fewer. (Unlocked reads: a hint, checked again under the lock below.)
-        while self._read_while_waiting is not None and not self._chunks and not self._ended and self._error is None:
+        while self._read_while_waiting is not None and self._empty():
             if not self._read_while_waiting():
                 break
-        if self._before_wait is not None and not self._chunks and not self._ended and self._error is None:
+        if self._before_wait is not None and self._empty():
             self._before_wait()
         with self._cond:
-            while not self._chunks and not self._ended and self._error is None:
+            while self._empty():
                 self._cond.wait()
             if self._error is not None:
                 raise self._error
