@@ -62,20 +62,20 @@ const STUCK_IN_FRAME_MS = 1000;
 export const READ_SIZE = 256 * 1024;
 /**
  * The buffer for bulk reads: taken for the next read when the last one was saturated and gave
- * DATA to a single stream (a download, a large body), for that stream. A worker streaming a
- * body writes a whole grown window at once (1 MiB of DATA, 4 × the 256 KiB initial one); 256
- * KiB reads took it in four, each with its frames, its write to the client and its turn through
- * Node's stream machinery, and that user time was a third of the proxy's CPU in a download. One
- * read makes it one write to the client. The 16 KiB beyond the window are for its frame
- * headers, which otherwise came in a read of their own and went to the client as a TCP segment
- * of their own (PROFILE.md, "Session of 2026-12-06, afternoon"). Reads that large need a runner
- * whose send buffer holds a window (`net.core.wmem_max` of 1 MiB or more, OPERATIONS.md); on a
- * stock kernel's 416 KiB they stay smaller. DATA of any other stream that comes in a bulk read
- * is copied out of it, so only the stream it was taken for can keep it. The bound per client
- * that falls behind is then one buffer: READ_SIZE, or BULK_READ_SIZE for a response that
- * streamed alone (its own bytes in it, but the whole buffer kept, and counted whole).
+ * DATA to a single stream (a download, a large body), for that stream. Its size is a cache's
+ * matter, not a system call's: a worker streaming a body writes a whole grown window at once
+ * (1 MiB of DATA), and 1 MiB reads took it in one, each read then one write to the client. But
+ * every byte goes through the CPU's cache three times (the worker's copy into the socket, our
+ * read, our write to the client), and a megabyte in flight made all three copies slower than
+ * the system calls they saved: on the machine of 2026-12-07 (2 MiB of L2 a core), 256 KiB reads
+ * cut the proxy's and the worker's CPU in a 256 MiB download by ~10 % (test/bench/PROFILE.md,
+ * item 28). The 16 KiB beyond 256 KiB are for the frame headers of a read full of DATA.
+ * DATA of any other stream that comes in a bulk read is copied out of it, so only the stream it
+ * was taken for can keep it. The bound per client that falls behind is then one buffer:
+ * READ_SIZE, or BULK_READ_SIZE for a response that streamed alone (its own bytes in it, but the
+ * whole buffer kept, and counted whole).
  */
-export const BULK_READ_SIZE = 1024 * 1024 + 16 * 1024;
+export const BULK_READ_SIZE = 256 * 1024 + 16 * 1024;
 /**
  * A read of at least this much found the runner's writes waiting on the socket: a Unix socket
  * holds what its sender's buffer allows (~208 KiB by default on Linux, which a JavaScript
