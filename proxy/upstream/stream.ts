@@ -68,8 +68,8 @@ const EMPTY = new Uint8Array(0);
  * reads slowly never grows it, so it can make the proxy hold at most the announced window;
  * one that slows down later, at most four times that. Besides, the client that falls behind
  * keeps the read buffer its last views came from (upstream/connection.ts): 256 KiB shared
- * with other streams, or, for a response that streamed alone, a bulk read's 1 MiB and 16 KiB
- * (others' bytes in it are copied out, but the whole buffer stays).
+ * with other streams, or, for a response that streamed alone, a bulk read's 272 KiB (others'
+ * bytes in it are copied out, but the whole buffer stays).
  */
 const RESPONSE_WINDOW_GROWTH = 4;
 
