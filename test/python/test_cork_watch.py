@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import support  # noqa: F401  (puts the package on sys.path)
 
-from tsgi_worker.connection import CORK_DELAY_S, CORK_IDLE_S, Connection
+from tsgi_worker.connection import BULK_CORK_LIMIT, CORK_DELAY_S, CORK_IDLE_S, CORK_LIMIT, Connection
 from tsgi_worker.decoder import FrameDecoder
-from tsgi_worker.frame import MAX_FRAME_SIZE_LIMIT, FrameType
+from tsgi_worker.frame import HEADER_SIZE, MAX_FRAME_SIZE_LIMIT, FrameType
 from tsgi_worker.log import Logger
 from tsgi_worker.worker import Worker
 
@@ -65,6 +65,21 @@ class CorkWatchTest(unittest.TestCase):
         self.assertEqual([(f.type, bytes(f.payload[:1]), len(f.payload)) for f in frames], [(FrameType.DATA, b'a', 65536), (FrameType.DATA, b'b', 65536)])
         self.conn.send_data(self.stream, b'c' * 65536)
         self.assertEqual(self.host.corks, 2, 'the next cork tells the watch again')
+
+    def test_a_watched_stream_corks_up_to_a_window(self):
+        """A bulk stream's blocks leave a whole window (the proxy's largest) at a time, where
+        other corks leave past CORK_LIMIT: each send wakes the proxy, which takes the CPU."""
+        block = b'a' * 65536
+        fitting = lambda limit: limit // (len(block) + HEADER_SIZE)
+        self.corking()
+        for _ in range(fitting(CORK_LIMIT) + 1):
+            self.conn.send_data(self.stream, block)
+        self.assertEqual(len(self.received()), fitting(CORK_LIMIT) + 1, 'unwatched: past CORK_LIMIT they left')
+        self.conn.watch_cork(True)
+        for _ in range(fitting(BULK_CORK_LIMIT)):
+            self.conn.send_data(self.stream, block)
+        self.assertGreater(fitting(BULK_CORK_LIMIT), 3 * fitting(CORK_LIMIT))
+        self.assertEqual(self.received(), [], 'watched: up to a window they wait, for one sendmsg')
 
     def test_a_stream_that_keeps_corking_keeps_the_watch_looking(self):
         self.corking()
