@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
@@ -7,6 +8,7 @@ import { loadConfig } from './config/load.js';
 import { BindError } from './errors.js';
 import { createLogger } from './log.js';
 import { LISTEN_EXIT, isProxyWorker, reportReady, runPrimary } from './master.js';
+import { proxyV8Flags } from './node-options.js';
 import { SignalQueue } from './signals.js';
 import type { ProxyConfig } from './config/types.js';
 import { ProxyRuntime } from './runtime.js';
@@ -129,6 +131,11 @@ async function untilStop(signals: SignalQueue): Promise<'forced'> {
   while ((await signals.next()) === 'SIGHUP');
   return 'forced';
 }
+
+// Before the first request: V8 reads the flag at each collection. In the primary and in each
+// worker, which run this file too.
+const v8Flags = proxyV8Flags(process.execArgv);
+if (v8Flags) setFlagsFromString(v8Flags);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

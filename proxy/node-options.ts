@@ -15,6 +15,27 @@
 export const PROXY_NODE_OPTIONS = '--max-semi-space-size=8';
 
 /**
+ * V8's allocation-site pretenuring off in the proxy (a flag Node refuses in NODE_OPTIONS, so the
+ * proxy sets it on itself at start: V8 reads it at each collection). V8 watches each object
+ * literal's objects and, when nearly all of one survive a scavenge, allocates that literal's
+ * objects in the old generation from then on. Some request's literal crossed that line by
+ * chance in some runs: at 256 connections each scavenge found all 512 of its objects alive (the
+ * requests in flight), and from then on every request put it in old space, ~2 MiB a second
+ * until a full collection 10–15 s later. The proxy then peaked at 102–105 MiB instead of 79–80,
+ * in 8 runs of 12 (behind the Python runner 95–97 against 79–80; with the access log 112–116
+ * against 85–87, at ~25 % more CPU per request). Nothing the proxy keeps past a request is
+ * allocated often enough for pretenuring to help (PROFILE.md, item 30).
+ */
+export const PROXY_V8_FLAGS = '--no-allocation-site-pretenuring';
+
+const PRETENURING_FLAG = /(^|\s)--(no[-_])?allocation[-_]site[-_]pretenuring(?=\s|=|$)/;
+
+/** The flags for the proxy to set on itself: PROXY_V8_FLAGS, unless the operator's node command line names the setting either way. */
+export function proxyV8Flags(execArgv: readonly string[]): string | null {
+  return PRETENURING_FLAG.test(execArgv.join(' ')) ? null : PROXY_V8_FLAGS;
+}
+
+/**
  * One malloc arena for all of the proxy's threads. glibc gives each thread that allocates an
  * arena of its own (up to 8 per core); V8's four platform threads each keep ~1 MiB in theirs
  * for what their collection tasks allocate, resident for good. One arena shares that memory:

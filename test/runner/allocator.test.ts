@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { PROXY_GLIBC_TUNABLES, PROXY_NODE_OPTIONS, proxyEnvironment, withTunables } from '../../proxy/node-options.js';
+import { PROXY_GLIBC_TUNABLES, PROXY_NODE_OPTIONS, PROXY_V8_FLAGS, proxyEnvironment, proxyV8Flags, withTunables } from '../../proxy/node-options.js';
 import { ARENA_MAX, MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES, withAllocatorTunables } from '../../runner/supervision/allocator.js';
 
 const THRESHOLDS = `glibc.malloc.trim_threshold=${TRIM_THRESHOLD_BYTES}:glibc.malloc.mmap_threshold=${MMAP_THRESHOLD_BYTES}`;
@@ -24,6 +24,15 @@ t.test("the thresholds left out when the operator set either; the arena count le
   t.equal(withAllocatorTunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=4' }).GLIBC_TUNABLES, `glibc.malloc.arena_max=4:${THRESHOLDS}`);
   const own = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072' };
   t.equal(withAllocatorTunables(own), own, 'all three set: the same environment');
+});
+
+t.test("the proxy's pretenuring off, unless the operator's node command line names it either way", async (t) => {
+  t.equal(proxyV8Flags([]), PROXY_V8_FLAGS);
+  t.equal(proxyV8Flags(['--max-semi-space-size=8', '--perf-basic-prof']), PROXY_V8_FLAGS);
+  t.equal(proxyV8Flags(['--allocation-site-pretenuring']), null);
+  t.equal(proxyV8Flags(['--no-allocation-site-pretenuring']), null);
+  t.equal(proxyV8Flags(['--allocation_site_pretenuring']), null, "V8's underscores");
+  t.equal(proxyV8Flags(['--allocation-site-pretenuring-x']), PROXY_V8_FLAGS, 'another flag');
 });
 
 t.test("the proxy's: its node flags and one arena, the operator's own first and winning", async (t) => {
