@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { BindError } from './errors.js';

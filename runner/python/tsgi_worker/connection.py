@@ -75,11 +75,11 @@ READ_WAIT_MS = 50
 # Corked bytes above this are sent at once (the payloads above COPY_LIMIT among them are
 # referenced, not copied): one sendmsg for a few 100 KiB responses.
 CORK_LIMIT = 256 * 1024
-# The same for a bulk streamed response's blocks (watched, below): the largest window the proxy
-# grants a stream (4 x 256 KiB, proxy/upstream/stream.ts) in one sendmsg. Four sends of 256 KiB each
-# woke the proxy, which took the CPU from the worker four times as often; one of 1 MiB made a
-# Python download ~10 % faster (test/bench/PROFILE.md, item 29). What waits is referenced, not
-# copied, and a stream cannot cork more than its credit.
+# The same for a bulk streamed response's blocks (watched, below): the largest window the
+# proxy grants a stream (4 x 256 KiB, proxy/upstream/stream.ts) in one sendmsg. Four sends of
+# 256 KiB each woke the proxy, which took the CPU from the worker four times as often; one of
+# 1 MiB made a Python download ~10 % faster (test/bench/PROFILE.md, item 29). What waits is
+# referenced, not copied, and a stream cannot cork more than its credit.
 BULK_CORK_LIMIT = 1024 * 1024
 # The blocks of a bulk streamed response (contract.py) wait corked for the app's next ones at
 # most about this long: then the worker's watch sends them (send_stale_cork). PEP 3333 lets a
