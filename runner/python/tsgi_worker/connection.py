@@ -399,7 +399,10 @@ class Connection:
         """Adds a frame to what is corked (under _write_lock, by the corking thread): headers and
         small payloads are copied together; a larger payload the app cannot change any more (bytes,
         or a view of bytes) is kept by reference and goes out with the rest in one sendmsg."""
-        if not self._queue and self._cork_owner is not None and self._cork_owner == self._corker:
+        # A watched bulk stream's cork: its clock starts with its first frame, and it may grow
+        # to a window (BULK_CORK_LIMIT).
+        watched = self._cork_owner is not None and self._cork_owner == self._corker
+        if not self._queue and watched:
             self._cork_clock_starts()
         tail = self._tail
         if tail is None:
@@ -417,8 +420,7 @@ class Connection:
             self._queue.append(payload)
             self._tail = None
         self._queued += size + HEADER_SIZE
-        bulk = self._cork_owner is not None and self._cork_owner == self._corker
-        if self._queued > (BULK_CORK_LIMIT if bulk else CORK_LIMIT):
+        if self._queued > (BULK_CORK_LIMIT if watched else CORK_LIMIT):
             self._flush_locked()
 
     def _send_parts(self, parts):
