@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { elapsedMs, logAccess } from './access-log.js';
 import { closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, type LingerBounds } from './linger.js';
 
@@ -16,6 +17,5 @@ export function answer(log: Logger, res: ServerResponse, reqId: string, kind: Ht
   if (closesConnection(kind)) closeAfterAnswer(res.req, res, lingering);
   res.writeHead(kind.status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
-  const ms = Math.round((performance.now() - started) * 1000) / 1000;
-  log.info({ reqId, method: res.req.method, uri: res.req.url, status: kind.status, bytes: 0, ms, upstream: '-', code: kind.code }, 'access');
+  logAccess(log, { reqId, method: res.req.method ?? '-', uri: res.req.url ?? '-', status: kind.status, bytes: 0, ms: elapsedMs(started), upstream: '-', code: kind.code });
 }

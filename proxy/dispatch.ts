@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { elapsedMs, logAccess } from './access-log.js';
 import { answer } from './answer.js';
 import type { LocationConfig, ReturnRule, ServerConfig } from './config/types.js';
 import { buildEnviron } from './environ.js';
@@ -148,8 +149,7 @@ function answerReturn(log: Logger, res: ServerResponse, rule: ReturnRule, reques
     res.writeHead(status, headers.flat());
     res.end(Buffer.from(body, 'latin1'));
   }
-  const ms = Math.round((performance.now() - started) * 1000) / 1000;
-  log.info({ reqId: request.requestId, method: request.method, uri: request.target, status, bytes: body.length, ms, upstream: '-' }, 'access');
+  logAccess(log, { reqId: request.requestId, method: request.method, uri: request.target, status, bytes: body.length, ms: elapsedMs(started), upstream: '-' });
 }
 
 /** The values of every field line named `name` (case-insensitive), in order of arrival. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS, ErrorCode, encodeEnviron, environOverLimit, errorCodeName, type Environ, type ResponseHead } from '../protocol/index.js';
 import type { LocationConfig } from './config/types.js';
 import type { RequestFacts } from './request-facts.js';
+import { elapsedMs, logAccess } from './access-log.js';
 import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
@@ -544,22 +545,17 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
 
   private accessLog(complete: boolean): void {
     const { request, log } = this.x;
-    // Built only when written: at the usual production level (warn) the line costs nothing.
-    if (!log.isLevelEnabled('info')) return;
-    log.info(
-      {
-        reqId: request.requestId,
-        method: request.method,
-        uri: request.target,
-        status: this.status || HttpError.CLIENT_CLOSED.status,
-        bytes: this.bytesSent,
-        ms: Math.round((performance.now() - this.x.started) * 1000) / 1000,
-        upstream: this.upstream,
-        ...(complete ? {} : { aborted: true }),
-        ...(this.failureCode ? { code: this.failureCode } : {}),
-      },
-      'access',
-    );
+    logAccess(log, {
+      reqId: request.requestId,
+      method: request.method,
+      uri: request.target,
+      status: this.status || HttpError.CLIENT_CLOSED.status,
+      bytes: this.bytesSent,
+      ms: elapsedMs(this.x.started),
+      upstream: this.upstream,
+      aborted: !complete,
+      code: this.failureCode ?? undefined,
+    });
   }
 
   // ---- timeouts ----
