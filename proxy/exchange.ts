@@ -545,6 +545,8 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
 
   private accessLog(complete: boolean): void {
     const { request, log } = this.x;
+    // Built only when written: at the usual production level (warn) the line costs nothing.
+    if (!log.isLevelEnabled('info')) return;
     logAccess(log, {
       reqId: request.requestId,
       method: request.method,

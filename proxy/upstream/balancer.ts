@@ -1,6 +1,7 @@
 import type { BalanceConfig } from '../config/types.js';
 import { crc32 } from './crc32.js';
 import { Peer, PeerSet, recordFailure, recordSuccess, type PeerConfig } from './peers.js';
+import type { Tried } from './tried.js';
 
 /**
  * The choice of a server in an upstream group, with nginx's methods and their exact rules:
@@ -16,7 +17,7 @@ export interface PickRequest {
   /** The expanded `hash` key. */
   hashKey: string;
   /** Servers this request already tried (a retry never picks one twice). */
-  tried: Set<Peer>;
+  tried: Tried;
 }
 
 /** nginx gives up rehashing after 20 tries and falls back to round robin. */

@@ -4,6 +4,7 @@ import { HealthChecker } from './health.js';
 import { Balancer, type BalanceMethod, type PickRequest } from './balancer.js';
 import type { Peer, PeerConfig } from './peers.js';
 import type { UpstreamServer } from './server.js';
+import type { Tried } from './tried.js';
 
 export interface GroupMember {
   server: UpstreamServer;
@@ -133,7 +134,7 @@ export class UpstreamGroup {
   private readonly waiting: Array<() => void> = [];
 
   /** Some server this request may still use is up, only at its max_conns. */
-  private onlyBusy(tried: ReadonlySet<Peer>): boolean {
+  private onlyBusy(tried: Tried): boolean {
     const now = Date.now();
     for (const peer of this.serverOf.keys()) {
       if (tried.has(peer) || peer.down || peer.unhealthy || peer.failedRecently(now)) continue;
@@ -143,7 +144,7 @@ export class UpstreamGroup {
   }
 
   /** Is there a server this request has not tried yet (for deciding to retry at all)? */
-  hasUntried(tried: ReadonlySet<Peer>): boolean {
+  hasUntried(tried: Tried): boolean {
     return this.serverOf.size > tried.size;
   }
 

@@ -1,4 +1,5 @@
 import type { ServerParameters } from '../config/types.js';
+import type { Tried } from './tried.js';
 
 /**
  * The servers of one upstream group as nginx's round-robin module keeps them: weights, the
@@ -80,7 +81,7 @@ export class PeerSet {
     this.totalWeight = this.peers.reduce((sum, p) => sum + p.weight, 0);
   }
 
-  usable(index: number, now: number, tried: ReadonlySet<Peer>): boolean {
+  usable(index: number, now: number, tried: Tried): boolean {
     const peer = this.peers[index]!;
     if (tried.has(peer)) return false;
     if (this.single) return !peer.down && !peer.unhealthy && !(peer.maxConns > 0 && peer.conns >= peer.maxConns);

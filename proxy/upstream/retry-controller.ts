@@ -1,5 +1,6 @@
 import { HttpError, type HttpErrorKind } from '../errors.js';
 import type { Choice, UpstreamGroup } from './group.js';
+import { TriedPeers } from './tried.js';
 import { countsAsFailure, mayRetry, statusCondition, type RetryPolicy, type RetryState, type TryFailure } from './retry.js';
 
 /** Why a try failed, and what the client gets if it is the last one. */
@@ -21,7 +22,7 @@ const MAX_REFUSALS = 8;
  * for a server, tells it how each try ended, and moves the bytes; it keeps no retry state.
  */
 export class RetryController {
-  private readonly tried = new Set<Choice['peer']>();
+  private readonly tried = new TriedPeers();
   private tries = 0;
   private refusals = 0;
   private current: Choice | null = null;
