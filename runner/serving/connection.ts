@@ -30,6 +30,7 @@ import {
 import { bodyBytesRead } from '../../proxy/young-gc.js';
 import type { Application } from '../apps/app.js';
 import { runApplication } from '../apps/contract.js';
+import { readingInto } from './own-reads.js';
 import { RequestWatch, type RequestObserver, type Watchdog } from './request-watch.js';
 import { RunnerStream, type StreamHost } from './stream.js';
 
@@ -59,6 +60,17 @@ export interface ConnectionOptions {
 }
 
 const SOFTWARE = software('tsgi-runner');
+/**
+ * A read's buffer: what a batch of requests, CREDITs and small bodies needs, reused from read to
+ * read while no app holds a view of it. Node's own reads are of 64 KiB.
+ */
+const READ_BYTES = 64 * 1024;
+/**
+ * A read's buffer while an upload fills each one: a quarter of the reads, each a wake-up, a
+ * system call and a pass through the frame handling, for the same bytes (PROFILE.md, item 33).
+ * The proxy's bulk reads are this size for the same reason (proxy/upstream/connection.ts).
+ */
+const BULK_READ_BYTES = 256 * 1024;
 /**
  * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
  * `connections`), where the send buffer stays under ONE_CONNECTION_BYTES (send-buffer.ts: no
@@ -109,9 +121,15 @@ export class RunnerConnection implements StreamHost {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
-  /** `bufferSized`: the socket's send buffer holds a window (send-buffer.ts), so one connection does. */
+  private readonly socket: Socket;
+
+  /**
+   * `accepted`: a socket the server accepted paused (it reads into our buffers from here on:
+   * own-reads.ts). `bufferSized`: its send buffer holds a window (send-buffer.ts), so one
+   * connection does.
+   */
   constructor(
-    private readonly socket: Socket,
+    accepted: Socket,
     private readonly options: ConnectionOptions,
     private readonly bufferSized = false,
   ) {
@@ -119,9 +137,10 @@ export class RunnerConnection implements StreamHost {
     this.maxFrameSize = options.maxFrameSize ?? DEFAULTS.maxFrameSize;
     this.initialWindow = options.initialWindow ?? DEFAULTS.initialWindow;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const socket = readingInto(accepted, { buffer: this.nextReadBuffer, callback: this.onRead });
+    this.socket = socket;
     this.writer = new FrameWriter(socket, setImmediate);
     socket.setNoDelay?.(true);
-    socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('error', (err) => options.log.debug({ err }, 'connection error'));
     socket.on('close', () => this.onClose());
   }
@@ -204,16 +223,38 @@ export class RunnerConnection implements StreamHost {
 
   // ---- receiving ----
 
-  private onBytes(chunk: Buffer): void {
-    bodyBytesRead(chunk.length);
+  /** The buffer the next read goes to, reused until the app is given a view of it. */
+  private readBuffer: Buffer | null = null;
+  /** A DATA payload of the read being handled went to an app, as a view of its buffer. */
+  private lentOut = false;
+  /** The last read filled its buffer and carried request body bytes: an upload is under way. */
+  private bulk = false;
+
+  /** Node asks for the buffer of each read before making it. */
+  private readonly nextReadBuffer = (): Buffer => {
+    const size = this.bulk ? BULK_READ_BYTES : READ_BYTES;
+    if (this.readBuffer === null || this.readBuffer.length !== size) this.readBuffer = Buffer.allocUnsafeSlow(size);
+    return this.readBuffer;
+  };
+
+  private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
+    this.lentOut = false;
     receiveFrames(
       this.decoder,
-      chunk,
+      buffer.subarray(0, length),
       (frame) => this.onFrame(frame),
       (err) => this.onError(err),
       () => this.closed,
     );
-  }
+    this.bulk = this.lentOut && length === buffer.length;
+    if (this.lentOut) {
+      // The app holds views of it (wsgi.input's chunks): the next read gets a new buffer, and
+      // this one is garbage once the app lets go, counted toward a young collection.
+      if (buffer === this.readBuffer) this.readBuffer = null;
+      bodyBytesRead(buffer.length);
+    }
+    return true;
+  };
 
   private onError(caught: unknown): void {
     // Anything else thrown while handling a frame is our bug: close this connection, keep the process.
@@ -238,6 +279,7 @@ export class RunnerConnection implements StreamHost {
       case FrameType.REQUEST:
         return this.onRequest(frame);
       case FrameType.DATA:
+        if (frame.payload.length > 0) this.lentOut = true;
         return this.stream(frame)?.onData(frame.payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       case FrameType.CREDIT:
         return this.stream(frame)?.onCredit(readU32(frame.payload, 0));

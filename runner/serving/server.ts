@@ -21,7 +21,8 @@ export class RunnerServer {
   private ownsSocket = false;
 
   constructor(private readonly options: RunnerServerOptions) {
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused: each connection reads into buffers of its own from the start (own-reads.ts).
+    this.server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
   get address(): string {
