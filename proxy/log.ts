@@ -66,7 +66,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * same lines in the same order (not the write still in flight, as sonic-boom does not),
  * waits on a full pipe while it makes progress, and gives up at any error.
  */
-function flushAtExit(stream: WaitingLines): void {
+function flushAtExit(stream: WaitingLines): number {
   const waiting = stream._writing ? [] : [stream._writingBuf];
   for (const group of stream._bufs) waiting.push(...group);
   let rest = Buffer.concat(waiting);
@@ -82,6 +82,20 @@ function flushAtExit(stream: WaitingLines): void {
     }
   }
   Object.assign(stream, { _writingBuf: Buffer.alloc(0), _bufs: [], _lens: [], _len: 0 });
+  return rest.length;
+}
+
+/**
+ * At exit, the drops no line has counted yet (the process ended while its log was paused, or
+ * before stdout was read again) and what the exit flush could not write are said on stderr:
+ * their usual line would need the stdout that failed.
+ */
+function sayLossAtExit(name: string, drops: Drops, unwrittenBytes: number): void {
+  const losses: string[] = [];
+  if (drops.unread > 0) losses.push(`${drops.unread} log lines dropped: stdout was not read`);
+  if (drops.unwritten > 0) losses.push(`${drops.unwritten} log lines dropped: stdout could not be written (${drops.failure})`);
+  if (unwrittenBytes > 0) losses.push(`${unwrittenBytes} bytes of log lines not written at exit`);
+  if (losses.length > 0) sayOnStderr(`${name} (pid ${process.pid}): ${losses.join('; ')}\n`);
 }
 
 /**
@@ -100,10 +114,11 @@ export function boundedLogger(level: string, base: Record<string, unknown>, maxB
   // types know only the text mode's string; in buffer mode write takes bytes.)
   const writeLine = (line: string) => writeBytes.call(stdout, Buffer.from(line, 'utf8') as unknown as string);
   stdout.write = writeLine;
-  stdout.flushSync = () => flushAtExit(stdout as unknown as WaitingLines);
-  const log = pino({ level, base }, stdout);
+  const name = String(base.name ?? 'tsgi');
   const drops: Drops = { unread: 0, unwritten: 0, failure: '' };
-  stdout.on('error', onWriteError(stdout, writeLine, String(base.name ?? 'tsgi'), drops));
+  stdout.flushSync = () => sayLossAtExit(name, drops, flushAtExit(stdout as unknown as WaitingLines));
+  const log = pino({ level, base }, stdout);
+  stdout.on('error', onWriteError(stdout, writeLine, name, drops));
   stdout.on('drop', () => void drops.unread++);
   // 'drain': what waited has been written, so stdout is read (or writable) again and the count fits.
   stdout.on('drain', () => {

@@ -199,6 +199,8 @@ t.test('a log that cannot be written pauses and says so on stderr once, and the 
   t.equal(stderr.match(/log paused/g)?.length, 1, 'one line says the log paused');
   t.match(stderr, /^full \(pid \d+\): log paused, stdout cannot be written: ENOSPC/);
   t.match(stderr, /still here/);
+  const lost = /full \(pid \d+\): (\d+) log lines dropped: stdout could not be written \(ENOSPC/.exec(stderr);
+  t.ok(lost && Number(lost[1]) > 0, `at exit, stderr counts the lines the paused log dropped (${stderr.slice(-300)})`);
 });
 
 // A disk that fills and is freed again: a size limit on the file (ulimit -f: EFBIG past it)
