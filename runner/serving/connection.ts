@@ -61,16 +61,12 @@ export interface ConnectionOptions {
 
 const SOFTWARE = software('tsgi-runner');
 /**
- * A read's buffer: what a batch of requests, CREDITs and small bodies needs, reused from read to
- * read while no app holds a view of it. Node's own reads are of 64 KiB.
+ * A read's buffer, reused from read to read while no app holds a view of it; Node's own reads
+ * are of 64 KiB too. Reads of 256 KiB while an upload filled them took two reads in five off an
+ * upload for no CPU that showed, and pinned more memory between collections: the worker's
+ * peak on a 64 MiB upload 72.5–73.2 MiB against 66.5 (PROFILE.md, item 33).
  */
 const READ_BYTES = 64 * 1024;
-/**
- * A read's buffer while an upload fills each one: a quarter of the reads, each a wake-up, a
- * system call and a pass through the frame handling, for the same bytes (PROFILE.md, item 33).
- * The proxy's bulk reads are this size for the same reason (proxy/upstream/connection.ts).
- */
-const BULK_READ_BYTES = 256 * 1024;
 /**
  * Connections the proxy may open to this worker when our writes wait on a full socket (HELLO
  * `connections`), where the send buffer stays under ONE_CONNECTION_BYTES (send-buffer.ts: no
@@ -227,15 +223,9 @@ export class RunnerConnection implements StreamHost {
   private readBuffer: Buffer | null = null;
   /** A DATA payload of the read being handled went to an app, as a view of its buffer. */
   private lentOut = false;
-  /** The last read filled its buffer and carried request body bytes: an upload is under way. */
-  private bulk = false;
 
   /** Node asks for the buffer of each read before making it. */
-  private readonly nextReadBuffer = (): Buffer => {
-    const size = this.bulk ? BULK_READ_BYTES : READ_BYTES;
-    if (this.readBuffer === null || this.readBuffer.length !== size) this.readBuffer = Buffer.allocUnsafeSlow(size);
-    return this.readBuffer;
-  };
+  private readonly nextReadBuffer = (): Buffer => (this.readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES));
 
   private readonly onRead = (length: number, buffer: Uint8Array): boolean => {
     this.lentOut = false;
@@ -246,7 +236,6 @@ export class RunnerConnection implements StreamHost {
       (err) => this.onError(err),
       () => this.closed,
     );
-    this.bulk = this.lentOut && length === buffer.length;
     if (this.lentOut) {
       // The app holds views of it (wsgi.input's chunks): the next read gets a new buffer, and
       // this one is garbage once the app lets go, counted toward a young collection.
