@@ -345,12 +345,30 @@ export class Master {
       return;
     }
     for (const [index, { at, replaces }] of this.respawns) if (at <= now) this.respawn(index, at, replaces);
-    if (this.options.harakiriMs > 0) {
+    if (this.options.harakiriMs > 0 && this.awake(now)) {
       for (const worker of this.workers) {
         // One beat period of slack: the request that blocked started at most then after the last beat.
         if (worker.state !== 'booting' && worker.killedBy === null && now - worker.lastBeat > this.options.harakiriMs + BEAT_MS) this.harakiri(worker, now);
       }
     }
+  }
+
+  /** When the last tick ran, and whether it judged the workers' silence. */
+  private lastTickAt = 0;
+  private lastTickJudged = true;
+
+  /**
+   * Whether this tick may judge the workers' silence. A tick that comes late finds the master
+   * itself stalled (a starved CPU, a SIGSTOP): the beats sent meanwhile wait unread in the IPC
+   * pipes, which the event loop reads only after its timers, so every worker looked silent and
+   * a harakiri deadline killed healthy ones with their requests. A late tick passes, once: the
+   * next finds the beats read, and a worker really blocked is still silent then.
+   */
+  private awake(now: number): boolean {
+    const late = this.lastTickAt > 0 && now - this.lastTickAt > TICK_MS + BEAT_MS;
+    this.lastTickAt = now;
+    this.lastTickJudged = !late || !this.lastTickJudged;
+    return this.lastTickJudged;
   }
 
   /** The worker's event loop has been blocked past the deadline: kill it, name the requests. */
