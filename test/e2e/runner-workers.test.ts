@@ -6,6 +6,9 @@ import { fetchBuffer } from '../helpers/http.js';
 import { children, childrenWhen, pace, until } from '../helpers/processes.js';
 import { Load, failed, group, load, proxyReasons } from '../helpers/runner-workers.js';
 
+/** The master's line for a worker it killed past the harakiri deadline. */
+const isHarakiriKill = (line: { msg?: string }) => line.msg === 'harakiri: worker blocked past the deadline, killing it';
+
 t.test('3 workers: the proxy reaches each; kill -9 of one loses at most its in-flight requests', async (t) => {
   const { runner, proxy } = await group(t, ['--workers', '3']);
   t.equal(children(runner.proc.pid).length, 3, 'three workers');
@@ -123,7 +126,7 @@ t.test('--harakiri: a waiting request gets 504 and is cancelled; a blocked worke
   const elapsed = Date.now() - started;
   t.equal(blocked.status, 504, 'the watchdog thread cancelled it: 504');
   t.ok(elapsed < 10_000, `within the deadline (${elapsed} ms)`);
-  const killed = await runner.proc.waitForLog((l) => l.msg === 'harakiri: worker blocked past the deadline, killing it');
+  const killed = await runner.proc.waitForLog(isHarakiriKill);
   t.match(killed, { requests: [{ method: 'GET', path: '/block', reqId: /./ }] }, 'the log names the request that blocked (the cancelled one is no longer in flight)');
   const after = await childrenWhen(runner.proc.pid, (pids) => pids.length === 2 && !pids.includes(killed.workerPid as number));
   t.equal(after.length, 2, 'a fresh worker replaced it');
@@ -133,7 +136,7 @@ t.test('--harakiri: a waiting request gets 504 and is cancelled; a blocked worke
   // Once failed in a full suite (a 502 among the 50): a master held up past the deadline by the
   // suite's load took every worker for blocked as it woke (the next test; Master.awake). The
   // proxy's reasons and the master's kills come with a failure.
-  const kills = runner.proc.logs.filter((l) => l.msg === 'harakiri: worker blocked past the deadline, killing it').length;
+  const kills = runner.proc.logs.filter(isHarakiriKill).length;
   t.same(failed(ok), [], `the group serves again (${failed(ok).length > 0 ? `${proxyReasons(proxy)}; workers killed: ${kills}` : 'all 200'})`);
 });
 
@@ -145,10 +148,10 @@ t.test('--harakiri: a master stopped past the deadline kills no healthy worker w
   t.same(failed(await load(`${proxy.url}/pid`, 2, 20)), [], 'serving');
   const before = children(runner.proc.pid);
   process.kill(runner.proc.pid, 'SIGSTOP');
-  await new Promise((resolve) => setTimeout(resolve, 1800));
+  await pace(1800);
   process.kill(runner.proc.pid, 'SIGCONT');
-  await new Promise((resolve) => setTimeout(resolve, 800));
-  const kills = runner.proc.logs.filter((l) => l.msg === 'harakiri: worker blocked past the deadline, killing it');
+  await pace(800);
+  const kills = runner.proc.logs.filter(isHarakiriKill);
   t.same(kills, [], 'no worker was taken for blocked');
   t.same(children(runner.proc.pid), before, 'the same workers');
   t.same(failed(await load(`${proxy.url}/pid`, 2, 20)), [], 'still serving');

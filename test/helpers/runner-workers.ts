@@ -75,7 +75,7 @@ export async function group(t: Teardown & { teardown(fn: () => unknown): void },
 
 export const failed = (outcomes: Outcome[]) => outcomes.filter((o) => o.status !== 200);
 
-/** The proxy's own words on the requests it failed (its 'request failed' lines), for a failing assertion to show. */
+/** The proxy's own words on the requests it failed or retried (its last five such lines), for a failing assertion to show. */
 export function proxyReasons(proxy: { proc: { logs: Array<Record<string, unknown>> } }): string {
   const lines = proxy.proc.logs.filter((line) => line.msg === 'request failed' || line.msg === 'trying the next upstream server');
   return lines.length === 0 ? 'the proxy logged no failure' : lines.slice(-5).map((line) => JSON.stringify(line)).join('; ');
