@@ -5,6 +5,7 @@ import type { ClientConfig } from './config/types.js';
 import { formatAddress } from '../protocol/index.js';
 import { BindError, systemReason } from './errors.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
+import { Lane } from './lane/lane.js';
 import { admit } from './pipeline.js';
 import type { Binding } from './router.js';
 
@@ -25,6 +26,8 @@ export interface ListenerRoutes extends DispatchOptions {
  */
 export class Listener {
   private closing = false;
+  /** Serves the common requests before node:http's server sees them (lane/lane.ts); null when off. */
+  private lane: Lane | null = null;
   /** Swapped whole by a reload: requests already dispatched keep the routes they started with. */
   private routes: ListenerRoutes;
 
@@ -55,6 +58,11 @@ export class Listener {
     };
     const server = createHttpServer(handler, routes.binding.own.fallback.client);
     listener = new Listener(server, routes);
+    listener.lane = Lane.install(server, {
+      handler,
+      client: () => listener!.client,
+      headerTimedOut: (socket) => answerClientError(listener!.routes.log, listener!.client, requestTimeout(), socket),
+    });
     server.on('clientError', (err: Error, socket: Socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));
     server.on('connect', (_req: unknown, socket: Socket) => refuseConnect(listener!.routes.log, listener!.client, socket));
     const { address } = routes.binding;
@@ -145,7 +153,11 @@ export class Listener {
     // close() ends the idle connections of this moment itself (Node 19 and later); the reaper
     // ends the busy ones as their answers finish.
     const reaper = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+      this.lane?.closeAll();
+    }, graceMs);
+    this.lane?.stop();
     try {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     } finally {
@@ -186,6 +198,11 @@ export function acceptFailures(
     log().error({ listen: address, code: err.code, failed }, `accept() failed (${err.code ?? 'error'}: ${systemReason(err)})`);
     failed = 0;
   };
+}
+
+/** What node:http's parser reports when a head does not come within headersTimeout. */
+function requestTimeout(): Error {
+  return Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
 }
 
 /** Binds `server`; rejects with the bind's own error (EADDRINUSE, EACCES…). */

@@ -1,0 +1,287 @@
+/**
+ * One client connection in the lane: the common request (GET or HEAD over HTTP/1.1, its head
+ * whole in one read, no body, no Expect, no Upgrade) parsed by Node's own parser and answered
+ * by a LaneResponse, one request at a time, with node:http's keep-alive and head timing. The
+ * first read that holds anything else — a body, a head split across packets, several requests
+ * at once, a parse error, HTTP/1.0, CONNECT — hands the connection, and those bytes, to
+ * node:http's server for the rest of its life (lane.ts), which reads them from their first
+ * byte as if it had had the connection all along. The lane never answers what node:http
+ * would answer differently: what it serves, both read alike.
+ */
+import type { Socket } from 'node:net';
+import { headerMap } from './headers.js';
+import type { NodeParser, ParserBinding } from './parser.js';
+import { LaneRequest } from './request.js';
+import { LaneResponse, type LaneHost } from './response.js';
+
+/** What the connection needs of its listener. */
+export interface LaneOwner {
+  /** The listener's handler of a request, the one node:http's 'request' event calls. */
+  handle(req: LaneRequest, res: LaneResponse): void;
+  /** Gives node:http's server the connection and the bytes read from it but not served. */
+  handOver(socket: Socket, unread: Buffer): void;
+  /** A new connection sent no request within client_header_timeout: 408, as node:http. */
+  headerTimedOut(socket: Socket): void;
+  /** The listener stops: no connection is kept once its answer is done. */
+  readonly stopping: boolean;
+  /** Limits of the moment (a reload changes them for the requests that follow). */
+  readonly headerTimeoutMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly headBytes: number;
+  forget(connection: LaneConnection): void;
+}
+
+/** What the parser said of one read. */
+interface Parsed {
+  messages: number;
+  completed: number;
+  /** Anything the lane does not serve itself. */
+  unfit: boolean;
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  keepAlive: boolean;
+}
+
+export class LaneConnection implements LaneHost {
+  private readonly parser: NodeParser;
+  /** The answer being written, one at a time. */
+  private busy: LaneResponse | null = null;
+  /** Bytes that came while an answer was written (the next request, pipelined). */
+  private pending: Buffer | null = null;
+  /** No request yet: a silence is client_header_timeout's, not keep-alive's. */
+  private fresh = true;
+  private attached = true;
+  /** The parser reads the socket's handle (else 'data' events bring the reads). */
+  private consuming = false;
+  /** The parser read bytes meant for later (pipelined during an answer): start it afresh first. */
+  private dirty = false;
+  private readonly initialize: () => void;
+  /** The answer that ends the connection is written: later bytes are dropped. */
+  private ending = false;
+  private readonly parsed: Parsed = { messages: 0, completed: 0, unfit: false, method: '', url: '', rawHeaders: NO_HEADERS, keepAlive: false };
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: LaneOwner,
+    binding: ParserBinding,
+  ) {
+    const { slots, methods } = binding;
+    const parser = binding.create();
+    // Strict (no lenient flag) and bounded by the head size, as node:http's parser.
+    const initialize = () => parser.initialize(slots.REQUEST, {}, owner.headBytes, slots.lenientNone);
+    initialize();
+    const parsed = this.parsed;
+    // More than 32 field lines come in pieces: node:http's to assemble.
+    parser[slots.kOnHeaders] = () => void (parsed.unfit = true);
+    parser[slots.kOnHeadersComplete] = (major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean) => {
+      parsed.messages++;
+      const name = methods[method];
+      if (major !== 1 || minor !== 1 || upgrade || !raw || url === undefined || (name !== 'GET' && name !== 'HEAD') || framesABody(raw)) parsed.unfit = true;
+      else {
+        parsed.method = name;
+        parsed.url = url;
+        parsed.rawHeaders = raw;
+        parsed.keepAlive = keepAlive;
+      }
+      return 0;
+    };
+    parser[slots.kOnBody] = () => void (parsed.unfit = true);
+    parser[slots.kOnMessageComplete] = () => void parsed.completed++;
+    this.parser = parser;
+    this.initialize = initialize;
+    // The parser reads the socket's handle itself, as node:http's does: no Buffer and no
+    // stream event per read. A socket without a stream handle is read through 'data' events.
+    const handle = (socket as Socket & { _handle?: { isStreamBase?: boolean } })._handle;
+    if (handle?.isStreamBase) {
+      parser[slots.kOnExecute] = this.onExecute;
+      parser.consume(handle);
+      this.consuming = true;
+    }
+    // Also while consuming: a flowing stream is what reports the client's EOF ('end').
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('end', this.onEnd);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.setTimeout(owner.headerTimeoutMs);
+  }
+
+  get keepAliveSeconds(): number {
+    return Math.floor(this.owner.keepaliveTimeoutMs / 1000);
+  }
+
+  /** Closes the connection now if no answer is being written (a stop), else after it. */
+  closeIdle(): void {
+    if (!this.busy) this.socket.destroy();
+  }
+
+  /** A read the parser took from the handle (consuming). */
+  private readonly onExecute = (result: number | Error): void => {
+    if (this.ending) return;
+    if (this.busy || this.pending) return this.hold(this.parser.getCurrentBuffer());
+    this.decide(result, null);
+  };
+
+  /** A read brought by a 'data' event (not consuming). */
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.ending) return;
+    if (this.busy || this.pending) return this.hold(chunk);
+    this.serve(chunk);
+  };
+
+  /**
+   * A read while an answer is written (the client pipelines) waits for that answer. The
+   * socket is then read through its stream, paused: what follows waits in the stream's
+   * buffer, bounded by its high-water mark, and the reading stops there.
+   */
+  private hold(chunk: Buffer): void {
+    this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.dirty = true;
+    this.resetParsed();
+    if (this.consuming) {
+      this.consuming = false;
+      this.parser.unconsume();
+    }
+    this.socket.pause();
+  }
+
+  private serve(chunk: Buffer): void {
+    if (this.dirty) {
+      this.dirty = false;
+      this.initialize();
+    }
+    this.decide(this.parser.execute(chunk), chunk);
+  }
+
+  /** Serves the request of one read, or hands the connection over with that read. */
+  private decide(result: number | Error, chunk: Buffer | null): void {
+    const parsed = this.parsed;
+    const fit = typeof result === 'number' && !parsed.unfit && parsed.messages === 1 && parsed.completed === 1;
+    this.resetParsed();
+    if (!fit) return this.handOver(chunk ?? this.parser.getCurrentBuffer());
+    const { socket } = this;
+    if (this.fresh) this.fresh = false;
+    socket.setTimeout(0);
+    const req = new LaneRequest(parsed.method, parsed.url, parsed.rawHeaders, headerMap(parsed.rawHeaders), socket);
+    // The request has them now: the connection keeps no request of its own between requests.
+    parsed.rawHeaders = NO_HEADERS;
+    parsed.url = '';
+    const res = new LaneResponse(req, socket, parsed.keepAlive, this);
+    this.busy = res;
+    this.owner.handle(req, res);
+  }
+
+  private resetParsed(): void {
+    const parsed = this.parsed;
+    parsed.messages = 0;
+    parsed.completed = 0;
+    parsed.unfit = false;
+  }
+
+  responseDone(res: LaneResponse): void {
+    if (this.busy !== res) return;
+    this.busy = null;
+    res.socket = null;
+    const { socket } = this;
+    if (socket.destroyed || !this.attached) return;
+    if (!res.shouldKeepAlive || this.owner.stopping) {
+      // Nothing the client sends after an answer that ends the connection is read as a request.
+      this.ending = true;
+      this.pending = null;
+      // What node:http does after an answer that ends the connection (linger.ts may replace it).
+      socket.destroySoon();
+      return;
+    }
+    socket.setTimeout(this.owner.keepaliveTimeoutMs);
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    this.serve(pending);
+    // What the paused stream holds comes next, unless the connection was handed over.
+    if (this.attached) socket.resume();
+  }
+
+  private handOver(unread: Buffer): void {
+    this.detach();
+    this.owner.handOver(this.socket, unread);
+  }
+
+  /** The lane lets go of the socket (handed over, or answered 408 by the listener). */
+  private detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    const { socket } = this;
+    socket.removeListener('data', this.onData);
+    socket.removeListener('drain', this.onDrain);
+    socket.removeListener('end', this.onEnd);
+    socket.removeListener('timeout', this.onTimeout);
+    socket.removeListener('error', this.onError);
+    socket.removeListener('close', this.onClose);
+    socket.setTimeout(0);
+    this.release();
+  }
+
+  private release(): void {
+    this.owner.forget(this);
+    const { parser } = this;
+    if (this.consuming) {
+      this.consuming = false;
+      parser.unconsume();
+    }
+    // Not now: this may run inside the parser's own read callback (as node:http frees its parsers).
+    setImmediate(() => parser.close());
+  }
+
+  private readonly onDrain = (): void => {
+    this.busy?.emit('drain');
+  };
+
+  /**
+   * The client closed its side: like node:http (no half-open HTTP), the connection ends once
+   * what was written has gone; an answer still being written is cut.
+   */
+  private readonly onEnd = (): void => {
+    if (this.socket.writable) this.socket.end();
+  };
+
+  private readonly onTimeout = (): void => {
+    if (this.busy) return;
+    if (this.fresh) {
+      this.detach();
+      this.owner.headerTimedOut(this.socket);
+    } else this.socket.destroy();
+  };
+
+  private readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    const res = this.busy;
+    this.busy = null;
+    this.attached = false;
+    this.pending = null;
+    this.release();
+    if (res) {
+      res.socket = null;
+      res.close();
+      res.req.emit('close');
+    }
+  };
+}
+
+const NO_HEADERS: string[] = [];
+
+/** A field that frames a body or asks for an interim answer: node:http's to handle. */
+function framesABody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const n = name.length;
+    if (n !== 14 && n !== 17 && n !== 6) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'expect') return true;
+  }
+  return false;
+}

@@ -1,0 +1,64 @@
+// The lane (proxy/lane/) answers byte for byte what node:http's server answers: the same
+// requests, on raw connections, to two proxies in front of one runner — one as shipped, one
+// with TSGI_LANE=off — and the two replies compared whole (only the Date field's value may
+// differ). Requests the lane serves, requests it hands over at once or after serving some,
+// and timing cases (a request pipelined while an answer is written, a head in two packets).
+import { join } from 'node:path';
+import t from 'tap';
+import { exchangeRawPieces } from '../helpers/raw.js';
+import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir } from '../helpers/processes.js';
+
+const dir = tempDir(t);
+const socket = join(dir, 'app.sock');
+await startRunner(t, { app: join(FIXTURES, 'app.js'), socket });
+const config = simpleConfig(socket, { server: 'keepalive_timeout 30s;' });
+const lane = await startProxy(t, dir, config);
+process.env.TSGI_LANE = 'off';
+const node = await startProxy(t, dir, config).finally(() => delete process.env.TSGI_LANE);
+
+const H = 'Host: lane.test\r\n';
+const CLOSE = 'Connection: close\r\n';
+const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\n${H}${extra}\r\n`;
+
+/** Each case: the pieces written (each its own packet, `gapMs` apart); the last ends the connection. */
+const cases: Array<{ name: string; pieces: string[]; gapMs?: number }> = [
+  { name: 'a GET', pieces: [get('/hello', CLOSE)] },
+  { name: 'GETs one after another on a kept connection', pieces: [get('/hello'), get('/status?code=201'), get('/hello', CLOSE)], gapMs: 100 },
+  { name: 'HEAD', pieces: [`HEAD /hello HTTP/1.1\r\n${H}${CLOSE}\r\n`] },
+  { name: 'a 204', pieces: [get('/empty', CLOSE)] },
+  { name: 'an answer without a length (chunked)', pieces: [get('/status?code=404', CLOSE)] },
+  { name: 'a large answer with its length', pieces: [get('/big?bytes=300000', CLOSE)] },
+  { name: "the app's 404", pieces: [get('/nothing-here', CLOSE)] },
+  { name: 'an invalid head from the app (502)', pieces: [get('/bad-header', CLOSE)] },
+  { name: 'an app that throws before its head (502)', pieces: [get('/throw-before', CLOSE)] },
+  { name: 'an answer cut after its head', pieces: [get('/throw-after')] },
+  { name: 'a target the proxy refuses (400)', pieces: [get('/a/../../etc', CLOSE)] },
+  { name: 'an absolute-form target', pieces: [`GET http://other.test/hello HTTP/1.1\r\n${H}${CLOSE}\r\n`] },
+  { name: 'two GETs in one packet', pieces: [get('/hello') + get('/status?code=202', CLOSE)] },
+  { name: 'a POST after a served GET', pieces: [get('/hello'), `POST /echo HTTP/1.1\r\n${H}Content-Type: text/plain\r\nContent-Length: 5\r\n${CLOSE}\r\nhello`], gapMs: 100 },
+  { name: 'a head in two packets', pieces: ['GET /hello HTTP/1.1\r\nHo', `st: lane.test\r\n${CLOSE}\r\n`], gapMs: 50 },
+  { name: 'a GET pipelined while an answer is written', pieces: [get('/slow?ms=300'), get('/hello', CLOSE)], gapMs: 100 },
+  { name: 'a POST pipelined while an answer is written', pieces: [get('/slow?ms=300'), `POST /echo HTTP/1.1\r\n${H}Content-Length: 2\r\n${CLOSE}\r\nhi`], gapMs: 100 },
+  { name: 'Expect: 100-continue', pieces: [`GET /hello HTTP/1.1\r\n${H}Expect: 100-continue\r\n${CLOSE}\r\n`] },
+  { name: 'HTTP/1.0', pieces: ['GET /hello HTTP/1.0\r\nHost: lane.test\r\n\r\n'] },
+  { name: 'a bad request line', pieces: ['GET /a b HTTP/1.1\r\n\r\n'] },
+  { name: 'Connection: close on the second of two', pieces: [get('/status?code=200'), get('/empty', CLOSE)], gapMs: 100 },
+];
+
+/** What the client saw, with the Date fields' values (the only part that may differ) blanked. */
+async function reply(port: number, pieces: string[], gapMs: number): Promise<string> {
+  const got = await exchangeRawPieces(
+    port,
+    pieces.map((piece) => Buffer.from(piece, 'latin1')),
+    gapMs,
+  );
+  return got.text.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
+}
+
+for (const { name, pieces, gapMs = 20 } of cases) {
+  t.test(name, async (t) => {
+    const [fromLane, fromNode] = await Promise.all([reply(lane.port, pieces, gapMs), reply(node.port, pieces, gapMs)]);
+    t.ok(fromNode.startsWith('HTTP/1.1 '), 'node:http answered');
+    t.equal(fromLane, fromNode, 'the same bytes from the lane as from node:http');
+  });
+}
