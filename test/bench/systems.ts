@@ -135,6 +135,8 @@ interface TsgiShape {
   buffering?: ProxyBuffering;
   /** The proxy's --log-level; the bench's (warn: no access log) unless said. */
   proxyLogLevel?: string;
+  /** Variables added to the proxy's environment. */
+  proxyEnv?: NodeJS.ProcessEnv;
   helloOnly?: boolean;
   /** Starts something else than tsgi-runner on `socket` (python floor); what waits for it is named `what`. */
   runner?: { what: string; spawn: (ctx: SystemContext, socket: string) => void };
@@ -166,7 +168,7 @@ function tsgiSystem(shape: TsgiShape): System {
       // As deployed: the node flags and allocator settings of deploy/systemd/tsgi-proxy.service
       // (proxy/node-options.ts).
       const proxyLevel = shape.proxyLogLevel ? ['--log-level', shape.proxyLogLevel] : level;
-      const env = withTunables(process.env, PROXY_GLIBC_TUNABLES);
+      const env = withTunables({ ...process.env, ...shape.proxyEnv }, PROXY_GLIBC_TUNABLES);
       spawnNode(ctx, 'proxy', 'dist/proxy/cli.js', ['-c', config, ...proxyLevel], { cpu, nodeFlags: PROXY_NODE_OPTIONS.split(' '), env });
       const url = `http://127.0.0.1:${port}/`;
       await ready(ctx, 'tsgi-proxy', url);
@@ -235,6 +237,16 @@ export const tsgiLogged = tsgiSystem({
   bothCpus: false,
   proxyLogLevel: 'info',
   helloOnly: true,
+});
+
+/** The proxy without its lane: every client connection read and answered by node:http's server. */
+export const tsgiNodeHttp = tsgiSystem({
+  name: 'tsgi node:http',
+  describe: "tsgi with TSGI_LANE=off: node:http's server reads and answers every request (proxy/lane/ off), for the lane's before/after",
+  proxyWorkers: '1',
+  runnerWorkers: 1,
+  bothCpus: false,
+  proxyEnv: { TSGI_LANE: 'off' },
 });
 
 /** tsgi's defaults everywhere: the download and the upload buffered too. */
