@@ -57,6 +57,8 @@ export class LaneConnection implements LaneHost {
   /** The parser read bytes meant for later (pipelined during an answer): start it afresh first. */
   private dirty = false;
   private readonly initialize: () => void;
+  /** The connection's timer ran out while an answer was written. */
+  private lapsed = false;
   /** The answer that ends the connection is written: later bytes are dropped. */
   private ending = false;
   private readonly parsed: Parsed = { messages: 0, completed: 0, unfit: false, method: '', url: '', rawHeaders: NO_HEADERS, keepAlive: false };
@@ -162,8 +164,13 @@ export class LaneConnection implements LaneHost {
     this.resetParsed();
     if (!fit) return this.handOver(chunk ?? this.parser.getCurrentBuffer());
     const { socket } = this;
-    if (this.fresh) this.fresh = false;
-    socket.setTimeout(0);
+    if (this.fresh) {
+      this.fresh = false;
+      // From now on the connection's timer is keep-alive's. It runs from the last write (a
+      // socket's writes restart it), so it counts the idle time after each answer without a
+      // timer made and cleared per request; while an answer is under way it is ignored.
+      socket.setTimeout(this.owner.keepaliveTimeoutMs);
+    }
     const req = new LaneRequest(parsed.method, parsed.url, parsed.rawHeaders, headerMap(parsed.rawHeaders), socket);
     // The request has them now: the connection keeps no request of its own between requests.
     parsed.rawHeaders = NO_HEADERS;
@@ -194,7 +201,12 @@ export class LaneConnection implements LaneHost {
       socket.destroySoon();
       return;
     }
-    socket.setTimeout(this.owner.keepaliveTimeoutMs);
+    // Again after a timeout ignored during the answer, or a reload that changed keepalive_timeout.
+    const keepaliveMs = this.owner.keepaliveTimeoutMs;
+    if (this.lapsed || socket.timeout !== keepaliveMs) {
+      this.lapsed = false;
+      socket.setTimeout(keepaliveMs);
+    }
     const pending = this.pending;
     if (!pending) return;
     this.pending = null;
@@ -247,7 +259,9 @@ export class LaneConnection implements LaneHost {
   };
 
   private readonly onTimeout = (): void => {
-    if (this.busy) return;
+    // Not the connection's to time while an answer is written (the exchange's deadlines are);
+    // the timer starts again once the answer is done.
+    if (this.busy) return void (this.lapsed = true);
     if (this.fresh) {
       this.detach();
       this.owner.headerTimedOut(this.socket);

@@ -212,6 +212,22 @@ t.test('an idle kept connection closes after the keep-alive timeout, silently', 
   t.match(c.text(), /Keep-Alive: timeout=0\r\n/);
 });
 
+t.test('an answer slower than the keep-alive timeout is not cut, and the idle time counts from its end', async (t) => {
+  const l = await lane(t, { keepaliveTimeoutMs: 150, headerTimeoutMs: 10_000 });
+  l.answer = (req, res) => void setTimeout(() => hello(req, res), req.url === '/slow' ? 400 : 0);
+  const c = await client(t, l.port);
+  let closedAt = 0;
+  void c.closed.then(() => (closedAt = performance.now()));
+  c.socket.write(GET('/quick'));
+  await until('the first answer', () => answers(c.text()).length === 1);
+  c.socket.write(GET('/slow'));
+  await until('the slow answer', () => answers(c.text()).length === 2);
+  const answeredAt = performance.now();
+  t.equal(closedAt, 0, 'open while the slow answer was under way (400 ms, the timeout 150)');
+  await c.closed;
+  t.ok(closedAt - answeredAt >= 100, `closed ${Math.round(closedAt - answeredAt)} ms after the answer, not before the timeout`);
+});
+
 t.test('a client gone in the middle of an answer closes it (its "close" comes, not "finish")', async (t) => {
   const l = await lane(t);
   let res: LaneResponse | null = null;
