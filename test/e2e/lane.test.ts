@@ -5,7 +5,8 @@
 // and timing cases (a request pipelined while an answer is written, a head in two packets).
 import { join } from 'node:path';
 import t from 'tap';
-import { exchangeRawPieces } from '../helpers/raw.js';
+import { exchangeRawPieces, openRaw } from '../helpers/raw.js';
+import { fetchBuffer } from '../helpers/http.js';
 import { FIXTURES, simpleConfig, startProxy, startRunner, tempDir } from '../helpers/processes.js';
 
 const dir = tempDir(t);
@@ -62,3 +63,20 @@ for (const { name, pieces, gapMs = 20 } of cases) {
     t.equal(fromLane, fromNode, 'the same bytes from the lane as from node:http');
   });
 }
+
+t.test('a client that resets its connection once answered 408 (a silent new connection) leaves the proxy serving', async (t) => {
+  const quick = await startProxy(t, dir, simpleConfig(socket, { server: 'client_header_timeout 1s;' }));
+  const silent = await openRaw(quick.port);
+  let text = '';
+  silent.on('error', () => undefined);
+  silent.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1');
+    // The proxy lingers on the connection after its answer; the client cuts it hard.
+    if (text.includes('\r\n\r\n')) silent.resetAndDestroy();
+  });
+  await new Promise((resolve) => silent.once('close', resolve));
+  t.match(text, /^HTTP\/1\.1 408 /);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const after = await fetchBuffer(`${quick.url}/hello`);
+  t.equal(after.status, 200, 'the proxy still answers');
+});
