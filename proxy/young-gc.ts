@@ -35,10 +35,12 @@ export const YOUNG_GC_BYTES = 4 * 1024 * 1024;
 /**
  * At most one forced collection per this many ms, whatever the upload rate: with hundreds of
  * uploads at once, 4 MiB arrive every few ms, and a scavenge then copies every request in
- * flight. 10 ms leaves one upload at up to ~400 MB/s its collection per 4 MiB, and caps the
- * rest at 100 a second; beyond, V8's own collections take over, as before.
+ * flight. 5 ms leaves one upload at up to ~800 MB/s its collection per 4 MiB, and caps the
+ * rest at 200 a second; beyond, V8's own collections take over, as before. (At 10 ms an
+ * upload at 850 MB/s was collected every ~8.5 MiB: the worker peaked at 73–76 MiB instead of
+ * 63–68; PROFILE.md, item 35.)
  */
-export const YOUNG_GC_MIN_INTERVAL_MS = 10;
+export const YOUNG_GC_MIN_INTERVAL_MS = 5;
 
 type Collect = (options: { type: 'minor' }) => void;
 

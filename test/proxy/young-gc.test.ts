@@ -37,11 +37,16 @@ t.test('a minor collection per YOUNG_GC_BYTES of body', async (t) => {
 
 t.test('at most one per YOUNG_GC_MIN_INTERVAL_MS, however fast the bodies come', async (t) => {
   await sleep(YOUNG_GC_MIN_INTERVAL_MS);
+  let ms = 0;
   const seen = await minorCollections(async () => {
+    const started = performance.now();
     for (let i = 0; i < 20; i++) oneBatch(); // 80 MiB within a few ms
+    ms = performance.now() - started;
   });
-  // A few ms of batches, or longer if the machine preempts the loop: far below 20 either way.
-  t.ok(seen <= 10, `20 x ${YOUNG_GC_BYTES} bytes at once: ${seen} collection(s)`);
+  // One at the start and at most one per interval after it, however long a busy machine
+  // stretched the loop; far below one per batch.
+  const allowed = 1 + Math.floor(ms / YOUNG_GC_MIN_INTERVAL_MS);
+  t.ok(seen <= allowed && seen < 20, `20 x ${YOUNG_GC_BYTES} bytes in ${ms.toFixed(1)} ms: ${seen} collection(s), at most ${allowed}`);
 });
 
 t.test('no gc global left behind', async (t) => {
