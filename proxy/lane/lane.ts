@@ -5,7 +5,7 @@
  * an HTTP server a socket).
  *
  * Why: node:http spends 19–22 µs of CPU per hello request on this machine; a server on the same
- * parser that writes its answer in one string spends 8.5–11 (test/bench/PROFILE.md, item 34).
+ * parser that writes its answer in one string spends 8.5–10 (test/bench/PROFILE.md, item 34).
  * The proxy's client side is most of what it spends beyond nginx.
  *
  * TSGI_LANE=off in the proxy's environment leaves every connection to node:http.
