@@ -126,9 +126,13 @@ export class LaneResponse extends EventEmitter {
       return !socket.writableNeedDrain;
     }
     if (!this.chunked) return socket.write(chunk, done);
+    // As node:http: a chunk's size line, bytes and CRLF leave together, in the turn's one write.
+    socket.cork();
     socket.write(`${byteLength(chunk).toString(16)}\r\n`, 'latin1');
     socket.write(chunk);
-    return socket.write(CRLF, 'latin1', done);
+    const ok = socket.write(CRLF, 'latin1', done);
+    process.nextTick(uncorkOnce, socket);
+    return ok;
   }
 
   end(chunk?: Uint8Array | string, done?: () => void): this {
@@ -207,6 +211,10 @@ export class LaneResponse extends EventEmitter {
     if (!this.writableFinished) this.destroyed = true;
     this.emit('close');
   }
+}
+
+function uncorkOnce(socket: Socket): void {
+  socket.uncork();
 }
 
 function byteLength(chunk: Uint8Array | string): number {
