@@ -78,7 +78,10 @@ function answerOnSocket(socket: Socket, kind: HttpErrorKind, client: ClientConfi
   const body = errorBody(kind);
   socket.end(`HTTP/1.1 ${kind.status} ${kind.text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   // The client may still be sending: keep reading (and dropping) so the close does not reset
-  // the answer away, for lingering_timeout.
+  // the answer away, for lingering_timeout. A reset meanwhile only ends the connection: the
+  // socket may be one no HTTP server watches (the lane's, after a 408), where an 'error'
+  // without a listener would end the process.
+  socket.on('error', destroyOnError);
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), client.lingeringTimeoutMs);
   timer.unref();
@@ -108,4 +111,8 @@ function overflowedRequestLine(packet: Buffer | undefined, size: number): boolea
   if (!packet || !/^[A-Z]+ /.test(packet.subarray(0, 32).toString('latin1'))) return false;
   const lf = packet.indexOf(0x0a);
   return lf < 0 || lf > size;
+}
+
+function destroyOnError(this: Socket): void {
+  this.destroy();
 }

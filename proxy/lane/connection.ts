@@ -264,9 +264,6 @@ export class LaneConnection implements LaneHost {
     if (this.busy) return void (this.lapsed = true);
     if (this.fresh) {
       this.detach();
-      // The listener answers and lingers on a socket no HTTP server watches: a reset meanwhile
-      // must not go unheard (an 'error' without a listener would end the process).
-      this.socket.on('error', destroyQuietly);
       this.owner.headerTimedOut(this.socket);
     } else this.socket.destroy();
   };
@@ -290,10 +287,6 @@ export class LaneConnection implements LaneHost {
 }
 
 const NO_HEADERS: string[] = [];
-
-function destroyQuietly(this: Socket): void {
-  this.destroy();
-}
 
 /** A field that frames a body or asks for an interim answer: node:http's to handle. */
 function framesABody(raw: readonly string[]): boolean {
