@@ -61,6 +61,7 @@ export class Listener {
     listener.lane = Lane.install(server, {
       handler,
       client: () => listener!.client,
+      headBytes: () => headBytes(listener!.client),
       headerTimedOut: (socket) => answerClientError(listener!.routes.log, listener!.client, requestTimeout(), socket),
     });
     server.on('clientError', (err: Error, socket: Socket) => answerClientError(listener!.routes.log, listener!.client, err, socket));

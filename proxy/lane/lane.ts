@@ -25,6 +25,8 @@ export interface LaneListener {
   handler: RequestHandler;
   /** The connection limits of the moment (the listener's default server). */
   client(): ClientConfig;
+  /** The most a request head may take (large_client_header_buffers), as node:http's parser is set. */
+  headBytes(): number;
   /** A new connection sent no request within client_header_timeout. */
   headerTimedOut(socket: Socket): void;
 }
@@ -87,8 +89,7 @@ export class Lane implements LaneOwner {
   }
 
   get headBytes(): number {
-    const { headerBuffers } = this.listener.client();
-    return headerBuffers.number * headerBuffers.size;
+    return this.listener.headBytes();
   }
 
   /** A graceful stop: idle connections close now, the others once their answer is written. */

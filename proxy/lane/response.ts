@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { isFieldValue, isToken } from '../../protocol/index.js';
 import type { LaneRequest } from './request.js';
 
 export type LaneHeaders = readonly string[] | Readonly<Record<string, string | number | readonly string[]>>;
@@ -23,8 +24,6 @@ export interface LaneHost {
   responseDone(res: LaneResponse): void;
 }
 
-/** A field value node:http would refuse to write (CR, LF, NUL and the other controls). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const LAST_CHUNK = '0\r\n\r\n';
 const CRLF = '\r\n';
 const NOTHING = Buffer.alloc(0);
@@ -93,9 +92,13 @@ export class LaneResponse extends EventEmitter {
     return this;
   }
 
-  /** One field line; notes the fields that decide the framing, as node:http does. */
+  /**
+   * One field line; notes the fields that decide the framing, as node:http does. A name that is
+   * no token or a value with CR, LF or another control is refused, as node:http refuses it.
+   */
   private field(name: string, value: string, seen: { length: boolean; encoding: string; date: boolean; connection: boolean }): string {
-    if (INVALID_VALUE.test(value) || INVALID_VALUE.test(name)) throw new TypeError(`Invalid character in header content ["${name}"]`);
+    if (!isToken(name)) throw new TypeError(`Header name must be a valid HTTP token ["${name}"]`);
+    if (!isFieldValue(value)) throw new TypeError(`Invalid character in header content ["${name}"]`);
     switch (name.length) {
       case 4:
         if (name.toLowerCase() === 'date') seen.date = true;
