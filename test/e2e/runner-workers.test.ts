@@ -140,7 +140,6 @@ t.test('--harakiri: a waiting request gets 504 and is cancelled; a blocked worke
   t.same(failed(ok), [], `the group serves again (${failed(ok).length > 0 ? `${proxyReasons(proxy)}; workers killed: ${kills}` : 'all 200'})`);
 });
 
-
 t.test('--harakiri: a master stopped past the deadline kills no healthy worker when it wakes', async (t) => {
   // The beats sent while the master was stopped wait unread in their pipes; its first tick
   // after SIGCONT comes before they are read, and once read every worker as silent as it was.
