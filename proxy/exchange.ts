@@ -349,7 +349,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     if (!this.gathering) this.gather();
     // A client still working through earlier bytes keeps this write queued for a while: it
     // gets a copy, so a slow client never holds on to the connection's read buffer.
-    const bytes = this.copying ? Buffer.from(chunk) : chunk;
+    const bytes = this.copying ? copied(chunk) : chunk;
     if (end) this.complete(bytes);
     else if (bytes.length > 0) this.forward(bytes);
   }
@@ -642,4 +642,10 @@ function guarded(step: () => Promise<void> | void, failed: (err: unknown) => voi
   } catch (err) {
     failed(err);
   }
+}
+
+/** A copy of a runner's body bytes, kept while the client is behind: counted for young-gc.ts. */
+function copied(chunk: Uint8Array): Buffer {
+  bodyBytesRead(chunk.length);
+  return Buffer.from(chunk);
 }

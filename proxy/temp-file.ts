@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bodyBytesRead } from './young-gc.js';
 
 /** An append-only file read back at any offset. */
 export class TempFile {
@@ -34,9 +35,14 @@ export class TempFile {
     this.size += bytes;
   }
 
-  /** Up to `max` bytes from `at`, in a new buffer; the file ending early is an error. */
+  /**
+   * Up to `max` bytes from `at`, in a new buffer; the file ending early is an error. The buffer
+   * is counted for a young collection (young-gc.ts): a body read back from its file is as much
+   * short-lived memory outside the heap as the same body read from a socket.
+   */
   async read(at: number, max: number): Promise<Buffer> {
     const piece = Buffer.allocUnsafe(Math.min(max, this.size - at));
+    bodyBytesRead(piece.length);
     const { bytesRead } = await this.handle.read(piece, 0, piece.length, at);
     if (bytesRead === 0) throw new Error(`temporary file ended at ${at} of ${this.size} bytes`);
     return piece.subarray(0, bytesRead);

@@ -2,7 +2,9 @@
  * A young-generation collection after every few MiB of body read into Buffers that die young:
  * by the proxy from clients (request bodies) and from runners (a read buffer given up because a
  * client write still refers to it: upstream/connection.ts; a bulk one only when it cannot be
- * taken back once written), and by the runner's JavaScript
+ * taken back once written), the copies it keeps of a response for a client that is behind
+ * (exchange.ts, response-body.ts) and the pieces of a body read back from its temporary file
+ * (temp-file.ts), and by the runner's JavaScript
  * worker from the proxy (runner/serving/connection.ts, which imports it from proxy/, as the
  * master's allocator settings import node-options.ts: Node runtime matters both processes
  * share, kept out of protocol/, which stays pure).
@@ -21,7 +23,10 @@
  * after. On a busy machine a 256 MiB download gave up enough of the proxy's read buffers
  * (256 KiB then; 1 MiB and 16 KiB now for a connection's single saturated stream) to take the
  * proxy to 110-115 MiB; 92 once they were counted (PROFILE.md, "Session of 2026-12-06,
- * morning"). Each is counted at its whole size, as V8 counts it.
+ * morning"). A buffered 256 MiB download to a client slower than the app, spilled to the
+ * temporary file and read back, took the proxy from 59 to 87–98 MiB until those copies and
+ * pieces were counted too, 65–75 after (PROFILE.md, item 36). Each is counted at its whole
+ * size, as V8 counts it.
  *
  * Node has no public call for a minor collection: V8's gc() is taken once from a fresh
  * context with --expose-gc set for that moment only (no `gc` global here or in later

@@ -452,7 +452,7 @@ export class UpstreamConnection {
       case FrameType.DATA: {
         const stream = this.stream(frame);
         if (!stream) return;
-        const payload = this.readingBulk && stream !== this.bulkFor ? Buffer.from(frame.payload) : frame.payload;
+        const payload = this.readingBulk && stream !== this.bulkFor ? copyOf(frame.payload) : frame.payload;
         return stream.onData(payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       }
       case FrameType.CREDIT:
@@ -555,4 +555,10 @@ export class UpstreamConnection {
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
+}
+
+/** A copy of a payload that may not stay a view of the bulk read buffer: counted for young-gc.ts. */
+function copyOf(payload: Uint8Array): Buffer {
+  bodyBytesRead(payload.length);
+  return Buffer.from(payload);
 }

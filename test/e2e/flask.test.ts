@@ -146,12 +146,15 @@ async function main(): Promise<void> {
     t.equal(up.status, 200);
     t.same(json(up), { sha256: expected, bytes: BIG }, 'every byte of the upload');
 
-    // Holding about a quarter of the body at once breaks either bound (the worker peaks at ~35
-    // MiB; the proxy grows by ~35 as its young generation and transfer buffers reach their size).
+    // Holding about a sixth of the body at once breaks either bound (the worker peaks at ~35
+    // MiB; the proxy grows by ~7 here, past the peak of the uploads above). Both bodies pass
+    // through temporary files (buffering is on): before their copies and the pieces read back
+    // were counted for a young collection (proxy/young-gc.ts) it grew by 37–38, and once by 68
+    // on a busy CI machine, as far as V8's own limit for memory outside its heap lets it.
     // (No body byte passes through the runner's master: the workers serve the socket it bound.)
     const worker = peakRss(pid);
     t.ok(worker < 100 * MiB, `python worker peak RSS ${Math.round(worker / MiB)} MiB`);
     const grown = peakRss(proxy.proc.pid) - proxyBefore;
-    t.ok(grown < 64 * MiB, `proxy peak RSS grew by ${Math.round(grown / MiB)} MiB`);
+    t.ok(grown < 40 * MiB, `proxy peak RSS grew by ${Math.round(grown / MiB)} MiB`);
   });
 }
