@@ -29,6 +29,8 @@ const cases: Array<{ name: string; pieces: string[]; gapMs?: number }> = [
   { name: 'a 204', pieces: [get('/empty', CLOSE)] },
   { name: 'an answer without a length (chunked)', pieces: [get('/status?code=404', CLOSE)] },
   { name: 'a large answer with its length', pieces: [get('/big?bytes=300000', CLOSE)] },
+  // Every byte value, in the one string the lane writes a small answer and its head as.
+  { name: 'a small binary answer with its length', pieces: [get('/big?bytes=700'), get('/big?bytes=8192', CLOSE)], gapMs: 100 },
   { name: "the app's 404", pieces: [get('/nothing-here', CLOSE)] },
   { name: 'an invalid head from the app (502)', pieces: [get('/bad-header', CLOSE)] },
   { name: 'an app that throws before its head (502)', pieces: [get('/throw-before', CLOSE)] },
