@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, ListenOptions, Socket } from 'node:net';
+import type { AddressInfo, ListenOptions, Server as NetServer, Socket } from 'node:net';
 import { answerClientError, answeredOn, refuseConnect } from './client-error.js';
 import type { ClientConfig } from './config/types.js';
 import { formatAddress } from '../protocol/index.js';
 import { BindError, systemReason } from './errors.js';
 import { dispatch, type DispatchOptions } from './dispatch.js';
 import { Lane } from './lane/lane.js';
+import { closeCopies, copyListeningSocket } from './multi-accept.js';
 import { admit } from './pipeline.js';
 import type { Binding } from './router.js';
 
@@ -30,6 +31,8 @@ export class Listener {
   private lane: Lane | null = null;
   /** Swapped whole by a reload: requests already dispatched keep the routes they started with. */
   private routes: ListenerRoutes;
+  /** More descriptors of the listening socket, each accepting once per turn too (multi-accept.ts). */
+  private copies: NetServer[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -38,7 +41,7 @@ export class Listener {
     this.routes = routes;
   }
 
-  static async start(routes: ListenerRoutes): Promise<Listener> {
+  static async start(routes: ListenerRoutes, { multiAccept }: { multiAccept: boolean }): Promise<Listener> {
     let listener: Listener | null = null;
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const { routes } = listener!;
@@ -79,7 +82,13 @@ export class Listener {
       throw new BindError(formatAddress(address), err as NodeJS.ErrnoException);
     }
     // Named as bound: a config's port 0 is logged as the port the system chose.
-    server.on('error', acceptFailures(() => listener!.routes.log, listener.addresses().map(boundLabel)[0] ?? formatAddress(address)));
+    const label = listener.addresses().map(boundLabel)[0] ?? formatAddress(address);
+    const onError = acceptFailures(() => listener!.routes.log, label);
+    server.on('error', onError);
+    if (multiAccept) {
+      const failed = (reason: string) => listener!.routes.log.warn({ listen: label, reason }, 'multi_accept: no copies of the listening socket; one accept per turn');
+      listener.copies = await copyListeningSocket({ server, onError }, failed);
+    }
     return listener;
   }
 
@@ -160,7 +169,9 @@ export class Listener {
     }, graceMs);
     this.lane?.stop();
     try {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // The copies too: the socket listens until its last descriptor is closed, and each
+      // server's close waits for the connections that server accepted.
+      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), closeCopies(this.copies)]);
     } finally {
       clearInterval(reaper);
       clearTimeout(deadline);

@@ -63,7 +63,7 @@ export class ProxyRuntime {
     try {
       for (const entry of wanted) {
         if (this.listeners.has(entry.key)) continue;
-        const listener = await Listener.start(entry.routes);
+        const listener = await Listener.start(entry.routes, { multiAccept: config.multiAccept });
         // Known by the port actually bound, so a reloaded config naming that port finds it.
         entry.key = listener.boundKey(entry.key);
         started.set(entry.key, listener);

@@ -27,7 +27,7 @@ export function buildConfig(main: Scope, file: string): ProxyConfig {
   const serverScopes = main.all(D.server).map(blockOf);
   checkListens(serverScopes);
   const servers = serverScopes.map((scope) => buildServer(scope, values, upstreams));
-  return { file, workers: main.value(D.workers), upstreams, servers };
+  return { file, workers: main.value(D.workers), multiAccept: main.value(D.multiAccept), upstreams, servers };
 }
 
 function explicitUpstreams(main: Scope): Upstreams {

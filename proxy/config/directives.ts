@@ -91,6 +91,22 @@ export const DIRECTIVES = {
     description: 'Number of proxy worker processes; `auto` means one per CPU core.',
     example: 'workers auto;',
   }),
+  multiAccept: define<boolean>({
+    name: 'multi_accept',
+    syntax: 'multi_accept on | off;',
+    contexts: ['main'],
+    args: [1, 1],
+    default: 'on',
+    convert: onOff,
+    description:
+      'Whether a listening socket accepts several new connections per turn of the event loop (`on`, up to ' +
+      'sixteen) or one (`off`). Node accepts one per turn; under load a turn serves every ready connection, ' +
+      'so a burst of new connections waited in the accept queue for as many turns as there were of them: ' +
+      '100-600 ms for 256 at once. Unlike nginx, on by default. Applies to listening sockets opened from ' +
+      'then on (a reload keeps those it keeps as they are); proxy workers of `workers N` are handed their ' +
+      'connections by the primary and take no part.',
+    example: 'multi_accept off;',
+  }),
   upstream: define<string>({
     name: 'upstream',
     syntax: 'upstream NAME { ... }',

@@ -183,6 +183,8 @@ export interface ServerConfig {
 export interface ProxyConfig {
   file: string;
   workers: number | 'auto';
+  /** multi_accept: several accepts per event-loop turn on each listening socket. */
+  multiAccept: boolean;
   /** Explicit upstreams in config order, then implicit ones in order of first use. */
   upstreams: Map<string, UpstreamConfig>;
   servers: ServerConfig[];

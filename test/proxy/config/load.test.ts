@@ -13,6 +13,7 @@ const BUFFERING = { on: true, memoryBytes: 4096 + 8 * 4096, busyBytes: 8192, max
 const FULL = `
 # main level: inherited by every server and location unless they set their own
 workers 4;
+multi_accept off;
 client_max_body_size 2m;
 tsgi_read_timeout 30s;
 tsgi_param APP_ENV production;
@@ -124,6 +125,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
   const config = parseConfig(FULL, 'full.conf');
   t.equal(config.file, 'full.conf');
   t.equal(config.workers, 4);
+  t.equal(config.multiAccept, false);
 
   t.same([...config.upstreams.keys()], ['app', 'later', 'unix:/run/other.sock', 'localhost:9000']);
   t.same(config.upstreams.get('app'), {
@@ -214,7 +216,7 @@ t.test('a full config: defaults, inheritance, explicit and implicit upstreams', 
 
 t.test('an empty config takes every default', async (t) => {
   const config: ProxyConfig = parseConfig('# nothing\n', 'empty.conf');
-  t.same(config, { file: 'empty.conf', workers: 1, upstreams: new Map(), servers: [] });
+  t.same(config, { file: 'empty.conf', workers: 1, multiAccept: true, upstreams: new Map(), servers: [] });
 });
 
 t.test('defaults of a minimal location', async (t) => {

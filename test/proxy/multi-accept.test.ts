@@ -1,0 +1,84 @@
+// multi_accept (proxy/multi-accept.ts): copies of a listening socket's descriptor, each accepting
+// once per event-loop turn, all handing their connections to the original's listener.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import t from 'tap';
+import { COPIES, closeCopies, copyListeningSocket } from '../../proxy/multi-accept.js';
+
+function listening(): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function portOf(server: Server): number {
+  return (server.address() as { port: number }).port;
+}
+
+/**
+ * Opens `n` connections while the loop is held (the kernel completes them into the accept
+ * queue), then counts how many the server accepted in one turn of the loop.
+ */
+async function acceptedInOneTurn(server: Server, n: number): Promise<{ firstTurn: number; clients: Socket[] }> {
+  let accepted = 0;
+  const onConnection = () => void accepted++;
+  server.on('connection', onConnection);
+  const clients = Array.from({ length: n }, () => connect(portOf(server), '127.0.0.1').on('error', () => undefined));
+  // net.connect calls connect() on the next tick.
+  await new Promise((resolve) => process.nextTick(resolve));
+  const until = Date.now() + 200;
+  while (Date.now() < until) {
+    // The handshakes are the kernel's: they complete while this loop is held.
+  }
+  // The check phase of this turn may come before its poll: a whole turn is from one
+  // setImmediate to the next.
+  const turn = () => new Promise<number>((resolve) => setImmediate(() => resolve(accepted)));
+  const before = await turn();
+  const firstTurn = (await turn()) - before;
+  // Every connection is accepted in the end, on the original or a copy.
+  while (accepted < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  server.off('connection', onConnection);
+  return { firstTurn, clients };
+}
+
+t.test('without copies, Node accepts one connection per turn', async (t) => {
+  const server = await listening();
+  t.teardown(() => void server.close());
+  const { firstTurn, clients } = await acceptedInOneTurn(server, 40);
+  t.equal(firstTurn, 1, 'one in a turn');
+  for (const client of clients) client.destroy();
+});
+
+t.test('with copies, a burst is accepted several at a time, through the original', async (t) => {
+  const server = await listening();
+  const copies = await copyListeningSocket({ server, onError: () => t.fail('accept error') }, (reason) => t.fail(reason));
+  t.equal(copies.length, COPIES, `${COPIES} copies`);
+  const seen: Socket[] = [];
+  server.on('connection', (socket: Socket) => seen.push(socket));
+  const { firstTurn, clients } = await acceptedInOneTurn(server, 40);
+  t.ok(firstTurn > 1, `${firstTurn} accepted in a turn`);
+  t.ok(firstTurn <= COPIES + 1, 'at most one per descriptor');
+  t.equal(seen.length, 40, "every connection reached the original's listener");
+  // A connection accepted on a copy carries bytes both ways as any other.
+  const echo = seen[seen.length - 1]!;
+  echo.on('data', (chunk) => echo.write(chunk));
+  const client = clients.find((c) => c.localPort === echo.remotePort)!;
+  const reply = new Promise<string>((resolve) => client.once('data', (chunk) => resolve(chunk.toString())));
+  client.write('ping');
+  t.equal(await reply, 'ping');
+  for (const c of clients) c.destroy();
+  for (const s of seen) s.destroy();
+
+  // Closed, the original and its copies free the address: nothing listens on it any more.
+  const port = portOf(server);
+  await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), closeCopies(copies)]);
+  const refused = await new Promise<string>((resolve) => {
+    const probe = connect(port, '127.0.0.1');
+    probe.on('connect', () => (probe.destroy(), resolve('connected')));
+    probe.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+  });
+  t.equal(refused, 'ECONNREFUSED', 'the port no longer accepts');
+});
+
+t.test('a server that does not listen gets no copies', async (t) => {
+  const copies = await copyListeningSocket({ server: createServer(), onError: () => undefined }, (reason) => t.fail(reason));
+  t.same(copies, []);
+});
