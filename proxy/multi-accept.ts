@@ -51,17 +51,17 @@ export async function copyListeningSocket(
   failed: (reason: string) => void,
   count = COPIES,
 ): Promise<Server[]> {
-  const copies: Server[] = [];
+  // Each copy is wired as it is made: a copy's listen() reports an error on a later tick.
+  const adopt = (copy: Server) => {
+    copy.on('connection', (socket: Socket) => listener.server.emit('connection', socket));
+    copy.on('error', listener.onError);
+  };
   try {
-    for (const copy of await fetchCopies(listener.server, count)) {
-      copy.on('connection', (socket: Socket) => listener.server.emit('connection', socket));
-      copy.on('error', listener.onError);
-      copies.push(copy);
-    }
+    return await fetchCopies(listener.server, count, adopt);
   } catch (err) {
     failed((err as Error).message);
+    return [];
   }
-  return copies;
 }
 
 /** Closes the copies: none accepts again; resolves once the connections each accepted are gone. */
@@ -72,7 +72,7 @@ export function closeCopies(copies: readonly Server[]): Promise<void> {
 /** The listening handle of a server (Node's own TCP or Pipe wrap), which child_process passes as is. */
 type ListeningHandle = object;
 
-function fetchCopies(server: Server, count: number): Promise<Server[]> {
+function fetchCopies(server: Server, count: number, adopt: (copy: Server) => void): Promise<Server[]> {
   const handle = (server as Server & { _handle?: ListeningHandle | null })._handle;
   if (cluster.isWorker || !handle) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
@@ -93,7 +93,9 @@ function fetchCopies(server: Server, count: number): Promise<Server[]> {
     helper.on('message', (_message: unknown, copied: unknown) => {
       if (typeof copied !== 'object' || copied === null) return;
       // Listening already (the same socket): listen() only starts accepting on this descriptor.
-      copies.push(new Server().listen(copied));
+      const copy = new Server();
+      adopt(copy);
+      copies.push(copy.listen(copied));
       if (copies.length === count) done(null);
     });
     helper.on('error', (err) => done(err));

@@ -78,6 +78,38 @@ t.test('with copies, a burst is accepted several at a time, through the original
   t.equal(refused, 'ECONNREFUSED', 'the port no longer accepts');
 });
 
+/** One exchange on a new connection: `ping` sent, what came back before the end (or 'no answer'). */
+function ask(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const client = connect(port, '127.0.0.1', () => client.end('ping'));
+    const timer = setTimeout(() => (client.destroy(), resolve('no answer')), 5000);
+    client.on('data', (chunk) => (got += chunk.toString()));
+    client.on('close', () => (clearTimeout(timer), resolve(got)));
+    client.on('error', () => undefined);
+  });
+}
+
+t.test('connections that come while the copies are being made are all served', async (t) => {
+  const server = await listening();
+  server.on('connection', (socket: Socket) => socket.on('data', (chunk) => socket.end(chunk)).on('error', () => undefined));
+  let made: Server[] | null = null;
+  const making = copyListeningSocket({ server, onError: () => undefined }, (reason) => t.fail(reason)).then((copies) => (made = copies));
+  // A connection every millisecond from before the helper starts until after the last copy
+  // listens: some are accepted on copies that have just begun to listen.
+  const replies: Promise<string>[] = [];
+  let after = 20;
+  while (made === null || after-- > 0) {
+    replies.push(ask(portOf(server)));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await making;
+  const answers = await Promise.all(replies);
+  t.equal(answers.filter((a) => a !== 'ping').length, 0, `all ${answers.length} connections answered`);
+  server.close();
+  await closeCopies(made!);
+});
+
 t.test('a server that does not listen gets no copies', async (t) => {
   const copies = await copyListeningSocket({ server: createServer(), onError: () => undefined }, (reason) => t.fail(reason));
   t.same(copies, []);
