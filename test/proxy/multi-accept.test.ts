@@ -1,8 +1,20 @@
 // multi_accept (proxy/multi-accept.ts): copies of a listening socket's descriptor, each accepting
 // once per event-loop turn, all handing their connections to the original's listener.
+import { createServer as createHttpServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import t from 'tap';
 import { COPIES, closeCopies, copyListeningSocket } from '../../proxy/multi-accept.js';
+
+/** The optional addon, to read TCP_NODELAY back (IPPROTO_TCP 6, TCP_NODELAY 1 on Linux). */
+const sockopt = ((): { getsockopt(s: Socket, level: number, name: number): number } | null => {
+  if (process.platform !== 'linux') return null;
+  try {
+    return createRequire(import.meta.url)('sockopt') as { getsockopt(s: Socket, level: number, name: number): number };
+  } catch {
+    return null;
+  }
+})();
 
 function listening(): Promise<Server> {
   const server = createServer();
@@ -108,6 +120,31 @@ t.test('connections that come while the copies are being made are all served', a
   t.equal(answers.filter((a) => a !== 'ping').length, 0, `all ${answers.length} connections answered`);
   server.close();
   await closeCopies(made!);
+});
+
+t.test("a copy accepts with the original's socket settings (an HTTP server's: half-open, no Nagle)", async (t) => {
+  const server = createHttpServer({ highWaterMark: 32 * 1024 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const copies = await copyListeningSocket({ server, onError: () => undefined }, (reason) => t.fail(reason));
+  t.teardown(() => closeCopies(copies));
+  const port = portOf(server);
+  const viaCopy = new Promise<Socket>((resolve) => {
+    for (const copy of copies) copy.once('connection', resolve);
+  });
+  // Only copies accept from here on: the original's descriptor is closed, the socket is not.
+  server.removeAllListeners('connection');
+  const original = (server as unknown as { _handle: { close(): void } })._handle;
+  const accepted: Socket[] = [];
+  server.on('connection', (socket: Socket) => accepted.push(socket));
+  original.close();
+  const client = connect(port, '127.0.0.1');
+  const socket = await viaCopy;
+  t.equal(socket.allowHalfOpen, true, 'half-open allowed, as node:http asks');
+  t.equal(socket.writableHighWaterMark, 32 * 1024, "the server's high-water mark");
+  if (sockopt) t.equal(sockopt.getsockopt(socket, 6, 1), 1, 'TCP_NODELAY set, as node:http asks');
+  else t.comment('sockopt is not loadable here: TCP_NODELAY not checked');
+  client.destroy();
+  for (const s of accepted) s.destroy();
 });
 
 t.test('a server that does not listen gets no copies', async (t) => {
