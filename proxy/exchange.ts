@@ -9,7 +9,7 @@ import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
 import { BufferedBody } from './request-body.js';
-import { bodyBytesRead } from './young-gc.js';
+import { bodyBytesRead, copyCounted } from './young-gc.js';
 import { ResponseBody, type ResponseBodyHost } from './response-body.js';
 import { bodiless, checkResponseHead } from './response-head.js';
 import type { UpstreamConnection } from './upstream/connection.js';
@@ -349,7 +349,7 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     if (!this.gathering) this.gather();
     // A client still working through earlier bytes keeps this write queued for a while: it
     // gets a copy, so a slow client never holds on to the connection's read buffer.
-    const bytes = this.copying ? copied(chunk) : chunk;
+    const bytes = this.copying ? copyCounted(chunk) : chunk;
     if (end) this.complete(bytes);
     else if (bytes.length > 0) this.forward(bytes);
   }
@@ -642,10 +642,4 @@ function guarded(step: () => Promise<void> | void, failed: (err: unknown) => voi
   } catch (err) {
     failed(err);
   }
-}
-
-/** A copy of a runner's body bytes, kept while the client is behind: counted for young-gc.ts. */
-function copied(chunk: Uint8Array): Buffer {
-  bodyBytesRead(chunk.length);
-  return Buffer.from(chunk);
 }

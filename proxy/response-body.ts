@@ -22,7 +22,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Spool } from './temp-file.js';
-import { bodyBytesRead } from './young-gc.js';
+import { copyCounted } from './young-gc.js';
 
 export interface ResponseBuffering {
   /** tsgi_buffer_size + tsgi_buffers: bytes that may wait in memory for the client. */
@@ -223,8 +223,7 @@ export class ResponseBody {
   private spill(chunk: Uint8Array, owned: boolean): void {
     if (chunk.length === 0) return;
     // A copy of its own for the file, counted as the relay's copies are (young-gc.ts).
-    const copy = owned ? (chunk as Buffer) : Buffer.from(chunk);
-    if (!owned) bodyBytesRead(copy.length);
+    const copy = owned ? (chunk as Buffer) : copyCounted(chunk);
     if (this.fileFailed) this.tail.push(copy);
     else (this.spool ??= this.newSpool()).push(copy);
     this.pump();

@@ -79,3 +79,9 @@ export function bodyBytesRead(n: number): void {
   if (collect === undefined) collect = takeGc();
   collect?.({ type: 'minor' });
 }
+
+/** A copy of body bytes made to be kept (a view must not outlive its read buffer), counted as read. */
+export function copyCounted(bytes: Uint8Array): Buffer {
+  bodyBytesRead(bytes.length);
+  return Buffer.from(bytes);
+}

@@ -30,7 +30,7 @@ import {
   type Hello,
 } from '../../protocol/index.js';
 import { UpstreamConnectionError } from '../errors.js';
-import { bodyBytesRead } from '../young-gc.js';
+import { bodyBytesRead, copyCounted } from '../young-gc.js';
 import { UpstreamStream, type StreamEvents } from './stream.js';
 
 export interface ConnectionLimits {
@@ -452,7 +452,7 @@ export class UpstreamConnection {
       case FrameType.DATA: {
         const stream = this.stream(frame);
         if (!stream) return;
-        const payload = this.readingBulk && stream !== this.bulkFor ? copyOf(frame.payload) : frame.payload;
+        const payload = this.readingBulk && stream !== this.bulkFor ? copyCounted(frame.payload) : frame.payload;
         return stream.onData(payload, (frame.flags & Flags.END_STREAM) !== 0, frame.rest, frame.continued);
       }
       case FrameType.CREDIT:
@@ -554,11 +554,4 @@ export class UpstreamConnection {
     this.socket.destroySoon();
     setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
   }
-
-}
-
-/** A copy of a payload that may not stay a view of the bulk read buffer: counted for young-gc.ts. */
-function copyOf(payload: Uint8Array): Buffer {
-  bodyBytesRead(payload.length);
-  return Buffer.from(payload);
 }

@@ -281,7 +281,10 @@ async function counting(t: Test) {
   const counted: number[] = [];
   // Absolute URLs: tap resolves relative ones from the source-mapped test file, not the built one.
   const module = await t.mockImport<typeof import('../../../proxy/upstream/connection.js')>(moduleUrl('../../../proxy/upstream/connection.js'), {
-    [moduleUrl('../../../proxy/young-gc.js')]: { bodyBytesRead: (n: number) => counted.push(n) },
+    [moduleUrl('../../../proxy/young-gc.js')]: {
+      bodyBytesRead: (n: number) => counted.push(n),
+      copyCounted: (bytes: Uint8Array) => (counted.push(bytes.length), Buffer.from(bytes)),
+    },
   });
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-upstream-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
