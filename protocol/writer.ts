@@ -22,7 +22,8 @@ const COPY_LIMIT = 16 * 1024;
  * handed to the socket as a view of its block: no allocation per frame (a fresh ArrayBuffer per
  * small frame cost more than its copy, in allocation and in GC). A region is written again only
  * once the socket holds no view of it (see flush); while it does, the socket may hold its views
- * as long as it needs.
+ * as long as it needs. A block holds a lent payload of 64 KiB less a header (one read of the
+ * proxy's shared buffer) with its header; a bigger frame to copy gets a block of its own.
  */
 const BLOCK_SIZE = 64 * 1024;
 /**
@@ -61,11 +62,12 @@ export class FrameWriter {
     private readonly defer: (fn: () => void) => void,
   ) {}
 
-  frame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
+  /** `lent`: the payload is the caller's only until this returns, so it is copied whatever its size. */
+  frame(type: FrameType, flags: number, stream: number, payload: Uint8Array, lent = false): void {
     if (!this.begin()) return;
     let header: Uint8Array;
     let at = 0;
-    if (payload.length <= COPY_LIMIT) {
+    if (payload.length <= COPY_LIMIT || lent) {
       const size = HEADER_SIZE + payload.length;
       at = this.reserve(size);
       header = this.block;
@@ -80,6 +82,9 @@ export class FrameWriter {
     this.lastData = type === FrameType.DATA && (flags & Flags.END_STREAM) === 0 ? header : null;
     this.lastDataAt = at;
     this.lastDataStream = stream;
+    // A lent payload comes in reads of up to a block: written now, while the socket has room,
+    // the next one finds the same block free (warm in the cache, as nginx's one buffer).
+    if (lent) this.flushEarly();
   }
 
   /**
@@ -94,6 +99,19 @@ export class FrameWriter {
     return true;
   }
 
+  /**
+   * Whether a lent payload of `size` bytes can be copied into a kept block now, without a new
+   * allocation: when not, the caller waits for the socket to drain (and keeps a copy).
+   */
+  roomFor(size: number): boolean {
+    const need = HEADER_SIZE + size;
+    if (need > BLOCK_SIZE) return false;
+    if (this.used + need <= this.block.length || this.current + 1 < KEPT_BLOCKS) return true;
+    // This turn's own frames may be all the socket holds: out with them first.
+    if (this.corked && this.sink.writableLength > 0) this.flushEarly();
+    return this.sink.writableLength === 0;
+  }
+
   credit(stream: number, increment: number): void {
     if (!this.begin()) return;
     this.lastData = null;
@@ -105,21 +123,35 @@ export class FrameWriter {
 
   /** Where `size` fresh bytes start in the current block (the next block when it is full). */
   private reserve(size: number): number {
-    if (this.used + size > this.block.length) this.nextBlock();
+    if (this.used + size > this.block.length) this.nextBlock(size);
     const at = this.used;
     this.used += size;
     return at;
   }
 
   /** The next kept block, a new one kept while fewer than KEPT_BLOCKS are, or else one of the turn's own. */
-  private nextBlock(): void {
-    this.current++;
+  private nextBlock(size: number): void {
+    if (size > BLOCK_SIZE) {
+      this.current = this.blocks.length;
+      this.block = new Uint8Array(size);
+      this.used = 0;
+      return;
+    }
+    // The socket holds nothing of ours (not even this turn's frames): every block is free.
+    this.current = this.sink.writableLength === 0 ? 0 : this.current + 1;
     if (this.current < this.blocks.length) this.block = this.blocks[this.current]!;
     else {
       this.block = new Uint8Array(BLOCK_SIZE);
       if (this.blocks.length < KEPT_BLOCKS) this.blocks.push(this.block);
     }
     this.used = 0;
+  }
+
+  /** Writes the turn's frames so far, still corked for the rest of the turn. */
+  private flushEarly(): void {
+    this.lastData = null;
+    this.sink.uncork();
+    this.sink.cork();
   }
 
   /** Whether a frame can go out now, corking the socket for the turn; nothing can after end() or destroy(). */

@@ -8,6 +8,7 @@ import { answer } from './answer.js';
 import { DEADLINE_DIRECTIVE, Deadline, type DeadlineKind } from './deadline.js';
 import { HttpError, UpstreamBusyError, UpstreamConnectionError, closesConnection, errorBody, type HttpErrorKind } from './errors.js';
 import { closeAfterAnswer, discardBody, type LingerBounds } from './linger.js';
+import { isLending } from './lane/request.js';
 import { BufferedBody } from './request-body.js';
 import { bodyBytesRead, copyCounted } from './young-gc.js';
 import { ResponseBody, type ResponseBodyHost } from './response-body.js';
@@ -266,22 +267,26 @@ export class Exchange implements StreamEvents, ResponseBodyHost {
     const { req } = this.x;
     const limit = this.x.location.clientMaxBodySize;
     this.deadline.arm('client_body');
-    req.on('data', (chunk: Buffer) => {
+    // The lane lends its reads (passed on at once, copied only where kept); node:http's are owned.
+    const lent = isLending(req);
+    const onChunk = (chunk: Buffer) => {
       this.bodyReceived += chunk.length;
-      bodyBytesRead(chunk.length);
+      if (!lent) bodyBytesRead(chunk.length);
       if (limit > 0 && this.bodyReceived > limit) {
         this.stream?.cancel(ErrorCode.CANCEL, 'request body over client_max_body_size');
         this.stream = null;
         return this.reject(HttpError.BODY_TOO_LARGE, `body grew past client_max_body_size ${limit}`);
       }
       if (!this.stream) return;
-      if (this.stream.writeBody(chunk)) {
+      if (this.stream.writeBody(chunk, lent)) {
         this.deadline.arm('client_body');
       } else {
         req.pause();
         this.deadline.arm('send');
       }
-    });
+    };
+    if (lent) req.borrow(onChunk);
+    else req.on('data', onChunk);
     req.on('end', () => {
       this.bodyEnded = true;
       if (!this.stream) return;

@@ -1,18 +1,25 @@
 /**
- * One client connection in the lane: the common request (GET or HEAD over HTTP/1.1, its head
- * whole in one read, no body, no Expect, no Upgrade) parsed by Node's own parser and answered
- * by a LaneResponse, one request at a time, with node:http's keep-alive and head timing. The
- * first read that holds anything else — a body, a head split across packets, several requests
- * at once, a parse error, HTTP/1.0, CONNECT — hands the connection, and those bytes, to
- * node:http's server for the rest of its life (lane.ts), which reads them from their first
- * byte as if it had had the connection all along. The lane never answers what node:http
- * would answer differently: what it serves, both read alike.
+ * One client connection in the lane: the common request (HTTP/1.1, a common method, its head
+ * whole in one read, no body or one framed by Content-Length, no Upgrade, no Expect but
+ * 100-continue) parsed by Node's own parser and answered by a LaneResponse, one request at a
+ * time, with node:http's keep-alive and head timing. The first read that holds anything else — a chunked body, a
+ * head split across packets, several requests at once, a parse error, HTTP/1.0, CONNECT —
+ * hands the connection, and those bytes, to node:http's server for the rest of its life
+ * (lane.ts), which reads them from their first byte as if it had had the connection all
+ * along. The lane never answers what node:http would answer differently: what it serves, both
+ * read alike.
+ *
+ * A body the head's read does not hold whole is read past the parser, Content-Length bytes
+ * counted as llhttp counts them (it checked the field: digits only, no second one, no
+ * Transfer-Encoding beside it), into the process's shared read buffer (shared-read.ts); the
+ * parser starts afresh at the next request's first byte.
  */
 import type { Socket } from 'node:net';
 import { headerMap } from './headers.js';
 import type { NodeParser, ParserBinding } from './parser.js';
-import { LaneRequest } from './request.js';
+import { LaneRequest, type BodySource } from './request.js';
 import { LaneResponse, type LaneHost } from './response.js';
+import { sharedRead, type SharedReader } from './shared-read.js';
 
 /** What the connection needs of its listener. */
 export interface LaneOwner {
@@ -41,9 +48,16 @@ interface Parsed {
   url: string;
   rawHeaders: string[];
   keepAlive: boolean;
+  /** Content-Length (0 without one). */
+  bodyLength: number;
+  /** `Expect: 100-continue`: the interim answer goes first, as node:http sends it. */
+  expectsContinue: boolean;
+  /** Body bytes the parser gave in this read (its own copies). */
+  body: Buffer[];
+  bodySeen: number;
 }
 
-export class LaneConnection implements LaneHost {
+export class LaneConnection implements LaneHost, SharedReader, BodySource {
   private readonly parser: NodeParser;
   /** The answer being written, one at a time. */
   private busy: LaneResponse | null = null;
@@ -61,7 +75,11 @@ export class LaneConnection implements LaneHost {
   private lapsed = false;
   /** The answer that ends the connection is written: later bytes are dropped. */
   private ending = false;
-  private readonly parsed: Parsed = { messages: 0, completed: 0, unfit: false, method: '', url: '', rawHeaders: NO_HEADERS, keepAlive: false };
+  /** The request whose body is being read past the parser. */
+  private bodyOf: LaneRequest | null = null;
+  /** bodyOf's bytes come through the shared read buffer (else through 'data' events). */
+  private sharing = false;
+  private readonly parsed: Parsed = { messages: 0, completed: 0, unfit: false, method: '', url: '', rawHeaders: NO_HEADERS, keepAlive: false, bodyLength: 0, expectsContinue: false, body: NO_BODY, bodySeen: 0 };
 
   constructor(
     readonly socket: Socket,
@@ -79,16 +97,22 @@ export class LaneConnection implements LaneHost {
     parser[slots.kOnHeadersComplete] = (major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, _status: unknown, _reason: unknown, upgrade: boolean, keepAlive: boolean) => {
       parsed.messages++;
       const name = methods[method];
-      if (major !== 1 || minor !== 1 || upgrade || !raw || url === undefined || (name !== 'GET' && name !== 'HEAD') || framesABody(raw)) parsed.unfit = true;
+      const bodyLength = major === 1 && minor === 1 && raw ? framing(raw, parsed) : -1;
+      if (bodyLength < 0 || upgrade || url === undefined || name === undefined || !LANE_METHODS.has(name)) parsed.unfit = true;
       else {
         parsed.method = name;
         parsed.url = url;
-        parsed.rawHeaders = raw;
+        parsed.rawHeaders = raw!;
         parsed.keepAlive = keepAlive;
+        parsed.bodyLength = bodyLength;
       }
       return 0;
     };
-    parser[slots.kOnBody] = () => void (parsed.unfit = true);
+    parser[slots.kOnBody] = (bytes: Buffer) => {
+      if (parsed.body === NO_BODY) parsed.body = [];
+      parsed.body.push(bytes);
+      parsed.bodySeen += bytes.length;
+    };
     parser[slots.kOnMessageComplete] = () => void parsed.completed++;
     this.parser = parser;
     this.initialize = initialize;
@@ -128,6 +152,7 @@ export class LaneConnection implements LaneHost {
 
   /** A read brought by a 'data' event (not consuming). */
   private readonly onData = (chunk: Buffer): void => {
+    if (this.bodyOf) return this.bodyBytes(chunk, false);
     if (this.ending) return;
     if (this.busy || this.pending) return this.hold(chunk);
     this.serve(chunk);
@@ -160,7 +185,11 @@ export class LaneConnection implements LaneHost {
   /** Serves the request of one read, or hands the connection over with that read. */
   private decide(result: number | Error, chunk: Buffer | null): void {
     const parsed = this.parsed;
-    const fit = typeof result === 'number' && !parsed.unfit && parsed.messages === 1 && parsed.completed === 1;
+    // A head whole in this read, and its body whole too or (counted by llhttp) still to come.
+    const bodyLeft = parsed.bodyLength - parsed.bodySeen;
+    const fit = typeof result === 'number' && !parsed.unfit && parsed.messages === 1 && (parsed.completed === 1 || bodyLeft > 0);
+    const body = parsed.body;
+    const expectsContinue = parsed.expectsContinue;
     this.resetParsed();
     if (!fit) return this.handOver(chunk ?? this.parser.getCurrentBuffer());
     const { socket } = this;
@@ -171,12 +200,14 @@ export class LaneConnection implements LaneHost {
       // timer made and cleared per request; while an answer is under way it is ignored.
       socket.setTimeout(this.owner.keepaliveTimeoutMs);
     }
-    const req = new LaneRequest(parsed.method, parsed.url, parsed.rawHeaders, headerMap(parsed.rawHeaders), socket);
+    const req = new LaneRequest(parsed.method, parsed.url, parsed.rawHeaders, headerMap(parsed.rawHeaders), socket, bodyLeft, body);
     // The request has them now: the connection keeps no request of its own between requests.
     parsed.rawHeaders = NO_HEADERS;
     parsed.url = '';
     const res = new LaneResponse(req, socket, parsed.keepAlive, this);
     this.busy = res;
+    if (expectsContinue) socket.write(CONTINUE);
+    if (bodyLeft > 0) this.readBody(req);
     this.owner.handle(req, res);
   }
 
@@ -185,6 +216,97 @@ export class LaneConnection implements LaneHost {
     parsed.messages = 0;
     parsed.completed = 0;
     parsed.unfit = false;
+    parsed.bodyLength = 0;
+    parsed.expectsContinue = false;
+    parsed.body = NO_BODY;
+    parsed.bodySeen = 0;
+  }
+
+  // ---- a body read past the parser ----
+
+  /** The rest of `req`'s body comes in the next reads: the parser lets go of them until it ends. */
+  private readBody(req: LaneRequest): void {
+    this.bodyOf = req;
+    // In the middle of a body: it starts afresh at the next request.
+    this.dirty = true;
+    if (this.consuming) {
+      this.consuming = false;
+      this.parser.unconsume();
+    }
+    // Bytes the stream holds already come before any the handle reads next: through the stream.
+    this.sharing = this.socket.readableLength === 0 && (sharedRead?.attach(this.socket, this) ?? false);
+    // Nothing is read before the request's reader asks (its runner may not even be chosen yet).
+    this.pauseBody();
+    req.readFrom(this);
+  }
+
+  resumeBody(): void {
+    if (!this.bodyOf) return;
+    if (this.sharing) sharedRead!.resume(this.socket);
+    else this.socket.resume();
+  }
+
+  pauseBody(): void {
+    if (!this.bodyOf) return;
+    if (this.sharing) sharedRead!.pause(this.socket);
+    else this.socket.pause();
+  }
+
+  /** A read of the shared buffer, lent for this call. */
+  onBorrowed(bytes: Buffer): void {
+    this.bodyBytes(bytes, true);
+  }
+
+  /** Bytes read while a body is read: the body's, then (copied) the next request's. */
+  private bodyBytes(bytes: Buffer, lent: boolean): void {
+    const req = this.bodyOf!;
+    // A read counts as activity, as net.Socket's own reads do (which these bypass); while an
+    // answer is written the timer is not the connection's anyway (onTimeout).
+    if (!this.busy && lent) (this.socket as Socket & { _unrefTimer?(): void })._unrefTimer?.();
+    const left = req.bodyLeft;
+    if (bytes.length < left) {
+      if (lent) req.onBorrowed(bytes, false);
+      else req.onOwned(bytes, false);
+      return;
+    }
+    const next = bytes.length > left ? bytes.subarray(left) : null;
+    const rest = next && lent ? Buffer.from(next) : next;
+    this.bodyDone();
+    const last = bytes.subarray(0, left);
+    if (lent) req.onBorrowed(last, true);
+    else req.onOwned(last, true);
+    if (this.socket.destroyed || !this.attached) return;
+    if (this.ending) return;
+    // What follows the body is the next request, read as any other.
+    if (rest) {
+      if (this.busy) this.hold(rest);
+      else this.serve(rest);
+    } else if (!this.busy) this.readHeads();
+  }
+
+  private bodyDone(): void {
+    this.bodyOf = null;
+    if (this.sharing) {
+      this.sharing = false;
+      sharedRead!.detach(this.socket);
+      // The body's reader may have paused the handle: net.Socket reads the next bytes.
+      sharedRead!.resume(this.socket);
+    } else if (this.socket.isPaused()) this.socket.resume();
+    // While the answer is written, a pipelined request waits (hold), read by the stream.
+    if (this.busy) this.socket.pause();
+  }
+
+  /** Between requests, the parser reads the handle again (as before the body). */
+  private readHeads(): void {
+    const handle = (this.socket as Socket & { _handle?: { isStreamBase?: boolean } })._handle;
+    // Bytes the stream holds come first, as 'data' events: the connection reads without consuming.
+    if (this.consuming || this.pending || !handle?.isStreamBase || this.socket.readableLength > 0) return;
+    if (this.dirty) {
+      this.dirty = false;
+      this.initialize();
+    }
+    this.parser.consume(handle);
+    this.consuming = true;
   }
 
   responseDone(res: LaneResponse): void {
@@ -193,6 +315,8 @@ export class LaneConnection implements LaneHost {
     res.socket = null;
     const { socket } = this;
     if (socket.destroyed || !this.attached) return;
+    // Nobody reads the rest of the body: read and dropped, as node:http does, before the next request.
+    if (this.bodyOf) this.bodyOf.dump();
     if (!res.shouldKeepAlive || this.owner.stopping) {
       // Nothing the client sends after an answer that ends the connection is read as a request.
       this.ending = true;
@@ -207,8 +331,17 @@ export class LaneConnection implements LaneHost {
       this.lapsed = false;
       socket.setTimeout(keepaliveMs);
     }
+    if (this.bodyOf) return;
     const pending = this.pending;
-    if (!pending) return;
+    if (!pending) {
+      // After a body the stream was paused for the answer. Bytes it took meanwhile come as
+      // 'data' events (read without consuming from then on); else the parser reads the handle.
+      if (!socket.isPaused()) return;
+      const buffered = socket.readableLength > 0;
+      socket.resume();
+      if (!buffered) this.readHeads();
+      return;
+    }
     this.pending = null;
     this.serve(pending);
     // What the paused stream holds comes next, unless the connection was handed over.
@@ -237,6 +370,10 @@ export class LaneConnection implements LaneHost {
 
   private release(): void {
     this.owner.forget(this);
+    if (this.sharing) {
+      this.sharing = false;
+      sharedRead!.detach(this.socket);
+    }
     const { parser } = this;
     if (this.consuming) {
       this.consuming = false;
@@ -287,15 +424,42 @@ export class LaneConnection implements LaneHost {
 }
 
 const NO_HEADERS: string[] = [];
+const NO_BODY: Buffer[] = [];
 
-/** A field that frames a body or asks for an interim answer: node:http's to handle. */
-function framesABody(raw: readonly string[]): boolean {
+/** Methods the lane serves; any other (CONNECT first) is node:http's. */
+const LANE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Above this a length is not counted exactly by a double: node:http's to refuse. */
+const MAX_LENGTH = Number.MAX_SAFE_INTEGER;
+
+
+/** node:http's own interim answer, and its test of an Expect field. */
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+const CONTINUE_EXPECTED = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/**
+ * The body's Content-Length (0 without one), or -1 when the head is node:http's to handle: a
+ * chunked body, an expectation other than 100-continue (node:http answers 417), a length the
+ * lane cannot count. llhttp has refused a second Content-Length and one beside
+ * Transfer-Encoding already.
+ */
+function framing(raw: readonly string[], parsed: Pick<Parsed, 'expectsContinue'>): number {
+  let length = 0;
+  let expects = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const n = name.length;
     if (n !== 14 && n !== 17 && n !== 6) continue;
     const lower = name.toLowerCase();
-    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'expect') return true;
+    if (lower === 'transfer-encoding') return -1;
+    if (lower === 'expect') {
+      if (++expects > 1 || !CONTINUE_EXPECTED.test(raw[i + 1]!)) return -1;
+      parsed.expectsContinue = true;
+    } else if (lower === 'content-length') {
+      const value = raw[i + 1]!.trim();
+      length = /^[0-9]{1,16}$/.test(value) ? Number(value) : -1;
+      if (length < 0 || length > MAX_LENGTH) return -1;
+    }
   }
-  return false;
+  return length;
 }

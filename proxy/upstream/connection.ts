@@ -264,8 +264,8 @@ export class UpstreamConnection {
     return this.peer!.maxFrameSize;
   }
 
-  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void {
-    this.writer.frame(type, flags, stream, payload);
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array, lent = false): void {
+    this.writer.frame(type, flags, stream, payload, lent);
     this.checkUnsent();
   }
 
@@ -308,6 +308,14 @@ export class UpstreamConnection {
     if (now < this.saturatedUntil) return true;
     this.saturatedUntil = 0;
     return false;
+  }
+
+  roomForLent(size: number): boolean {
+    return this.writer.roomFor(size);
+  }
+
+  get drainAhead(): boolean {
+    return this.socket.writableNeedDrain;
   }
 
   /** The runner reads too slowly for more body bytes to be queued now. */

@@ -8,6 +8,7 @@ import {
   sendWithinCredit,
   type ResponseHead,
 } from '../../protocol/index.js';
+import { copyCounted } from '../young-gc.js';
 
 /** How a stream ended without a complete response. */
 export type StreamFailure =
@@ -52,7 +53,12 @@ export interface StreamHost {
   readonly acceptsStreams: boolean;
   /** The socket holds more unsent bytes than it should: hold the body back even with credit. */
   readonly congested: boolean;
-  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array): void;
+  /** A lent payload of `size` bytes can be copied for sending now (else it is copied on its own). */
+  roomForLent(size: number): boolean;
+  /** The socket will say 'drain' (onDrain) once it has written what it holds. */
+  readonly drainAhead: boolean;
+  /** `lent`: the payload is the caller's only until this returns (the frame is copied). */
+  sendFrame(type: FrameType, flags: number, stream: number, payload: Uint8Array, lent?: boolean): void;
   sendCredit(stream: number, increment: number): void;
   sendCancel(stream: number, code: ErrorCode, reason: string): void;
   streamClosed(stream: UpstreamStream): void;
@@ -122,22 +128,39 @@ export class UpstreamStream {
 
   // ---- request body, proxy → runner ----
 
-  /** Sends body bytes within credit; false means "pause the client until onWritable". */
-  writeBody(chunk: Uint8Array): boolean {
+  /**
+   * Sends body bytes within credit; false means "pause the client until onWritable". `lent`
+   * bytes are the caller's only until this returns: what is sent or kept of them is copied.
+   */
+  writeBody(chunk: Uint8Array, lent = false): boolean {
     if (this.closed || this.requestEnded) return false;
     if (this.host.congested) {
       // Not even within credit: a hundred streams each sending one window at once would pile
       // their windows up unsent. The connection's drain brings this chunk out.
-      this.pending = this.pending ? concat(this.pending, chunk) : chunk;
+      this.keep(chunk, lent);
       this.blocked = true;
       return false;
     }
-    const rest = this.sendNow(chunk);
-    if (rest.length === 0 && this.sendWindow.credit > 0 && !this.host.congested) return true;
+    let copied = false;
+    if (lent && !this.host.roomForLent(chunk.length)) {
+      // The socket still holds the copies of earlier reads: this one goes as a copy of its own
+      // (the socket keeps it until written), and the client waits for the drain it announces.
+      chunk = copyCounted(chunk);
+      lent = false;
+      copied = true;
+    }
+    const rest = this.sendNow(chunk, lent);
+    if (rest.length === 0 && this.sendWindow.credit > 0 && !this.host.congested && !(copied && this.host.drainAhead)) return true;
     // The caller pauses its source now, so at most this one chunk waits here.
-    if (rest.length > 0) this.pending = this.pending ? concat(this.pending, rest) : rest;
+    if (rest.length > 0) this.keep(rest, lent);
     this.blocked = true;
     return false;
+  }
+
+  /** Bytes that wait for credit or for the socket to drain. */
+  private keep(chunk: Uint8Array, lent: boolean): void {
+    if (this.pending) this.pending = concat(this.pending, chunk);
+    else this.pending = lent ? copyCounted(chunk) : chunk;
   }
 
   endBody(): void {
@@ -275,9 +298,9 @@ export class UpstreamStream {
 
   // ---- internals ----
 
-  private sendNow(chunk: Uint8Array): Uint8Array {
+  private sendNow(chunk: Uint8Array, lent = false): Uint8Array {
     return sendWithinCredit(this.sendWindow, chunk, this.host.peerMaxFrameSize, (piece) =>
-      this.host.sendFrame(FrameType.DATA, 0, this.id, piece),
+      this.host.sendFrame(FrameType.DATA, 0, this.id, piece, lent),
     );
   }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FrameDecoder, FrameType, FrameWriter, Flags, type ByteSink } from '../../protocol/index.js';
+import { FrameDecoder, FrameType, FrameWriter, Flags, HEADER_SIZE, type ByteSink } from '../../protocol/index.js';
 
 /** A sink that records what reaches the "socket": writes made while corked arrive together. */
 class Sink implements ByteSink {
@@ -8,7 +8,11 @@ class Sink implements ByteSink {
   pending: Uint8Array[] = [];
   flushes: Uint8Array[][] = [];
   /** What a socket whose reader lags would still hold after a flush. */
-  writableLength = 0;
+  lag = 0;
+  /** As a net.Socket's: what it holds, the corked writes included. */
+  get writableLength(): number {
+    return this.lag + this.pending.reduce((n, view) => n + view.length, 0);
+  }
   writableEnded = false;
   write(bytes: Uint8Array): boolean {
     if (this.corks > 0) this.pending.push(bytes);
@@ -115,7 +119,7 @@ t.test('the block is written again from its start once the socket holds none of 
   t.equal(at(1).buffer, at(0).buffer, 'the same block');
   t.equal(at(1).byteOffset, at(0).byteOffset, 'from the same place: the socket took the first turn whole');
 
-  sink.writableLength = 12; // the reader lags: the socket keeps the second turn's view
+  sink.lag = 12; // the reader lags: the socket keeps the second turn's view
   writer.frame(FrameType.DATA, 0, 1, new Uint8Array([7, 8, 9]));
   turn.run();
   const held = Uint8Array.from(at(2));
@@ -124,7 +128,7 @@ t.test('the block is written again from its start once the socket holds none of 
   t.same(Uint8Array.from(at(2)), held, 'what the socket holds is not overwritten');
   t.ok(at(3).byteOffset >= at(2).byteOffset + at(2).length || at(3).buffer !== at(2).buffer, 'the next turn writes after it');
 
-  sink.writableLength = 0;
+  sink.lag = 0;
   writer.frame(FrameType.DATA, 0, 1, new Uint8Array([13]));
   turn.run();
   writer.frame(FrameType.DATA, 0, 1, new Uint8Array([14]));
@@ -173,7 +177,7 @@ t.test('while the socket holds part of the blocks, a turn goes on to the kept bl
   const [a, b] = [sink.flushes[0]![0]!.buffer, sink.flushes[0]![5]!.buffer];
   t.not(a, b);
   writer.frame(FrameType.DATA, 0, 1, frame.fill(1));
-  sink.writableLength = 100; // the reader lags: the socket still holds this turn's frame, in block a
+  sink.lag = 100; // the reader lags: the socket still holds this turn's frame, in block a
   turn.run();
   t.equal(sink.flushes[1]![0]!.buffer, a, 'a turn starts in the first kept block');
   const held = Uint8Array.from(sink.flushes[1]![0]!);
@@ -183,7 +187,7 @@ t.test('while the socket holds part of the blocks, a turn goes on to the kept bl
   t.ok(sink.flushes[2]!.some((view) => view.buffer === b), 'the next kept block is written');
   t.ok(sink.flushes[2]!.slice(3).every((view) => view.buffer !== a), 'and never the first again while the socket may hold it');
 
-  sink.writableLength = 0; // the reader caught up during the last turn
+  sink.lag = 0; // the reader caught up during the last turn
   writer.frame(FrameType.DATA, 0, 1, frame);
   turn.run();
   writer.frame(FrameType.DATA, 0, 1, frame);
@@ -204,4 +208,32 @@ t.test('a frame after end() is dropped: the socket can take nothing more', async
   turn.run();
   t.equal(sink.flushes.length, 1, 'only the frame before the end');
   t.equal(sink.corks + sink.pending.length, 0, 'nothing corked or waiting');
+});
+
+t.test('a lent payload is copied whatever its size and written at once; roomFor says when a kept block can take it', async (t) => {
+  const sink = new Sink();
+  const turn = manual();
+  const writer = new FrameWriter(sink, turn.defer);
+  const read = new Uint8Array(64 * 1024 - HEADER_SIZE).fill(5); // one read of the lane's
+  t.ok(writer.roomFor(read.length), 'room before anything is written');
+  writer.frame(FrameType.DATA, 0, 1, read, true);
+  t.equal(sink.flushes.length, 1, 'written before the turn ends');
+  read.fill(6); // the lender reads into its buffer again
+  const frames = new FrameDecoder(1 << 20).push(Buffer.concat(sink.flushes[0]!));
+  t.same([frames[0]!.payload.length, frames[0]!.payload[0], frames[0]!.payload.at(-1)], [read.length, 5, 5], 'the copy holds the bytes as lent');
+  t.equal(sink.flushes[0]![0]!.byteOffset, 0, 'a read of the lane\'s size and its header fill one block');
+
+  // The reader lags: each lent frame stays in the socket, in a kept block of its own.
+  sink.lag = 1;
+  for (let i = 0; i < 3; i++) {
+    t.ok(writer.roomFor(read.length), `room in kept block ${i + 2}`);
+    writer.frame(FrameType.DATA, 0, 1, read, true);
+  }
+  t.notOk(writer.roomFor(read.length), 'all four kept blocks held by the socket: no room');
+  t.equal(new Set(sink.flushes.map((f) => f[0]!.buffer)).size, 4, 'four blocks, none written over');
+  sink.lag = 0;
+  t.ok(writer.roomFor(read.length), 'the socket caught up: room again');
+  writer.frame(FrameType.DATA, 0, 1, read, true);
+  t.equal(sink.flushes.at(-1)![0]!.buffer, sink.flushes[0]![0]!.buffer, 'from the first block again');
+  turn.run();
 });

@@ -89,12 +89,18 @@ t.test('GETs one after another on a kept connection: all served by the lane, ans
   t.match(c.text(), /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 5\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=10\r\n\r\nhello/);
 });
 
-t.test('anything but a whole bodiless GET or HEAD in one read goes to node:http with its bytes', async (t) => {
+t.test('anything but a whole head of a common method, without a body or with a length, goes to node:http with its bytes', async (t) => {
   const cases: Array<[string, string]> = [
-    ['a body', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 3\r\n\r\nabc'],
-    ['a GET with a length', 'GET /g HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 0\r\n\r\n'],
+    ['a chunked POST', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
     ['a chunked GET', 'GET /g HTTP/1.1\r\nHost: lane.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
-    ['Expect', 'GET /g HTTP/1.1\r\nHost: lane.test\r\nExpect: 100-continue\r\n\r\n'],
+    ['two lengths', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc'],
+    ['a length that is not a number', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 0x3\r\n\r\nabc'],
+    ['a length beside chunked', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'],
+    ['a length past what a double counts', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 99999999999999999\r\n\r\nabc'],
+    ['a method the lane leaves', 'PROPFIND /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 0\r\n\r\n'],
+    ['a body and a second request in one read', 'POST /p HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 3\r\n\r\nabc' + GET('/b')],
+    ['an expectation node:http refuses', 'GET /g HTTP/1.1\r\nHost: lane.test\r\nExpect: 200-ok\r\n\r\n'],
+    ['two expectations', 'GET /g HTTP/1.1\r\nHost: lane.test\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n'],
     ['an upgrade', 'GET /ws HTTP/1.1\r\nHost: lane.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'],
     ['HTTP/1.0', 'GET /old HTTP/1.0\r\n\r\n'],
     ['two requests at once', GET('/a') + GET('/b')],
@@ -113,17 +119,91 @@ t.test('anything but a whole bodiless GET or HEAD in one read goes to node:http 
   }
 });
 
-t.test('after the lane served a request, a POST on the same connection is handed over from its first byte', async (t) => {
+t.test('after the lane served a request, a chunked POST on the same connection is handed over from its first byte', async (t) => {
   const l = await lane(t);
   const c = await client(t, l.port);
   c.socket.write(GET('/first'));
   await until('answers(c.text()).length === 1', () => answers(c.text()).length === 1);
-  const post = 'POST /then HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 2\r\n\r\nhi';
+  const post = 'POST /then HTTP/1.1\r\nHost: lane.test\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n';
   c.socket.write(post);
   await c.closed;
   t.same(l.served, ['GET /first']);
   t.same(l.handed, [post]);
   t.same(answers(c.text()), ['200', '418']);
+});
+
+/** Answers with the body read whole: its length and its bytes' sum, after the body ends. */
+const counting: Answer = (req, res) => {
+  let length = 0;
+  let sum = 0;
+  req.on('data', (chunk: Buffer) => {
+    length += chunk.length;
+    for (const byte of chunk) sum = (sum + byte) % 65_521;
+  });
+  req.on('end', () => {
+    const text = `${length} ${sum}`;
+    res.writeHead(200, ['Content-Length', String(text.length)]);
+    res.end(text);
+  });
+};
+
+const sumOf = (bytes: Buffer) => bytes.reduce((n, byte) => (n + byte) % 65_521, 0);
+
+t.test('a body with a length is the lane\'s: read in the pieces it comes in, then the next request on the connection', async (t) => {
+  const l = await lane(t);
+  l.answer = counting;
+  const c = await client(t, l.port);
+  const body = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) % 256));
+  c.socket.write(`POST /up HTTP/1.1\r\nHost: lane.test\r\nContent-Length: ${body.length}\r\n\r\n`);
+  c.socket.write(body.subarray(0, 1000)); // some of it in its own packet, the rest in large ones
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  c.socket.write(body.subarray(1000));
+  await until('the first answer', () => answers(c.text()).length === 1);
+  t.match(c.text(), new RegExp(`\r\n\r\n${body.length} ${sumOf(body)}$`), 'every byte of the body, once, in order');
+  // The body's end and the next request in one packet: the parser starts again at its first byte.
+  c.socket.write(`PUT /up2 HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 5\r\n\r\n`);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  c.socket.write('abcde' + GET('/after'));
+  await until('three answers', () => answers(c.text()).length === 3);
+  t.same(l.served, ['POST /up', 'PUT /up2', 'GET /after']);
+  t.same(l.handed, []);
+  t.match(c.text(), new RegExp(`\r\n\r\n5 ${sumOf(Buffer.from('abcde'))}HTTP/1\\.1 200 `));
+});
+
+t.test('Expect: 100-continue: the interim answer at once, then the body and the answer', async (t) => {
+  const l = await lane(t);
+  l.answer = counting;
+  const c = await client(t, l.port);
+  c.socket.write('POST /up HTTP/1.1\r\nHost: lane.test\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n');
+  await until('the 100', () => c.text().length > 0);
+  t.equal(c.text(), 'HTTP/1.1 100 Continue\r\n\r\n', "node:http's interim answer, nothing else yet");
+  c.socket.write('abc');
+  await until('the answer', () => answers(c.text()).length === 2);
+  t.match(c.text(), /\r\n\r\n3 294$/);
+  t.same(l.handed, []);
+});
+
+t.test('a body whose reader pauses is not read meanwhile; an answer given before the body ends lets the rest be dropped', async (t) => {
+  const l = await lane(t);
+  let held: [LaneRequest, LaneResponse] | null = null;
+  l.answer = (req, res) => {
+    if (req.method === 'GET') return hello(req, res);
+    held = [req, res];
+    req.pause();
+  };
+  const c = await client(t, l.port);
+  c.socket.write('POST /held HTTP/1.1\r\nHost: lane.test\r\nContent-Length: 100000\r\n\r\n');
+  await until('the request', () => held !== null);
+  c.socket.write(Buffer.alloc(60_000, 1));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(held![0].bodyLeft, 100_000, 'nothing read while nobody reads');
+  // Answered without reading: the rest of the body is read and dropped, then the next request.
+  hello(...held!);
+  c.socket.write(Buffer.concat([Buffer.alloc(40_000, 2), Buffer.from(GET('/next'))]));
+  await until('two answers', () => answers(c.text()).length === 2);
+  t.same(l.served, ['POST /held', 'GET /next']);
+  t.equal(held![0].bodyLeft, 0, 'the body read to its end');
+  t.ok(held![0].complete);
 });
 
 t.test('a request pipelined while an answer is written waits for it, then is served', async (t) => {
