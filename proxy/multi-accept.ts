@@ -101,7 +101,12 @@ function fetchCopies(server: Server, count: number, adopt: (copy: Server) => voi
     });
     helper.on('error', (err) => done(err));
     helper.on('exit', (code, signal) => done(new Error(`helper ended (${signal ?? code}) after ${copies.length} of ${count} copies`)));
-    helper.send('copy', handle as Parameters<typeof helper.send>[1]);
+    try {
+      helper.send('copy', handle as Parameters<typeof helper.send>[1]);
+    } catch (err) {
+      // A handle child_process cannot pass (a Node that changed it): no helper left behind.
+      done(err as Error);
+    }
   });
 }
 

@@ -1,6 +1,7 @@
 // multi_accept (proxy/multi-accept.ts): copies of a listening socket's descriptor, each accepting
 // once per event-loop turn, all handing their connections to the original's listener.
 import { createServer as createHttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import t from 'tap';
@@ -150,4 +151,22 @@ t.test("a copy accepts with the original's socket settings (an HTTP server's: ha
 t.test('a server that does not listen gets no copies', async (t) => {
   const copies = await copyListeningSocket({ server: createServer(), onError: () => undefined }, (reason) => t.fail(reason));
   t.same(copies, []);
+});
+
+t.test('a socket the helper cannot be sent: no copies, the reason said, and no helper process left', async (t) => {
+  const server = await listening();
+  t.teardown(() => void server.close());
+  const withHandle = server as Server & { _handle: unknown };
+  const real = withHandle._handle;
+  withHandle._handle = {}; // what a Node whose handles child_process no longer passes would give
+  const reasons: string[] = [];
+  const copies = await copyListeningSocket({ server, onError: () => undefined }, (reason) => reasons.push(reason));
+  withHandle._handle = real;
+  t.same(copies, []);
+  t.equal(reasons.length, 1);
+  t.match(reasons[0], /handle/i, 'the reason, for the log line');
+  const children = () => readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+  const until = Date.now() + 5000;
+  while (children() !== '' && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(children(), '', 'the helper is gone');
 });
