@@ -264,17 +264,11 @@ export class LaneConnection implements LaneHost, SharedReader, BodySource {
     // answer is written the timer is not the connection's anyway (onTimeout).
     if (!this.busy && lent) (this.socket as Socket & { _unrefTimer?(): void })._unrefTimer?.();
     const left = req.bodyLeft;
-    if (bytes.length < left) {
-      if (lent) req.onBorrowed(bytes, false);
-      else req.onOwned(bytes, false);
-      return;
-    }
+    if (bytes.length < left) return req.onBytes(bytes, false, lent);
     const next = bytes.length > left ? bytes.subarray(left) : null;
     const rest = next && lent ? Buffer.from(next) : next;
     this.bodyDone();
-    const last = bytes.subarray(0, left);
-    if (lent) req.onBorrowed(last, true);
-    else req.onOwned(last, true);
+    req.onBytes(bytes.subarray(0, left), true, lent);
     if (this.socket.destroyed || !this.attached) return;
     if (this.ending) return;
     // What follows the body is the next request, read as any other.

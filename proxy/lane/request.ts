@@ -107,26 +107,16 @@ export class LaneRequest extends EventEmitter {
     this.resume();
   }
 
-  /** Bytes of the body, lent (the connection's shared read): `last` when they end it. */
-  onBorrowed(bytes: Buffer, last: boolean): void {
-    this.bodyLeft -= bytes.length;
-    if (last) this.complete = true;
-    if (this.dumping) {
-      if (last) this.finish();
-      return;
-    }
-    if (this.flowing && this.queue.length === 0) this.deliver(bytes, true);
-    else this.queue.push(Buffer.from(bytes));
-    if (last) this.finish();
-  }
-
-  /** Bytes of the body the connection owns no longer (read through 'data' events). */
-  onOwned(bytes: Buffer, last: boolean): void {
+  /**
+   * Bytes of the body, `last` when they end it; `lent` when they are the connection's shared
+   * read (valid for this call: kept only as a copy), else the request's to keep.
+   */
+  onBytes(bytes: Buffer, last: boolean, lent: boolean): void {
     this.bodyLeft -= bytes.length;
     if (last) this.complete = true;
     if (!this.dumping) {
-      if (this.flowing && this.queue.length === 0) this.deliver(bytes, false);
-      else this.queue.push(bytes);
+      if (this.flowing && this.queue.length === 0) this.deliver(bytes, lent);
+      else this.queue.push(lent ? Buffer.from(bytes) : bytes);
     }
     if (last) this.finish();
   }
