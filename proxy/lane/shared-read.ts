@@ -17,7 +17,8 @@
  * for its life (Node offers no way back); a parser consuming the handle reads past it.
  *
  * Undocumented parts (the handle's onread and `process.binding('stream_wrap')`): when a Node
- * release lacks them, `sharedRead` is null and bodies take node:http's path.
+ * release lacks them, or TSGI_SHARED_READ=off is in the environment, `sharedRead` is null and
+ * the lane reads bodies through net.Socket's 'data' events (a fresh Buffer a read, no copy).
  */
 import type { Socket } from 'node:net';
 import { HEADER_SIZE } from '../../protocol/index.js';
@@ -74,6 +75,7 @@ export interface SharedRead {
 export const sharedRead: SharedRead | null = load();
 
 function load(): SharedRead | null {
+  if (process.env.TSGI_SHARED_READ === 'off') return null;
   let state: StreamState;
   try {
     const binding = (process as unknown as { binding(name: string): Partial<StreamState> }).binding('stream_wrap');

@@ -23,7 +23,11 @@ async function pair(config: string): Promise<{ lane: { port: number }; node: { p
 }
 const buffered = await pair(simpleConfig(socket, { server: 'keepalive_timeout 30s;' }));
 // Bodies streamed to the runner as they are read: the lane lends its reads (shared-read.ts).
-const streamed = await pair(simpleConfig(socket, { server: 'keepalive_timeout 30s;', location: 'tsgi_request_buffering off;' }));
+const streamedConfig = simpleConfig(socket, { server: 'keepalive_timeout 30s;', location: 'tsgi_request_buffering off;' });
+const streamed = await pair(streamedConfig);
+// The same without the shared read (as on a Node that lacks it): bodies through 'data' events.
+process.env.TSGI_SHARED_READ = 'off';
+const unshared = { lane: await startProxy(t, dir, streamedConfig).finally(() => delete process.env.TSGI_SHARED_READ), node: streamed.node };
 
 const H = 'Host: lane.test\r\n';
 const CLOSE = 'Connection: close\r\n';
@@ -85,7 +89,8 @@ async function reply(port: number, pieces: string[], gapMs: number): Promise<str
 
 for (const { name, pieces, gapMs = 20 } of cases) {
   t.test(name, async (t) => {
-    for (const [how, { lane, node }] of [['request bodies buffered', buffered], ['request bodies streamed', streamed]] as const) {
+    const setups = [['request bodies buffered', buffered], ['request bodies streamed', streamed], ['streamed, read through events', unshared]] as const;
+    for (const [how, { lane, node }] of setups) {
       const [fromLane, fromNode] = await Promise.all([reply(lane.port, pieces, gapMs), reply(node.port, pieces, gapMs)]);
       t.ok(fromNode.startsWith('HTTP/1.1 '), `${how}: node:http answered`);
       t.equal(fromLane, fromNode, `${how}: the same bytes from the lane as from node:http`);

@@ -11,6 +11,7 @@ import { headerMap } from '../../proxy/lane/headers.js';
 import { parserBinding } from '../../proxy/lane/parser.js';
 import type { LaneRequest } from '../../proxy/lane/request.js';
 import type { LaneResponse } from '../../proxy/lane/response.js';
+import { sharedRead } from '../../proxy/lane/shared-read.js';
 import { openRaw } from '../helpers/raw.js';
 import { until } from '../helpers/until.js';
 
@@ -76,6 +77,7 @@ const answers = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map(
 const withoutDate = (text: string) => text.replace(/Date: [^\r]*\r\n/g, '');
 
 t.ok(parserBinding, "Node's HTTP parser is within reach on this Node (else the lane is off)");
+t.ok(sharedRead, "the handle's read callback and Node's stream state are within reach (else bodies come through 'data' events)");
 
 t.test('GETs one after another on a kept connection: all served by the lane, answered in node:http framing', async (t) => {
   const l = await lane(t);
