@@ -42,7 +42,8 @@ const CREDIT_FRAME = HEADER_SIZE + 4;
  * Writes frames to a socket, coalescing everything written during one turn of the event loop
  * into a single writev: the first frame corks the socket and `defer` (setImmediate) uncorks it
  * once the turn's promise chains have run. A response's RESPONSE, DATA and END frames, or many
- * streams' frames, then cost one system call instead of one each.
+ * streams' frames, then cost one system call instead of one each. A lent frame (a request
+ * body's read, lent by the proxy's lane) is written at once, with what the turn had before it.
  */
 export class FrameWriter {
   private corked = false;
@@ -101,7 +102,7 @@ export class FrameWriter {
 
   /**
    * Whether a lent payload of `size` bytes can be copied into a kept block now, without a new
-   * allocation: when not, the caller waits for the socket to drain (and keeps a copy).
+   * allocation: when not, the caller sends a copy of its own instead (and waits for the drain).
    */
   roomFor(size: number): boolean {
     const need = HEADER_SIZE + size;
