@@ -2,12 +2,12 @@
  * One client connection in the lane: the common request (HTTP/1.1, a common method, its head
  * whole in one read, no body or one framed by Content-Length, no Upgrade, no Expect but
  * 100-continue) parsed by Node's own parser and answered by a LaneResponse, one request at a
- * time, with node:http's keep-alive and head timing. The first read that holds anything else — a chunked body, a
- * head split across packets, several requests at once, a parse error, HTTP/1.0, CONNECT —
- * hands the connection, and those bytes, to node:http's server for the rest of its life
- * (lane.ts), which reads them from their first byte as if it had had the connection all
- * along. The lane never answers what node:http would answer differently: what it serves, both
- * read alike.
+ * time, with node:http's keep-alive and head timing. The first read that holds anything else
+ * — a chunked body, a head split across packets, several requests at once, a parse error,
+ * HTTP/1.0, CONNECT — hands the connection, and those bytes, to node:http's server for the
+ * rest of its life (lane.ts), which reads them from their first byte as if it had had the
+ * connection all along. The lane never answers what node:http would answer differently: what
+ * it serves, both read alike.
  *
  * A body the head's read does not hold whole is read past the parser, Content-Length bytes
  * counted as llhttp counts them (it checked the field: digits only, no second one, no
@@ -116,14 +116,8 @@ export class LaneConnection implements LaneHost, SharedReader, BodySource {
     parser[slots.kOnMessageComplete] = () => void parsed.completed++;
     this.parser = parser;
     this.initialize = initialize;
-    // The parser reads the socket's handle itself, as node:http's does: no Buffer and no
-    // stream event per read. A socket without a stream handle is read through 'data' events.
-    const handle = (socket as Socket & { _handle?: { isStreamBase?: boolean } })._handle;
-    if (handle?.isStreamBase) {
-      parser[slots.kOnExecute] = this.onExecute;
-      parser.consume(handle);
-      this.consuming = true;
-    }
+    parser[slots.kOnExecute] = this.onExecute;
+    this.consume();
     // Also while consuming: a flowing stream is what reports the client's EOF ('end').
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
@@ -280,27 +274,41 @@ export class LaneConnection implements LaneHost, SharedReader, BodySource {
 
   private bodyDone(): void {
     this.bodyOf = null;
-    if (this.sharing) {
-      this.sharing = false;
-      sharedRead!.detach(this.socket);
-      // The body's reader may have paused the handle: net.Socket reads the next bytes.
-      sharedRead!.resume(this.socket);
-    } else if (this.socket.isPaused()) this.socket.resume();
+    // The body's reader may have stopped the handle: net.Socket reads the next bytes.
+    if (this.unshare()) sharedRead!.resume(this.socket);
     // While the answer is written, a pipelined request waits (hold), read by the stream.
     if (this.busy) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Between requests, the parser reads the handle again (as before the body). */
   private readHeads(): void {
-    const handle = (this.socket as Socket & { _handle?: { isStreamBase?: boolean } })._handle;
     // Bytes the stream holds come first, as 'data' events: the connection reads without consuming.
-    if (this.consuming || this.pending || !handle?.isStreamBase || this.socket.readableLength > 0) return;
+    if (this.consuming || this.pending || this.socket.readableLength > 0) return;
     if (this.dirty) {
       this.dirty = false;
       this.initialize();
     }
+    this.consume();
+  }
+
+  /**
+   * The parser reads the socket's handle itself, as node:http's does: no Buffer and no stream
+   * event per read. A socket without a stream handle is read through 'data' events.
+   */
+  private consume(): void {
+    const handle = (this.socket as Socket & { _handle?: { isStreamBase?: boolean } })._handle;
+    if (!handle?.isStreamBase) return;
     this.parser.consume(handle);
     this.consuming = true;
+  }
+
+  /** The shared read lets go of the socket; true when it had it. */
+  private unshare(): boolean {
+    if (!this.sharing) return false;
+    this.sharing = false;
+    sharedRead!.detach(this.socket);
+    return true;
   }
 
   responseDone(res: LaneResponse): void {
@@ -364,10 +372,7 @@ export class LaneConnection implements LaneHost, SharedReader, BodySource {
 
   private release(): void {
     this.owner.forget(this);
-    if (this.sharing) {
-      this.sharing = false;
-      sharedRead!.detach(this.socket);
-    }
+    this.unshare();
     const { parser } = this;
     if (this.consuming) {
       this.consuming = false;
@@ -425,7 +430,6 @@ const LANE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 
 /** Above this a length is not counted exactly by a double: node:http's to refuse. */
 const MAX_LENGTH = Number.MAX_SAFE_INTEGER;
-
 
 /** node:http's own interim answer, and its test of an Expect field. */
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
